@@ -1,0 +1,214 @@
+import { Hono } from "hono";
+import { join } from "node:path";
+import { type Logger, silentLogger } from "../log.ts";
+import { type Server, serve } from "../runtime/index.ts";
+import type { Secret } from "../secret.ts";
+import { Broker, DEVICE_TOPIC_ROOT } from "./broker.ts";
+import { type Certificates, ensureCertificates } from "./certs.ts";
+import { DEFAULT_LIMITS, type EmulatorDeps, type Limits } from "./context.ts";
+import { CredentialIssuer } from "./credentials.ts";
+import { deviceRoutes } from "./device-routes.ts";
+import { processFeed } from "./feed-processor.ts";
+import { publicId, randomSecret } from "./ids.ts";
+import { oauthRoutes } from "./oauth-routes.ts";
+import { describeDevice, operatorRoutes } from "./operator-routes.ts";
+import { ServiceClient } from "./service-client.ts";
+import { type DesiredRecord, type DeviceRecord, EmulatorState, type RouteRecord, type RouteSpec } from "./state.ts";
+
+/** Options for {@linkcode Emulator}. */
+export interface EmulatorOptions {
+  /** Where certificates and the broker's files live. */
+  readonly stateDir: string;
+  /** HTTPS port on 127.0.0.1; 0 (the default) picks a free one. */
+  readonly port?: number;
+  readonly logger?: Logger;
+  readonly limits?: Partial<Limits>;
+}
+
+/** What provisioning returns: the device as the operator sees it, and its secret, once. */
+export interface Provisioned {
+  readonly device_id: number;
+  readonly client_id: string;
+  readonly client_secret: string;
+  readonly routes: readonly {
+    readonly route_id: string;
+    readonly source_type: "sensor" | "command";
+    readonly source_id: string;
+    readonly pin_port: string | null;
+    readonly feed_data_topic: string;
+    readonly desired_topic: string | null;
+  }[];
+}
+
+/** The prefix of the operator API. */
+export const OPERATOR_PREFIX = "/_emulator";
+
+/**
+ * The Realer emulator: the HTTPS API of the spec over hono, a mosquitto broker it administers,
+ * and the service that acks every device publish. An object first: tests call it in process.
+ */
+export class Emulator {
+  readonly state = new EmulatorState();
+  readonly app: Hono;
+  readonly broker: Broker;
+  readonly issuer: CredentialIssuer;
+  /** Devices that are not offered MQTT (no `credential_endpoint`). */
+  readonly mqttWithheld = new Set<number>();
+  readonly #options: EmulatorOptions;
+  readonly #logger: Logger;
+  readonly #service: ServiceClient;
+  readonly #adminPassword = randomSecret();
+  readonly #limits: Limits;
+  readonly #deps: EmulatorDeps;
+  #certificates: Certificates | undefined;
+  #server: Server | undefined;
+
+  constructor(options: EmulatorOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
+    this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.broker = new Broker({
+      dir: join(options.stateDir, "broker"),
+      adminUsername: "realer-emulator",
+      adminPassword: this.#adminPassword,
+      logger: this.#logger,
+    });
+    this.#service = new ServiceClient({
+      username: "realer-emulator",
+      password: this.#adminPassword,
+      logger: this.#logger,
+    });
+    this.issuer = new CredentialIssuer(this.#service, this.#logger);
+    const deps: EmulatorDeps = {
+      state: this.state,
+      issuer: this.issuer,
+      limits: this.#limits,
+      logger: this.#logger,
+      brokerUrl: () => `mqtts://127.0.0.1:${this.broker.port}`,
+      now: () => Date.now(),
+      mqttOffered: (device) => !this.mqttWithheld.has(device.deviceId),
+      publishDesired: (device, route, value, expiresIn) => this.#publishDesired(device, route, value, expiresIn),
+    };
+    this.app = new Hono()
+      .route("/", oauthRoutes(deps))
+      .route("/", deviceRoutes(deps))
+      .route(OPERATOR_PREFIX, operatorRoutes(deps));
+    this.#deps = deps;
+    this.#service.onMessage((topic, payload) => void this.#onFeed(topic, payload));
+  }
+
+  /** The HTTPS base URL, once started. */
+  get url(): string {
+    return `https://127.0.0.1:${this.#server?.port ?? 0}`;
+  }
+
+  /** The CA file devices must trust. */
+  get caPath(): string {
+    return this.#requireCertificates().caPath;
+  }
+
+  /** The CA certificate, PEM. */
+  get caPem(): string {
+    return this.#requireCertificates().caPem;
+  }
+
+  /** Makes certificates, starts the broker, connects the service and listens on HTTPS. */
+  async start(): Promise<void> {
+    this.#certificates = await ensureCertificates(join(this.#options.stateDir, "tls"));
+    await this.broker.start(this.#certificates);
+    await this.#service.start(this.broker.port, this.#certificates.caPem, [`${DEVICE_TOPIC_ROOT}/+/routes/+/feed-data`]);
+    this.#server = serve({
+      hostname: "127.0.0.1",
+      port: this.#options.port ?? 0,
+      tls: { cert: this.#certificates.certPem, key: this.#certificates.keyPem },
+      fetch: this.app.fetch,
+    });
+    this.#logger.info("emulator.started", { url: this.url, broker: this.#deps.brokerUrl() });
+  }
+
+  /** Stops HTTPS, the service and the broker. */
+  async stop(): Promise<void> {
+    this.issuer.stop();
+    await this.#server?.stop();
+    this.#server = undefined;
+    await this.#service.stop();
+    await this.broker.stop();
+  }
+
+  /** Provisions a device with `routes`, in process. */
+  provision(routes: readonly RouteSpec[]): Provisioned {
+    const secret = randomSecret();
+    const device = this.state.addDevice(secret, routes);
+    return { ...(describeDevice(this.#deps, device) as Omit<Provisioned, "client_secret">), client_secret: secret };
+  }
+
+  /** Sets a desired value on a command route and publishes it. */
+  setDesired(deviceId: number, sourceId: string, value: string, expiresIn = 300): Promise<DesiredRecord> {
+    const device = this.state.devices.get(deviceId);
+    const route = device?.routes.find((candidate) => candidate.sourceId === sourceId);
+    if (!device || !route) throw new RangeError(`Cannot set desired: no route ${sourceId} on device ${deviceId}`);
+    return this.#publishDesired(device, route, value, expiresIn);
+  }
+
+  /** The passwords issued to a device, in process only, to prove they never leak. */
+  issuedPasswords(deviceId: number): readonly Secret[] {
+    return this.issuer.issued.get(deviceId) ?? [];
+  }
+
+  async #onFeed(topic: string, payload: Buffer): Promise<void> {
+    const owner = this.state.routeByTopic(topic);
+    if (!owner) return;
+    const { device, route } = owner;
+    const now = Date.now();
+    const { ack, payload: parsed } = processFeed(this.state, device, route, payload, {
+      maxPayloadBytes: this.#limits.max_payload_bytes,
+    }, now);
+    this.state.logFeed({
+      deviceId: device.deviceId,
+      routeId: route.routeId,
+      sourceId: route.sourceId,
+      receivedAt: new Date(now).toISOString(),
+      payload: parsed,
+      status: ack.status,
+    });
+    this.state.logAck(device.deviceId, ack);
+    this.#logger.info("feed.acked", { device_id: device.deviceId, source_id: route.sourceId, message_id: ack.message_id, status: ack.status, error: ack.error?.type });
+    try {
+      await this.#service.publish(device.ackTopic, JSON.stringify(ack));
+    } catch (error) {
+      this.#logger.warn("ack.publish_failed", { device_id: device.deviceId, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  async #publishDesired(device: DeviceRecord, route: RouteRecord, value: string, expiresIn: number): Promise<DesiredRecord> {
+    if (!route.desiredTopic) throw new RangeError(`Cannot set desired on ${route.sourceId}: it is a sensor route`);
+    const now = Date.now();
+    route.lastSequence++;
+    const desired: DesiredRecord = {
+      desiredId: publicId("des"),
+      deviceId: device.deviceId,
+      routeId: route.routeId,
+      value,
+      sequenceNumber: route.lastSequence,
+      requestedAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + expiresIn * 1000).toISOString(),
+      answer: undefined,
+    };
+    this.state.desired.set(desired.desiredId, desired);
+    const body = {
+      desired_id: desired.desiredId,
+      value,
+      sequence_number: desired.sequenceNumber,
+      requested_at: desired.requestedAt,
+      expires_at: desired.expiresAt,
+    };
+    await this.#service.publish(route.desiredTopic, JSON.stringify(body), expiresIn > 0 ? { properties: { messageExpiryInterval: expiresIn } } : {});
+    this.#logger.info("desired.published", { device_id: device.deviceId, source_id: route.sourceId, desired_id: desired.desiredId, value, sequence_number: desired.sequenceNumber });
+    return desired;
+  }
+
+  #requireCertificates(): Certificates {
+    if (!this.#certificates) throw new Error("Cannot use the emulator's certificates before start()");
+    return this.#certificates;
+  }
+}

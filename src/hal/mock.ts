@@ -1,0 +1,312 @@
+import { RealerError } from "../errors.ts";
+import {
+  type ChipInfo,
+  describeLine,
+  type EdgeEvent,
+  type GpioBackend,
+  type LineInfo,
+  type LineRef,
+  type LineRequest,
+  type LineSettings,
+  type LineValue,
+} from "./types.ts";
+
+/** A physical level at a pin: 1 high, 0 low. */
+export type Level = 0 | 1;
+
+/** The shape of one simulated chip. */
+export interface MockChipSpec {
+  readonly name: string;
+  readonly label?: string;
+  readonly lines: number;
+  /** Line names by offset; lines without one are called `GPIO<offset>`. */
+  readonly names?: readonly string[];
+}
+
+/** What the simulator knows of one line, for tests and the control interface. */
+export interface MockLineState {
+  readonly chip: string;
+  readonly offset: number;
+  readonly name: string;
+  readonly consumer: string;
+  readonly direction: "input" | "output";
+  readonly activeLow: boolean;
+  /** The level at the pin: the driven level of an output, the pull of an input. */
+  readonly level: Level;
+}
+
+interface Line {
+  readonly chip: string;
+  readonly offset: number;
+  readonly name: string;
+  /** The level something outside pulls the pin to (a switch, a sensor). */
+  pull: Level;
+  /** The level the line drives while it is an output. */
+  driven: Level;
+  holder: MockRequest | undefined;
+  direction: "input" | "output";
+  activeLow: boolean;
+}
+
+const DEFAULT_CHIPS: readonly MockChipSpec[] = [{ name: "gpiochip0", label: "realer-mock", lines: 32 }];
+
+const toLevel = (value: LineValue, activeLow: boolean): Level => (activeLow ? (1 - value) as Level : value);
+const toValue = (level: Level, activeLow: boolean): LineValue => (activeLow ? (1 - level) as LineValue : level);
+
+/**
+ * GPIO in memory, with the semantics of the kernel's: a held line is busy, an output cannot be
+ * edge-watched, active-low inverts, debounce holds back edges until the level is stable.
+ * Tests and rigs drive inputs with `setPull()` and read outputs with `getLevel()`.
+ */
+export class MockBackend implements GpioBackend {
+  readonly name = "mock" as const;
+  readonly #chips: readonly (ChipInfo & { readonly lineList: Line[] })[];
+
+  constructor(chips: readonly MockChipSpec[] = DEFAULT_CHIPS) {
+    this.#chips = chips.map((spec) => ({
+      name: spec.name,
+      label: spec.label ?? spec.name,
+      path: `/dev/${spec.name}`,
+      lines: spec.lines,
+      lineList: Array.from({ length: spec.lines }, (_, offset) => ({
+        chip: spec.name,
+        offset,
+        name: spec.names?.[offset] ?? `GPIO${offset}`,
+        pull: 0 as Level,
+        driven: 0 as Level,
+        holder: undefined,
+        direction: "input" as const,
+        activeLow: false,
+      })),
+    }));
+  }
+
+  listChips(): Promise<ChipInfo[]> {
+    return Promise.resolve(
+      this.#chips.map(({ name, label, path, lines }) => ({ name, label, path, lines })),
+    );
+  }
+
+  getLineInfo(ref: LineRef): Promise<LineInfo> {
+    const line = this.#find(ref, "describe");
+    return Promise.resolve({
+      chip: line.chip,
+      offset: line.offset,
+      name: line.name,
+      consumer: line.holder?.consumer ?? "",
+      used: line.holder !== undefined,
+      direction: line.direction,
+      activeLow: line.activeLow,
+    });
+  }
+
+  requestLine(ref: LineRef, settings: LineSettings, consumer: string): Promise<LineRequest> {
+    const line = this.#find(ref, "request");
+    if (line.holder) {
+      throw new RealerError(
+        "busy",
+        `Cannot request line ${line.offset} on ${line.chip}: line is busy (held by ${line.holder.consumer})`,
+      );
+    }
+    const request = new MockRequest(line, consumer, this);
+    request.apply(settings, "request");
+    line.holder = request;
+    return Promise.resolve(request);
+  }
+
+  /** Pulls the pin of an input to `level`, as a switch or sensor would. */
+  setPull(ref: LineRef, level: Level): void {
+    const line = this.#find(ref, "drive");
+    const before = this.#levelOf(line);
+    line.pull = level;
+    const after = this.#levelOf(line);
+    if (before !== after) line.holder?.levelChanged(after);
+  }
+
+  /** The level at the pin now. */
+  getLevel(ref: LineRef): Level {
+    return this.#levelOf(this.#find(ref, "read"));
+  }
+
+  /** The state of every line, for the control interface. */
+  snapshot(): MockLineState[] {
+    return this.#chips.flatMap((chip) => chip.lineList.map((line) => this.#state(line)));
+  }
+
+  /** The state of one line. */
+  lineState(ref: LineRef): MockLineState {
+    return this.#state(this.#find(ref, "read"));
+  }
+
+  close(): Promise<void> {
+    for (const chip of this.#chips) for (const line of chip.lineList) line.holder?.forget();
+    return Promise.resolve();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** @internal The pin level of a line, given who drives it. */
+  levelOf(line: Line): Level {
+    return this.#levelOf(line);
+  }
+
+  #levelOf(line: Line): Level {
+    return line.holder !== undefined && line.direction === "output" ? line.driven : line.pull;
+  }
+
+  #state(line: Line): MockLineState {
+    return {
+      chip: line.chip,
+      offset: line.offset,
+      name: line.name,
+      consumer: line.holder?.consumer ?? "",
+      direction: line.direction,
+      activeLow: line.activeLow,
+      level: this.#levelOf(line),
+    };
+  }
+
+  #find(ref: LineRef, action: string): Line {
+    if ("name" in ref) {
+      for (const chip of this.#chips) {
+        const line = chip.lineList.find((candidate) => candidate.name === ref.name);
+        if (line) return line;
+      }
+      throw new RealerError("not-found", `Cannot ${action} ${describeLine(ref)}: no line has that name`);
+    }
+    const chip = this.#chips.find((c) => c.name === ref.chip || c.label === ref.chip || c.path === ref.chip);
+    if (!chip) throw new RealerError("not-found", `Cannot ${action} ${describeLine(ref)}: no such chip`);
+    const line = chip.lineList[ref.offset];
+    if (!line) {
+      throw new RangeError(`Cannot ${action} ${describeLine(ref)}: the chip has ${chip.lines} lines`);
+    }
+    return line;
+  }
+}
+
+class MockRequest implements LineRequest {
+  readonly consumer: string;
+  readonly #line: Line;
+  readonly #backend: MockBackend;
+  readonly #listeners = new Set<(event: EdgeEvent) => void>();
+  #settings: LineSettings = { direction: "input" };
+  #released = false;
+  #debounce: ReturnType<typeof setTimeout> | undefined;
+  /** The last logical value reported through an edge, so debounced bounces cancel out. */
+  #reported: LineValue = 0;
+
+  constructor(line: Line, consumer: string, backend: MockBackend) {
+    this.#line = line;
+    this.consumer = consumer;
+    this.#backend = backend;
+  }
+
+  get chip(): string {
+    return this.#line.chip;
+  }
+  get offset(): number {
+    return this.#line.offset;
+  }
+  get settings(): Readonly<LineSettings> {
+    return this.#settings;
+  }
+
+  apply(settings: LineSettings, action: string): void {
+    if (settings.direction === "output" && (settings.edge ?? "none") !== "none") {
+      throw new RealerError(
+        "config",
+        `Cannot ${action} line ${this.offset} on ${this.chip}: edge detection needs an input line`,
+      );
+    }
+    if (settings.debounceMs !== undefined && settings.debounceMs < 0) {
+      throw new RangeError(`Cannot ${action} line ${this.offset} on ${this.chip}: debounce must not be negative`);
+    }
+    const activeLow = settings.activeLow ?? false;
+    if (settings.direction === "output") {
+      const keep = this.#line.direction === "output" && this.#line.holder === this
+        ? toValue(this.#line.driven, this.#line.activeLow)
+        : 0;
+      this.#line.driven = toLevel(settings.outputValue ?? keep, activeLow);
+    }
+    this.#line.direction = settings.direction;
+    this.#line.activeLow = activeLow;
+    this.#settings = { ...settings };
+    this.#reported = toValue(this.#backend.levelOf(this.#line), activeLow);
+  }
+
+  getValue(): Promise<LineValue> {
+    this.#assertHeld("read");
+    return Promise.resolve(toValue(this.#backend.levelOf(this.#line), this.#line.activeLow));
+  }
+
+  setValue(value: LineValue): Promise<void> {
+    this.#assertHeld("set");
+    if (this.#line.direction !== "output") {
+      throw new RealerError("config", `Cannot set line ${this.offset} on ${this.chip}: it is an input`);
+    }
+    this.#line.driven = toLevel(value, this.#line.activeLow);
+    return Promise.resolve();
+  }
+
+  reconfigure(settings: LineSettings): Promise<void> {
+    this.#assertHeld("reconfigure");
+    this.apply(settings, "reconfigure");
+    return Promise.resolve();
+  }
+
+  onEdge(listener: (event: EdgeEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  levelChanged(level: Level): void {
+    const edge = this.#settings.edge ?? "none";
+    if (this.#line.direction !== "input" || edge === "none") return;
+    const debounceMs = this.#settings.debounceMs ?? 0;
+    clearTimeout(this.#debounce);
+    if (debounceMs > 0) {
+      this.#debounce = setTimeout(() => this.#emit(toValue(this.#backend.levelOf(this.#line), this.#line.activeLow)), debounceMs);
+    } else {
+      this.#emit(toValue(level, this.#line.activeLow));
+    }
+  }
+
+  #emit(value: LineValue): void {
+    if (this.#released || value === this.#reported) return;
+    this.#reported = value;
+    const kind = value === 1 ? "rising" : "falling";
+    const edge = this.#settings.edge ?? "none";
+    if (edge !== "both" && edge !== kind) return;
+    const event: EdgeEvent = { chip: this.chip, offset: this.offset, kind, value, observedAt: Date.now() };
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  release(): Promise<void> {
+    if (this.#released) return Promise.resolve();
+    this.forget();
+    return Promise.resolve();
+  }
+
+  forget(): void {
+    this.#released = true;
+    clearTimeout(this.#debounce);
+    this.#listeners.clear();
+    if (this.#line.holder === this) {
+      this.#line.holder = undefined;
+      this.#line.direction = "input";
+      this.#line.activeLow = false;
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.release();
+  }
+
+  #assertHeld(action: string): void {
+    if (this.#released) {
+      throw new RealerError("config", `Cannot ${action} line ${this.offset} on ${this.chip}: the request was released`);
+    }
+  }
+}

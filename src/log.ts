@@ -1,0 +1,75 @@
+/** Log levels, most verbose first. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+/** One of {@linkcode LOG_LEVELS}. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+/** `text` for people at a terminal, `json` for journald and log shippers. */
+export type LogFormat = "text" | "json";
+/** Values a log field may hold; a `Secret` prints as "[redacted]". */
+export type LogValue = string | number | boolean | null | undefined | { toJSON(): string };
+/** The named fields of one event. */
+export type LogFields = Readonly<Record<string, LogValue>>;
+
+/** Where formatted lines go. */
+export type LogSink = (line: string, level: LogLevel) => void;
+
+/** A structured logger: one line per event, with a level, a source, an event name and fields. */
+export interface Logger {
+  debug(event: string, fields?: LogFields): void;
+  info(event: string, fields?: LogFields): void;
+  warn(event: string, fields?: LogFields): void;
+  error(event: string, fields?: LogFields): void;
+  /** A logger that stamps its lines with another source name. */
+  child(source: string): Logger;
+}
+
+/** Options for {@linkcode createLogger}. */
+export interface LoggerOptions {
+  level?: LogLevel;
+  format?: LogFormat;
+  source?: string;
+  sink?: LogSink;
+  now?: () => number;
+}
+
+const defaultSink: LogSink = (line) => console.log(line);
+
+function render(value: LogValue): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === "object") return value.toJSON();
+  if (typeof value === "string") return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+  return String(value);
+}
+
+/** Builds a logger. Fields are printed as given: secrets must arrive wrapped in `Secret`. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const minimum = LOG_LEVELS.indexOf(options.level ?? "info");
+  const format = options.format ?? "text";
+  const source = options.source ?? "realer-edge";
+  const sink = options.sink ?? defaultSink;
+  const now = options.now ?? Date.now;
+
+  const write = (level: LogLevel, event: string, fields: LogFields = {}) => {
+    if (LOG_LEVELS.indexOf(level) < minimum) return;
+    const time = new Date(now()).toISOString();
+    if (format === "json") {
+      sink(JSON.stringify({ time, level, source, event, ...fields }), level);
+      return;
+    }
+    const parts = Object.entries(fields)
+      .filter(([, value]) => value !== undefined)
+      .map(([key, value]) => `${key}=${render(value)}`);
+    const line = `${time.slice(11, 23)} ${level.padEnd(5)} [${source}] ${event}`;
+    sink(parts.length > 0 ? `${line} ${parts.join(" ")}` : line, level);
+  };
+
+  return {
+    debug: (event, fields) => write("debug", event, fields),
+    info: (event, fields) => write("info", event, fields),
+    warn: (event, fields) => write("warn", event, fields),
+    error: (event, fields) => write("error", event, fields),
+    child: (name) => createLogger({ ...options, source: name }),
+  };
+}
+
+/** A logger that drops everything, for code whose caller does not care. */
+export const silentLogger: Logger = createLogger({ sink: () => {} });
