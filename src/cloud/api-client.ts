@@ -1,0 +1,95 @@
+import * as v from "valibot";
+import { issuePath } from "../config/load.ts";
+import { HttpError, RealerError } from "../errors.ts";
+
+/** One request to Realer's HTTPS API. */
+export interface ApiRequest<S extends v.GenericSchema> {
+  readonly method: "GET" | "POST";
+  readonly path: string;
+  readonly schema: S;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string;
+}
+
+function retryAfterSeconds(header: string | null): number | undefined {
+  if (header === null) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds);
+  const date = Date.parse(header);
+  return Number.isFinite(date) ? Math.max(0, (date - Date.now()) / 1000) : undefined;
+}
+
+function errorReason(body: unknown): { code: number | undefined; reason: string } {
+  if (typeof body !== "object" || body === null) return { code: undefined, reason: "no JSON body" };
+  const record = body as Record<string, unknown>;
+  const code = typeof record.code === "number" ? record.code : undefined;
+  const reason = typeof record.error_description === "string"
+    ? `${String(record.error)}: ${record.error_description}`
+    : typeof record.error === "string"
+    ? record.error
+    : "no reason given";
+  return { code, reason };
+}
+
+/** Talks JSON to Realer's HTTPS API: every answer validated, every failure one clear error. */
+export class ApiClient {
+  readonly #baseUrl: string;
+  readonly #fetch: typeof fetch;
+  readonly #timeoutMs: number;
+
+  constructor(baseUrl: string, fetchImpl: typeof fetch, timeoutMs = 15_000) {
+    this.#baseUrl = baseUrl.replace(/\/+$/, "");
+    this.#fetch = fetchImpl;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** Sends the request and returns the answer validated by its schema. */
+  async request<S extends v.GenericSchema>(request: ApiRequest<S>): Promise<v.InferOutput<S>> {
+    const url = `${this.#baseUrl}${request.path}`;
+    const label = `${request.method} ${url}`;
+    let response: Response;
+    try {
+      response = await this.#fetch(url, {
+        method: request.method,
+        headers: { accept: "application/json", ...request.headers },
+        ...(request.body === undefined ? {} : { body: request.body }),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new RealerError("network", `Cannot reach ${label}: ${reason}`, { cause: error });
+    }
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    if (!response.ok) {
+      const { code, reason } = errorReason(body);
+      throw new HttpError({
+        method: request.method,
+        url,
+        status: response.status,
+        code,
+        reason,
+        retryAfter: retryAfterSeconds(response.headers.get("retry-after")),
+      });
+    }
+    if (body === undefined) throw new RealerError("protocol", `Cannot use the answer of ${label}: it is not JSON`);
+    if (typeof body === "object" && body !== null && typeof (body as { code?: unknown }).code === "number") {
+      const code = (body as { code: number }).code;
+      if (code >= 4000) {
+        throw new HttpError({ method: request.method, url, status: response.status, code, reason: errorReason(body).reason });
+      }
+    }
+    const result = v.safeParse(request.schema, body);
+    if (!result.success) {
+      const issue = result.issues[0];
+      const path = issuePath(issue);
+      throw new RealerError("protocol", `Cannot use the answer of ${label}: ${path === "" ? "" : `${path}: `}${issue.message}`);
+    }
+    return result.output;
+  }
+}

@@ -1,0 +1,74 @@
+import { readFileSync } from "node:fs";
+import * as v from "valibot";
+import { RealerError } from "../errors.ts";
+import { Secret } from "../secret.ts";
+import { type Config, ConfigSchema } from "./schema.ts";
+
+/** Formats a valibot issue path as `routes[0].line.offset`. */
+export function issuePath(issue: v.BaseIssue<unknown>): string {
+  let out = "";
+  for (const item of issue.path ?? []) {
+    const key = item.key;
+    out += typeof key === "number" ? `[${key}]` : out === "" ? String(key) : `.${String(key)}`;
+  }
+  return out;
+}
+
+function describeIssue(issue: v.BaseIssue<unknown>): string {
+  const path = issuePath(issue);
+  let message = issue.message;
+  if (message.startsWith("Invalid key:")) {
+    message = issue.input === undefined ? "is required" : "unknown field";
+  } else {
+    message = message.replace(/^Invalid type: Expected (.+) but received (.+)$/, "expected $1, got $2");
+  }
+  return path === "" ? message : `${path}: ${message}`;
+}
+
+/** Parses config text; `file` names the source in errors. */
+export function parseConfig(text: string, file: string): Config {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new RealerError("config", `Cannot read config ${file}: not valid JSON (${reason})`);
+  }
+  const result = v.safeParse(ConfigSchema, json);
+  if (!result.success) {
+    throw new RealerError("config", `Cannot load config ${file}: ${describeIssue(result.issues[0])}`);
+  }
+  return result.output;
+}
+
+/** Reads and validates the config file at `path`. */
+export function loadConfig(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    throw new RealerError(code === "EACCES" ? "permission" : "not-found", `Cannot read config ${path}: ${code === "ENOENT" ? "no such file" : code ?? "unreadable"}`, { cause: error });
+  }
+  return parseConfig(text, path);
+}
+
+/** Reads the client secret from where the config says, never from the config itself. */
+export function readClientSecret(config: Config, file: string, env: Readonly<Record<string, string | undefined>>): Secret {
+  const source = config.client_secret;
+  let value: string | undefined;
+  if ("env" in source) {
+    value = env[source.env];
+    if (value === undefined || value === "") {
+      throw new RealerError("config", `Cannot load config ${file}: client_secret.env: environment variable ${source.env} is not set`);
+    }
+  } else {
+    try {
+      value = readFileSync(source.file, "utf8").trim();
+    } catch {
+      throw new RealerError("config", `Cannot load config ${file}: client_secret.file: cannot read ${source.file}`);
+    }
+    if (value === "") throw new RealerError("config", `Cannot load config ${file}: client_secret.file: ${source.file} is empty`);
+  }
+  return new Secret(value);
+}

@@ -1,0 +1,78 @@
+import * as v from "valibot";
+import { LOG_LEVELS } from "../log.ts";
+import { BACKEND_NAMES } from "../hal/types.ts";
+
+const NonEmpty = v.pipe(v.string(), v.minLength(1, "must not be empty"));
+
+const LineSchema = v.union(
+  [
+    v.strictObject({
+      chip: v.pipe(NonEmpty, v.description("Chip name (gpiochip0), label or path (/dev/gpiochip0).")),
+      offset: v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(0, "must not be negative")),
+    }),
+    v.strictObject({ name: v.pipe(NonEmpty, v.description("The line's name, as gpioinfo shows it.")) }),
+  ],
+  "must be {chip, offset} or {name}",
+);
+
+const RouteSchema = v.pipe(
+  v.strictObject({
+    source_id: v.optional(v.pipe(NonEmpty, v.description("Bind the catalog route with this source_id."))),
+    pin_port: v.optional(v.pipe(NonEmpty, v.description("Bind the catalog route with this pin_port."))),
+    feed_data_topic: v.optional(v.pipe(NonEmpty, v.description("Bind the catalog route with this topic, when it has no id or pin_port."))),
+    line: LineSchema,
+    active_low: v.optional(v.boolean(), false),
+    bias: v.optional(v.picklist(["as-is", "disabled", "pull-up", "pull-down"]), "as-is"),
+    debounce_ms: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(10_000)), 0),
+    sample_interval_s: v.optional(
+      v.pipe(v.number(), v.minValue(1, "must be at least 1 second"), v.description("Sensor routes: also report the value this often.")),
+    ),
+  }),
+  v.check(
+    (route) => [route.source_id, route.pin_port, route.feed_data_topic].filter((key) => key !== undefined).length === 1,
+    "needs exactly one of source_id, pin_port or feed_data_topic",
+  ),
+);
+
+const SecretSourceSchema = v.union(
+  [
+    v.strictObject({ env: v.pipe(NonEmpty, v.description("Read the client secret from this environment variable.")) }),
+    v.strictObject({ file: v.pipe(NonEmpty, v.description("Read the client secret from this file (systemd LoadCredential).")) }),
+  ],
+  'must be {"env": NAME} or {"file": PATH}; the secret itself never goes in the config',
+);
+
+/** The device config file, validated at start. */
+export const ConfigSchema = v.strictObject({
+  $schema: v.optional(v.string()),
+  api_url: v.pipe(
+    v.string(),
+    v.url("must be a URL"),
+    v.startsWith("https://", "must be an https:// URL (Realer refuses plain HTTP)"),
+    v.description("Realer's REST and OAuth base URL."),
+  ),
+  device_id: v.pipe(v.union([v.pipe(v.number(), v.integer()), NonEmpty], "must be a number or a string"), v.description("The device id, as Realer gave it.")),
+  client_id: v.pipe(NonEmpty, v.description("The OAuth client id (cdv_…).")),
+  client_secret: SecretSourceSchema,
+  ca_file: v.optional(v.pipe(NonEmpty, v.description("PEM CA bundle for HTTPS and MQTT; the system store when absent."))),
+  state_dir: v.optional(NonEmpty, "/var/lib/realer-edge"),
+  log: v.optional(
+    v.strictObject({
+      level: v.optional(v.picklist(LOG_LEVELS), "info"),
+      format: v.optional(v.picklist(["text", "json"]), "text"),
+    }),
+    { level: "info", format: "text" },
+  ),
+  gpio: v.strictObject({
+    backend: v.picklist(BACKEND_NAMES, `must be one of: ${BACKEND_NAMES.join(", ")}`),
+    control_port: v.optional(
+      v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535), v.description("mock only: serve the line control interface on 127.0.0.1 at this port.")),
+    ),
+  }),
+  routes: v.array(RouteSchema),
+});
+
+/** A validated config. */
+export type Config = Readonly<v.InferOutput<typeof ConfigSchema>>;
+/** One route binding of the config. */
+export type RouteConfig = Config["routes"][number];

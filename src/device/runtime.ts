@@ -1,0 +1,225 @@
+import { backoffDelay } from "../backoff.ts";
+import { ApiClient } from "../cloud/api-client.ts";
+import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
+import { DEVICE_SCOPES, TokenSource } from "../cloud/oauth.ts";
+import type { Clock } from "../clock.ts";
+import type { Config } from "../config/schema.ts";
+import { describeError, HttpError, RealerError } from "../errors.ts";
+import { Emitter } from "../events.ts";
+import type { GpioBackend, LineRef, LineRequest } from "../hal/types.ts";
+import type { Logger } from "../log.ts";
+import { MqttLink, type LinkStatus, withToken } from "../mqtt/link.ts";
+import { AckSchema, parsePayload } from "../mqtt/messages.ts";
+import type { Secret } from "../secret.ts";
+import { type Binding, bindRoutes } from "./bindings.ts";
+import { type DesiredOutcome, DesiredHandler } from "./desired-handler.ts";
+import { Outbox, type Settled } from "./outbox.ts";
+import { SensorReader } from "./sensor-reader.ts";
+import type { DeviceStore } from "./store.ts";
+
+/** What the runtime needs, built by the composition root. */
+export interface RuntimeDeps {
+  readonly config: Config;
+  readonly clientSecret: Secret;
+  readonly backend: GpioBackend;
+  readonly store: DeviceStore;
+  readonly fetch: typeof fetch;
+  /** PEM CA from `ca_file`, for the broker; HTTPS uses it through `fetch`. */
+  readonly ca: string | undefined;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Resend a feed message whose ack has not come after this long. */
+  readonly ackTimeoutMs?: number;
+}
+
+/** Events the runtime emits, for tests, benchmarks and the demo. */
+export interface RuntimeEvents extends Record<string, unknown> {
+  online: { readonly broker: string };
+  offline: Record<string, never>;
+  desired: DesiredOutcome;
+  settled: Settled;
+  reading: { readonly route: string; readonly value: string; readonly messageId: string };
+}
+
+/** Errors at start that retrying cannot fix: the runtime exits instead. */
+function isFatal(error: unknown): boolean {
+  if (error instanceof HttpError) return [400, 401, 403, 404].includes(error.status) && error.code !== 4029 && error.code !== 4002;
+  return error instanceof RealerError && (error.kind === "config" || error.kind === "protocol");
+}
+
+/**
+ * The device: token, catalog, lines claimed for each bound route, then MQTT. Desired states are
+ * applied before they are acknowledged; sensor changes become feed data; everything sent waits
+ * in the durable outbox until its application ack.
+ */
+export class DeviceRuntime {
+  readonly events = new Emitter<RuntimeEvents>();
+  readonly #deps: RuntimeDeps;
+  readonly #abort = new AbortController();
+  readonly #lines: LineRequest[] = [];
+  readonly #handlers = new Map<string, DesiredHandler>();
+  readonly #sensors: SensorReader[] = [];
+  readonly #outbox: Outbox;
+  #link: MqttLink | undefined;
+  #running: Promise<void> | undefined;
+  #catalog: Catalog | undefined;
+
+  constructor(deps: RuntimeDeps) {
+    this.#deps = deps;
+    this.#outbox = new Outbox({
+      store: deps.store,
+      clock: deps.clock,
+      logger: deps.logger,
+      ackTimeoutMs: deps.ackTimeoutMs ?? 30_000,
+      maxInflight: 20,
+      onSettled: (settled) => this.events.emit("settled", settled),
+    });
+  }
+
+  /** The MQTT link's state, once it runs. */
+  get linkStatus(): LinkStatus | undefined {
+    return this.#link?.status;
+  }
+
+  /** Messages waiting for their ack. */
+  get outboxDepth(): number {
+    return this.#outbox.depth;
+  }
+
+  /**
+   * Authenticates, reads the catalog, claims the lines and starts MQTT in the background.
+   * Resolves once lines are claimed; throws on what retrying cannot fix (a wrong secret, a bad config).
+   */
+  async start(): Promise<void> {
+    const { config, logger, clock } = this.#deps;
+    const api = new ApiClient(config.api_url, this.#deps.fetch);
+    const tokens = new TokenSource({ api, clientId: config.client_id, clientSecret: this.#deps.clientSecret, scopes: DEVICE_SCOPES, clock, logger });
+    const catalog = await this.#firstCatalog(api, tokens);
+    this.#catalog = catalog;
+    logger.info("catalog.loaded", { routes: catalog.mqtt_routes.length, broker: catalog.mqtt.broker_url, mqtt: catalog.mqtt.credential_endpoint ? "offered" : "not offered" });
+    const { bindings, unbound, unused } = bindRoutes(catalog.mqtt_routes, config.routes);
+    for (const route of unbound) logger.warn("route.unbound", { source_id: route.source_id, pin_port: route.pin_port, topic: route.mqtt.feed_data_topic, note: "no line in the config" });
+    for (const entry of unused) logger.warn("route.unused", { source_id: entry.source_id, pin_port: entry.pin_port, note: "names no route in the catalog" });
+    await this.#claimLines(bindings);
+    this.#outbox.pump();
+    if (catalog.mqtt.credential_endpoint) {
+      const topics = [catalog.mqtt.feed_data_ack_topic, ...this.#handlers.keys()];
+      this.#link = new MqttLink({
+        api,
+        tokens,
+        catalog,
+        ca: this.#deps.ca,
+        clock,
+        logger,
+        topics,
+        onOnline: (session) => {
+          this.#outbox.attach(session);
+          this.events.emit("online", { broker: catalog.mqtt.broker_url });
+        },
+        onOffline: () => {
+          this.#outbox.detach();
+          this.events.emit("offline", {});
+        },
+        onMessage: (topic, payload) => this.#onMessage(topic, payload),
+      });
+      this.#running = this.#link.run(this.#abort.signal);
+    } else {
+      logger.warn("mqtt.unavailable", { note: "the catalog has no credential_endpoint; readings wait in the outbox" });
+    }
+  }
+
+  /** Stops MQTT, sensor timers and releases every line. */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#running;
+    for (const sensor of this.#sensors) sensor.stop();
+    this.#outbox.detach();
+    for (const line of this.#lines.splice(0)) await line.release().catch(() => {});
+    this.#deps.logger.info("runtime.stopped", { outbox_depth: this.#outbox.depth });
+  }
+
+  async #firstCatalog(api: ApiClient, tokens: TokenSource): Promise<Catalog> {
+    const { config, clock, logger } = this.#deps;
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await withToken(tokens, (token) => fetchCatalog(api, token, config.device_id));
+      } catch (error) {
+        if (isFatal(error) || this.#abort.signal.aborted) throw error;
+        const retryAfter = error instanceof HttpError && error.retryAfter !== undefined ? error.retryAfter * 1000 : 0;
+        const delay = Math.max(retryAfter, backoffDelay(attempt, 1000, 60_000));
+        logger.warn("catalog.retry", { error: describeError(error), in_ms: delay });
+        await clock.sleep(delay, this.#abort.signal);
+      }
+    }
+  }
+
+  async #claimLines(bindings: readonly Binding[]): Promise<void> {
+    const { backend, logger } = this.#deps;
+    for (const binding of bindings) {
+      const { config, route } = binding;
+      const ref: LineRef = config.line;
+      if (route.source_type === "command") {
+        if (!route.mqtt.desired_topic) {
+          logger.warn("route.no_desired_topic", { route: binding.name });
+        }
+        const line = await backend.requestLine(ref, {
+          direction: "output",
+          activeLow: config.active_low,
+          bias: config.bias,
+          outputValue: 0,
+        }, "realer-edge");
+        this.#lines.push(line);
+        if (route.mqtt.desired_topic) {
+          this.#handlers.set(route.mqtt.desired_topic, new DesiredHandler({
+            store: this.#deps.store,
+            outbox: this.#outbox,
+            clock: this.#deps.clock,
+            logger,
+            onOutcome: (outcome) => this.events.emit("desired", outcome),
+          }, binding, line));
+        }
+        logger.info("line.claimed", { route: binding.name, line: describeRef(ref), direction: "output" });
+      } else {
+        const line = await backend.requestLine(ref, {
+          direction: "input",
+          activeLow: config.active_low,
+          bias: config.bias,
+          edge: "both",
+          debounceMs: config.debounce_ms,
+        }, "realer-edge");
+        this.#lines.push(line);
+        const reader = new SensorReader({
+          binding,
+          line,
+          outbox: this.#outbox,
+          clock: this.#deps.clock,
+          logger,
+          onReading: (reading) => this.events.emit("reading", reading),
+        });
+        await reader.start();
+        this.#sensors.push(reader);
+        logger.info("line.claimed", { route: binding.name, line: describeRef(ref), direction: "input" });
+      }
+    }
+  }
+
+  #onMessage(topic: string, payload: Uint8Array): void {
+    const { logger } = this.#deps;
+    if (topic === this.#catalog?.mqtt.feed_data_ack_topic) {
+      const ack = parsePayload(AckSchema, payload);
+      if (!ack.ok) {
+        logger.error("ack.invalid", { topic, error: ack.error });
+        return;
+      }
+      this.#outbox.settle(ack.value);
+      return;
+    }
+    const handler = this.#handlers.get(topic);
+    if (handler) void handler.handle(payload);
+    else logger.warn("mqtt.unexpected_topic", { topic });
+  }
+}
+
+function describeRef(ref: LineRef): string {
+  return "name" in ref ? ref.name : `${ref.chip}:${ref.offset}`;
+}

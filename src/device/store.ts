@@ -1,0 +1,138 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { FeedPayload } from "../mqtt/messages.ts";
+import { type Database, openDatabase } from "../runtime/index.ts";
+
+/** Command reports go before sensor telemetry. */
+export type Priority = 0 | 1;
+
+/** One message waiting for its application ack. */
+export interface OutboxRow {
+  readonly seq: number;
+  readonly topic: string;
+  readonly messageId: string;
+  readonly priority: Priority;
+  readonly payload: string;
+  readonly createdAt: number;
+}
+
+/** The report that answered a desired state, kept to answer redeliveries the same way. */
+export interface LedgerEntry {
+  readonly desiredId: string;
+  readonly topic: string;
+  readonly payload: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  topic TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  payload TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (topic, message_id)
+);
+CREATE TABLE IF NOT EXISTS desired_ledger (
+  desired_id TEXT PRIMARY KEY,
+  route TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  answered_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS route_sequence (
+  route TEXT PRIMARY KEY,
+  highest INTEGER NOT NULL
+);
+`;
+
+/**
+ * The device's durable state in SQLite: the outbox of unacknowledged feed data and the
+ * desired-state ledger. Every write commits before the runtime acts on it, so a crash or
+ * power cut loses nothing the device has observed or answered.
+ */
+export class DeviceStore {
+  readonly #db: Database;
+
+  private constructor(db: Database) {
+    this.#db = db;
+    db.exec(SCHEMA);
+  }
+
+  /** Opens the store in `stateDir` (or in memory for ":memory:"). */
+  static async open(stateDir: string): Promise<DeviceStore> {
+    if (stateDir === ":memory:") return new DeviceStore(await openDatabase(":memory:"));
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    return new DeviceStore(await openDatabase(join(stateDir, "realer-edge.sqlite")));
+  }
+
+  /** Adds a message; the same topic and message id again is a no-op. */
+  addToOutbox(topic: string, priority: Priority, payload: FeedPayload, now: number): void {
+    this.#db
+      .prepare("INSERT OR IGNORE INTO outbox (topic, message_id, priority, payload, created_at) VALUES (?, ?, ?, ?, ?)")
+      .run(topic, payload.message_id, priority, JSON.stringify(payload), now);
+  }
+
+  /** Removes a message once its ack is final. Returns whether it was there. */
+  removeFromOutbox(messageId: string, topic?: string): boolean {
+    const before = this.outboxDepth();
+    if (topic === undefined) this.#db.prepare("DELETE FROM outbox WHERE message_id = ?").run(messageId);
+    else this.#db.prepare("DELETE FROM outbox WHERE message_id = ? AND topic = ?").run(messageId, topic);
+    return this.outboxDepth() < before;
+  }
+
+  /** Waiting messages: command reports first, then oldest first. */
+  pendingOutbox(limit: number): OutboxRow[] {
+    return this.#db
+      .prepare("SELECT seq, topic, message_id, priority, payload, created_at FROM outbox ORDER BY priority, seq LIMIT ?")
+      .all(limit)
+      .map((row) => ({
+        seq: Number(row.seq),
+        topic: String(row.topic),
+        messageId: String(row.message_id),
+        priority: Number(row.priority) === 0 ? 0 : 1,
+        payload: String(row.payload),
+        createdAt: Number(row.created_at),
+      }));
+  }
+
+  /** How many messages wait for their ack. */
+  outboxDepth(): number {
+    return Number(this.#db.prepare("SELECT COUNT(*) AS n FROM outbox").get()?.n ?? 0);
+  }
+
+  /** The stored answer to a desired id, if the device already answered it. */
+  answered(desiredId: string): LedgerEntry | undefined {
+    const row = this.#db.prepare("SELECT desired_id, topic, payload FROM desired_ledger WHERE desired_id = ?").get(desiredId);
+    return row ? { desiredId: String(row.desired_id), topic: String(row.topic), payload: String(row.payload) } : undefined;
+  }
+
+  /** The highest sequence number applied or answered on a route, or -Infinity. */
+  highestSequence(route: string): number {
+    const row = this.#db.prepare("SELECT highest FROM route_sequence WHERE route = ?").get(route);
+    return row ? Number(row.highest) : Number.NEGATIVE_INFINITY;
+  }
+
+  /**
+   * Records the answer to a desired state and queues its report, in one transaction: after a
+   * crash either both are there or neither is.
+   */
+  recordAnswer(route: string, topic: string, payload: FeedPayload, advanceSequence: boolean, now: number): void {
+    this.#db.transaction(() => {
+      this.#db
+        .prepare("INSERT OR IGNORE INTO desired_ledger (desired_id, route, topic, payload, answered_at) VALUES (?, ?, ?, ?, ?)")
+        .run(payload.desired_id ?? "", route, topic, JSON.stringify(payload), now);
+      if (advanceSequence && payload.sequence_number !== undefined) {
+        this.#db
+          .prepare("INSERT INTO route_sequence (route, highest) VALUES (?, ?) ON CONFLICT (route) DO UPDATE SET highest = MAX(highest, excluded.highest)")
+          .run(route, payload.sequence_number);
+      }
+      this.addToOutbox(topic, 0, payload, now);
+    });
+  }
+
+  /** Closes the database. */
+  close(): void {
+    this.#db.close();
+  }
+}

@@ -1,0 +1,24 @@
+import { Hono } from "hono";
+import * as v from "valibot";
+import type { MockBackend } from "./mock.ts";
+
+const PullSchema = v.object({ level: v.picklist([0, 1], "level must be 0 or 1") });
+
+/**
+ * A small HTTP interface to the mock backend for hardware-in-the-loop rigs: read every line,
+ * pull an input high or low. Served on loopback only.
+ */
+export function mockControlApp(backend: MockBackend): Hono {
+  const app = new Hono();
+  app.onError((error, c) => c.json({ error: error.message }, 400));
+  app.get("/lines", (c) => c.json({ lines: backend.snapshot() }));
+  app.get("/lines/:chip/:offset", (c) => c.json(backend.lineState({ chip: c.req.param("chip"), offset: Number(c.req.param("offset")) })));
+  app.put("/lines/:chip/:offset", async (c) => {
+    const parsed = v.safeParse(PullSchema, await c.req.json().catch(() => undefined));
+    if (!parsed.success) return c.json({ error: parsed.issues[0].message }, 400);
+    const ref = { chip: c.req.param("chip"), offset: Number(c.req.param("offset")) };
+    backend.setPull(ref, parsed.output.level);
+    return c.json(backend.lineState(ref));
+  });
+  return app;
+}

@@ -1,0 +1,88 @@
+import { parseArgs } from "node:util";
+import { demoCommand } from "./commands/demo.ts";
+import { emulatorCommand } from "./commands/emulator.ts";
+import { runCommand } from "./commands/run.ts";
+import { describeError, RealerError } from "./errors.ts";
+import { LOG_LEVELS, type LogLevel } from "./log.ts";
+import { runtimeVersion } from "./runtime/index.ts";
+import { VERSION } from "./version.ts";
+
+const HELP = `realer-edge ${VERSION}: firmware runtime for Realer control devices
+
+Usage:
+  realer-edge run --config FILE      run the device runtime
+  realer-edge emulator [--port N]    run the bundled Realer emulator (HTTPS API + mosquitto)
+  realer-edge demo [--once]          emulator + one device on mock GPIO + a scripted scenario
+  realer-edge --help | --version
+
+Options:
+  --config FILE        device config (JSON); see examples/device.json
+  --log-level LEVEL    debug, info, warn or error
+  --state-dir DIR      emulator/demo state (default .state/)
+  --port N             emulator HTTPS port on 127.0.0.1 (default: any free port)
+  --once               demo: stop after the scenario
+
+Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad usage or config.
+`;
+
+function logLevel(value: string | undefined): LogLevel | undefined {
+  if (value === undefined) return undefined;
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+    throw new RealerError("config", `Cannot use --log-level ${value}: choose one of ${LOG_LEVELS.join(", ")}`);
+  }
+  return value as LogLevel;
+}
+
+/** Parses the command line and runs the command; returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        config: { type: "string" },
+        "log-level": { type: "string" },
+        "state-dir": { type: "string" },
+        port: { type: "string" },
+        once: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "V" },
+      },
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    if (values.version) {
+      console.log(`realer-edge ${VERSION} (${runtimeVersion()})`);
+      return 0;
+    }
+    const level = logLevel(values["log-level"]);
+    const stateDir = values["state-dir"] ?? ".state";
+    switch (positionals[0]) {
+      case "run":
+        if (values.config === undefined) throw new RealerError("config", "Cannot run: --config FILE is required");
+        await runCommand({ configPath: values.config, logLevel: level, env: process.env });
+        return 0;
+      case "emulator":
+        await emulatorCommand({ stateDir: `${stateDir}/emulator`, port: Number(values.port ?? 0), logLevel: level });
+        return 0;
+      case "demo":
+        await demoCommand({ stateDir: `${stateDir}/demo`, logLevel: level, once: values.once ?? false });
+        return 0;
+      default:
+        console.error(positionals[0] === undefined ? HELP : `realer-edge: unknown command "${positionals[0]}" (see --help)`);
+        return 2;
+    }
+  } catch (error) {
+    console.error(`realer-edge: ${describeError(error)}`);
+    const usage = error instanceof RealerError ? error.kind === "config" : error instanceof TypeError && (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    return usage ? 2 : 1;
+  }
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+  // Open handles (a half-closed socket, a timer) must not keep a finished command alive.
+  process.exit();
+}

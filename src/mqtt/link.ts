@@ -1,0 +1,176 @@
+import { backoffDelay } from "../backoff.ts";
+import type { ApiClient } from "../cloud/api-client.ts";
+import type { Catalog } from "../cloud/catalog.ts";
+import { type MqttCredential, requestCredential } from "../cloud/credentials.ts";
+import type { TokenSource } from "../cloud/oauth.ts";
+import type { Clock } from "../clock.ts";
+import { describeError, HttpError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { Secret } from "../secret.ts";
+import { MqttSession, reasonName, type SessionEnd } from "./session.ts";
+
+/** Options for {@linkcode MqttLink}. */
+export interface LinkOptions {
+  readonly api: ApiClient;
+  readonly tokens: TokenSource;
+  readonly catalog: Catalog;
+  readonly ca: string | undefined;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Topics to subscribe after every connect: the ack topic and each desired topic. */
+  readonly topics: readonly string[];
+  readonly onOnline: (session: MqttSession) => void;
+  readonly onOffline: () => void;
+  readonly onMessage: (topic: string, payload: Uint8Array) => void;
+  readonly backoffBaseMs?: number;
+  readonly backoffCapMs?: number;
+}
+
+/** What the link is doing, for status pages and tests. */
+export interface LinkStatus {
+  readonly connected: boolean;
+  readonly connectedSince: number | undefined;
+  readonly reconnects: number;
+  readonly renewals: number;
+  readonly credentialRenewAt: number | undefined;
+}
+
+const STABLE_MS = 60_000;
+
+/** Runs `call` with a bearer token; on 401 / 4001 it gets a new token and tries once more. */
+export async function withToken<T>(tokens: TokenSource, call: (token: Secret) => Promise<T>): Promise<T> {
+  try {
+    return await call(await tokens.get());
+  } catch (error) {
+    if (!(error instanceof HttpError) || error.kind !== "auth") throw error;
+    tokens.invalidate();
+    return await call(await tokens.get());
+  }
+}
+
+/**
+ * Keeps the device connected: credential, CONNECT with exactly that tuple, SUBSCRIBE with every
+ * SUBACK checked, renewal at `renew_after` (with jitter, so a fleet does not renew in step),
+ * and reconnects with capped exponential backoff and full jitter. A new credential is asked for
+ * on every reconnect: the password is held only while it is in use.
+ */
+export class MqttLink {
+  readonly #options: LinkOptions;
+  #status: LinkStatus = { connected: false, connectedSince: undefined, reconnects: 0, renewals: 0, credentialRenewAt: undefined };
+
+  constructor(options: LinkOptions) {
+    this.#options = options;
+  }
+
+  /** The link's state now. */
+  get status(): LinkStatus {
+    return this.#status;
+  }
+
+  /** Runs until `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { clock, logger } = this.#options;
+    let attempt = 0;
+    let credential: MqttCredential | undefined;
+    let connects = 0;
+    while (!signal.aborted) {
+      let retryAfterMs = 0;
+      try {
+        credential ??= await this.#credential();
+        const session = await this.#connect(credential);
+        if (connects++ > 0) this.#status = { ...this.#status, reconnects: this.#status.reconnects + 1 };
+        const connectedAt = clock.now();
+        this.#status = { ...this.#status, connected: true, connectedSince: connectedAt, credentialRenewAt: credential.renewAt };
+        this.#options.onOnline(session);
+        const outcome = await this.#waitForEndOrRenewal(session, credential, signal);
+        this.#status = { ...this.#status, connected: false, connectedSince: undefined };
+        this.#options.onOffline();
+        if (clock.now() - connectedAt >= STABLE_MS) attempt = 0;
+        if (outcome === "abort") {
+          await session.end(true).catch(() => {});
+          break;
+        }
+        if (outcome === "renew") {
+          credential = await this.#renew(credential, session);
+          attempt = 0;
+          continue;
+        }
+        logger.warn("mqtt.disconnected", { reason: outcome.reason });
+        credential = undefined;
+      } catch (error) {
+        if (signal.aborted) break;
+        credential = undefined;
+        if (error instanceof HttpError && error.retryAfter !== undefined) retryAfterMs = error.retryAfter * 1000;
+        logger.warn("mqtt.connect_failed", { error: describeError(error) });
+      }
+      const delay = Math.max(retryAfterMs, backoffDelay(attempt++, this.#options.backoffBaseMs ?? 1000, this.#options.backoffCapMs ?? 60_000));
+      logger.info("mqtt.retry", { in_ms: delay, attempt });
+      await clock.sleep(delay, signal).catch(() => {});
+    }
+  }
+
+  async #credential(): Promise<MqttCredential> {
+    const { api, tokens, catalog, clock, logger } = this.#options;
+    const credential = await withToken(tokens, (token) => requestCredential(api, token, catalog, clock.now()));
+    logger.info("mqtt.credential", {
+      username: credential.username,
+      renew_in_s: Math.round((credential.renewAt - credential.issuedAt) / 1000),
+      expires_in_s: Math.round((credential.expiresAt - credential.issuedAt) / 1000),
+    });
+    return credential;
+  }
+
+  async #connect(credential: MqttCredential): Promise<MqttSession> {
+    const { catalog, ca, logger, topics } = this.#options;
+    const limits = catalog.mqtt.limits;
+    const session = await MqttSession.connect({
+      brokerUrl: catalog.mqtt.broker_url,
+      credential,
+      ca,
+      keepaliveSeconds: limits.keepalive_seconds ?? 60,
+      sessionExpirySeconds: limits.session_expiry_seconds ?? 3600,
+    });
+    logger.info("mqtt.connected", { broker: catalog.mqtt.broker_url, client_id: credential.clientId });
+    session.onMessage(this.#options.onMessage);
+    for (const result of await session.subscribe(topics)) {
+      if (result.granted) logger.debug("mqtt.subscribed", { topic: result.topic });
+      else logger.error("mqtt.subscribe_denied", { topic: result.topic, reason: reasonName(result.reasonCode), note: "configuration error: the credential does not grant this topic" });
+    }
+    return session;
+  }
+
+  async #waitForEndOrRenewal(session: MqttSession, credential: MqttCredential, signal: AbortSignal): Promise<SessionEnd | "renew" | "abort"> {
+    const { clock } = this.#options;
+    const lifetime = Math.max(0, credential.renewAt - credential.issuedAt);
+    const jitter = Math.random() * Math.min(30_000, lifetime * 0.1);
+    const wait = new AbortController();
+    const onAbort = () => wait.abort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      const renewal = clock.sleep(Math.max(0, credential.renewAt - clock.now()) + jitter, wait.signal).then(
+        () => "renew" as const,
+        () => "abort" as const,
+      );
+      return await Promise.race([session.closed, renewal]);
+    } finally {
+      wait.abort();
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async #renew(old: MqttCredential, session: MqttSession): Promise<MqttCredential | undefined> {
+    const { logger } = this.#options;
+    logger.info("mqtt.renewing", { username: old.username });
+    try {
+      const next = await this.#credential();
+      this.#status = { ...this.#status, renewals: this.#status.renewals + 1 };
+      await session.end(false).catch(() => {});
+      return next;
+    } catch (error) {
+      // Without a next credential, reconnect from scratch through the backoff loop.
+      logger.warn("mqtt.renew_failed", { error: describeError(error) });
+      await session.end(false).catch(() => {});
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,167 @@
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import { RealerError } from "../errors.ts";
+import type { MqttCredential } from "../cloud/credentials.ts";
+
+/** Options for {@linkcode MqttSession.connect}. */
+export interface SessionOptions {
+  readonly brokerUrl: string;
+  readonly credential: MqttCredential;
+  /** PEM CA to verify the broker with; the default roots when absent. */
+  readonly ca: string | undefined;
+  readonly keepaliveSeconds: number;
+  readonly sessionExpirySeconds: number;
+  readonly connectTimeoutMs?: number;
+}
+
+/** Why a session ended. */
+export interface SessionEnd {
+  readonly reason: string;
+  /** The DISCONNECT reason code from the broker, when it sent one. */
+  readonly reasonCode: number | undefined;
+}
+
+/** The outcome of subscribing one topic. */
+export interface SubscribeResult {
+  readonly topic: string;
+  readonly granted: boolean;
+  readonly reasonCode: number;
+}
+
+const NOT_AUTHORIZED = 0x87;
+
+/** Names for the MQTT 5 reason codes a device meets, for one-line errors. */
+export function reasonName(code: number | undefined): string {
+  switch (code) {
+    case 0x80: return "unspecified error";
+    case 0x86: return "bad user name or password";
+    case 0x87: return "not authorized";
+    case 0x8b: return "server shutting down";
+    case 0x8e: return "session taken over";
+    case 0x97: return "quota exceeded";
+    case 0x98: return "administrative action";
+    case 0x8d: return "keep alive timeout";
+    default: return code === undefined ? "no reason code" : `reason code 0x${code.toString(16)}`;
+  }
+}
+
+/**
+ * One MQTT 5 connection over TLS with exactly the tuple Realer returned: Clean Start off and a
+ * session expiry, so QoS 1 messages queued for the device survive a reconnect or renewal.
+ */
+export class MqttSession {
+  readonly #client: MqttClient;
+  /** Resolves once, when the connection is gone for whatever reason. */
+  readonly closed: Promise<SessionEnd>;
+
+  private constructor(client: MqttClient) {
+    this.#client = client;
+    let disconnectCode: number | undefined;
+    client.on("disconnect", (packet) => {
+      disconnectCode = packet.reasonCode;
+    });
+    this.closed = new Promise((resolve) => {
+      let lastError = "";
+      client.on("error", (error) => {
+        lastError = error.message;
+      });
+      client.once("close", () => {
+        resolve({
+          reason: disconnectCode !== undefined ? `broker sent DISCONNECT (${reasonName(disconnectCode)})` : lastError || "connection closed",
+          reasonCode: disconnectCode,
+        });
+      });
+    });
+  }
+
+  /** Connects, or throws one error that says why the broker refused. */
+  static async connect(options: SessionOptions): Promise<MqttSession> {
+    const url = new URL(options.brokerUrl);
+    if (url.protocol !== "mqtts:") {
+      throw new RealerError("config", `Cannot connect to ${options.brokerUrl}: only mqtts:// is allowed`);
+    }
+    const { credential } = options;
+    const clientOptions: IClientOptions = {
+      protocol: "mqtts",
+      host: url.hostname,
+      port: url.port === "" ? 8883 : Number(url.port),
+      protocolVersion: 5,
+      clientId: credential.clientId,
+      username: credential.username,
+      password: credential.password.reveal(),
+      clean: false,
+      properties: { sessionExpiryInterval: options.sessionExpirySeconds },
+      keepalive: options.keepaliveSeconds,
+      reconnectPeriod: 0,
+      connectTimeout: options.connectTimeoutMs ?? 10_000,
+      rejectUnauthorized: true,
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
+      ...(/^[\d.]+$|:/.test(url.hostname) ? {} : { servername: url.hostname }),
+    };
+    const client = mqtt.connect(clientOptions);
+    const session = new MqttSession(client);
+    await new Promise<void>((resolve, reject) => {
+      const fail = (error: Error & { code?: number | string }) => {
+        client.removeListener("connect", ok);
+        client.end(true);
+        const code = typeof error.code === "number" ? error.code : undefined;
+        const why = code !== undefined ? `CONNACK ${reasonName(code)}` : error.message;
+        reject(new RealerError(code === 0x86 || code === NOT_AUTHORIZED ? "auth" : "network", `Cannot connect to ${options.brokerUrl} as ${credential.clientId}: ${why}`, { cause: error }));
+      };
+      const ok = () => {
+        client.removeListener("error", fail);
+        resolve();
+      };
+      client.once("connect", ok);
+      client.once("error", fail);
+      void session.closed.then((end) => fail(new Error(end.reason)));
+    });
+    return session;
+  }
+
+  /** Whether the connection is up. */
+  get connected(): boolean {
+    return this.#client.connected;
+  }
+
+  /** Calls `handler` for every message the broker delivers. */
+  onMessage(handler: (topic: string, payload: Uint8Array) => void): void {
+    this.#client.on("message", (topic, payload) => handler(topic, payload));
+  }
+
+  /** Subscribes each topic alone (a mixed SUBACK would reject them all) and reports each grant. */
+  async subscribe(topics: readonly string[]): Promise<SubscribeResult[]> {
+    const results: SubscribeResult[] = [];
+    for (const topic of topics) {
+      try {
+        const granted = await this.#client.subscribeAsync(topic, { qos: 1 });
+        const code = granted[0]?.qos ?? 0x80;
+        results.push({ topic, granted: code < 0x80, reasonCode: code });
+      } catch (error) {
+        const packet = (error as { packet?: { granted?: number[] } }).packet;
+        const code = packet?.granted?.[0];
+        if (code === undefined) throw new RealerError("network", `Cannot subscribe ${topic}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        results.push({ topic, granted: false, reasonCode: code });
+      }
+    }
+    return results;
+  }
+
+  /** Publishes with QoS 1, retain off; rejects when the PUBACK carries an error reason code. */
+  async publish(topic: string, payload: string): Promise<void> {
+    try {
+      await this.#client.publishAsync(topic, payload, { qos: 1, retain: false });
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      throw new RealerError(
+        code === NOT_AUTHORIZED ? "permission" : "network",
+        `Cannot publish to ${topic}: ${typeof code === "number" ? `PUBACK ${reasonName(code)}` : error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Ends the connection; `force` skips waiting for in-flight messages. */
+  async end(force = false): Promise<void> {
+    await this.#client.endAsync(force);
+  }
+}
