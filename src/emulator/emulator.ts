@@ -150,6 +150,22 @@ export class Emulator {
     return this.#publishDesired(device, route, value, expiresIn);
   }
 
+  /** Publishes an already sent desired state again, byte for byte, as a QoS 1 redelivery would. */
+  async redeliver(desiredId: string): Promise<void> {
+    const desired = this.state.desired.get(desiredId);
+    const device = desired && this.state.devices.get(desired.deviceId);
+    const route = device?.routes.find((candidate) => candidate.routeId === desired?.routeId);
+    if (!desired || !route?.desiredTopic) throw new RangeError(`Cannot redeliver ${desiredId}: no such desired state`);
+    await this.#service.publish(route.desiredTopic, JSON.stringify(desiredBody(desired)));
+  }
+
+  /** Publishes a raw payload on a command route's desired topic, for malformed-message tests. */
+  async publishRawDesired(deviceId: number, sourceId: string, payload: string): Promise<void> {
+    const route = this.state.devices.get(deviceId)?.routes.find((candidate) => candidate.sourceId === sourceId);
+    if (!route?.desiredTopic) throw new RangeError(`Cannot publish on ${sourceId}: no command route`);
+    await this.#service.publish(route.desiredTopic, payload);
+  }
+
   /** The passwords issued to a device, in process only, to prove they never leak. */
   issuedPasswords(deviceId: number): readonly Secret[] {
     return this.issuer.issued.get(deviceId) ?? [];
@@ -195,14 +211,7 @@ export class Emulator {
       answer: undefined,
     };
     this.state.desired.set(desired.desiredId, desired);
-    const body = {
-      desired_id: desired.desiredId,
-      value,
-      sequence_number: desired.sequenceNumber,
-      requested_at: desired.requestedAt,
-      expires_at: desired.expiresAt,
-    };
-    await this.#service.publish(route.desiredTopic, JSON.stringify(body), expiresIn > 0 ? { properties: { messageExpiryInterval: expiresIn } } : {});
+    await this.#service.publish(route.desiredTopic, JSON.stringify(desiredBody(desired)), expiresIn > 0 ? { properties: { messageExpiryInterval: expiresIn } } : {});
     this.#logger.info("desired.published", { device_id: device.deviceId, source_id: route.sourceId, desired_id: desired.desiredId, value, sequence_number: desired.sequenceNumber });
     return desired;
   }
@@ -211,4 +220,15 @@ export class Emulator {
     if (!this.#certificates) throw new Error("Cannot use the emulator's certificates before start()");
     return this.#certificates;
   }
+}
+
+/** The wire form of a desired state (5.3). */
+function desiredBody(desired: DesiredRecord): unknown {
+  return {
+    desired_id: desired.desiredId,
+    value: desired.value,
+    sequence_number: desired.sequenceNumber,
+    requested_at: desired.requestedAt,
+    expires_at: desired.expiresAt,
+  };
 }

@@ -1,0 +1,90 @@
+// The CLI as a user meets it: one clear line and an exit code on failure, and no secret in
+// anything it prints.
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Emulator } from "../../src/emulator/emulator.ts";
+import { runCli, startCli } from "../helpers/cli.ts";
+import { DEMO_ROUTES, deviceConfig, startEmulator, tempDir, waitFor } from "../helpers/harness.ts";
+
+describe("realer-edge CLI", () => {
+  let emulator: Emulator;
+  let stop: () => Promise<void>;
+  let dir: { path: string; remove: () => void };
+
+  before(async () => {
+    ({ emulator, stop } = await startEmulator());
+    dir = tempDir("cli");
+  });
+
+  after(async () => {
+    await stop?.();
+    dir?.remove();
+  });
+
+  const writeConfig = (name: string, config: unknown) => {
+    const path = join(dir.path, name);
+    writeFileSync(path, JSON.stringify(config, null, 2));
+    return path;
+  };
+
+  it("exits 1 with one line naming the failed call when the client secret is wrong", async () => {
+    const device = emulator.provision(DEMO_ROUTES);
+    const path = writeConfig("wrong-secret.json", deviceConfig(emulator, device, join(dir.path, "state-wrong")));
+    const result = await runCli(["run", "--config", path], { REALER_CLIENT_SECRET: "not-the-secret" });
+    assert.equal(result.code, 1);
+    const lines = result.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, `expected one line, got:\n${result.stderr}`);
+    assert.match(lines[0]!, /^realer-edge: POST https:\/\/127\.0\.0\.1:\d+\/oauth\/token failed with HTTP 401 .*invalid_client/);
+    assert.doesNotMatch(result.stderr + result.stdout, /\n\s+at /, "no stack trace");
+    assert.ok(!(result.stderr + result.stdout).includes("not-the-secret"));
+  });
+
+  it("exits 2 with one line naming the file and the field of a bad config", async () => {
+    const device = emulator.provision(DEMO_ROUTES);
+    const config = deviceConfig(emulator, device, dir.path);
+    const path = writeConfig("bad-offset.json", { ...config, routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: -1 } }] });
+    const result = await runCli(["run", "--config", path], { REALER_CLIENT_SECRET: device.client_secret });
+    assert.equal(result.code, 2);
+    assert.equal(result.stderr.trim().split("\n").length, 1);
+    assert.ok(result.stderr.includes(path), "names the file");
+    assert.match(result.stderr, /routes\[0\]\.line/, "names the field");
+  });
+
+  it("refuses a client secret written into the config itself", async () => {
+    const device = emulator.provision(DEMO_ROUTES);
+    const path = writeConfig("inline-secret.json", { ...deviceConfig(emulator, device, dir.path), client_secret: device.client_secret });
+    const result = await runCli(["run", "--config", path]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /client_secret: must be \{"env": NAME\} or \{"file": PATH\}/);
+    assert.ok(!result.stderr.includes(device.client_secret), "the error does not echo the secret");
+  });
+
+  it("runs, connects, and never prints the MQTT password, the client secret or the bearer token", async () => {
+    const device = emulator.provision(DEMO_ROUTES);
+    const secretFile = join(dir.path, "client-secret");
+    writeFileSync(secretFile, `${device.client_secret}\n`, { mode: 0o600 });
+    const config = { ...deviceConfig(emulator, device, join(dir.path, "state-ok")), client_secret: { file: secretFile } };
+    const path = writeConfig("good.json", config);
+    const cli = startCli(["run", "--config", path, "--log-level", "debug"]);
+    try {
+      await waitFor("the start-up reading to be acked", () => cli.output().stdout.includes("ack.received"), 20_000);
+      const relay = device.routes.find((route) => route.source_type === "command")!;
+      const desired = await emulator.setDesired(device.device_id, relay.source_id, "1.0");
+      await waitFor("the relay report to be acked", () => cli.output().stdout.includes(`desired_id=${desired.desiredId}`) && cli.output().stdout.includes("status=accepted"), 10_000);
+    } finally {
+      cli.child.kill("SIGTERM");
+    }
+    assert.equal(await cli.exited, 0, "SIGTERM stops it cleanly");
+    const { stdout, stderr } = cli.output();
+    const passwords = emulator.issuedPasswords(device.device_id).map((secret) => secret.reveal());
+    assert.ok(passwords.length >= 1);
+    const tokens = [...emulator.state.tokens.entries()].filter(([, token]) => token.deviceId === device.device_id).map(([value]) => value);
+    for (const secret of [...passwords, device.client_secret, ...tokens]) {
+      assert.ok(!stdout.includes(secret) && !stderr.includes(secret), "a secret reached the output");
+    }
+    assert.match(stdout, /mqtt\.connected/);
+    assert.match(stdout, /runtime\.stopped/);
+  });
+});

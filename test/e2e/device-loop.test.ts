@@ -1,0 +1,110 @@
+// The device loop against the real emulator and mosquitto: desired → line → report → ack,
+// sensor edges → readings, and the rules of 5.3 for every kind of desired state.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Emulator } from "../../src/emulator/emulator.ts";
+import { RELAY_LINE, type RunningDevice, startDevice, startEmulator, SWITCH_LINE, waitFor } from "../helpers/harness.ts";
+
+describe("device loop (emulator + mosquitto + mock GPIO)", () => {
+  let emulator: Emulator;
+  let stopEmulator: () => Promise<void>;
+  let dev: RunningDevice;
+  let relay: string;
+
+  before(async () => {
+    ({ emulator, stop: stopEmulator } = await startEmulator());
+    dev = await startDevice(emulator);
+    relay = dev.device.routes.find((route) => route.source_type === "command")!.source_id;
+    await waitFor("the device to come online", () => dev.seen.online.length > 0);
+  });
+
+  after(async () => {
+    await dev?.stop();
+    await stopEmulator?.();
+  });
+
+  const ackFor = (desiredId: string) =>
+    waitFor(`the ack of the report for ${desiredId}`, () => emulator.state.acksOf(dev.device.device_id).find((ack) => ack.desired_id === desiredId));
+
+  it("sets the relay line active and gets the report for the desired_id accepted", async () => {
+    assert.equal(dev.mock.getLevel(RELAY_LINE), 0);
+    const desired = await emulator.setDesired(dev.device.device_id, relay, "1.0");
+    const ack = await ackFor(desired.desiredId);
+    assert.equal(ack.status, "accepted");
+    assert.equal(dev.mock.getLevel(RELAY_LINE), 1);
+    const report = emulator.state.feedOf(dev.device.device_id).find((entry) => (entry.payload as { desired_id?: string }).desired_id === desired.desiredId);
+    assert.deepEqual(
+      { value: (report?.payload as { value: string }).value, status: (report?.payload as { report_status?: string }).report_status },
+      { value: "1.0", status: undefined },
+      "an applied report carries the observed value and omits report_status",
+    );
+    await waitFor("the device to see the ack", () => dev.seen.settled.some((s) => s.payload?.desired_id === desired.desiredId && s.status === "accepted"));
+    assert.equal(dev.runtime.outboxDepth, 0);
+  });
+
+  it("reports a sensor change with the time it was observed, and the reading is accepted", async () => {
+    const before = Date.now();
+    dev.mock.setPull(SWITCH_LINE, 1);
+    const entry = await waitFor("the reading at the emulator", () =>
+      emulator.state.feedOf(dev.device.device_id).find((e) => e.sourceId !== relay && (e.payload as { value?: string }).value === "1.0"));
+    assert.equal(entry.status, "accepted");
+    const observed = Date.parse((entry.payload as { value_received_at: string }).value_received_at);
+    assert.ok(observed >= before - 5 && observed <= Date.now(), "value_received_at is the moment of observation");
+    dev.mock.setPull(SWITCH_LINE, 0);
+  });
+
+  it("answers a redelivered desired_id with the stored report, replayed, without acting twice", async () => {
+    const desired = await emulator.setDesired(dev.device.device_id, relay, "0.0");
+    await ackFor(desired.desiredId);
+    assert.equal(dev.mock.getLevel(RELAY_LINE), 0);
+    const applied = dev.seen.desired.filter((o) => o.desiredId === desired.desiredId && o.status === "applied").length;
+    await emulator.redeliver(desired.desiredId);
+    const replay = await waitFor("the replayed ack", () =>
+      emulator.state.acksOf(dev.device.device_id).find((ack) => ack.desired_id === desired.desiredId && ack.status === "replayed"));
+    assert.equal(replay.status, "replayed");
+    assert.equal(dev.seen.desired.filter((o) => o.desiredId === desired.desiredId && o.status === "applied").length, applied);
+    assert.equal(dev.seen.desired.filter((o) => o.desiredId === desired.desiredId && o.status === "duplicate").length, 1);
+  });
+
+  it("answers an outdated sequence_number stale without touching the line", async () => {
+    const newer = await emulator.setDesired(dev.device.device_id, relay, "1.0");
+    await ackFor(newer.desiredId);
+    const route = emulator.state.devices.get(dev.device.device_id)!.routes.find((r) => r.sourceId === relay)!;
+    route.lastSequence -= 2; // the emulator now hands out a number lower than the one applied
+    const older = await emulator.setDesired(dev.device.device_id, relay, "0.0");
+    route.lastSequence += 2;
+    await ackFor(older.desiredId);
+    const report = emulator.state.desired.get(older.desiredId)!.answer;
+    assert.deepEqual(report, { messageId: report!.messageId, reportStatus: "stale", value: "1.0" });
+    assert.equal(dev.mock.getLevel(RELAY_LINE), 1, "the line keeps the newer value");
+  });
+
+  it("answers an expired desired state stale without touching the line", async () => {
+    const expired = await emulator.setDesired(dev.device.device_id, relay, "0.0", -5);
+    await ackFor(expired.desiredId);
+    assert.equal(emulator.state.desired.get(expired.desiredId)!.answer?.reportStatus, "stale");
+    assert.equal(dev.mock.getLevel(RELAY_LINE), 1);
+  });
+
+  it("answers a value the relay cannot take rejected, with the physical state", async () => {
+    const outOfRange = await emulator.setDesired(dev.device.device_id, relay, "0.5");
+    await ackFor(outOfRange.desiredId);
+    assert.deepEqual(
+      { status: emulator.state.desired.get(outOfRange.desiredId)!.answer?.reportStatus, value: emulator.state.desired.get(outOfRange.desiredId)!.answer?.value },
+      { status: "rejected", value: "1.0" },
+    );
+    const notANumber = await emulator.setDesired(dev.device.device_id, relay, "on");
+    await ackFor(notANumber.desiredId);
+    assert.equal(emulator.state.desired.get(notANumber.desiredId)!.answer?.reportStatus, "rejected");
+    assert.equal(dev.mock.getLevel(RELAY_LINE), 1);
+  });
+
+  it("survives malformed desired messages and keeps serving", async () => {
+    await emulator.publishRawDesired(dev.device.device_id, relay, "not json");
+    await emulator.publishRawDesired(dev.device.device_id, relay, JSON.stringify({ value: "1.0" }));
+    const desired = await emulator.setDesired(dev.device.device_id, relay, "0.0");
+    const ack = await ackFor(desired.desiredId);
+    assert.equal(ack.status, "accepted");
+    assert.equal(dev.mock.getLevel(RELAY_LINE), 0);
+  });
+});
