@@ -40,11 +40,15 @@ export async function runCommand(options: RunOptions): Promise<void> {
   const runtime = new DeviceRuntime({ config, clientSecret, backend, store, fetch: createFetch(ca), ca, clock: systemClock, logger });
   const stopped = new Promise<void>((resolve) => onShutdownSignal((signal) => {
     logger.info("runtime.stopping", { signal });
+    runtime.requestStop();
     resolve();
   }));
   try {
     await runtime.start();
     await stopped;
+  } catch (error) {
+    // A signal during start-up ends the start; that is a clean stop, not a failure.
+    if (!runtime.stopRequested) throw error;
   } finally {
     await runtime.stop();
     await control?.stop();

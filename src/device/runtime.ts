@@ -128,6 +128,16 @@ export class DeviceRuntime {
     }
   }
 
+  /** Asks a start in progress (retrying an unreachable API, say) or a running loop to end. */
+  requestStop(): void {
+    this.#abort.abort(new RealerError("network", "Cannot finish starting: the runtime was asked to stop"));
+  }
+
+  /** Whether a stop was asked for. */
+  get stopRequested(): boolean {
+    return this.#abort.signal.aborted;
+  }
+
   /** Stops MQTT, sensor timers and releases every line. */
   async stop(): Promise<void> {
     this.#abort.abort();

@@ -61,6 +61,17 @@ describe("realer-edge CLI", () => {
     assert.ok(!result.stderr.includes(device.client_secret), "the error does not echo the secret");
   });
 
+  it("stops cleanly on SIGTERM while it is still retrying an unreachable API", async () => {
+    const device = emulator.provision(DEMO_ROUTES);
+    const unreachable = { ...deviceConfig(emulator, device, join(dir.path, "state-unreachable")), api_url: "https://127.0.0.1:9" };
+    const cli = startCli(["run", "--config", writeConfig("unreachable.json", unreachable)], { REALER_CLIENT_SECRET: device.client_secret });
+    await waitFor("a retry line", () => cli.output().stdout.includes("catalog.retry"), 10_000);
+    const sent = Date.now();
+    cli.child.kill("SIGTERM");
+    assert.equal(await cli.exited, 0);
+    assert.ok(Date.now() - sent < 5_000, "it stops within 5 s instead of waiting out its backoff");
+  });
+
   it("runs, connects, and never prints the MQTT password, the client secret or the bearer token", async () => {
     const device = emulator.provision(DEMO_ROUTES);
     const secretFile = join(dir.path, "client-secret");
