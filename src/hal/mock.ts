@@ -87,9 +87,10 @@ export class MockBackend implements GpioBackend {
     );
   }
 
-  getLineInfo(ref: LineRef): Promise<LineInfo> {
+  // async, so that a failure rejects the promise as the contract says, rather than throwing
+  async getLineInfo(ref: LineRef): Promise<LineInfo> {
     const line = this.#find(ref, "describe");
-    return Promise.resolve({
+    return {
       chip: line.chip,
       offset: line.offset,
       name: line.name,
@@ -97,10 +98,11 @@ export class MockBackend implements GpioBackend {
       used: line.holder !== undefined,
       direction: line.direction,
       activeLow: line.activeLow,
-    });
+    };
   }
 
-  requestLine(ref: LineRef, settings: LineSettings, consumer: string): Promise<LineRequest> {
+  // async, so that a failure rejects the promise as the contract says, rather than throwing
+  async requestLine(ref: LineRef, settings: LineSettings, consumer: string): Promise<LineRequest> {
     const line = this.#find(ref, "request");
     if (line.holder) {
       throw new RealerError(
@@ -111,7 +113,7 @@ export class MockBackend implements GpioBackend {
     const request = new MockRequest(line, consumer, this);
     request.apply(settings, "request");
     line.holder = request;
-    return Promise.resolve(request);
+    return request;
   }
 
   /** Pulls the pin of an input to `level`, as a switch or sensor would. */
@@ -236,24 +238,22 @@ class MockRequest implements LineRequest {
     this.#reported = toValue(this.#backend.levelOf(this.#line), activeLow);
   }
 
-  getValue(): Promise<LineValue> {
+  async getValue(): Promise<LineValue> {
     this.#assertHeld("read");
-    return Promise.resolve(toValue(this.#backend.levelOf(this.#line), this.#line.activeLow));
+    return toValue(this.#backend.levelOf(this.#line), this.#line.activeLow);
   }
 
-  setValue(value: LineValue): Promise<void> {
+  async setValue(value: LineValue): Promise<void> {
     this.#assertHeld("set");
     if (this.#line.direction !== "output") {
       throw new RealerError("config", `Cannot set line ${this.offset} on ${this.chip}: it is an input`);
     }
     this.#line.driven = toLevel(value, this.#line.activeLow);
-    return Promise.resolve();
   }
 
-  reconfigure(settings: LineSettings): Promise<void> {
+  async reconfigure(settings: LineSettings): Promise<void> {
     this.#assertHeld("reconfigure");
     this.apply(settings, "reconfigure");
-    return Promise.resolve();
   }
 
   onEdge(listener: (event: EdgeEvent) => void): () => void {

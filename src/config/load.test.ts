@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { RealerError } from "../errors.ts";
+import { loadConfig, parseConfig, readClientSecret } from "./load.ts";
+
+const valid = {
+  api_url: "https://api.therealer.com",
+  device_id: 12345,
+  client_id: "cdv_01234567890123456789012345",
+  client_secret: { env: "REALER_CLIENT_SECRET" },
+  gpio: { backend: "mock" },
+  routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 } }],
+};
+
+const messageOf = (config: unknown) => {
+  try {
+    parseConfig(JSON.stringify(config), "device.json");
+  } catch (error) {
+    assert.ok(error instanceof RealerError && error.kind === "config");
+    return error.message;
+  }
+  assert.fail("the config was accepted");
+};
+
+describe("parseConfig()", () => {
+  it("accepts a minimal config and fills the defaults", () => {
+    const config = parseConfig(JSON.stringify(valid), "device.json");
+    assert.equal(config.state_dir, "/var/lib/realer-edge");
+    assert.deepEqual(config.log, { level: "info", format: "text" });
+    assert.deepEqual(config.routes[0], { pin_port: "6", line: { chip: "gpiochip0", offset: 6 }, active_low: false, bias: "as-is", debounce_ms: 0 });
+  });
+
+  it("names the file and the field of each mistake, in one line", () => {
+    const cases: [unknown, RegExp][] = [
+      [{ ...valid, api_url: "http://api.therealer.com" }, /^Cannot load config device\.json: api_url: must be an https:\/\/ URL/],
+      [{ ...valid, device_id: undefined }, /: device_id: is required$/],
+      [{ ...valid, routes: [{ pin_port: "6", source_id: "cmd_x", line: { name: "RELAY" } }] }, /: routes\[0\]: needs exactly one of source_id, pin_port or feed_data_topic$/],
+      [{ ...valid, routes: [{ pin_port: "6", line: { chip: "gpiochip0" } }] }, /: routes\[0\]\.line: must be \{chip, offset\} or \{name\}$/],
+      [{ ...valid, routes: [{ pin_port: "6", line: { name: "X" }, debounce: 5 }] }, /: routes\[0\]\.debounce: unknown field$/],
+      [{ ...valid, gpio: { backend: "gpiod" } }, /: gpio\.backend: must be one of: mock$/],
+      [{ ...valid, client_secret: "s3cr3t" }, /: client_secret: must be \{"env": NAME\} or \{"file": PATH\}/],
+    ];
+    for (const [config, pattern] of cases) {
+      const message = messageOf(config);
+      assert.match(message, pattern);
+      assert.ok(!message.includes("\n"));
+    }
+  });
+
+  it("says where JSON is broken", () => {
+    assert.throws(() => parseConfig("{ \"api_url\": ", "device.json"), { message: /^Cannot read config device\.json: not valid JSON/ });
+  });
+});
+
+describe("loadConfig()", () => {
+  it("names a missing file", () => {
+    assert.throws(() => loadConfig("/nonexistent/device.json"), { message: /^Cannot read config \/nonexistent\/device\.json: no such file$/ });
+  });
+});
+
+describe("readClientSecret()", () => {
+  const config = parseConfig(JSON.stringify(valid), "device.json");
+
+  it("reads the secret from the environment variable the config names", () => {
+    const secret = readClientSecret(config, "device.json", { REALER_CLIENT_SECRET: "abc" });
+    assert.equal(secret.reveal(), "abc");
+    assert.equal(String(secret), "[redacted]");
+  });
+
+  it("says which variable is missing", () => {
+    assert.throws(() => readClientSecret(config, "device.json", {}), { message: /client_secret\.env: environment variable REALER_CLIENT_SECRET is not set/ });
+  });
+
+  it("reads a secret file and trims its newline", () => {
+    const dir = mkdtempSync(join(tmpdir(), "realer-secret-"));
+    writeFileSync(join(dir, "secret"), "from-file\n");
+    const fromFile = parseConfig(JSON.stringify({ ...valid, client_secret: { file: join(dir, "secret") } }), "device.json");
+    assert.equal(readClientSecret(fromFile, "device.json", {}).reveal(), "from-file");
+  });
+});

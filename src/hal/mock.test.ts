@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { describeConformance } from "./conformance.ts";
+import { MockBackend } from "./mock.ts";
+import { mockControlApp } from "./mock-control.ts";
+
+let current = new MockBackend();
+describeConformance({
+  name: "mock",
+  open: () => {
+    current = new MockBackend();
+    return Promise.resolve(current);
+  },
+  pull: (ref, level) => Promise.resolve(current.setPull(ref, level)),
+  level: (ref) => Promise.resolve(current.getLevel(ref)),
+  lines: [{ chip: "gpiochip0", offset: 6 }, { chip: "gpiochip0", offset: 5 }],
+  missingChip: "gpiochip9",
+});
+
+describe("MockBackend", () => {
+  it("finds lines by name and by chip label", async () => {
+    const mock = new MockBackend([{ name: "gpiochip0", label: "pinctrl-bcm2711", lines: 4, names: ["ID_SD", "RELAY1"] }]);
+    await using byName = await mock.requestLine({ name: "RELAY1" }, { direction: "output", outputValue: 1 }, "t");
+    assert.equal(byName.offset, 1);
+    assert.equal(mock.getLevel({ chip: "pinctrl-bcm2711", offset: 1 }), 1);
+  });
+
+  it("lets a rig drive inputs and read lines through the control interface", async () => {
+    const mock = new MockBackend();
+    const app = mockControlApp(mock);
+    await using input = await mock.requestLine({ chip: "gpiochip0", offset: 5 }, { direction: "input" }, "rig");
+    const put = await app.request("/lines/gpiochip0/5", { method: "PUT", body: JSON.stringify({ level: 1 }), headers: { "content-type": "application/json" } });
+    assert.equal(put.status, 200);
+    assert.equal(await input.getValue(), 1);
+    const bad = await app.request("/lines/gpiochip0/5", { method: "PUT", body: JSON.stringify({ level: 2 }) });
+    assert.equal(bad.status, 400);
+    const list = (await (await app.request("/lines")).json()) as { lines: { offset: number; consumer: string }[] };
+    assert.equal(list.lines.find((line) => line.offset === 5)?.consumer, "rig");
+  });
+});
