@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS outbox (
   created_at INTEGER NOT NULL,
   UNIQUE (topic, message_id)
 );
+CREATE INDEX IF NOT EXISTS outbox_order ON outbox (priority, seq);
+CREATE INDEX IF NOT EXISTS outbox_message ON outbox (message_id);
 CREATE TABLE IF NOT EXISTS desired_ledger (
   desired_id TEXT PRIMARY KEY,
   route TEXT NOT NULL,
@@ -75,10 +77,10 @@ export class DeviceStore {
 
   /** Removes a message once its ack is final. Returns whether it was there. */
   removeFromOutbox(messageId: string, topic?: string): boolean {
-    const before = this.outboxDepth();
-    if (topic === undefined) this.#db.prepare("DELETE FROM outbox WHERE message_id = ?").run(messageId);
-    else this.#db.prepare("DELETE FROM outbox WHERE message_id = ? AND topic = ?").run(messageId, topic);
-    return this.outboxDepth() < before;
+    const changed = topic === undefined
+      ? this.#db.prepare("DELETE FROM outbox WHERE message_id = ?").run(messageId)
+      : this.#db.prepare("DELETE FROM outbox WHERE message_id = ? AND topic = ?").run(messageId, topic);
+    return changed > 0;
   }
 
   /** Waiting messages: command reports first, then oldest first. */

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { join } from "node:path";
 import { type Logger, silentLogger } from "../log.ts";
 import { type Server, serve } from "../runtime/index.ts";
-import type { Secret } from "../secret.ts";
+import { Secret } from "../secret.ts";
 import { Broker, DEVICE_TOPIC_ROOT } from "./broker.ts";
 import { type Certificates, ensureCertificates } from "./certs.ts";
 import { DEFAULT_LIMITS, type EmulatorDeps, type Limits } from "./context.ts";
@@ -164,6 +164,21 @@ export class Emulator {
     const route = this.state.devices.get(deviceId)?.routes.find((candidate) => candidate.sourceId === sourceId);
     if (!route?.desiredTopic) throw new RangeError(`Cannot publish on ${sourceId}: no command route`);
     await this.#service.publish(route.desiredTopic, payload);
+  }
+
+  /**
+   * A broker client that may publish and subscribe one topic of its own, for benchmarks that
+   * need the raw broker round trip on the same TLS listener. In process only.
+   */
+  async createLoopbackClient(): Promise<{ username: string; password: Secret; topic: string; port: number }> {
+    const username = publicId("bench");
+    const password = randomSecret();
+    const topic = `bench/${username}`;
+    await this.#service.dynsec(
+      { command: "createRole", rolename: `role-${username}`, acls: ["publishClientSend", "publishClientReceive", "subscribeLiteral"].map((acltype) => ({ acltype, topic, allow: true })) },
+      { command: "createClient", username, password, roles: [{ rolename: `role-${username}` }] },
+    );
+    return { username, password: new Secret(password), topic, port: this.broker.port };
   }
 
   /** The passwords issued to a device, in process only, to prove they never leak. */

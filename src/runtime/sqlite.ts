@@ -5,7 +5,8 @@ export type SqlValue = string | number | bigint | null | Uint8Array;
 
 /** A prepared statement with the calls both runtimes share. */
 export interface Statement {
-  run(...params: SqlValue[]): void;
+  /** Runs the statement; returns how many rows it changed. */
+  run(...params: SqlValue[]): number;
   get(...params: SqlValue[]): Record<string, unknown> | undefined;
   all(...params: SqlValue[]): Record<string, unknown>[];
 }
@@ -48,7 +49,7 @@ export async function openDatabase(path: string): Promise<Database> {
     prepare: (sql) => {
       const statement = db.prepare(sql);
       return {
-        run: (...params) => void statement.run(...params),
+        run: (...params) => Number((statement.run(...params) as { changes?: number | bigint } | undefined)?.changes ?? 0),
         get: (...params) => statement.get(...params) ?? undefined,
         all: (...params) => statement.all(...params),
       };
