@@ -1,51 +1,91 @@
-// The one gate: type checks, then every test suite; prints "N passed, N failed" last.
+// The one gate: type checks under tsc and Deno, then every test suite under Bun and under Deno.
+// Prints "N passed, N failed" last; each `it` counts once per runtime.
 import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+
+interface Counts {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
 
 interface Step {
   readonly name: string;
   readonly command: string;
   readonly args: readonly string[];
-  /** Counts from the step's output; undefined means the step counts as one check. */
-  readonly count?: (output: string) => { passed: number; failed: number; skipped: number } | undefined;
+  /** Counts from the step's output; a step without counts is one check. */
+  readonly count?: (output: string) => Counts | undefined;
 }
 
 const bin = (name: string) => `node_modules/.bin/${name}`;
+const DENO = "node_modules/deno/deno";
+const DENO_JUNIT = "test-results/deno-junit.xml";
 
-function bunCounts(output: string) {
-  const pass = /^\s*(\d+) pass$/m.exec(output);
-  const fail = /^\s*(\d+) fail$/m.exec(output);
-  const skip = /^\s*(\d+) skip$/m.exec(output);
-  if (!pass && !fail) return undefined;
-  return { passed: Number(pass?.[1] ?? 0), failed: Number(fail?.[1] ?? 0), skipped: Number(skip?.[1] ?? 0) };
+function bunCounts(output: string): Counts | undefined {
+  const number = (word: string) => Number(new RegExp(`^\\s*(\\d+) ${word}$`, "m").exec(output)?.[1] ?? 0);
+  if (!/^\s*\d+ (pass|fail)$/m.test(output)) return undefined;
+  return { passed: number("pass"), failed: number("fail"), skipped: number("skip") };
+}
+
+/** Deno's JUnit report lists describe blocks as test cases too; count only the leaves. */
+function denoCounts(): Counts | undefined {
+  let xml: string;
+  try {
+    xml = readFileSync(DENO_JUNIT, "utf8");
+  } catch {
+    return undefined;
+  }
+  const unescape = (text: string) => text.replace(/&gt;/g, ">").replace(/&lt;/g, "<").replace(/&apos;/g, "'").replace(/&quot;/g, '"').replace(/&amp;/g, "&");
+  const cases = [...xml.matchAll(/<testcase name="([^"]*)"[^>]*>([\s\S]*?)<\/testcase>/g)].map((match) => ({
+    name: unescape(match[1] ?? ""),
+    body: match[2] ?? "",
+  }));
+  const leaves = cases.filter((c) => !cases.some((other) => other.name.startsWith(`${c.name} > `)));
+  const counts: Counts = { passed: 0, failed: 0, skipped: 0 };
+  for (const leaf of leaves) {
+    if (/<failure/.test(leaf.body)) counts.failed++;
+    else if (/<skipped/.test(leaf.body)) counts.skipped++;
+    else counts.passed++;
+  }
+  return counts;
 }
 
 const only = process.argv.slice(2);
+const targets = only.length > 0 ? only : ["src", "test"];
+rmSync(DENO_JUNIT, { force: true });
+mkdirSync("test-results", { recursive: true });
 const steps: Step[] = [
   { name: "tsc", command: bin("tsc"), args: ["-p", "."] },
-  { name: "bun test", command: bin("bun"), args: ["test", ...(only.length > 0 ? only : ["src", "test"])], count: bunCounts },
+  { name: "deno check", command: DENO, args: ["check", "--quiet", "src", "scripts", "test"] },
+  { name: "bun test", command: bin("bun"), args: ["test", ...targets], count: bunCounts },
+  { name: "deno test", command: DENO, args: ["test", "--allow-all", `--junit-path=${DENO_JUNIT}`, ...targets], count: () => denoCounts() },
 ];
 
-let passed = 0;
-let failed = 0;
-let skipped = 0;
+const total: Counts = { passed: 0, failed: 0, skipped: 0 };
 for (const step of steps) {
   const started = performance.now();
   console.log(`\n=== ${step.name}`);
-  const result = spawnSync(step.command, [...step.args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1" } });
+  const result = spawnSync(step.command, [...step.args], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1" },
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const output = `${result.stdout ?? ""}${result.stderr ?? ""}`;
   process.stdout.write(output);
   const counts = step.count?.(output);
   if (counts) {
-    passed += counts.passed;
-    failed += counts.failed;
-    skipped += counts.skipped;
-    if (result.status !== 0 && counts.failed === 0) failed += 1;
+    total.passed += counts.passed;
+    total.failed += counts.failed;
+    total.skipped += counts.skipped;
+    if (result.status !== 0 && counts.failed === 0) total.failed += 1;
+    console.log(`=== ${step.name}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
   } else if (result.status === 0) {
-    passed += 1;
+    total.passed += 1;
   } else {
-    failed += 1;
+    total.failed += 1;
   }
   console.log(`=== ${step.name}: exit ${result.status} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
-console.log(`\n${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ""}`);
-process.exit(failed > 0 ? 1 : 0);
+console.log(`\n${total.passed} passed, ${total.failed} failed${total.skipped > 0 ? `, ${total.skipped} skipped` : ""}`);
+process.exit(total.failed > 0 ? 1 : 0);

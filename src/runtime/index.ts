@@ -1,6 +1,7 @@
 import { bunGlobal, denoGlobal } from "./globals.ts";
 
 export { openDatabase } from "./sqlite.ts";
+export { type ChildProcessHandle, spawnProcess } from "./process.ts";
 export type { Database, Statement } from "./sqlite.ts";
 
 /** The JavaScript runtime this process runs on. */
@@ -72,6 +73,10 @@ export function onShutdownSignal(handler: (signal: "SIGINT" | "SIGTERM") => void
       fired = true;
       handler(signal);
     };
+    if (denoGlobal) {
+      denoGlobal.addSignalListener(signal, listener);
+      return () => denoGlobal?.removeSignalListener(signal, listener);
+    }
     process.on(signal, listener);
     return () => process.off(signal, listener);
   });

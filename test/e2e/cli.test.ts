@@ -67,7 +67,7 @@ describe("realer-edge CLI", () => {
     const cli = startCli(["run", "--config", writeConfig("unreachable.json", unreachable)], { REALER_CLIENT_SECRET: device.client_secret });
     await waitFor("a retry line", () => cli.output().stdout.includes("catalog.retry"), 10_000);
     const sent = Date.now();
-    cli.child.kill("SIGTERM");
+    cli.kill("SIGTERM");
     assert.equal(await cli.exited, 0);
     assert.ok(Date.now() - sent < 5_000, "it stops within 5 s instead of waiting out its backoff");
   });
@@ -85,7 +85,7 @@ describe("realer-edge CLI", () => {
       const desired = await emulator.setDesired(device.device_id, relay.source_id, "1.0");
       await waitFor("the relay report to be acked", () => cli.output().stdout.includes(`desired_id=${desired.desiredId}`) && cli.output().stdout.includes("status=accepted"), 10_000);
     } finally {
-      cli.child.kill("SIGTERM");
+      cli.kill("SIGTERM");
     }
     assert.equal(await cli.exited, 0, "SIGTERM stops it cleanly");
     const { stdout, stderr } = cli.output();

@@ -107,4 +107,18 @@ describe("device loop (emulator + mosquitto + mock GPIO)", () => {
     assert.equal(ack.status, "accepted");
     assert.equal(dev.mock.getLevel(RELAY_LINE), 0);
   });
+
+  it("keeps serving every route while a sensor samples on its own interval", async () => {
+    const sampled = await startDevice(emulator, { sampleIntervalS: 1 });
+    try {
+      const sensorTopic = sampled.device.routes.find((route) => route.source_type === "sensor")!.feed_data_topic;
+      await waitFor("a start-up reading and two samples, all accepted", () =>
+        sampled.seen.settled.filter((s) => s.topic === sensorTopic && s.status === "accepted").length >= 3, 5_000);
+      const ids = sampled.seen.reading.map((reading) => reading.messageId);
+      assert.equal(new Set(ids).size, ids.length, "each sample is a new event with its own message_id");
+    } finally {
+      await sampled.stop();
+    }
+  });
 });
+

@@ -62,7 +62,7 @@ export const RELAY_LINE = { chip: "gpiochip0", offset: 6 } as const;
 export const SWITCH_LINE = { chip: "gpiochip0", offset: 5 } as const;
 
 /** A device config bound to the demo routes, for an emulator's device. */
-export function deviceConfig(emulator: Emulator, device: Provisioned, stateDir: string): Config {
+export function deviceConfig(emulator: Emulator, device: Provisioned, stateDir: string, sampleIntervalS?: number): Config {
   return {
     api_url: emulator.url,
     device_id: device.device_id,
@@ -74,7 +74,7 @@ export function deviceConfig(emulator: Emulator, device: Provisioned, stateDir: 
     gpio: { backend: "mock" },
     routes: [
       { pin_port: "6", line: RELAY_LINE, active_low: false, bias: "as-is", debounce_ms: 0 },
-      { pin_port: "5", line: SWITCH_LINE, active_low: false, bias: "as-is", debounce_ms: 0 },
+      { pin_port: "5", line: SWITCH_LINE, active_low: false, bias: "as-is", debounce_ms: 0, ...(sampleIntervalS === undefined ? {} : { sample_interval_s: sampleIntervalS }) },
     ],
   };
 }
@@ -93,7 +93,7 @@ export interface RunningDevice {
 /** Provisions a demo device on `emulator` (or uses `device`) and starts its runtime on the mock backend. */
 export async function startDevice(
   emulator: Emulator,
-  options: { device?: Provisioned; mock?: MockBackend; stateDir?: string; ackTimeoutMs?: number } = {},
+  options: { device?: Provisioned; mock?: MockBackend; stateDir?: string; ackTimeoutMs?: number; sampleIntervalS?: number } = {},
 ): Promise<RunningDevice> {
   const device = options.device ?? emulator.provision(DEMO_ROUTES);
   const dir = options.stateDir === undefined ? tempDir("device") : undefined;
@@ -101,7 +101,7 @@ export async function startDevice(
   const mock = options.mock ?? new MockBackend();
   const store = await DeviceStore.open(stateDir);
   const runtime = new DeviceRuntime({
-    config: deviceConfig(emulator, device, stateDir),
+    config: deviceConfig(emulator, device, stateDir, options.sampleIntervalS),
     clientSecret: new Secret(device.client_secret),
     backend: mock,
     store,
