@@ -3,6 +3,7 @@
 // then how fast the outbox drains a backlog. Numbers only, no pass/fail.
 import mqtt from "mqtt";
 import { DeviceStore } from "../src/device/store.ts";
+import { withNoDelay } from "../src/mqtt/no-delay.ts";
 import { RELAY_LINE, startDevice, startEmulator, tempDir, waitFor } from "../test/helpers/harness.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 300);
@@ -55,7 +56,7 @@ try {
 
   // 2. The baseline: one MQTT.js client publishes QoS 1 to a topic it subscribes, same broker, same TLS.
   const loop = await emulator.createLoopbackClient();
-  const client = await mqtt.connectAsync({ protocol: "mqtts", host: "127.0.0.1", port: loop.port, ca: emulator.caPem, protocolVersion: 5, username: loop.username, password: loop.password.reveal(), reconnectPeriod: 0 });
+  const client = await mqtt.connectAsync(withNoDelay({ protocol: "mqtts", host: "127.0.0.1", port: loop.port, ca: emulator.caPem, protocolVersion: 5, username: loop.username, password: loop.password.reveal(), reconnectPeriod: 0 }));
   await client.subscribeAsync(loop.topic, { qos: 1 });
   const raw: number[] = [];
   for (let i = 0; i < WARMUP + ROUNDS; i++) {

@@ -1,6 +1,7 @@
 import mqtt, { type IClientPublishOptions, type MqttClient } from "mqtt";
 import { RealerError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { withNoDelay } from "../mqtt/no-delay.ts";
 
 const CONTROL_TOPIC = "$CONTROL/dynamic-security/v1";
 const RESPONSE_TOPIC = `${CONTROL_TOPIC}/response`;
@@ -45,7 +46,7 @@ export class ServiceClient {
   /** Connects to the broker on 127.0.0.1:`port` and subscribes to the dynsec responses and to `filters`. */
   async start(port: number, caPem: string, filters: readonly string[]): Promise<void> {
     const { username, password, logger } = this.#options;
-    const client = await mqtt.connectAsync({
+    const client = await mqtt.connectAsync(withNoDelay({
       protocol: "mqtts",
       host: "127.0.0.1",
       port,
@@ -58,7 +59,7 @@ export class ServiceClient {
       reconnectPeriod: 500,
       connectTimeout: 5000,
       clean: true,
-    });
+    }));
     this.#client = client;
     client.on("message", (topic, payload) => {
       if (topic === RESPONSE_TOPIC) {

@@ -1,6 +1,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { RealerError } from "../errors.ts";
 import type { MqttCredential } from "../cloud/credentials.ts";
+import { withNoDelay } from "./no-delay.ts";
 
 /** Options for {@linkcode MqttSession.connect}. */
 export interface SessionOptions {
@@ -97,7 +98,7 @@ export class MqttSession {
       ...(options.ca === undefined ? {} : { ca: options.ca }),
       ...(/^[\d.]+$|:/.test(url.hostname) ? {} : { servername: url.hostname }),
     };
-    const client = mqtt.connect(clientOptions);
+    const client = mqtt.connect(withNoDelay(clientOptions));
     const session = new MqttSession(client);
     await new Promise<void>((resolve, reject) => {
       const fail = (error: Error & { code?: number | string }) => {
