@@ -1,7 +1,7 @@
-import { backoffDelay } from "../backoff.ts";
 import { ApiClient } from "../cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
 import { DEVICE_SCOPES, TokenSource } from "../cloud/oauth.ts";
+import { type BackoffSettings, DEFAULT_BACKOFF, decideRetry } from "../cloud/retry-policy.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/schema.ts";
 import { describeError, HttpError, RealerError } from "../errors.ts";
@@ -30,6 +30,8 @@ export interface RuntimeDeps {
   readonly logger: Logger;
   /** Resend a feed message whose ack has not come after this long. */
   readonly ackTimeoutMs?: number;
+  /** Retry timing; tests shorten it. */
+  readonly backoff?: BackoffSettings;
 }
 
 /** Events the runtime emits, for tests, benchmarks and the demo. */
@@ -39,12 +41,6 @@ export interface RuntimeEvents extends Record<string, unknown> {
   desired: DesiredOutcome;
   settled: Settled;
   reading: { readonly route: string; readonly value: string; readonly messageId: string };
-}
-
-/** Errors at start that retrying cannot fix: the runtime exits instead. */
-function isFatal(error: unknown): boolean {
-  if (error instanceof HttpError) return [400, 401, 403, 404].includes(error.status) && error.code !== 4029 && error.code !== 4002;
-  return error instanceof RealerError && (error.kind === "config" || error.kind === "protocol");
 }
 
 /**
@@ -63,9 +59,11 @@ export class DeviceRuntime {
   #link: MqttLink | undefined;
   #running: Promise<void> | undefined;
   #catalog: Catalog | undefined;
+  readonly #backoff: BackoffSettings;
 
   constructor(deps: RuntimeDeps) {
     this.#deps = deps;
+    this.#backoff = deps.backoff ?? DEFAULT_BACKOFF;
     this.#outbox = new Outbox({
       store: deps.store,
       clock: deps.clock,
@@ -121,6 +119,7 @@ export class DeviceRuntime {
           this.events.emit("offline", {});
         },
         onMessage: (topic, payload) => this.#onMessage(topic, payload),
+        backoff: this.#backoff,
       });
       this.#running = this.#link.run(this.#abort.signal);
     } else {
@@ -154,11 +153,14 @@ export class DeviceRuntime {
       try {
         return await withToken(tokens, (token) => fetchCatalog(api, token, config.device_id));
       } catch (error) {
-        if (isFatal(error) || this.#abort.signal.aborted) throw error;
-        const retryAfter = error instanceof HttpError && error.retryAfter !== undefined ? error.retryAfter * 1000 : 0;
-        const delay = Math.max(retryAfter, backoffDelay(attempt, 1000, 60_000));
-        logger.warn("catalog.retry", { error: describeError(error), in_ms: delay });
-        await clock.sleep(delay, this.#abort.signal);
+        if (this.#abort.signal.aborted) throw error;
+        // A refused client (wrong secret) at start is a setup mistake: say so and exit.
+        if (error instanceof HttpError && error.url.endsWith("/oauth/token") && (error.status === 400 || error.status === 401)) throw error;
+        const decision = decideRetry(error, attempt, this.#backoff);
+        if (!decision.retry) throw error;
+        if (decision.slow) logger.error("subscription.inactive", { error: describeError(error), in_ms: decision.delayMs });
+        else logger.warn("catalog.retry", { error: describeError(error), in_ms: decision.delayMs });
+        await clock.sleep(decision.delayMs, this.#abort.signal);
       }
     }
   }
@@ -213,20 +215,22 @@ export class DeviceRuntime {
     }
   }
 
-  #onMessage(topic: string, payload: Uint8Array): void {
+  /** Resolves once the message is handled: for a desired state, once its answer is recorded. */
+  #onMessage(topic: string, payload: Uint8Array): Promise<void> | undefined {
     const { logger } = this.#deps;
     if (topic === this.#catalog?.mqtt.feed_data_ack_topic) {
       const ack = parsePayload(AckSchema, payload);
       if (!ack.ok) {
         logger.error("ack.invalid", { topic, error: ack.error });
-        return;
+        return undefined;
       }
       this.#outbox.settle(ack.value);
-      return;
+      return undefined;
     }
     const handler = this.#handlers.get(topic);
-    if (handler) void handler.handle(payload);
-    else logger.warn("mqtt.unexpected_topic", { topic });
+    if (handler) return handler.handle(payload);
+    logger.warn("mqtt.unexpected_topic", { topic });
+    return undefined;
   }
 }
 

@@ -85,7 +85,10 @@ export class Broker {
     const { dir, adminUsername, adminPassword } = this.#options;
     mkdirSync(dir, { recursive: true });
     const dynsecPath = join(dir, "dynsec.json");
-    if (!existsSync(dynsecPath) || this.#port === 0) this.#writeStore(dynsecPath, adminUsername, adminPassword);
+    if (!existsSync(dynsecPath) || this.#port === 0) {
+      this.#writeStore(dynsecPath, adminUsername, adminPassword);
+      rmSync(join(dir, "mosquitto.db"), { force: true });
+    }
     for (let attempt = 0; attempt < 5; attempt++) {
       const port = this.#port !== 0 ? this.#port : await findFreePort();
       const logPath = join(dir, "mosquitto.log");
@@ -167,7 +170,10 @@ export class Broker {
       "user root",
       "per_listener_settings false",
       "allow_anonymous false",
-      "persistence false",
+      // Sessions and queued QoS 1 messages survive a broker restart, as on a real cloud broker.
+      "persistence true",
+      `persistence_location ${this.#options.dir}/`,
+      "autosave_interval 30",
       "set_tcp_nodelay true",
       "max_keepalive 300",
       `log_dest file ${logPath}`,

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { Logger } from "../log.ts";
 import type { CredentialIssuer } from "./credentials.ts";
+import type { Faults } from "./faults.ts";
 import type { DesiredRecord, DeviceRecord, EmulatorState, RouteRecord, TokenRecord } from "./state.ts";
 
 /** The catalog `limits` the emulator announces (section 3). */
@@ -31,7 +32,14 @@ export interface EmulatorDeps {
   now(): number;
   /** Whether the device is offered MQTT (a `credential_endpoint` in its catalog). */
   mqttOffered(device: DeviceRecord): boolean;
+  setMqttOffered(deviceId: number, offered: boolean): void;
   publishDesired(device: DeviceRecord, route: RouteRecord, value: string, expiresIn: number): Promise<DesiredRecord>;
+  /** The fault switches, changed in place by the operator API. */
+  readonly faults: Faults;
+  /** Stops, starts or restarts the broker. */
+  controlBroker(action: "stop" | "start" | "restart"): Promise<void>;
+  /** Deletes a device's live credentials; a connected session is kicked. */
+  revokeCredentials(deviceId: number): Promise<number>;
 }
 
 /** The JSON error body of section 7. */

@@ -59,11 +59,12 @@ export class CredentialIssuer {
   readonly #live = new Map<string, Live>();
   /** The last few passwords issued per device, in process only, so tests can prove none leaks. */
   readonly issued = new Map<number, Secret[]>();
-  lifetimes: CredentialLifetimes = DEFAULT_LIFETIMES;
+  readonly #lifetimes: () => CredentialLifetimes;
 
-  constructor(service: ServiceClient, logger: Logger) {
+  constructor(service: ServiceClient, logger: Logger, lifetimes: () => CredentialLifetimes = () => DEFAULT_LIFETIMES) {
     this.#service = service;
     this.#logger = logger;
+    this.#lifetimes = lifetimes;
   }
 
   /** Creates the broker client and answers with the CONNECT tuple. */
@@ -71,7 +72,7 @@ export class CredentialIssuer {
     device.credentialVersion++;
     const username = `realer-${device.clientId.replace(/^cdv_/, "cdv-")}-cred-v${device.credentialVersion}`;
     const password = randomSecret();
-    const { expiresIn, renewAfter, sessionHardExpiresIn } = this.lifetimes;
+    const { expiresIn, renewAfter, sessionHardExpiresIn } = this.#lifetimes();
     await this.#service.dynsec(
       { command: "createRole", rolename: `role-${username}`, acls: aclsFor(device, scopes) },
       { command: "createClient", username, password, clientid: device.clientId, roles: [{ rolename: `role-${username}` }] },

@@ -6,14 +6,15 @@ import { Secret } from "../secret.ts";
 import { Broker, DEVICE_TOPIC_ROOT } from "./broker.ts";
 import { type Certificates, ensureCertificates } from "./certs.ts";
 import { DEFAULT_LIMITS, type EmulatorDeps, type Limits } from "./context.ts";
-import { CredentialIssuer } from "./credentials.ts";
+import { CredentialIssuer, DEFAULT_LIFETIMES } from "./credentials.ts";
+import { faultMiddleware, type Faults, noFaults, type RequestLog } from "./faults.ts";
 import { deviceRoutes } from "./device-routes.ts";
 import { processFeed } from "./feed-processor.ts";
 import { publicId, randomSecret } from "./ids.ts";
 import { oauthRoutes } from "./oauth-routes.ts";
 import { describeDevice, operatorRoutes } from "./operator-routes.ts";
 import { ServiceClient } from "./service-client.ts";
-import { type DesiredRecord, type DeviceRecord, EmulatorState, type RouteRecord, type RouteSpec } from "./state.ts";
+import { type AckMessage, type DesiredRecord, type DeviceRecord, EmulatorState, type RouteRecord, type RouteSpec } from "./state.ts";
 
 /** Options for {@linkcode Emulator}. */
 export interface EmulatorOptions {
@@ -54,6 +55,10 @@ export class Emulator {
   readonly issuer: CredentialIssuer;
   /** Devices that are not offered MQTT (no `credential_endpoint`). */
   readonly mqttWithheld = new Set<number>();
+  /** The fault switches; change them here in process or through `PUT /_emulator/faults`. */
+  readonly faults: Faults = noFaults();
+  /** Every device API request, with the status it got, for tests that count retries. */
+  readonly requests: RequestLog[] = [];
   readonly #options: EmulatorOptions;
   readonly #logger: Logger;
   readonly #service: ServiceClient;
@@ -78,7 +83,12 @@ export class Emulator {
       password: this.#adminPassword,
       logger: this.#logger,
     });
-    this.issuer = new CredentialIssuer(this.#service, this.#logger);
+    this.issuer = new CredentialIssuer(this.#service, this.#logger, () => {
+      const lifetime = this.faults.credentialLifetimeS;
+      return lifetime === undefined
+        ? DEFAULT_LIFETIMES
+        : { expiresIn: lifetime, renewAfter: Math.max(1, Math.floor((lifetime * 2) / 3)), sessionHardExpiresIn: lifetime };
+    });
     const deps: EmulatorDeps = {
       state: this.state,
       issuer: this.issuer,
@@ -87,12 +97,23 @@ export class Emulator {
       brokerUrl: () => `mqtts://127.0.0.1:${this.broker.port}`,
       now: () => Date.now(),
       mqttOffered: (device) => !this.mqttWithheld.has(device.deviceId),
+      setMqttOffered: (deviceId, offered) => void (offered ? this.mqttWithheld.delete(deviceId) : this.mqttWithheld.add(deviceId)),
       publishDesired: (device, route, value, expiresIn) => this.#publishDesired(device, route, value, expiresIn),
+      faults: this.faults,
+      controlBroker: (action) => this.controlBroker(action),
+      revokeCredentials: (deviceId) => this.issuer.revoke(deviceId),
     };
+    const faulty = faultMiddleware(this.faults, this.requests, () => Date.now());
     this.app = new Hono()
+      .use("/oauth/*", faulty)
+      .use("/iot/*", faulty)
       .route("/", oauthRoutes(deps))
       .route("/", deviceRoutes(deps))
-      .route(OPERATOR_PREFIX, operatorRoutes(deps));
+      .route(OPERATOR_PREFIX, operatorRoutes(deps))
+      .onError((error, c) => {
+        this.#logger.error("api.failed", { method: c.req.method, path: new URL(c.req.url).pathname, error: error.message });
+        return c.json({ code: 5000, error: "internal error" }, 500);
+      });
     this.#deps = deps;
     this.#service.onMessage((topic, payload) => void this.#onFeed(topic, payload));
   }
@@ -133,6 +154,13 @@ export class Emulator {
     this.#server = undefined;
     await this.#service.stop();
     await this.broker.stop();
+  }
+
+  /** Stops, starts or restarts the broker (a fault switch); it keeps its port, store and sessions. */
+  async controlBroker(action: "stop" | "start" | "restart"): Promise<void> {
+    if (action !== "start") await this.broker.stop();
+    if (action !== "stop") await this.broker.start();
+    this.#logger.info(`broker.${action === "stop" ? "stopped" : action === "start" ? "started" : "restarted"}`, { port: this.broker.port });
   }
 
   /** Provisions a device with `routes`, in process. */
@@ -191,9 +219,10 @@ export class Emulator {
     if (!owner) return;
     const { device, route } = owner;
     const now = Date.now();
-    const { ack, payload: parsed } = processFeed(this.state, device, route, payload, {
-      maxPayloadBytes: this.#limits.max_payload_bytes,
-    }, now);
+    const mode = this.faults.ackMode;
+    const { ack, payload: parsed } = mode === "error-retryable"
+      ? serverError(route, payload, now)
+      : processFeed(this.state, device, route, payload, { maxPayloadBytes: this.#limits.max_payload_bytes }, now);
     this.state.logFeed({
       deviceId: device.deviceId,
       routeId: route.routeId,
@@ -202,6 +231,10 @@ export class Emulator {
       payload: parsed,
       status: ack.status,
     });
+    if (mode === "withhold") {
+      this.#logger.info("feed.ack_withheld", { device_id: device.deviceId, message_id: ack.message_id, status: ack.status });
+      return;
+    }
     this.state.logAck(device.deviceId, ack);
     this.#logger.info("feed.acked", { device_id: device.deviceId, source_id: route.sourceId, message_id: ack.message_id, status: ack.status, error: ack.error?.type });
     try {
@@ -245,5 +278,30 @@ function desiredBody(desired: DesiredRecord): unknown {
     sequence_number: desired.sequenceNumber,
     requested_at: desired.requestedAt,
     expires_at: desired.expiresAt,
+  };
+}
+
+/** The ack of the "error-retryable" fault: nothing stored, try again later. */
+function serverError(route: RouteRecord, raw: Uint8Array, now: number): { ack: AckMessage; payload: unknown } {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(new TextDecoder().decode(raw));
+  } catch {
+    payload = null;
+  }
+  const messageId = typeof (payload as { message_id?: unknown } | null)?.message_id === "string" ? (payload as { message_id: string }).message_id : null;
+  return {
+    payload,
+    ack: {
+      message_id: messageId,
+      source_type: route.sourceType,
+      source_id: route.sourceId,
+      feed_data_topic: route.feedDataTopic,
+      desired_id: null,
+      status: "error",
+      retryable: true,
+      error: { type: "internal", message: "fault switch: server error" },
+      acknowledged_at: new Date(now).toISOString(),
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import { apiError, type EmulatorDeps } from "./context.ts";
+import { describeFaults, FaultsPatchSchema, patchFaults } from "./faults.ts";
 import { randomSecret } from "./ids.ts";
 import type { DeviceRecord } from "./state.ts";
 
@@ -90,6 +91,37 @@ export function operatorRoutes(deps: EmulatorDeps): Hono {
   app.get("/devices/:id/acks", (c) => {
     const device = findDevice(c.req.param("id"));
     return device ? c.json({ acks: deps.state.acksOf(device.deviceId) }) : apiError(c, 404, 4004, "no such device");
+  });
+
+  app.get("/faults", (c) => c.json(describeFaults(deps.faults)));
+
+  app.put("/faults", async (c) => {
+    const parsed = v.safeParse(FaultsPatchSchema, await c.req.json().catch(() => undefined));
+    if (!parsed.success) return apiError(c, 400, 4000, `bad fault switch: ${parsed.issues[0].message}`);
+    patchFaults(deps.faults, parsed.output);
+    deps.logger.info("faults.changed", { faults: JSON.stringify(describeFaults(deps.faults)) });
+    return c.json(describeFaults(deps.faults));
+  });
+
+  app.post("/broker/:action{stop|start|restart}", async (c) => {
+    const action = c.req.param("action") as "stop" | "start" | "restart";
+    await deps.controlBroker(action);
+    return c.json({ broker: action === "stop" ? "stopped" : "running" });
+  });
+
+  app.post("/devices/:id/revoke-credentials", async (c) => {
+    const device = findDevice(c.req.param("id"));
+    if (!device) return apiError(c, 404, 4004, "no such device");
+    return c.json({ revoked: await deps.revokeCredentials(device.deviceId) });
+  });
+
+  app.put("/devices/:id/mqtt", async (c) => {
+    const device = findDevice(c.req.param("id"));
+    if (!device) return apiError(c, 404, 4004, "no such device");
+    const parsed = v.safeParse(v.object({ offered: v.boolean() }), await c.req.json().catch(() => undefined));
+    if (!parsed.success) return apiError(c, 400, 4000, "the body needs offered: true or false");
+    deps.setMqttOffered(device.deviceId, parsed.output.offered);
+    return c.json({ mqtt_offered: parsed.output.offered });
   });
 
   app.get("/devices/:id/desired", (c) => {

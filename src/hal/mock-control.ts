@@ -17,8 +17,10 @@ export function mockControlApp(backend: MockBackend): Hono {
     const parsed = v.safeParse(PullSchema, await c.req.json().catch(() => undefined));
     if (!parsed.success) return c.json({ error: parsed.issues[0].message }, 400);
     const ref = { chip: c.req.param("chip"), offset: Number(c.req.param("offset")) };
+    const before = backend.getLevel(ref);
     backend.setPull(ref, parsed.output.level);
-    return c.json(backend.lineState(ref));
+    // `changed` tells a rig whether this pull was an edge the runtime has now recorded.
+    return c.json({ ...backend.lineState(ref), changed: backend.getLevel(ref) !== before });
   });
   return app;
 }

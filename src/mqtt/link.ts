@@ -4,6 +4,7 @@ import type { Catalog } from "../cloud/catalog.ts";
 import { type MqttCredential, requestCredential } from "../cloud/credentials.ts";
 import type { TokenSource } from "../cloud/oauth.ts";
 import type { Clock } from "../clock.ts";
+import { type BackoffSettings, decideRetry } from "../cloud/retry-policy.ts";
 import { describeError, HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Secret } from "../secret.ts";
@@ -21,9 +22,8 @@ export interface LinkOptions {
   readonly topics: readonly string[];
   readonly onOnline: (session: MqttSession) => void;
   readonly onOffline: () => void;
-  readonly onMessage: (topic: string, payload: Uint8Array) => void;
-  readonly backoffBaseMs?: number;
-  readonly backoffCapMs?: number;
+  readonly onMessage: (topic: string, payload: Uint8Array) => void | Promise<void>;
+  readonly backoff: BackoffSettings;
 }
 
 /** What the link is doing, for status pages and tests. */
@@ -33,6 +33,8 @@ export interface LinkStatus {
   readonly reconnects: number;
   readonly renewals: number;
   readonly credentialRenewAt: number | undefined;
+  /** Why the link gave up, when it did (a request that must not be repeated unchanged). */
+  readonly stopped?: string;
 }
 
 const STABLE_MS = 60_000;
@@ -74,7 +76,8 @@ export class MqttLink {
     let credential: MqttCredential | undefined;
     let connects = 0;
     while (!signal.aborted) {
-      let retryAfterMs = 0;
+      const { baseMs, capMs, random } = this.#options.backoff;
+      let delay = backoffDelay(attempt, baseMs, capMs, random);
       try {
         credential ??= await this.#credential();
         const session = await this.#connect(credential);
@@ -100,10 +103,17 @@ export class MqttLink {
       } catch (error) {
         if (signal.aborted) break;
         credential = undefined;
-        if (error instanceof HttpError && error.retryAfter !== undefined) retryAfterMs = error.retryAfter * 1000;
-        logger.warn("mqtt.connect_failed", { error: describeError(error) });
+        const decision = decideRetry(error, attempt, this.#options.backoff);
+        if (!decision.retry) {
+          logger.error("mqtt.stopped", { error: describeError(error), reason: decision.reason, note: "readings keep waiting in the outbox" });
+          this.#status = { ...this.#status, stopped: decision.reason };
+          break;
+        }
+        if (decision.slow) logger.error("subscription.inactive", { error: describeError(error), note: "keeping local behaviour; retrying slowly" });
+        else logger.warn("mqtt.connect_failed", { error: describeError(error) });
+        delay = decision.delayMs;
       }
-      const delay = Math.max(retryAfterMs, backoffDelay(attempt++, this.#options.backoffBaseMs ?? 1000, this.#options.backoffCapMs ?? 60_000));
+      attempt++;
       logger.info("mqtt.retry", { in_ms: delay, attempt });
       await clock.sleep(delay, signal).catch(() => {});
     }
@@ -129,9 +139,9 @@ export class MqttLink {
       ca,
       keepaliveSeconds: limits.keepalive_seconds ?? 60,
       sessionExpirySeconds: limits.session_expiry_seconds ?? 3600,
+      onMessage: this.#options.onMessage,
     });
     logger.info("mqtt.connected", { broker: catalog.mqtt.broker_url, client_id: credential.clientId });
-    session.onMessage(this.#options.onMessage);
     for (const result of await session.subscribe(topics)) {
       if (result.granted) logger.debug("mqtt.subscribed", { topic: result.topic });
       else logger.error("mqtt.subscribe_denied", { topic: result.topic, reason: reasonName(result.reasonCode), note: "configuration error: the credential does not grant this topic" });

@@ -12,6 +12,14 @@ export interface SessionOptions {
   readonly keepaliveSeconds: number;
   readonly sessionExpirySeconds: number;
   readonly connectTimeoutMs?: number;
+  /** A PUBACK slower than this closes the connection; twice the keepalive by default. */
+  readonly publishTimeoutMs?: number;
+  /**
+   * Handles every message, one at a time; installed before CONNECT so that messages the broker
+   * queued for the session, delivered right after CONNACK, are not acknowledged unhandled.
+   * The PUBACK of a QoS 1 message goes out only once the returned promise settles.
+   */
+  readonly onMessage: (topic: string, payload: Uint8Array) => void | Promise<void>;
 }
 
 /** Why a session ended. */
@@ -51,11 +59,13 @@ export function reasonName(code: number | undefined): string {
  */
 export class MqttSession {
   readonly #client: MqttClient;
+  readonly #publishTimeoutMs: number;
   /** Resolves once, when the connection is gone for whatever reason. */
   readonly closed: Promise<SessionEnd>;
 
-  private constructor(client: MqttClient) {
+  private constructor(client: MqttClient, publishTimeoutMs: number) {
     this.#client = client;
+    this.#publishTimeoutMs = publishTimeoutMs;
     let disconnectCode: number | undefined;
     client.on("disconnect", (packet) => {
       disconnectCode = packet.reasonCode;
@@ -99,7 +109,14 @@ export class MqttSession {
       ...(/^[\d.]+$|:/.test(url.hostname) ? {} : { servername: url.hostname }),
     };
     const client = mqtt.connect(withNoDelay(clientOptions));
-    const session = new MqttSession(client);
+    // Installed in the same tick as connect(), before any packet can arrive. A crash before the
+    // handler has recorded what it did leaves the message with the broker, which delivers it again.
+    client.handleMessage = (packet, done) => {
+      Promise.resolve()
+        .then(() => options.onMessage(packet.topic, typeof packet.payload === "string" ? new TextEncoder().encode(packet.payload) : packet.payload))
+        .then(() => done(), () => done());
+    };
+    const session = new MqttSession(client, options.publishTimeoutMs ?? 2 * options.keepaliveSeconds * 1000);
     await new Promise<void>((resolve, reject) => {
       const fail = (error: Error & { code?: number | string }) => {
         client.removeListener("connect", ok);
@@ -124,11 +141,6 @@ export class MqttSession {
     return this.#client.connected;
   }
 
-  /** Calls `handler` for every message the broker delivers. */
-  onMessage(handler: (topic: string, payload: Uint8Array) => void): void {
-    this.#client.on("message", (topic, payload) => handler(topic, payload));
-  }
-
   /** Subscribes each topic alone (a mixed SUBACK would reject them all) and reports each grant. */
   async subscribe(topics: readonly string[]): Promise<SubscribeResult[]> {
     const results: SubscribeResult[] = [];
@@ -147,17 +159,31 @@ export class MqttSession {
     return results;
   }
 
-  /** Publishes with QoS 1, retain off; rejects when the PUBACK carries an error reason code. */
+  /**
+   * Publishes with QoS 1, retain off; rejects when the PUBACK carries an error reason code. A
+   * PUBACK that does not come within the timeout means the connection only looks alive: the
+   * session is closed so the link reconnects.
+   */
   async publish(topic: string, payload: string): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.#client.end(true);
+        reject(new RealerError("network", `Cannot publish to ${topic}: no PUBACK within ${this.#publishTimeoutMs} ms, closing the connection`));
+      }, this.#publishTimeoutMs);
+    });
     try {
-      await this.#client.publishAsync(topic, payload, { qos: 1, retain: false });
+      await Promise.race([this.#client.publishAsync(topic, payload, { qos: 1, retain: false }), stalled]);
     } catch (error) {
+      if (error instanceof RealerError) throw error;
       const code = (error as { code?: unknown }).code;
       throw new RealerError(
         code === NOT_AUTHORIZED ? "permission" : "network",
         `Cannot publish to ${topic}: ${typeof code === "number" ? `PUBACK ${reasonName(code)}` : error instanceof Error ? error.message : String(error)}`,
         { cause: error },
       );
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -32,10 +32,16 @@ async function connectRaw(emulator: Emulator, scopes?: readonly string[]): Promi
     mqtt: { ...catalog.mqtt, credential_endpoint: { ...catalog.mqtt.credential_endpoint!, body: { device_id: device.device_id, scopes } } },
   };
   const credential = await requestCredential(api, await tokens.get(), asked, Date.now());
-  const session = await MqttSession.connect({ brokerUrl: catalog.mqtt.broker_url, credential, ca: emulator.caPem, keepaliveSeconds: 30, sessionExpirySeconds: 0 });
   const acks: Record<string, unknown>[] = [];
-  session.onMessage((topic, payload) => {
-    if (topic === catalog.mqtt.feed_data_ack_topic) acks.push(JSON.parse(new TextDecoder().decode(payload)));
+  const session = await MqttSession.connect({
+    brokerUrl: catalog.mqtt.broker_url,
+    credential,
+    ca: emulator.caPem,
+    keepaliveSeconds: 30,
+    sessionExpirySeconds: 0,
+    onMessage: (topic, payload) => {
+      if (topic === catalog.mqtt.feed_data_ack_topic) acks.push(JSON.parse(new TextDecoder().decode(payload)));
+    },
   });
   return { device, catalog, session, acks };
 }

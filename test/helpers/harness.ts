@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { BackoffSettings } from "../../src/cloud/retry-policy.ts";
 import { systemClock } from "../../src/clock.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { DeviceRuntime, type RuntimeEvents } from "../../src/device/runtime.ts";
@@ -13,6 +14,9 @@ import { MockBackend } from "../../src/hal/mock.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/log.ts";
 import { createFetch } from "../../src/runtime/index.ts";
 import { Secret } from "../../src/secret.ts";
+
+/** Retry timing for tests: the same shape as the field defaults, a hundred times faster. */
+export const FAST_BACKOFF: BackoffSettings = { baseMs: 20, capMs: 600, slowMs: 3000 };
 
 /** A fresh temporary directory, removed by the returned function. */
 export function tempDir(prefix: string): { path: string; remove: () => void } {
@@ -93,7 +97,7 @@ export interface RunningDevice {
 /** Provisions a demo device on `emulator` (or uses `device`) and starts its runtime on the mock backend. */
 export async function startDevice(
   emulator: Emulator,
-  options: { device?: Provisioned; mock?: MockBackend; stateDir?: string; ackTimeoutMs?: number; sampleIntervalS?: number } = {},
+  options: { device?: Provisioned; mock?: MockBackend; stateDir?: string; ackTimeoutMs?: number; sampleIntervalS?: number; backoff?: BackoffSettings } = {},
 ): Promise<RunningDevice> {
   const device = options.device ?? emulator.provision(DEMO_ROUTES);
   const dir = options.stateDir === undefined ? tempDir("device") : undefined;
@@ -110,6 +114,7 @@ export async function startDevice(
     clock: systemClock,
     logger: testLogger("device"),
     ...(options.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: options.ackTimeoutMs }),
+    backoff: options.backoff ?? FAST_BACKOFF,
   });
   const seen = { online: [], offline: [], desired: [], settled: [], reading: [] } as RunningDevice["seen"];
   for (const key of Object.keys(seen) as (keyof RuntimeEvents)[]) {
@@ -125,6 +130,7 @@ export async function startDevice(
     stop: async () => {
       await runtime.stop();
       store.close();
+      await mock.close();
       dir?.remove();
     },
   };
