@@ -19,8 +19,9 @@ export function mockControlApp(backend: MockBackend): Hono {
     const ref = { chip: c.req.param("chip"), offset: Number(c.req.param("offset")) };
     const before = backend.getLevel(ref);
     backend.setPull(ref, parsed.output.level);
-    // `changed` tells a rig whether this pull was an edge the runtime has now recorded.
-    return c.json({ ...backend.lineState(ref), changed: backend.getLevel(ref) !== before });
+    // `changed`: the pin's level changed; `watched`: a consumer was watching it for edges, so
+    // together they tell a rig that this pull was an edge the runtime has now recorded.
+    return c.json({ ...backend.lineState(ref), changed: backend.getLevel(ref) !== before, watched: backend.isWatched(ref) });
   });
   return app;
 }

@@ -125,6 +125,12 @@ export class MockBackend implements GpioBackend {
     if (before !== after) line.holder?.levelChanged(after);
   }
 
+  /** Whether a consumer holds the line as an input with edge detection, so a pull is seen as an edge. */
+  isWatched(ref: LineRef): boolean {
+    const line = this.#find(ref, "read");
+    return line.holder !== undefined && line.direction === "input" && (line.holder.settings.edge ?? "none") !== "none";
+  }
+
   /** The level at the pin now. */
   getLevel(ref: LineRef): Level {
     return this.#levelOf(this.#find(ref, "read"));

@@ -1,0 +1,118 @@
+// The device process killed with SIGKILL at random moments while inputs change and desired
+// states arrive, then restarted: every event recorded before a kill ends accepted exactly once,
+// and no desired_id is answered twice.
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Emulator } from "../../src/emulator/emulator.ts";
+import { findFreePort } from "../../src/emulator/free-port.ts";
+import { startCli } from "../helpers/cli.ts";
+import { DEMO_ROUTES, deviceConfig, startEmulator, tempDir, waitFor } from "../helpers/harness.ts";
+
+const KILLS = Number(process.env.REALER_KILLS ?? 20);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Edge {
+  readonly level: 0 | 1;
+  readonly from: number;
+  readonly to: number;
+}
+
+describe("crash recovery (SIGKILL, real broker)", () => {
+  let emulator: Emulator;
+  let stop: () => Promise<void>;
+  let dir: { path: string; remove: () => void };
+
+  before(async () => {
+    ({ emulator, stop } = await startEmulator());
+    dir = tempDir("crash");
+  });
+
+  after(async () => {
+    await stop?.();
+    dir?.remove();
+  });
+
+  it(`loses nothing and answers nothing twice across ${KILLS} SIGKILLs`, { timeout: 240_000 }, async () => {
+    const device = emulator.provision(DEMO_ROUTES);
+    const relay = device.routes.find((route) => route.source_type === "command")!;
+    const sensor = device.routes.find((route) => route.source_type === "sensor")!;
+    const controlPort = await findFreePort();
+    const config = { ...deviceConfig(emulator, device, join(dir.path, "state")), gpio: { backend: "mock", control_port: controlPort } };
+    const configPath = join(dir.path, "device.json");
+    writeFileSync(configPath, JSON.stringify(config));
+    const env = { REALER_CLIENT_SECRET: device.client_secret };
+
+    const hadSession = () => emulator.state.feedOf(device.device_id).some((entry) => entry.status === "accepted");
+    const edges: Edge[] = [];
+    const desiredIds: string[] = [];
+    let driving = true;
+    let level: 0 | 1 = 1;
+    const drive = (async () => {
+      for (let tick = 0; driving; tick++) {
+        const from = Date.now();
+        try {
+          const response = await fetch(`http://127.0.0.1:${controlPort}/lines/gpiochip0/5`, {
+            method: "PUT",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ level }),
+          });
+          const body = (await response.json()) as { changed?: boolean; watched?: boolean };
+          if (response.ok && body.changed && body.watched) edges.push({ level, from, to: Date.now() });
+          level = level === 1 ? 0 : 1;
+        } catch {
+          // The device is down (killed or starting): no event happened.
+        }
+        // Desired states start once the device has had a session: before its first SUBSCRIBE
+        // the broker has nowhere to queue them (a device in the field has had one long ago).
+        if (tick % 3 === 0 && hadSession()) {
+          const desired = await emulator.setDesired(device.device_id, relay.source_id, Math.random() < 0.5 ? "1.0" : "0.0");
+          desiredIds.push(desired.desiredId);
+        }
+        await sleep(30);
+      }
+    })();
+
+    let kills = 0;
+    for (; kills < KILLS; kills++) {
+      const cli = startCli(["run", "--config", configPath], env);
+      await sleep(150 + Math.random() * 1200);
+      cli.kill("SIGKILL");
+      assert.equal(await cli.exited, null, "the process died by the signal");
+    }
+    const last = startCli(["run", "--config", configPath], env);
+    try {
+      await sleep(1000);
+      driving = false;
+      await drive;
+      const accepted = () => emulator.state.feedOf(device.device_id).filter((entry) => entry.status === "accepted");
+      const readings = () => accepted().filter((entry) => entry.sourceId === sensor.source_id).map((entry) => entry.payload as { message_id: string; value: string; value_received_at: string });
+      const edgeSeen = (edge: Edge) => readings().some((r) => r.value === (edge.level === 1 ? "1.0" : "0.0") && Date.parse(r.value_received_at) >= edge.from - 5 && Date.parse(r.value_received_at) <= edge.to + 5);
+      const reportsOf = (desiredId: string) => accepted().filter((entry) => (entry.payload as { desired_id?: string }).desired_id === desiredId);
+      try {
+        await waitFor("every recorded edge and every desired state to be accepted", () =>
+          edges.every(edgeSeen) && desiredIds.every((desiredId) => reportsOf(desiredId).length > 0), 60_000);
+      } catch (error) {
+        const lostEdges = edges.filter((edge) => !edgeSeen(edge));
+        const unanswered = desiredIds.filter((desiredId) => reportsOf(desiredId).length === 0);
+        if (process.env.REALER_DEBUG_CRASH) {
+          const all = emulator.state.feedOf(device.device_id).map((entry) => ({ status: entry.status, ...(entry.payload as object) }));
+          for (const edge of lostEdges.slice(0, 3)) {
+            console.log("lost", JSON.stringify(edge), JSON.stringify(all.filter((p) => { const t = Date.parse((p as { value_received_at?: string }).value_received_at ?? ""); return t >= edge.from - 2000 && t <= edge.to + 2000; })));
+          }
+        }
+        throw new Error(`${(error as Error).message}: ${lostEdges.length} edges lost ${JSON.stringify(lostEdges.slice(0, 3))}, ${unanswered.length} desired unanswered ${unanswered.join(" ")}`);
+      }
+      const ids = readings().map((r) => r.message_id);
+      assert.equal(new Set(ids).size, ids.length, "each reading accepted once");
+      const answeredTwice = desiredIds.filter((desiredId) => reportsOf(desiredId).length > 1);
+      assert.deepEqual(answeredTwice, [], "no desired_id answered twice");
+      console.log(`crash recovery: ${kills} SIGKILLs, ${edges.length} input edges, ${desiredIds.length} desired states, lost 0, answered twice 0`);
+    } finally {
+      driving = false;
+      last.kill("SIGTERM");
+      await last.exited;
+    }
+  });
+});
