@@ -88,10 +88,11 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     ca_file: emulator.caPath,
     state_dir: deviceDir,
     log: { level, format: "text" },
+    outbox: { max_messages: 10_000, max_bytes: 4 * 1024 * 1024 },
     gpio: { backend: "mock" },
     routes: [
-      { pin_port: "6", line: RELAY, active_low: false, bias: "as-is", debounce_ms: 0 },
-      { pin_port: "5", line: SWITCH, active_low: false, bias: "as-is", debounce_ms: 0 },
+      { pin_port: "6", line: RELAY, active_low: false, bias: "as-is", debounce_ms: 0, latest_value: false },
+      { pin_port: "5", line: SWITCH, active_low: false, bias: "as-is", debounce_ms: 0, latest_value: false },
     ],
   };
   const mock = new MockBackend();

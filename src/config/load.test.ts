@@ -30,7 +30,7 @@ describe("parseConfig()", () => {
     const config = parseConfig(JSON.stringify(valid), "device.json");
     assert.equal(config.state_dir, "/var/lib/realer-edge");
     assert.deepEqual(config.log, { level: "info", format: "text" });
-    assert.deepEqual(config.routes[0], { pin_port: "6", line: { chip: "gpiochip0", offset: 6 }, active_low: false, bias: "as-is", debounce_ms: 0 });
+    assert.deepEqual(config.routes[0], { pin_port: "6", line: { chip: "gpiochip0", offset: 6 }, active_low: false, bias: "as-is", debounce_ms: 0, latest_value: false });
   });
 
   it("names the file and the field of each mistake, in one line", () => {

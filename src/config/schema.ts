@@ -24,6 +24,10 @@ const RouteSchema = v.pipe(
     active_low: v.optional(v.boolean(), false),
     bias: v.optional(v.picklist(["as-is", "disabled", "pull-up", "pull-down"]), "as-is"),
     debounce_ms: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(10_000)), 0),
+    latest_value: v.optional(
+      v.pipe(v.boolean(), v.description("Sensor routes: when the outbox is full, keep only this route's newest reading.")),
+      false,
+    ),
     sample_interval_s: v.optional(
       v.pipe(v.number(), v.minValue(1, "must be at least 1 second"), v.description("Sensor routes: also report the value this often.")),
     ),
@@ -62,6 +66,13 @@ export const ConfigSchema = v.strictObject({
       format: v.optional(v.picklist(["text", "json"]), "text"),
     }),
     { level: "info", format: "text" },
+  ),
+  outbox: v.optional(
+    v.strictObject({
+      max_messages: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10)), 10_000),
+      max_bytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(4096)), 4 * 1024 * 1024),
+    }),
+    { max_messages: 10_000, max_bytes: 4 * 1024 * 1024 },
   ),
   gpio: v.strictObject({
     backend: v.picklist(BACKEND_NAMES, `must be one of: ${BACKEND_NAMES.join(", ")}`),

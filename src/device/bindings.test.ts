@@ -5,7 +5,7 @@ import type { RouteConfig } from "../config/schema.ts";
 import { bindRoutes } from "./bindings.ts";
 
 const route = (topic: string, extra: Partial<CatalogRoute> = {}): CatalogRoute => ({ source_type: "sensor", mqtt: { feed_data_topic: topic }, ...extra });
-const line = (offset: number): RouteConfig => ({ pin_port: String(offset), line: { chip: "gpiochip0", offset }, active_low: false, bias: "as-is", debounce_ms: 0 });
+const line = (offset: number): RouteConfig => ({ pin_port: String(offset), line: { chip: "gpiochip0", offset }, active_low: false, bias: "as-is", debounce_ms: 0, latest_value: false });
 
 describe("bindRoutes()", () => {
   it("binds by source_id, by pin_port, and by topic when a route has nothing else", () => {

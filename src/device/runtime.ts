@@ -13,7 +13,7 @@ import { AckSchema, parsePayload } from "../mqtt/messages.ts";
 import type { Secret } from "../secret.ts";
 import { type Binding, bindRoutes } from "./bindings.ts";
 import { type DesiredOutcome, DesiredHandler } from "./desired-handler.ts";
-import { Outbox, type Settled } from "./outbox.ts";
+import { Outbox, type OutboxStats, type Settled } from "./outbox.ts";
 import { SensorReader } from "./sensor-reader.ts";
 import type { DeviceStore } from "./store.ts";
 
@@ -69,7 +69,7 @@ export class DeviceRuntime {
       clock: deps.clock,
       logger: deps.logger,
       ackTimeoutMs: deps.ackTimeoutMs ?? 30_000,
-      maxInflight: 20,
+      limits: { maxMessages: deps.config.outbox.max_messages, maxBytes: deps.config.outbox.max_bytes },
       onSettled: (settled) => this.events.emit("settled", settled),
     });
   }
@@ -84,6 +84,11 @@ export class DeviceRuntime {
     return this.#outbox.depth;
   }
 
+  /** What the outbox did since start: acks by status, drops, coalesced readings, resends. */
+  get outboxStats(): Readonly<OutboxStats> {
+    return this.#outbox.stats;
+  }
+
   /**
    * Authenticates, reads the catalog, claims the lines and starts MQTT in the background.
    * Resolves once lines are claimed; throws on what retrying cannot fix (a wrong secret, a bad config).
@@ -95,7 +100,14 @@ export class DeviceRuntime {
     const catalog = await this.#firstCatalog(api, tokens);
     this.#catalog = catalog;
     logger.info("catalog.loaded", { routes: catalog.mqtt_routes.length, broker: catalog.mqtt.broker_url, mqtt: catalog.mqtt.credential_endpoint ? "offered" : "not offered" });
+    const limits = catalog.mqtt.limits;
+    this.#outbox.configure({
+      ...(limits.max_inflight === undefined ? {} : { maxInflight: limits.max_inflight }),
+      ...(limits.max_publish_per_second === undefined ? {} : { maxPublishPerSecond: limits.max_publish_per_second }),
+      ...(limits.max_payload_bytes === undefined ? {} : { maxPayloadBytes: limits.max_payload_bytes }),
+    });
     const { bindings, unbound, unused } = bindRoutes(catalog.mqtt_routes, config.routes);
+    for (const binding of bindings) if (binding.config.latest_value) this.#outbox.keepLatestOnly(binding.route.mqtt.feed_data_topic);
     for (const route of unbound) logger.warn("route.unbound", { source_id: route.source_id, pin_port: route.pin_port, topic: route.mqtt.feed_data_topic, note: "no line in the config" });
     for (const entry of unused) logger.warn("route.unused", { source_id: entry.source_id, pin_port: entry.pin_port, note: "names no route in the catalog" });
     await this.#claimLines(bindings);

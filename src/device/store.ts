@@ -85,8 +85,12 @@ export class DeviceStore {
 
   /** Waiting messages: command reports first, then oldest first. */
   pendingOutbox(limit: number): OutboxRow[] {
+    return this.#rows("ORDER BY priority, seq LIMIT ?", limit);
+  }
+
+  #rows(clause: string, limit: number): OutboxRow[] {
     return this.#db
-      .prepare("SELECT seq, topic, message_id, priority, payload, created_at FROM outbox ORDER BY priority, seq LIMIT ?")
+      .prepare(`SELECT seq, topic, message_id, priority, payload, created_at FROM outbox ${clause}`)
       .all(limit)
       .map((row) => ({
         seq: Number(row.seq),
@@ -96,6 +100,29 @@ export class DeviceStore {
         payload: String(row.payload),
         createdAt: Number(row.created_at),
       }));
+  }
+
+  /** How many messages wait, and their payload bytes. */
+  outboxSize(): { messages: number; bytes: number } {
+    const row = this.#db.prepare("SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(payload)), 0) AS b FROM outbox").get();
+    return { messages: Number(row?.n ?? 0), bytes: Number(row?.b ?? 0) };
+  }
+
+  /** Deletes every waiting message of `topic` but the newest, except `keep`; returns how many went. */
+  coalesce(topic: string, keep: ReadonlySet<string>): number {
+    const rows = this.#db.prepare("SELECT message_id FROM outbox WHERE topic = ? ORDER BY seq DESC").all(topic).map((row) => String(row.message_id));
+    let removed = 0;
+    for (const messageId of rows.slice(1)) {
+      if (keep.has(messageId)) continue;
+      removed += this.#db.prepare("DELETE FROM outbox WHERE topic = ? AND message_id = ?").run(topic, messageId);
+    }
+    return removed;
+  }
+
+  /** The oldest waiting sensor message not in `keep`, to drop when the outbox is full. */
+  oldestTelemetry(keep: ReadonlySet<string>): OutboxRow | undefined {
+    // At most keep.size rows are skipped, so one more is enough to find a candidate.
+    return this.#rows("WHERE priority = 1 ORDER BY seq LIMIT ?", keep.size + 1).find((row) => !keep.has(row.messageId));
   }
 
   /** How many messages wait for their ack. */

@@ -8,6 +8,7 @@ import { systemClock } from "../../src/clock.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { DeviceRuntime, type RuntimeEvents } from "../../src/device/runtime.ts";
 import { DeviceStore } from "../../src/device/store.ts";
+import type { Limits } from "../../src/emulator/context.ts";
 import { Emulator, type Provisioned } from "../../src/emulator/emulator.ts";
 import type { RouteSpec } from "../../src/emulator/state.ts";
 import { MockBackend } from "../../src/hal/mock.ts";
@@ -41,9 +42,9 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
 }
 
 /** A started emulator in a temporary state folder. */
-export async function startEmulator(): Promise<{ emulator: Emulator; stop: () => Promise<void> }> {
+export async function startEmulator(limits: Partial<Limits> = {}): Promise<{ emulator: Emulator; stop: () => Promise<void> }> {
   const dir = tempDir("emulator");
-  const emulator = new Emulator({ stateDir: dir.path, logger: testLogger("emulator") });
+  const emulator = new Emulator({ stateDir: dir.path, logger: testLogger("emulator"), limits });
   await emulator.start();
   return {
     emulator,
@@ -75,10 +76,11 @@ export function deviceConfig(emulator: Emulator, device: Provisioned, stateDir: 
     ca_file: emulator.caPath,
     state_dir: stateDir,
     log: { level: "debug", format: "text" },
+    outbox: { max_messages: 10_000, max_bytes: 4 * 1024 * 1024 },
     gpio: { backend: "mock" },
     routes: [
-      { pin_port: "6", line: RELAY_LINE, active_low: false, bias: "as-is", debounce_ms: 0 },
-      { pin_port: "5", line: SWITCH_LINE, active_low: false, bias: "as-is", debounce_ms: 0, ...(sampleIntervalS === undefined ? {} : { sample_interval_s: sampleIntervalS }) },
+      { pin_port: "6", line: RELAY_LINE, active_low: false, bias: "as-is", debounce_ms: 0, latest_value: false },
+      { pin_port: "5", line: SWITCH_LINE, active_low: false, bias: "as-is", debounce_ms: 0, latest_value: false, ...(sampleIntervalS === undefined ? {} : { sample_interval_s: sampleIntervalS }) },
     ],
   };
 }

@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { systemClock } from "../clock.ts";
+import { silentLogger } from "../log.ts";
+import { Outbox, type OutboxLimits } from "./outbox.ts";
+import { DeviceStore } from "./store.ts";
+
+const reading = (id: string, value = "1.0") => ({ message_id: id, value, value_received_at: "2026-04-29T10:00:01.000Z" });
+
+async function outbox(limits: Partial<OutboxLimits>) {
+  const store = await DeviceStore.open(":memory:");
+  const box = new Outbox({ store, clock: systemClock, logger: silentLogger, ackTimeoutMs: 60_000, limits });
+  const sent: { topic: string; id: string; at: number }[] = [];
+  return {
+    store,
+    box,
+    sent,
+    attach: () => box.attach({ publish: (topic, payload) => Promise.resolve(void sent.push({ topic, id: JSON.parse(payload).message_id, at: Date.now() })) }),
+  };
+}
+
+describe("Outbox", () => {
+  it("drops the oldest readings when full, counts them, and never drops a command report", async () => {
+    const { store, box } = await outbox({ maxMessages: 3 });
+    box.enqueue("relay", 0, { ...reading("c1"), desired_id: "des_1" });
+    for (const id of ["s1", "s2", "s3", "s4"]) box.enqueue("sensor", 1, reading(id));
+    assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["c1", "s3", "s4"]);
+    assert.equal(box.stats.dropped, 2);
+  });
+
+  it("coalesces a latest-value route to its newest reading before dropping anything", async () => {
+    const { store, box } = await outbox({ maxMessages: 4 });
+    box.keepLatestOnly("temperature");
+    box.enqueue("door", 1, reading("d1"));
+    for (const id of ["t1", "t2", "t3", "t4"]) box.enqueue("temperature", 1, reading(id));
+    assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["d1", "t4"]);
+    assert.deepEqual([box.stats.coalesced, box.stats.dropped], [3, 0]);
+  });
+
+  it("never stores a payload over max_payload_bytes, and says so", async () => {
+    const { store, box } = await outbox({ maxPayloadBytes: 100 });
+    box.enqueue("sensor", 1, reading("big", "9".repeat(200)));
+    assert.deepEqual([store.outboxDepth(), box.stats.dropped], [0, 1]);
+  });
+
+  it("keeps at most max_inflight messages unacknowledged, and sends the next on an ack", async () => {
+    const { box, sent, attach } = await outbox({ maxInflight: 2, maxPublishPerSecond: 1000 });
+    for (const id of ["a", "b", "c"]) box.enqueue("sensor", 1, reading(id));
+    attach();
+    assert.deepEqual(sent.map((s) => s.id), ["a", "b"]);
+    box.settle({ message_id: "a", status: "accepted", retryable: false });
+    assert.deepEqual(sent.map((s) => s.id), ["a", "b", "c"]);
+    assert.equal(box.stats.accepted, 1);
+  });
+
+  it("holds to max_publish_per_second", async () => {
+    const { box, sent, attach } = await outbox({ maxInflight: 100, maxPublishPerSecond: 5 });
+    for (let i = 0; i < 8; i++) box.enqueue("sensor", 1, reading(`m${i}`));
+    const started = Date.now();
+    attach();
+    assert.equal(sent.length, 5, "one second's worth at once");
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    assert.ok(sent.length >= 7 && sent.length <= 8, `${sent.length} sent after 0.7 s`);
+    assert.ok(sent.at(-1)!.at - started >= 150, "the rest waited for tokens");
+    box.detach();
+  });
+});
