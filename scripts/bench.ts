@@ -91,7 +91,7 @@ try {
   }
   store.close();
   const started = performance.now();
-  const drained = await startDevice(emulator, { device: backlogged, stateDir: dir.path });
+  const drained = await startDevice(emulator, { device: backlogged, stateDir: dir.path, outboxMaxMessages: 2 * BACKLOG });
   await waitFor("the backlog to drain", () => drained.runtime.outboxDepth === 0, 600_000);
   const seconds = (performance.now() - started) / 1000;
   const accepted = emulator.state.feedOf(backlogged.device_id).filter((entry) => entry.status === "accepted").length;

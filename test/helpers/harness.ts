@@ -99,7 +99,7 @@ export interface RunningDevice {
 /** Provisions a demo device on `emulator` (or uses `device`) and starts its runtime on the mock backend. */
 export async function startDevice(
   emulator: Emulator,
-  options: { device?: Provisioned; mock?: MockBackend; stateDir?: string; ackTimeoutMs?: number; sampleIntervalS?: number; backoff?: BackoffSettings } = {},
+  options: { device?: Provisioned; mock?: MockBackend; stateDir?: string; ackTimeoutMs?: number; sampleIntervalS?: number; backoff?: BackoffSettings; outboxMaxMessages?: number } = {},
 ): Promise<RunningDevice> {
   const device = options.device ?? emulator.provision(DEMO_ROUTES);
   const dir = options.stateDir === undefined ? tempDir("device") : undefined;
@@ -107,7 +107,10 @@ export async function startDevice(
   const mock = options.mock ?? new MockBackend();
   const store = await DeviceStore.open(stateDir);
   const runtime = new DeviceRuntime({
-    config: deviceConfig(emulator, device, stateDir, options.sampleIntervalS),
+    config: {
+      ...deviceConfig(emulator, device, stateDir, options.sampleIntervalS),
+      ...(options.outboxMaxMessages === undefined ? {} : { outbox: { max_messages: options.outboxMaxMessages, max_bytes: 64 * 1024 * 1024 } }),
+    },
     clientSecret: new Secret(device.client_secret),
     backend: mock,
     store,
