@@ -12,13 +12,15 @@ const TokenSchema = v.object({
   scope: v.optional(v.string()),
 });
 
-/** The scopes a device with MQTT asks for: no more than it uses (section 2). */
+/** The scopes the device asks for: MQTT, and the HTTPS runtime it falls back to (section 2). */
 export const DEVICE_SCOPES = [
   "iot:catalog:read",
   "iot:mqtt:connect",
   "iot:mqtt:ack:read",
   "iot:mqtt:feed-data:write",
   "iot:mqtt:desired:read",
+  "iot:feed-data:write",
+  "iot:desired-state:read",
 ] as const;
 
 /** A bearer token and when to renew it. */

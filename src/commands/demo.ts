@@ -89,6 +89,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     state_dir: deviceDir,
     log: { level, format: "text" },
     outbox: { max_messages: 10_000, max_bytes: 4 * 1024 * 1024 },
+    https: { poll_interval_s: 10, catalog_check_s: 300 },
     gpio: { backend: "mock" },
     routes: [
       { pin_port: "6", line: RELAY, active_low: false, bias: "as-is", debounce_ms: 0, latest_value: false },

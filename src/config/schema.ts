@@ -74,6 +74,13 @@ export const ConfigSchema = v.strictObject({
     }),
     { max_messages: 10_000, max_bytes: 4 * 1024 * 1024 },
   ),
+  https: v.optional(
+    v.strictObject({
+      poll_interval_s: v.optional(v.pipe(v.number(), v.minValue(1), v.description("HTTPS runtime: poll desired states this often (never faster than the server's cadence).")), 10),
+      catalog_check_s: v.optional(v.pipe(v.number(), v.minValue(1), v.description("HTTPS runtime: look for MQTT becoming available this often.")), 300),
+    }),
+    { poll_interval_s: 10, catalog_check_s: 300 },
+  ),
   gpio: v.strictObject({
     backend: v.picklist(BACKEND_NAMES, `must be one of: ${BACKEND_NAMES.join(", ")}`),
     control_port: v.optional(

@@ -1,5 +1,6 @@
 import { ApiClient } from "../cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
+import { type Bootstrap, fetchBootstrap } from "../cloud/https-api.ts";
 import { DEVICE_SCOPES, TokenSource } from "../cloud/oauth.ts";
 import { type BackoffSettings, DEFAULT_BACKOFF, decideRetry } from "../cloud/retry-policy.ts";
 import type { Clock } from "../clock.ts";
@@ -13,6 +14,7 @@ import { AckSchema, parsePayload } from "../mqtt/messages.ts";
 import type { Secret } from "../secret.ts";
 import { type Binding, bindRoutes } from "./bindings.ts";
 import { type DesiredOutcome, DesiredHandler } from "./desired-handler.ts";
+import { HttpsLink } from "./https-link.ts";
 import { Outbox, type OutboxStats, type Settled } from "./outbox.ts";
 import { SensorReader } from "./sensor-reader.ts";
 import type { DeviceStore } from "./store.ts";
@@ -53,7 +55,11 @@ export class DeviceRuntime {
   readonly #deps: RuntimeDeps;
   readonly #abort = new AbortController();
   readonly #lines: LineRequest[] = [];
+  /** Handlers by the desired topic of the catalog in use. */
   readonly #handlers = new Map<string, DesiredHandler>();
+  readonly #handlersBySource = new Map<string, DesiredHandler>();
+  readonly #handlersByTopic = new Map<string, DesiredHandler>();
+  #transport: "mqtt" | "https" | undefined;
   readonly #sensors: SensorReader[] = [];
   readonly #outbox: Outbox;
   #link: MqttLink | undefined;
@@ -77,6 +83,11 @@ export class DeviceRuntime {
   /** The MQTT link's state, once it runs. */
   get linkStatus(): LinkStatus | undefined {
     return this.#link?.status;
+  }
+
+  /** The transport in use: MQTT, or the HTTPS runtime while MQTT is not offered. */
+  get transport(): "mqtt" | "https" | undefined {
+    return this.#transport;
   }
 
   /** Messages waiting for their ack. */
@@ -111,10 +122,64 @@ export class DeviceRuntime {
     for (const route of unbound) logger.warn("route.unbound", { source_id: route.source_id, pin_port: route.pin_port, topic: route.mqtt.feed_data_topic, note: "no line in the config" });
     for (const entry of unused) logger.warn("route.unused", { source_id: entry.source_id, pin_port: entry.pin_port, note: "names no route in the catalog" });
     await this.#claimLines(bindings);
-    this.#outbox.pump();
-    if (catalog.mqtt.credential_endpoint) {
-      const topics = [catalog.mqtt.feed_data_ack_topic, ...this.#handlers.keys()];
-      this.#link = new MqttLink({
+    const bootstrap = await this.#bootstrap(api, tokens);
+    const mqttAllowed = catalog.mqtt.credential_endpoint !== undefined && (bootstrap?.available_protocols.includes("mqtt") ?? true);
+    this.#running = this.#runTransports(api, tokens, catalog, bindings, mqttAllowed, bootstrap?.cadence.desired_state_poll_seconds);
+  }
+
+  /** The bootstrap descriptor where the server answers it; a 404 means an older server. */
+  async #bootstrap(api: ApiClient, tokens: TokenSource): Promise<Bootstrap | undefined> {
+    const { config, logger } = this.#deps;
+    try {
+      const bootstrap = await withToken(tokens, (token) => fetchBootstrap(api, token, config.device_id));
+      logger.info("bootstrap.loaded", { protocols: bootstrap.available_protocols.join(","), catalog_revision: String(bootstrap.catalog_revision), runtime_revision: String(bootstrap.runtime_revision) });
+      return bootstrap;
+    } catch (error) {
+      if (error instanceof HttpError && error.status === 404) logger.info("bootstrap.absent", { note: "an older server: the MQTT catalog decides" });
+      else logger.warn("bootstrap.failed", { error: describeError(error), note: "the MQTT catalog decides" });
+      return undefined;
+    }
+  }
+
+  /** HTTPS until MQTT is offered, then MQTT, until stopped. */
+  async #runTransports(api: ApiClient, tokens: TokenSource, first: Catalog, bindings: readonly Binding[], mqttAllowed: boolean, cadenceS: number | undefined): Promise<void> {
+    const { config, clock, logger } = this.#deps;
+    let catalog: Catalog | undefined = first;
+    if (!mqttAllowed) {
+      const https = new HttpsLink({
+        api,
+        tokens,
+        deviceId: config.device_id,
+        bindings,
+        handlers: this.#handlersBySource,
+        outbox: this.#outbox,
+        clock,
+        logger,
+        backoff: this.#backoff,
+        pollMs: Math.max(config.https.poll_interval_s, cadenceS ?? 0) * 1000,
+        catalogCheckMs: config.https.catalog_check_s * 1000,
+      });
+      this.#transport = "https";
+      catalog = await https.run(this.#abort.signal);
+      if (!catalog) return;
+    }
+    this.#transport = "mqtt";
+    await this.#runMqtt(api, tokens, catalog);
+  }
+
+  #runMqtt(api: ApiClient, tokens: TokenSource, catalog: Catalog): Promise<void> {
+    const { clock, logger } = this.#deps;
+    this.#catalog = catalog;
+    // Desired topics come from this catalog; the handlers were built per route, found by source_id.
+    this.#handlers.clear();
+    for (const route of catalog.mqtt_routes) {
+      const topic = route.mqtt.desired_topic;
+      if (topic === undefined) continue;
+      const handler = (route.source_id === undefined ? undefined : this.#handlersBySource.get(route.source_id)) ?? this.#handlersByTopic.get(topic);
+      if (handler) this.#handlers.set(topic, handler);
+    }
+    const topics = [catalog.mqtt.feed_data_ack_topic, ...this.#handlers.keys()];
+    this.#link = new MqttLink({
         api,
         tokens,
         catalog,
@@ -133,10 +198,7 @@ export class DeviceRuntime {
         onMessage: (topic, payload) => this.#onMessage(topic, payload),
         backoff: this.#backoff,
       });
-      this.#running = this.#link.run(this.#abort.signal);
-    } else {
-      logger.warn("mqtt.unavailable", { note: "the catalog has no credential_endpoint; readings wait in the outbox" });
-    }
+    return this.#link.run(this.#abort.signal);
   }
 
   /** Asks a start in progress (retrying an unreachable API, say) or a running loop to end. */
@@ -193,15 +255,15 @@ export class DeviceRuntime {
           outputValue: 0,
         }, "realer-edge");
         this.#lines.push(line);
-        if (route.mqtt.desired_topic) {
-          this.#handlers.set(route.mqtt.desired_topic, new DesiredHandler({
-            store: this.#deps.store,
-            outbox: this.#outbox,
-            clock: this.#deps.clock,
-            logger,
-            onOutcome: (outcome) => this.events.emit("desired", outcome),
-          }, binding, line));
-        }
+        const handler = new DesiredHandler({
+          store: this.#deps.store,
+          outbox: this.#outbox,
+          clock: this.#deps.clock,
+          logger,
+          onOutcome: (outcome) => this.events.emit("desired", outcome),
+        }, binding, line);
+        if (route.source_id !== undefined) this.#handlersBySource.set(route.source_id, handler);
+        if (route.mqtt.desired_topic) this.#handlersByTopic.set(route.mqtt.desired_topic, handler);
         logger.info("line.claimed", { route: binding.name, line: describeRef(ref), direction: "output" });
       } else {
         const line = await backend.requestLine(ref, {

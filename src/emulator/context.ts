@@ -33,6 +33,10 @@ export interface EmulatorDeps {
   /** Whether the device is offered MQTT (a `credential_endpoint` in its catalog). */
   mqttOffered(device: DeviceRecord): boolean;
   setMqttOffered(deviceId: number, offered: boolean): void;
+  /** How often an HTTPS device may poll desired states (the bootstrap's cadence). */
+  readonly desiredPollSeconds: number;
+  /** Whether the bootstrap descriptor is served (a 404 plays an older server). */
+  bootstrapServed(): boolean;
   publishDesired(device: DeviceRecord, route: RouteRecord, value: string, expiresIn: number): Promise<DesiredRecord>;
   /** The fault switches, changed in place by the operator API. */
   readonly faults: Faults;

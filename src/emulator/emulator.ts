@@ -9,6 +9,7 @@ import { DEFAULT_LIMITS, type EmulatorDeps, type Limits } from "./context.ts";
 import { CredentialIssuer, DEFAULT_LIFETIMES } from "./credentials.ts";
 import { faultMiddleware, type Faults, noFaults, type RequestLog } from "./faults.ts";
 import { deviceRoutes } from "./device-routes.ts";
+import { httpsRoutes } from "./https-routes.ts";
 import { processFeed } from "./feed-processor.ts";
 import { publicId, randomSecret } from "./ids.ts";
 import { oauthRoutes } from "./oauth-routes.ts";
@@ -24,6 +25,8 @@ export interface EmulatorOptions {
   readonly port?: number;
   readonly logger?: Logger;
   readonly limits?: Partial<Limits>;
+  /** The desired-state poll cadence the bootstrap announces, in seconds (default 5). */
+  readonly desiredPollSeconds?: number;
 }
 
 /** What provisioning returns: the device as the operator sees it, and its secret, once. */
@@ -97,6 +100,8 @@ export class Emulator {
       brokerUrl: () => `mqtts://127.0.0.1:${this.broker.port}`,
       now: () => Date.now(),
       mqttOffered: (device) => !this.mqttWithheld.has(device.deviceId),
+      bootstrapServed: () => !this.faults.noBootstrap,
+      desiredPollSeconds: options.desiredPollSeconds ?? 5,
       setMqttOffered: (deviceId, offered) => void (offered ? this.mqttWithheld.delete(deviceId) : this.mqttWithheld.add(deviceId)),
       publishDesired: (device, route, value, expiresIn) => this.#publishDesired(device, route, value, expiresIn),
       faults: this.faults,
@@ -109,6 +114,7 @@ export class Emulator {
       .use("/iot/*", faulty)
       .route("/", oauthRoutes(deps))
       .route("/", deviceRoutes(deps))
+      .route("/", httpsRoutes(deps))
       .route(OPERATOR_PREFIX, operatorRoutes(deps))
       .onError((error, c) => {
         this.#logger.error("api.failed", { method: c.req.method, path: new URL(c.req.url).pathname, error: error.message });

@@ -13,6 +13,10 @@ export interface Faults {
   /** Every iot/v1 call is answered 403 with code 4002. */
   subscriptionInactive: boolean;
   ackMode: AckMode;
+  /** Answer the bootstrap descriptor with 404, as a server that predates it. */
+  noBootstrap: boolean;
+  /** Protocols the bootstrap lists whatever the catalog says; undefined lists what is offered. */
+  bootstrapProtocols: string[] | undefined;
 }
 
 /** The switches as the operator API takes them; every field optional. */
@@ -25,11 +29,13 @@ export const FaultsPatchSchema = v.strictObject({
   }))),
   subscription_inactive: v.optional(v.boolean()),
   ack_mode: v.optional(v.picklist(["normal", "error-retryable", "withhold"])),
+  no_bootstrap: v.optional(v.boolean()),
+  bootstrap_protocols: v.optional(v.nullable(v.array(v.picklist(["mqtt", "https"])))),
 });
 
 /** The fault switches with no fault on. */
 export function noFaults(): Faults {
-  return { credentialLifetimeS: undefined, httpBurst: undefined, subscriptionInactive: false, ackMode: "normal" };
+  return { credentialLifetimeS: undefined, httpBurst: undefined, subscriptionInactive: false, ackMode: "normal", noBootstrap: false, bootstrapProtocols: undefined };
 }
 
 /** Applies an operator patch to the switches. */
@@ -42,6 +48,8 @@ export function patchFaults(faults: Faults, patch: v.InferOutput<typeof FaultsPa
   }
   if (patch.subscription_inactive !== undefined) faults.subscriptionInactive = patch.subscription_inactive;
   if (patch.ack_mode !== undefined) faults.ackMode = patch.ack_mode;
+  if (patch.no_bootstrap !== undefined) faults.noBootstrap = patch.no_bootstrap;
+  if (patch.bootstrap_protocols !== undefined) faults.bootstrapProtocols = patch.bootstrap_protocols ?? undefined;
 }
 
 /** The switches as the operator API shows them. */
@@ -51,6 +59,8 @@ export function describeFaults(faults: Faults): unknown {
     http_burst: faults.httpBurst ? { status: faults.httpBurst.status, count: faults.httpBurst.remaining, retry_after_s: faults.httpBurst.retryAfterS ?? null } : null,
     subscription_inactive: faults.subscriptionInactive,
     ack_mode: faults.ackMode,
+    no_bootstrap: faults.noBootstrap,
+    bootstrap_protocols: faults.bootstrapProtocols ?? null,
   };
 }
 

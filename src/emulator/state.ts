@@ -7,6 +7,7 @@ export type SourceType = "sensor" | "command";
 
 /** A provisioned route of a device. */
 export interface RouteRecord {
+  readonly deviceId: number;
   readonly routeId: string;
   readonly sourceType: SourceType;
   readonly sourceId: string;
@@ -127,6 +128,7 @@ export class EmulatorState {
       routes: routes.map((spec) => {
         const routeId = publicId("rte");
         return {
+          deviceId,
           routeId,
           sourceType: spec.source_type,
           sourceId: publicId(spec.source_type === "command" ? "cmd" : "sen"),

@@ -44,7 +44,7 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
 /** A started emulator in a temporary state folder. */
 export async function startEmulator(limits: Partial<Limits> = {}): Promise<{ emulator: Emulator; stop: () => Promise<void> }> {
   const dir = tempDir("emulator");
-  const emulator = new Emulator({ stateDir: dir.path, logger: testLogger("emulator"), limits });
+  const emulator = new Emulator({ stateDir: dir.path, logger: testLogger("emulator"), limits, desiredPollSeconds: 1 });
   await emulator.start();
   return {
     emulator,
@@ -77,6 +77,7 @@ export function deviceConfig(emulator: Emulator, device: Provisioned, stateDir: 
     state_dir: stateDir,
     log: { level: "debug", format: "text" },
     outbox: { max_messages: 10_000, max_bytes: 4 * 1024 * 1024 },
+    https: { poll_interval_s: 1, catalog_check_s: 1 },
     gpio: { backend: "mock" },
     routes: [
       { pin_port: "6", line: RELAY_LINE, active_low: false, bias: "as-is", debounce_ms: 0, latest_value: false },
