@@ -61,6 +61,7 @@ export class Broker {
   readonly #options: BrokerOptions;
   #child: ChildProcess | undefined;
   #port = 0;
+  #seeded = false;
   #certificates: Certificates | undefined;
 
   constructor(options: BrokerOptions) {
@@ -77,20 +78,26 @@ export class Broker {
     return this.#child !== undefined && this.#child.exitCode === null;
   }
 
-  /** Starts mosquitto, keeping the port and certificates it had before when there were some. */
-  async start(certificates?: Certificates): Promise<void> {
+  /**
+   * Starts mosquitto, keeping the port and certificates it had before when there were some.
+   * `preferredPort` (an earlier run's) is tried first, so devices keep their broker URL.
+   */
+  async start(certificates?: Certificates, preferredPort = 0): Promise<void> {
     if (this.running) return;
     if (certificates) this.#certificates = certificates;
+    if (this.#port === 0) this.#port = preferredPort;
     const install = findMosquitto();
     const { dir, adminUsername, adminPassword } = this.#options;
     mkdirSync(dir, { recursive: true });
     const dynsecPath = join(dir, "dynsec.json");
-    if (!existsSync(dynsecPath) || this.#port === 0) {
+    // A new emulator process has a new admin password: seed the store afresh (device credentials
+    // go with it; devices ask for new ones). Sessions in mosquitto.db stay, queued messages too.
+    if (!this.#seeded) {
       this.#writeStore(dynsecPath, adminUsername, adminPassword);
-      rmSync(join(dir, "mosquitto.db"), { force: true });
+      this.#seeded = true;
     }
     for (let attempt = 0; attempt < 5; attempt++) {
-      const port = this.#port !== 0 ? this.#port : await findFreePort();
+      const port = this.#port !== 0 && attempt < 3 ? this.#port : await findFreePort();
       const logPath = join(dir, "mosquitto.log");
       rmSync(logPath, { force: true });
       writeFileSync(join(dir, "mosquitto.conf"), this.#config(install.plugin, port, dynsecPath, logPath));

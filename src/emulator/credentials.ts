@@ -61,15 +61,19 @@ export class CredentialIssuer {
   readonly issued = new Map<number, Secret[]>();
   readonly #lifetimes: () => CredentialLifetimes;
 
-  constructor(service: ServiceClient, logger: Logger, lifetimes: () => CredentialLifetimes = () => DEFAULT_LIFETIMES) {
+  readonly #saveDevice: (device: DeviceRecord) => void;
+
+  constructor(service: ServiceClient, logger: Logger, lifetimes: () => CredentialLifetimes, saveDevice: (device: DeviceRecord) => void) {
     this.#service = service;
     this.#logger = logger;
     this.#lifetimes = lifetimes;
+    this.#saveDevice = saveDevice;
   }
 
   /** Creates the broker client and answers with the CONNECT tuple. */
   async issue(device: DeviceRecord, scopes: readonly string[]): Promise<IssuedCredential> {
     device.credentialVersion++;
+    this.#saveDevice(device);
     const username = `realer-${device.clientId.replace(/^cdv_/, "cdv-")}-cred-v${device.credentialVersion}`;
     const password = randomSecret();
     const { expiresIn, renewAfter, sessionHardExpiresIn } = this.#lifetimes();

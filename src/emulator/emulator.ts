@@ -1,7 +1,8 @@
 import { Hono } from "hono";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Logger, silentLogger } from "../log.ts";
-import { type Server, serve } from "../runtime/index.ts";
+import { type Database, openDatabase, type Server, serve } from "../runtime/index.ts";
 import { Secret } from "../secret.ts";
 import { Broker, DEVICE_TOPIC_ROOT } from "./broker.ts";
 import { type Certificates, ensureCertificates } from "./certs.ts";
@@ -70,6 +71,7 @@ export class Emulator {
   readonly #deps: EmulatorDeps;
   #certificates: Certificates | undefined;
   #server: Server | undefined;
+  #db: Database | undefined;
 
   constructor(options: EmulatorOptions) {
     this.#options = options;
@@ -91,7 +93,7 @@ export class Emulator {
       return lifetime === undefined
         ? DEFAULT_LIFETIMES
         : { expiresIn: lifetime, renewAfter: Math.max(1, Math.floor((lifetime * 2) / 3)), sessionHardExpiresIn: lifetime };
-    });
+    }, (device) => this.state.saveDevice(device));
     const deps: EmulatorDeps = {
       state: this.state,
       issuer: this.issuer,
@@ -139,17 +141,28 @@ export class Emulator {
     return this.#requireCertificates().caPem;
   }
 
-  /** Makes certificates, starts the broker, connects the service and listens on HTTPS. */
+  /**
+   * Loads the records of an earlier run, makes or reuses certificates, starts the broker,
+   * connects the service and listens on HTTPS, on the ports of the earlier run when it can.
+   */
   async start(): Promise<void> {
-    this.#certificates = await ensureCertificates(join(this.#options.stateDir, "tls"));
-    await this.broker.start(this.#certificates);
+    const { stateDir } = this.#options;
+    mkdirSync(stateDir, { recursive: true });
+    this.#db = await openDatabase(join(stateDir, "emulator.sqlite"));
+    this.state.attach(this.#db);
+    const saved = readPorts(stateDir);
+    this.#certificates = await ensureCertificates(join(stateDir, "tls"));
+    await this.broker.start(this.#certificates, saved.broker);
     await this.#service.start(this.broker.port, this.#certificates.caPem, [`${DEVICE_TOPIC_ROOT}/+/routes/+/feed-data`]);
-    this.#server = serve({
-      hostname: "127.0.0.1",
-      port: this.#options.port ?? 0,
-      tls: { cert: this.#certificates.certPem, key: this.#certificates.keyPem },
-      fetch: this.app.fetch,
-    });
+    const tls = { cert: this.#certificates.certPem, key: this.#certificates.keyPem };
+    const wanted = this.#options.port || saved.https;
+    try {
+      this.#server = serve({ hostname: "127.0.0.1", port: wanted, tls, fetch: this.app.fetch });
+    } catch (error) {
+      if (this.#options.port) throw error;
+      this.#server = serve({ hostname: "127.0.0.1", port: 0, tls, fetch: this.app.fetch });
+    }
+    writeFileSync(join(stateDir, "ports.json"), JSON.stringify({ https: this.#server.port, broker: this.broker.port }));
     this.#logger.info("emulator.started", { url: this.url, broker: this.#deps.brokerUrl() });
   }
 
@@ -160,6 +173,8 @@ export class Emulator {
     this.#server = undefined;
     await this.#service.stop();
     await this.broker.stop();
+    this.#db?.close();
+    this.#db = undefined;
   }
 
   /** Stops, starts or restarts the broker (a fault switch); it keeps its port, store and sessions. */
@@ -254,6 +269,7 @@ export class Emulator {
     if (!route.desiredTopic) throw new RangeError(`Cannot set desired on ${route.sourceId}: it is a sensor route`);
     const now = Date.now();
     route.lastSequence++;
+    this.state.saveDevice(device);
     const desired: DesiredRecord = {
       desiredId: publicId("des"),
       deviceId: device.deviceId,
@@ -264,7 +280,7 @@ export class Emulator {
       expiresAt: new Date(now + expiresIn * 1000).toISOString(),
       answer: undefined,
     };
-    this.state.desired.set(desired.desiredId, desired);
+    this.state.addDesired(desired);
     await this.#service.publish(route.desiredTopic, JSON.stringify(desiredBody(desired)), expiresIn > 0 ? { properties: { messageExpiryInterval: expiresIn } } : {});
     this.#logger.info("desired.published", { device_id: device.deviceId, source_id: route.sourceId, desired_id: desired.desiredId, value, sequence_number: desired.sequenceNumber });
     return desired;
@@ -310,4 +326,14 @@ function serverError(route: RouteRecord, raw: Uint8Array, now: number): { ack: A
       acknowledged_at: new Date(now).toISOString(),
     },
   };
+}
+
+/** The ports an earlier run used, so devices configured with its URL find it again. */
+function readPorts(stateDir: string): { https: number; broker: number } {
+  try {
+    const saved = JSON.parse(readFileSync(join(stateDir, "ports.json"), "utf8")) as { https?: unknown; broker?: unknown };
+    return { https: Number(saved.https) || 0, broker: Number(saved.broker) || 0 };
+  } catch {
+    return { https: 0, broker: 0 };
+  }
 }

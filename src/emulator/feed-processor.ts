@@ -111,7 +111,7 @@ export function processFeed(
   if (desiredId !== null) {
     const desired = state.desired.get(desiredId);
     if (desired && !desired.answer) {
-      desired.answer = { messageId: feed.message_id, reportStatus: feed.report_status ?? "applied", value: feed.value };
+      state.answerDesired(desired, { messageId: feed.message_id, reportStatus: feed.report_status ?? "applied", value: feed.value });
     }
   }
   return { payload: parsed, ack: ack(feed.message_id, desiredId, "accepted") };

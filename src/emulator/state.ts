@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { DEVICE_TOPIC_ROOT } from "./broker.ts";
 import { publicId } from "./ids.ts";
+import type { Database } from "../runtime/index.ts";
 
 /** What a route carries: sensor readings or command reports. */
 export type SourceType = "sensor" | "command";
@@ -102,17 +103,78 @@ export function hashSecret(secret: string): string {
   return createHash("sha256").update(secret).digest("hex");
 }
 
-/** The emulator's records, in memory. */
+const TABLES = `
+CREATE TABLE IF NOT EXISTS devices (id INTEGER PRIMARY KEY, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stored (key TEXT PRIMARY KEY, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS desired (id TEXT PRIMARY KEY, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feed (seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id INTEGER NOT NULL, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS acks (seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id INTEGER NOT NULL, json TEXT NOT NULL);
+`;
+
+/**
+ * The emulator's records: in memory, and once attached to a database, written through to it, so
+ * devices, idempotency records and desired states survive an emulator restart (`replayed` stays
+ * true across one). Tokens stay in memory: after a restart devices simply authenticate again.
+ */
 export class EmulatorState {
   readonly devices = new Map<number, DeviceRecord>();
   readonly tokens = new Map<string, TokenRecord>();
+  /** Desired states by id; change them through `addDesired` and `answerDesired`. */
   readonly desired = new Map<string, DesiredRecord>();
+  #db: Database | undefined;
   /** Idempotency records by device, route and message id. */
   readonly #stored = new Map<string, StoredFeed>();
   readonly #feed: FeedEntry[] = [];
   readonly #acks: (AckMessage & { readonly deviceId: number })[] = [];
   readonly #routesByTopic = new Map<string, { device: DeviceRecord; route: RouteRecord }>();
   #nextDeviceId = 10001;
+
+  /** Loads what an earlier run stored in `db`, then writes every change through to it. */
+  attach(db: Database): void {
+    db.exec(TABLES);
+    const rows = (table: string) => db.prepare(`SELECT * FROM ${table}`).all();
+    for (const row of rows("devices")) {
+      const device = JSON.parse(String(row.json)) as DeviceRecord;
+      this.devices.set(device.deviceId, device);
+      for (const route of device.routes) this.#routesByTopic.set(route.feedDataTopic, { device, route });
+      this.#nextDeviceId = Math.max(this.#nextDeviceId, device.deviceId + 1);
+    }
+    for (const row of rows("stored")) this.#stored.set(String(row.key), JSON.parse(String(row.json)) as StoredFeed);
+    for (const row of rows("desired")) {
+      const desired = JSON.parse(String(row.json)) as DesiredRecord;
+      this.desired.set(desired.desiredId, desired);
+    }
+    for (const row of db.prepare("SELECT json FROM feed ORDER BY seq").all()) this.#feed.push(JSON.parse(String(row.json)) as FeedEntry);
+    for (const row of db.prepare("SELECT device_id, json FROM acks ORDER BY seq").all()) {
+      this.#acks.push({ ...(JSON.parse(String(row.json)) as AckMessage), deviceId: Number(row.device_id) });
+    }
+    this.#db = db;
+    db.transaction(() => {
+      for (const device of this.devices.values()) this.saveDevice(device);
+      for (const desired of this.desired.values()) this.#saveDesired(desired);
+    });
+  }
+
+  /** Writes a device after a change (a credential version, a sequence number). */
+  saveDevice(device: DeviceRecord): void {
+    this.#db?.prepare("INSERT OR REPLACE INTO devices (id, json) VALUES (?, ?)").run(device.deviceId, JSON.stringify(device));
+  }
+
+  /** Records a desired state the operator set. */
+  addDesired(desired: DesiredRecord): void {
+    this.desired.set(desired.desiredId, desired);
+    this.#saveDesired(desired);
+  }
+
+  /** Records the first report that answered a desired state. */
+  answerDesired(desired: DesiredRecord, answer: NonNullable<DesiredRecord["answer"]>): void {
+    desired.answer = answer;
+    this.#saveDesired(desired);
+  }
+
+  #saveDesired(desired: DesiredRecord): void {
+    this.#db?.prepare("INSERT OR REPLACE INTO desired (id, json) VALUES (?, ?)").run(desired.desiredId, JSON.stringify(desired));
+  }
 
   /** Adds a device with its routes and returns it with the plain secret, shown once. */
   addDevice(secret: string, routes: readonly RouteSpec[]): DeviceRecord {
@@ -145,6 +207,7 @@ export class EmulatorState {
     };
     this.devices.set(deviceId, device);
     for (const route of device.routes) this.#routesByTopic.set(route.feedDataTopic, { device, route });
+    this.saveDevice(device);
     return device;
   }
 
@@ -160,17 +223,21 @@ export class EmulatorState {
 
   /** Stores the first delivery of a message id. */
   store(deviceId: number, routeId: string, feed: StoredFeed): void {
-    this.#stored.set(`${deviceId}/${routeId}/${feed.message_id}`, feed);
+    const key = `${deviceId}/${routeId}/${feed.message_id}`;
+    this.#stored.set(key, feed);
+    this.#db?.prepare("INSERT OR REPLACE INTO stored (key, json) VALUES (?, ?)").run(key, JSON.stringify(feed));
   }
 
   /** Logs one received message. */
   logFeed(entry: FeedEntry): void {
     this.#feed.push(entry);
+    this.#db?.prepare("INSERT INTO feed (device_id, json) VALUES (?, ?)").run(entry.deviceId, JSON.stringify(entry));
   }
 
   /** Logs one published ack. */
   logAck(deviceId: number, ack: AckMessage): void {
     this.#acks.push({ ...ack, deviceId });
+    this.#db?.prepare("INSERT INTO acks (device_id, json) VALUES (?, ?)").run(deviceId, JSON.stringify(ack));
   }
 
   /** Every message a device sent, oldest first. */

@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import type { Clock } from "../clock.ts";
+import { Emulator } from "../emulator/emulator.ts";
+import { HttpError } from "../errors.ts";
+import { silentLogger } from "../log.ts";
+import { withToken } from "../mqtt/link.ts";
+import { Secret } from "../secret.ts";
+import { ApiClient } from "./api-client.ts";
+import { fetchCatalog } from "./catalog.ts";
+import { DEVICE_SCOPES, TokenSource } from "./oauth.ts";
+
+// The emulator's app in process: no network, every request recorded.
+const emulator = new Emulator({ stateDir: mkdtempSync(join(tmpdir(), "realer-oauth-")) });
+const device = emulator.provision([{ source_type: "command" }]);
+const api = new ApiClient("https://emulator.test", ((input: string | URL | Request, init?: RequestInit) => emulator.app.request(String(input), init)) as typeof fetch);
+let now = 1_000_000;
+const clock: Clock = { now: () => now, sleep: () => Promise.resolve() };
+const tokenRequests = () => emulator.requests.filter((request) => request.path === "/oauth/token").length;
+const source = (secret = device.client_secret) =>
+  new TokenSource({ api, clientId: device.client_id, clientSecret: new Secret(secret), scopes: DEVICE_SCOPES, clock, logger: silentLogger });
+
+describe("TokenSource", () => {
+  it("reuses its token until renew_after, then gets a new one", async () => {
+    const tokens = source();
+    const before = tokenRequests();
+    const first = await tokens.get();
+    assert.equal((await tokens.get()).reveal(), first.reveal());
+    assert.equal(tokenRequests() - before, 1);
+    now += 2700 * 1000;
+    assert.notEqual((await tokens.get()).reveal(), first.reveal());
+    assert.equal(tokenRequests() - before, 2);
+  });
+
+  it("asks once for concurrent callers", async () => {
+    const tokens = source();
+    const before = tokenRequests();
+    await Promise.all([tokens.get(), tokens.get(), tokens.get()]);
+    assert.equal(tokenRequests() - before, 1);
+  });
+
+  it("fails with invalid_client on a wrong secret, without the secret in the message", async () => {
+    await assert.rejects(source("wrong-secret").get(), (error: unknown) =>
+      error instanceof HttpError && error.status === 401 && /invalid_client/.test(error.message) && !error.message.includes("wrong-secret"));
+  });
+});
+
+describe("withToken()", () => {
+  it("gets a new token and retries once when the server says 401 / 4001", async () => {
+    const tokens = source();
+    await tokens.get();
+    emulator.state.tokens.clear(); // the server forgot every token (a restart, a revocation)
+    const before = tokenRequests();
+    const catalog = await withToken(tokens, (token) => fetchCatalog(api, token, device.device_id));
+    assert.equal(catalog.mqtt.client_id, device.client_id);
+    assert.equal(tokenRequests() - before, 1);
+  });
+
+  it("does not retry other failures", async () => {
+    const tokens = source();
+    let calls = 0;
+    await assert.rejects(withToken(tokens, () => {
+      calls++;
+      return Promise.reject(new HttpError({ method: "GET", url: "u", status: 403, code: 4003, reason: "no" }));
+    }));
+    assert.equal(calls, 1);
+  });
+});
