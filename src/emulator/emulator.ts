@@ -16,6 +16,7 @@ import { publicId, randomSecret } from "./ids.ts";
 import { oauthRoutes } from "./oauth-routes.ts";
 import { describeDevice, operatorRoutes } from "./operator-routes.ts";
 import { ServiceClient } from "./service-client.ts";
+import { TcpProxy } from "./tcp-proxy.ts";
 import { type AckMessage, type DesiredRecord, type DeviceRecord, EmulatorState, type RouteRecord, type RouteSpec } from "./state.ts";
 
 /** Options for {@linkcode Emulator}. */
@@ -28,6 +29,8 @@ export interface EmulatorOptions {
   readonly limits?: Partial<Limits>;
   /** The desired-state poll cadence the bootstrap announces, in seconds (default 5). */
   readonly desiredPollSeconds?: number;
+  /** Put a TCP proxy before the broker and name it in catalogs, so `freezeConnections()` works. */
+  readonly brokerProxy?: boolean;
 }
 
 /** What provisioning returns: the device as the operator sees it, and its secret, once. */
@@ -72,6 +75,7 @@ export class Emulator {
   #certificates: Certificates | undefined;
   #server: Server | undefined;
   #db: Database | undefined;
+  #proxy: TcpProxy | undefined;
 
   constructor(options: EmulatorOptions) {
     this.#options = options;
@@ -99,7 +103,7 @@ export class Emulator {
       issuer: this.issuer,
       limits: this.#limits,
       logger: this.#logger,
-      brokerUrl: () => `mqtts://127.0.0.1:${this.broker.port}`,
+      brokerUrl: () => `mqtts://127.0.0.1:${this.#proxy?.port ?? this.broker.port}`,
       now: () => Date.now(),
       mqttOffered: (device) => !this.mqttWithheld.has(device.deviceId),
       bootstrapServed: () => !this.faults.noBootstrap,
@@ -154,6 +158,10 @@ export class Emulator {
     this.#certificates = await ensureCertificates(join(stateDir, "tls"));
     await this.broker.start(this.#certificates, saved.broker);
     await this.#service.start(this.broker.port, this.#certificates.caPem, [`${DEVICE_TOPIC_ROOT}/+/routes/+/feed-data`]);
+    if (this.#options.brokerProxy) {
+      this.#proxy = new TcpProxy(this.broker.port);
+      await this.#proxy.start();
+    }
     const tls = { cert: this.#certificates.certPem, key: this.#certificates.keyPem };
     const wanted = this.#options.port || saved.https;
     try {
@@ -172,6 +180,7 @@ export class Emulator {
     await this.#server?.stop();
     this.#server = undefined;
     await this.#service.stop();
+    await this.#proxy?.stop();
     await this.broker.stop();
     this.#db?.close();
     this.#db = undefined;
@@ -182,6 +191,17 @@ export class Emulator {
     if (action !== "start") await this.broker.stop();
     if (action !== "stop") await this.broker.start();
     this.#logger.info(`broker.${action === "stop" ? "stopped" : action === "start" ? "started" : "restarted"}`, { port: this.broker.port });
+  }
+
+  /**
+   * Makes every device connection open now look alive while nothing passes (the broker proxy
+   * swallows all bytes both ways). Needs `brokerProxy`. Returns how many connections froze.
+   */
+  freezeConnections(): number {
+    if (!this.#proxy) throw new Error("Cannot freeze connections: the emulator was started without brokerProxy");
+    const frozen = this.#proxy.freeze();
+    this.#logger.info("broker.connections_frozen", { connections: frozen });
+    return frozen;
   }
 
   /** Provisions a device with `routes`, in process. */

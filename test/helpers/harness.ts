@@ -42,9 +42,9 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
 }
 
 /** A started emulator in a temporary state folder. */
-export async function startEmulator(limits: Partial<Limits> = {}): Promise<{ emulator: Emulator; stop: () => Promise<void> }> {
+export async function startEmulator(limits: Partial<Limits> = {}, brokerProxy = false): Promise<{ emulator: Emulator; stop: () => Promise<void> }> {
   const dir = tempDir("emulator");
-  const emulator = new Emulator({ stateDir: dir.path, logger: testLogger("emulator"), limits, desiredPollSeconds: 1 });
+  const emulator = new Emulator({ stateDir: dir.path, logger: testLogger("emulator"), limits, desiredPollSeconds: 1, brokerProxy });
   await emulator.start();
   return {
     emulator,
