@@ -1,8 +1,8 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { systemClock } from "../clock.ts";
-import type { Config } from "../config/schema.ts";
 import { DeviceRuntime, type RuntimeEvents } from "../device/runtime.ts";
+import { DEMO_ROUTES, demoDeviceConfig, RELAY_LINE, SWITCH_LINE } from "./demo-device.ts";
 import { DeviceStore } from "../device/store.ts";
 import { Emulator, OPERATOR_PREFIX } from "../emulator/emulator.ts";
 import { describeError } from "../errors.ts";
@@ -20,8 +20,6 @@ export interface DemoOptions {
   readonly once?: boolean;
 }
 
-const RELAY = { chip: "gpiochip0", offset: 6 } as const;
-const SWITCH = { chip: "gpiochip0", offset: 5 } as const;
 
 function waitFor<K extends keyof RuntimeEvents>(
   runtime: DeviceRuntime,
@@ -55,13 +53,13 @@ async function scenario(emulator: Emulator, runtime: DeviceRuntime, mock: MockBa
   const desired = await emulator.setDesired(device.device_id, relay.source_id, "1.0");
   const acked = waitFor(runtime, "settled", (s) => s.payload?.desired_id === desired.desiredId);
   const outcome = await applied;
-  log.info("relay", { line: `${RELAY.chip}:${RELAY.offset}`, level: mock.getLevel(RELAY), state: mock.getLevel(RELAY) === 1 ? "active" : "inactive", report: outcome.status });
+  log.info("relay", { line: `${RELAY_LINE.chip}:${RELAY_LINE.offset}`, level: mock.getLevel(RELAY_LINE), state: mock.getLevel(RELAY_LINE) === 1 ? "active" : "inactive", report: outcome.status });
   const ack = await acked;
   log.info("ack", { desired_id: desired.desiredId, status: ack.status });
 
   log.info("step", { n: 2, what: "the switch on the sensor input closes" });
   const readingAcked = waitFor(runtime, "settled", (s) => s.topic === sensor.feed_data_topic && s.payload?.value === "1.0");
-  mock.setPull(SWITCH, 1);
+  mock.setPull(SWITCH_LINE, 1);
   const reading = await readingAcked;
   log.info("reading", { value: reading.payload?.value, status: reading.status });
 }
@@ -72,30 +70,12 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
   const log = createLogger({ level, source: "demo" });
   const emulator = new Emulator({ stateDir: join(options.stateDir, "emulator"), logger: createLogger({ level, source: "emulator" }) });
   await emulator.start();
-  const device = emulator.provision([
-    { source_type: "command", kind: "relay", pin_port: "6" },
-    { source_type: "sensor", kind: "switch", pin_port: "5" },
-  ]);
+  const device = emulator.provision(DEMO_ROUTES);
   log.info("provisioned", { device_id: device.device_id, client_id: device.client_id, operator: `${emulator.url}${OPERATOR_PREFIX}/devices/${device.device_id}` });
 
   const deviceDir = join(options.stateDir, "device");
   rmSync(deviceDir, { recursive: true, force: true });
-  const config: Config = {
-    api_url: emulator.url,
-    device_id: device.device_id,
-    client_id: device.client_id,
-    client_secret: { env: "REALER_CLIENT_SECRET" },
-    ca_file: emulator.caPath,
-    state_dir: deviceDir,
-    log: { level, format: "text" },
-    outbox: { max_messages: 10_000, max_bytes: 4 * 1024 * 1024 },
-    https: { poll_interval_s: 10, catalog_check_s: 300 },
-    gpio: { backend: "mock" },
-    routes: [
-      { pin_port: "6", line: RELAY, active_low: false, bias: "as-is", debounce_ms: 0, latest_value: false },
-      { pin_port: "5", line: SWITCH, active_low: false, bias: "as-is", debounce_ms: 0, latest_value: false },
-    ],
-  };
+  const config = demoDeviceConfig(emulator, device, deviceDir, level);
   const mock = new MockBackend();
   const store = await DeviceStore.open(deviceDir);
   const control = serve({ hostname: "127.0.0.1", port: 0, fetch: mockControlApp(mock).fetch });

@@ -5,12 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BackoffSettings } from "../../src/cloud/retry-policy.ts";
 import { systemClock } from "../../src/clock.ts";
+import { DEMO_ROUTES, demoDeviceConfig } from "../../src/commands/demo-device.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { DeviceRuntime, type RuntimeEvents } from "../../src/device/runtime.ts";
 import { DeviceStore } from "../../src/device/store.ts";
 import type { Limits } from "../../src/emulator/context.ts";
 import { Emulator, type Provisioned } from "../../src/emulator/emulator.ts";
-import type { RouteSpec } from "../../src/emulator/state.ts";
 import { MockBackend } from "../../src/hal/mock.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/log.ts";
 import { createFetch } from "../../src/runtime/index.ts";
@@ -55,34 +55,15 @@ export async function startEmulator(limits: Partial<Limits> = {}, brokerProxy = 
   };
 }
 
-/** The two routes of the demo: a relay on line 6 and a switch input on line 5. */
-export const DEMO_ROUTES: readonly RouteSpec[] = [
-  { source_type: "command", kind: "relay", pin_port: "6" },
-  { source_type: "sensor", kind: "switch", pin_port: "5" },
-];
+export { DEMO_ROUTES, RELAY_LINE, SWITCH_LINE } from "../../src/commands/demo-device.ts";
 
-/** The relay's line on the mock. */
-export const RELAY_LINE = { chip: "gpiochip0", offset: 6 } as const;
-/** The switch's line on the mock. */
-export const SWITCH_LINE = { chip: "gpiochip0", offset: 5 } as const;
-
-/** A device config bound to the demo routes, for an emulator's device. */
+/** The demo device's config with test timings: HTTPS polls and catalog checks every second. */
 export function deviceConfig(emulator: Emulator, device: Provisioned, stateDir: string, sampleIntervalS?: number): Config {
+  const config = demoDeviceConfig(emulator, device, stateDir, "debug");
   return {
-    api_url: emulator.url,
-    device_id: device.device_id,
-    client_id: device.client_id,
-    client_secret: { env: "REALER_CLIENT_SECRET" },
-    ca_file: emulator.caPath,
-    state_dir: stateDir,
-    log: { level: "debug", format: "text" },
-    outbox: { max_messages: 10_000, max_bytes: 4 * 1024 * 1024 },
+    ...config,
     https: { poll_interval_s: 1, catalog_check_s: 1 },
-    gpio: { backend: "mock" },
-    routes: [
-      { pin_port: "6", line: RELAY_LINE, active_low: false, bias: "as-is", debounce_ms: 0, latest_value: false },
-      { pin_port: "5", line: SWITCH_LINE, active_low: false, bias: "as-is", debounce_ms: 0, latest_value: false, ...(sampleIntervalS === undefined ? {} : { sample_interval_s: sampleIntervalS }) },
-    ],
+    routes: config.routes.map((route) => route.pin_port === "5" && sampleIntervalS !== undefined ? { ...route, sample_interval_s: sampleIntervalS } : route),
   };
 }
 
