@@ -30,7 +30,7 @@ export function buildCatalog(deps: EmulatorDeps, device: DeviceRecord): unknown 
           credential_endpoint: {
             endpoint: "/iot/v1/mqtt-credentials",
             http_method: "POST",
-            body: { device_id: device.deviceId, scopes: credentialScopes(device) },
+            body: { device_id: device.deviceId, scopes: deps.faults.credentialScopes ?? credentialScopes(device) },
           },
         }
         : {}),

@@ -17,6 +17,8 @@ export interface Faults {
   noBootstrap: boolean;
   /** Protocols the bootstrap lists whatever the catalog says; undefined lists what is offered. */
   bootstrapProtocols: string[] | undefined;
+  /** Scopes the catalog tells devices to ask for, narrower than their routes need (a misconfigured server). */
+  credentialScopes: string[] | undefined;
 }
 
 /** The switches as the operator API takes them; every field optional. */
@@ -31,11 +33,12 @@ export const FaultsPatchSchema = v.strictObject({
   ack_mode: v.optional(v.picklist(["normal", "error-retryable", "withhold"])),
   no_bootstrap: v.optional(v.boolean()),
   bootstrap_protocols: v.optional(v.nullable(v.array(v.picklist(["mqtt", "https"])))),
+  credential_scopes: v.optional(v.nullable(v.array(v.string()))),
 });
 
 /** The fault switches with no fault on. */
 export function noFaults(): Faults {
-  return { credentialLifetimeS: undefined, httpBurst: undefined, subscriptionInactive: false, ackMode: "normal", noBootstrap: false, bootstrapProtocols: undefined };
+  return { credentialLifetimeS: undefined, httpBurst: undefined, subscriptionInactive: false, ackMode: "normal", noBootstrap: false, bootstrapProtocols: undefined, credentialScopes: undefined };
 }
 
 /** Applies an operator patch to the switches. */
@@ -50,6 +53,7 @@ export function patchFaults(faults: Faults, patch: v.InferOutput<typeof FaultsPa
   if (patch.ack_mode !== undefined) faults.ackMode = patch.ack_mode;
   if (patch.no_bootstrap !== undefined) faults.noBootstrap = patch.no_bootstrap;
   if (patch.bootstrap_protocols !== undefined) faults.bootstrapProtocols = patch.bootstrap_protocols ?? undefined;
+  if (patch.credential_scopes !== undefined) faults.credentialScopes = patch.credential_scopes ?? undefined;
 }
 
 /** The switches as the operator API shows them. */
@@ -61,6 +65,7 @@ export function describeFaults(faults: Faults): unknown {
     ack_mode: faults.ackMode,
     no_bootstrap: faults.noBootstrap,
     bootstrap_protocols: faults.bootstrapProtocols ?? null,
+    credential_scopes: faults.credentialScopes ?? null,
   };
 }
 

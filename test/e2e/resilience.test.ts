@@ -82,6 +82,22 @@ describe("resilience (emulator fault switches, real mosquitto)", () => {
     }
   });
 
+  it("logs a refused subscription as a configuration error naming the topic, and serves the rest", { timeout: 30_000 }, async () => {
+    emulator.faults.credentialScopes = ["iot:mqtt:connect", "iot:mqtt:ack:read", "iot:mqtt:feed-data:write"];
+    try {
+      await withDevice(async (dev) => {
+        const desiredTopic = dev.device.routes.find((route) => route.source_type === "command")!.desired_topic!;
+        const denied = dev.log.find((line) => line.includes("mqtt.subscribe_denied")) ?? "";
+        assert.ok(denied.includes(desiredTopic) && denied.includes("not authorized") && denied.includes("configuration error"), denied);
+        assert.match(denied, / error /, "logged at error level");
+        dev.mock.setPull(SWITCH_LINE, 1 - dev.mock.getLevel(SWITCH_LINE) as 0 | 1);
+        await waitFor("the reading accepted all the same", () => dev.runtime.outboxDepth === 0);
+      });
+    } finally {
+      emulator.faults.credentialScopes = undefined;
+    }
+  });
+
   it("recovers by itself when its credential is revoked while connected", async () => {
     await withDevice(async (dev) => {
       const relay = dev.device.routes.find((route) => route.source_type === "command")!.source_id;

@@ -25,9 +25,18 @@ export function tempDir(prefix: string): { path: string; remove: () => void } {
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** Logs to the console when REALER_TEST_LOG is set, so a failing suite can be read. */
-export function testLogger(source: string): Logger {
-  return process.env.REALER_TEST_LOG ? createLogger({ level: "debug", source }) : silentLogger;
+/** Logs to the console when REALER_TEST_LOG is set, so a failing suite can be read; `lines` collects them too. */
+export function testLogger(source: string, lines?: string[]): Logger {
+  const print = Boolean(process.env.REALER_TEST_LOG);
+  if (!print && !lines) return silentLogger;
+  return createLogger({
+    level: "debug",
+    source,
+    sink: (line) => {
+      lines?.push(line);
+      if (print) console.log(line);
+    },
+  });
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
@@ -75,6 +84,8 @@ export interface RunningDevice {
   readonly store: DeviceStore;
   /** Every event the runtime emitted, in order. */
   readonly seen: { [K in keyof RuntimeEvents]: RuntimeEvents[K][] };
+  /** Every line the runtime logged. */
+  readonly log: string[];
   stop(): Promise<void>;
 }
 
@@ -88,6 +99,7 @@ export async function startDevice(
   const stateDir = options.stateDir ?? dir!.path;
   const mock = options.mock ?? new MockBackend();
   const store = await DeviceStore.open(stateDir);
+  const log: string[] = [];
   const runtime = new DeviceRuntime({
     config: {
       ...deviceConfig(emulator, device, stateDir, options.sampleIntervalS),
@@ -99,7 +111,7 @@ export async function startDevice(
     fetch: createFetch(emulator.caPem),
     ca: emulator.caPem,
     clock: systemClock,
-    logger: testLogger("device"),
+    logger: testLogger("device", log),
     ...(options.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: options.ackTimeoutMs }),
     backoff: options.backoff ?? FAST_BACKOFF,
   });
@@ -114,6 +126,7 @@ export async function startDevice(
     device,
     store,
     seen,
+    log,
     stop: async () => {
       await runtime.stop();
       store.close();
