@@ -4,6 +4,7 @@
 import mqtt from "mqtt";
 import { DeviceStore } from "../src/device/store.ts";
 import { withNoDelay } from "../src/mqtt/no-delay.ts";
+import { runtimeVersion } from "../src/runtime/index.ts";
 import { RELAY_LINE, startDevice, startEmulator, tempDir, waitFor } from "../test/helpers/harness.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 300);
@@ -74,7 +75,7 @@ try {
   const d = summary(device);
   const l = summary(lineActive);
   const r = summary(raw);
-  console.log(`rounds: ${ROUNDS} (after ${WARMUP} warm-up), runtime ${typeof (globalThis as { Bun?: unknown }).Bun !== "undefined" ? "bun" : "deno"}`);
+  console.log(`rounds: ${ROUNDS} (after ${WARMUP} warm-up), ${runtimeVersion()}`);
   console.log(`desired → line active            p50 ${fmt(l.p50)}  p99 ${fmt(l.p99)}`);
   console.log(`desired → line active → ack       p50 ${fmt(d.p50)}  p99 ${fmt(d.p99)}  mean ${fmt(d.mean)}`);
   console.log(`raw MQTT.js echo (QoS 1, TLS)     p50 ${fmt(r.p50)}  p99 ${fmt(r.p99)}  mean ${fmt(r.mean)}`);

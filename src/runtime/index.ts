@@ -2,6 +2,7 @@ import { bunGlobal, denoGlobal } from "./globals.ts";
 
 export { openDatabase } from "./sqlite.ts";
 export { type ChildProcessHandle, spawnProcess } from "./process.ts";
+export { type LibC, loadLibc } from "./libc.ts";
 export type { Database, Statement } from "./sqlite.ts";
 
 /** The JavaScript runtime this process runs on. */

@@ -1,0 +1,92 @@
+import { bunGlobal, denoGlobal } from "./globals.ts";
+
+/** The libc calls the GPIO backends use, bound through `bun:ffi` or `Deno.dlopen` (no native addon). */
+export interface LibC {
+  open(path: string, flags: number): number;
+  close(fd: number): number;
+  ioctl(fd: number, request: number, buffer: Uint8Array): number;
+  read(fd: number, buffer: Uint8Array): number;
+  pread(fd: number, buffer: Uint8Array, offset: number): number;
+  /** poll(2) on the calling thread: it blocks the event loop for up to `timeoutMs`. */
+  poll(fds: Uint8Array, count: number, timeoutMs: number): number;
+  /** poll(2) off the event loop where the runtime can (Deno's non-blocking FFI); undefined on Bun. */
+  readonly pollAsync: ((fds: Uint8Array, count: number, timeoutMs: number) => Promise<number>) | undefined;
+  /** The calling thread's errno after a failed call. */
+  errno(): number;
+}
+
+/** Flags for `open`. */
+export const O_RDONLY = 0;
+/** Flags for `open`. */
+export const O_RDWR = 2;
+/** Flags for `open`. */
+export const O_NONBLOCK = 0o4000;
+/** Flags for `open`. */
+export const O_CLOEXEC = 0o2000000;
+
+const cString = (text: string) => new TextEncoder().encode(`${text}\0`);
+// Variadic prototypes (ioctl, open) are declared with fixed arguments: ABI-correct on Linux
+// x86_64 and aarch64, the two targets. Specifiers in variables keep each runtime's module out
+// of the other's type check and bundle.
+const BUN_FFI = "bun:ffi";
+
+type Native = Record<string, (...args: never[]) => unknown>;
+
+interface BunFfi {
+  dlopen(path: string, symbols: Record<string, { args: string[]; returns: string }>): { symbols: Native; close(): void };
+  read: { i32(pointer: unknown, offset: number): number };
+}
+
+interface DenoFfi {
+  dlopen(path: string, symbols: Record<string, { name?: string; parameters: string[]; result: string; nonblocking?: boolean }>): { symbols: Native; close(): void };
+  UnsafePointerView: new (pointer: unknown) => { getInt32(offset: number): number };
+}
+
+/** Binds libc (`libc.so.6` unless told otherwise). */
+export async function loadLibc(path = "libc.so.6"): Promise<LibC> {
+  if (bunGlobal) {
+    const ffi = (await import(BUN_FFI)) as BunFfi;
+    const { symbols } = ffi.dlopen(path, {
+      open: { args: ["ptr", "i32"], returns: "i32" },
+      close: { args: ["i32"], returns: "i32" },
+      ioctl: { args: ["i32", "u64", "ptr"], returns: "i32" },
+      read: { args: ["i32", "ptr", "u64"], returns: "i64" },
+      pread: { args: ["i32", "ptr", "u64", "i64"], returns: "i64" },
+      poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
+      __errno_location: { args: [], returns: "ptr" },
+    });
+    const call = symbols as unknown as Record<string, (...args: unknown[]) => number | bigint | unknown>;
+    return {
+      open: (file, flags) => Number(call.open!(cString(file), flags)),
+      close: (fd) => Number(call.close!(fd)),
+      ioctl: (fd, request, buffer) => Number(call.ioctl!(fd, request, buffer)),
+      read: (fd, buffer) => Number(call.read!(fd, buffer, buffer.byteLength)),
+      pread: (fd, buffer, offset) => Number(call.pread!(fd, buffer, buffer.byteLength, offset)),
+      poll: (fds, count, timeoutMs) => Number(call.poll!(fds, count, timeoutMs)),
+      pollAsync: undefined,
+      errno: () => ffi.read.i32(call.__errno_location!(), 0),
+    };
+  }
+  const deno = denoGlobal as unknown as DenoFfi;
+  const { symbols } = deno.dlopen(path, {
+    open: { parameters: ["buffer", "i32"], result: "i32" },
+    close: { parameters: ["i32"], result: "i32" },
+    ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+    read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+    pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+    poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+    poll_async: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+    __errno_location: { parameters: [], result: "pointer" },
+  });
+  const call = symbols as unknown as Record<string, (...args: unknown[]) => unknown>;
+  return {
+    open: (file, flags) => Number(call.open!(cString(file), flags)),
+    close: (fd) => Number(call.close!(fd)),
+    ioctl: (fd, request, buffer) => Number(call.ioctl!(fd, BigInt(request), buffer)),
+    read: (fd, buffer) => Number(call.read!(fd, buffer, BigInt(buffer.byteLength))),
+    pread: (fd, buffer, offset) => Number(call.pread!(fd, buffer, BigInt(buffer.byteLength), BigInt(offset))),
+    poll: (fds, count, timeoutMs) => Number(call.poll!(fds, BigInt(count), timeoutMs)),
+    pollAsync: (fds, count, timeoutMs) => (call.poll_async!(fds, BigInt(count), timeoutMs) as Promise<number>).then(Number),
+    errno: () => new deno.UnsafePointerView(call.__errno_location!()).getInt32(0),
+  };
+}
