@@ -152,7 +152,7 @@ export class Emulator {
   async start(): Promise<void> {
     const { stateDir } = this.#options;
     mkdirSync(stateDir, { recursive: true });
-    this.#db = await openDatabase(join(stateDir, "emulator.sqlite"));
+    this.#db = await openDatabase(join(stateDir, "emulator.sqlite"), "process-crash");
     this.state.attach(this.#db);
     const saved = readPorts(stateDir);
     this.#certificates = await ensureCertificates(join(stateDir, "tls"));

@@ -36,13 +36,20 @@ type NativeConstructor = new (path: string) => NativeDatabase;
 const BUN_SQLITE = "bun:sqlite";
 const NODE_SQLITE = "node:sqlite";
 
-/** Opens (creating if needed) the database at `path`, in WAL mode with full sync. */
-export async function openDatabase(path: string): Promise<Database> {
+/** How hard a commit waits for the disk. */
+export type Durability =
+  /** Survives a power cut: every commit is synced (the device's outbox and ledger). */
+  | "power-cut"
+  /** Survives the process being killed, not a power cut (the emulator, a test server). */
+  | "process-crash";
+
+/** Opens (creating if needed) the database at `path`, in WAL mode. */
+export async function openDatabase(path: string, durability: Durability = "power-cut"): Promise<Database> {
   const native: NativeConstructor = bunGlobal
     ? ((await import(BUN_SQLITE)) as { Database: NativeConstructor }).Database
     : ((await import(NODE_SQLITE)) as { DatabaseSync: NativeConstructor }).DatabaseSync;
   const db = new native(path);
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
+  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${durability === "power-cut" ? "FULL" : "NORMAL"}; PRAGMA busy_timeout = 5000;`);
   let depth = 0;
   return {
     exec: (sql) => db.exec(sql),
