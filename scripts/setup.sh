@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what realer-edge needs on a Debian machine that has only Node.js and npm:
-# npm packages (which bring Bun and Deno), and mosquitto + openssl from Debian when absent.
+# npm packages (which bring Bun and Deno), and from Debian when absent: mosquitto and openssl
+# (the emulator), qemu-user-static and libc6-arm64-cross (running the arm64 binary in tests).
 # Idempotent: a second run changes nothing and takes a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,9 @@ need=()
 has_dynsec() { for f in /usr/lib/*/mosquitto_dynamic_security.so /usr/lib/mosquitto_dynamic_security.so; do [ -f "$f" ] && return 0; done; return 1; }
 { [ -x /usr/sbin/mosquitto ] && has_dynsec; } || need+=(mosquitto)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# The arm64 binary is tested under qemu-user, with Debian's arm64 glibc as its sysroot.
+[ -x /usr/bin/qemu-aarch64-static ] || need+=(qemu-user-static)
+[ -f /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need+=(libc6-arm64-cross)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then

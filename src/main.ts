@@ -5,7 +5,7 @@ import { runCommand } from "./commands/run.ts";
 import { describeError, RealerError } from "./errors.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { runtimeVersion } from "./runtime/index.ts";
-import { VERSION } from "./version.ts";
+import { COMMIT, VERSION } from "./version.ts";
 
 const HELP = `realer-edge ${VERSION}: firmware runtime for Realer control devices
 
@@ -54,7 +54,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     if (values.version) {
-      console.log(`realer-edge ${VERSION} (${runtimeVersion()})`);
+      console.log(`realer-edge ${VERSION} (commit ${COMMIT}, ${runtimeVersion()})`);
       return 0;
     }
     const level = logLevel(values["log-level"]);

@@ -1,0 +1,54 @@
+// Builds one self-contained binary per target into dist/, stamped with version and commit, with
+// SHA-256 sums; prints the binary and bundle sizes. `npm run build`.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { VERSION } from "../src/version.ts";
+
+/** The targets: Bun has no 32-bit ARM build. */
+export const TARGETS = ["linux-arm64", "linux-x64"] as const;
+
+const BUN = "node_modules/.bin/bun";
+const ENTRY = "src/main.ts";
+
+function run(args: string[]): string {
+  const result = spawnSync(BUN, args, { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`bun ${args.join(" ")} failed:\n${result.stdout}${result.stderr}`);
+  return result.stdout;
+}
+
+function commit(): string {
+  const result = spawnSync("git", ["rev-parse", "--short=12", "HEAD"], { encoding: "utf8" });
+  const sha = result.status === 0 ? result.stdout.trim() : "unknown";
+  const dirty = spawnSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8" }).stdout.trim() !== "";
+  return dirty ? `${sha}-dirty` : sha;
+}
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+/** Builds the named targets (all by default) and returns their paths. */
+export function build(targets: readonly string[] = TARGETS, outDir = "dist"): string[] {
+  mkdirSync(outDir, { recursive: true });
+  const stamp = commit();
+  const define = ["--define", `process.env.REALER_BUILD_COMMIT="${stamp}"`];
+  // The JavaScript bundle alone, to watch for dead weight.
+  const bundle = `${outDir}/.bundle.js`;
+  run(["build", ENTRY, "--target=bun", "--minify", "--format=esm", ...define, "--outfile", bundle]);
+  const bundleBytes = statSync(bundle).size;
+  rmSync(bundle, { force: true });
+  const outputs: string[] = [];
+  const sums: string[] = [];
+  for (const target of targets) {
+    const out = `${outDir}/realer-edge-${target}`;
+    run(["build", "--compile", "--minify", "--bytecode", "--format=esm", `--target=bun-${target}`, ...define, ENTRY, "--outfile", out]);
+    const bytes = readFileSync(out);
+    sums.push(`${createHash("sha256").update(bytes).digest("hex")}  realer-edge-${target}`);
+    console.log(`${out}: ${mib(bytes.byteLength)} (version ${VERSION}, commit ${stamp})`);
+    outputs.push(out);
+  }
+  writeFileSync(`${outDir}/SHA256SUMS`, `${sums.join("\n")}\n`);
+  console.log(`JavaScript bundle: ${(bundleBytes / 1024).toFixed(0)} KiB minified`);
+  return outputs;
+}
+
+if (import.meta.main) build(process.argv.slice(2).length > 0 ? process.argv.slice(2) : TARGETS);

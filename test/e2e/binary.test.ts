@@ -1,0 +1,41 @@
+// The compiled binaries, for real: the x64 one natively and the arm64 one under qemu-user, each
+// through the relay and sensor scenario against the emulator on loopback.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Emulator } from "../../src/emulator/emulator.ts";
+import { build } from "../../scripts/build.ts";
+import { canRunArm64, runBinaryScenario } from "../helpers/binary.ts";
+import { startEmulator, tempDir } from "../helpers/harness.ts";
+
+const arm64Missing = canRunArm64() ? false : "qemu-user-static or libc6-arm64-cross is missing (scripts/setup.sh installs them)";
+if (arm64Missing) console.error(`SKIPPING the arm64 binary test: ${arm64Missing}`);
+
+describe("compiled binaries", () => {
+  let emulator: Emulator;
+  let stop: () => Promise<void>;
+  let dir: { path: string; remove: () => void };
+  let binaries: string[];
+
+  before(async () => {
+    ({ emulator, stop } = await startEmulator());
+    dir = tempDir("binary");
+    binaries = build(["linux-x64", "linux-arm64"], dir.path);
+  });
+
+  after(async () => {
+    await stop?.();
+    dir?.remove();
+  });
+
+  it("runs the relay and sensor scenario as the native x64 binary", { timeout: 60_000 }, async () => {
+    const result = await runBinaryScenario(emulator, binaries[0]!, false, dir.path);
+    assert.match(result.output, /mqtt\.connected/);
+    console.log(`x64 binary: start to connected ${result.startToConnectedMs} ms`);
+  });
+
+  it("runs the relay and sensor scenario as the arm64 binary under qemu-user", { timeout: 180_000, skip: arm64Missing }, async () => {
+    const result = await runBinaryScenario(emulator, binaries[1]!, true, dir.path, 120_000);
+    assert.match(result.output, /mqtt\.connected/);
+    console.log(`arm64 binary under qemu-user: start to connected ${result.startToConnectedMs} ms`);
+  });
+});
