@@ -50,9 +50,18 @@ export async function runCommand(options: RunOptions): Promise<void> {
     // A signal during start-up ends the start; that is a clean stop, not a failure.
     if (!runtime.stopRequested) throw error;
   } finally {
-    await runtime.stop();
+    // Everything observed is already committed; stopping only ends the session and releases
+    // lines, and must not hang a service manager's stop: after the bound, exit regardless.
+    const bounded = await Promise.race([
+      runtime.stop().then(() => true),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), STOP_BOUND_MS).unref?.()),
+    ]);
+    if (!bounded) logger.warn("runtime.stop_timeout", { after_ms: STOP_BOUND_MS, note: "exiting anyway; the outbox is on disk" });
     await control?.stop();
     await backend.close();
     store.close();
   }
 }
+
+/** How long a stop may take before the process exits regardless. */
+const STOP_BOUND_MS = 8000;

@@ -34,7 +34,8 @@ describe("crash recovery (SIGKILL, real broker)", () => {
     dir?.remove();
   });
 
-  it(`loses nothing and answers nothing twice across ${KILLS} SIGKILLs`, { timeout: 240_000 }, async () => {
+  /** Streams edges and desired states while the device process is stopped `rounds` times with `signal`. */
+  const stopAndRestart = async (signal: "SIGKILL" | "SIGTERM", rounds: number) => {
     const device = emulator.provision(DEMO_ROUTES);
     const relay = device.routes.find((route) => route.source_type === "command")!;
     const sensor = device.routes.find((route) => route.source_type === "sensor")!;
@@ -75,11 +76,17 @@ describe("crash recovery (SIGKILL, real broker)", () => {
     })();
 
     let kills = 0;
-    for (; kills < KILLS; kills++) {
+    for (; kills < rounds; kills++) {
       const cli = startCli(["run", "--config", configPath], env);
       await sleep(150 + Math.random() * 1200);
-      cli.kill("SIGKILL");
-      assert.equal(await cli.exited, null, "the process died by the signal");
+      const sent = Date.now();
+      cli.kill(signal);
+      const code = await cli.exited;
+      if (signal === "SIGKILL") assert.equal(code, null, "the process died by the signal");
+      else {
+        assert.equal(code, 0, `a SIGTERM stop exits 0:\n${cli.output().stderr}`);
+        assert.ok(Date.now() - sent < 10_000, "and within its 10 s bound");
+      }
     }
     const last = startCli(["run", "--config", configPath], env);
     try {
@@ -108,11 +115,15 @@ describe("crash recovery (SIGKILL, real broker)", () => {
       assert.equal(new Set(ids).size, ids.length, "each reading accepted once");
       const answeredTwice = desiredIds.filter((desiredId) => reportsOf(desiredId).length > 1);
       assert.deepEqual(answeredTwice, [], "no desired_id answered twice");
-      console.log(`crash recovery: ${kills} SIGKILLs, ${edges.length} input edges, ${desiredIds.length} desired states, lost 0, answered twice 0`);
+      console.log(`${signal === "SIGKILL" ? "crash recovery" : "graceful stops"}: ${kills} ${signal}s, ${edges.length} input edges, ${desiredIds.length} desired states, lost 0, answered twice 0`);
     } finally {
       driving = false;
       last.kill("SIGTERM");
       await last.exited;
     }
-  });
+  };
+
+  it(`loses nothing and answers nothing twice across ${KILLS} SIGKILLs`, { timeout: 240_000 }, () => stopAndRestart("SIGKILL", KILLS));
+
+  it("loses nothing across SIGTERMs during a stream, each a clean exit 0", { timeout: 120_000 }, () => stopAndRestart("SIGTERM", 5));
 });
