@@ -9,6 +9,7 @@ import { MockBackend } from "../hal/mock.ts";
 import { mockControlApp } from "../hal/mock-control.ts";
 import { createLogger, type LogLevel } from "../log.ts";
 import { createFetch, onShutdownSignal, serve, type Server } from "../runtime/index.ts";
+import { createNotifier } from "../service/systemd-notify.ts";
 
 /** Options of `realer-edge run`. */
 export interface RunOptions {
@@ -38,13 +39,23 @@ export async function runCommand(options: RunOptions): Promise<void> {
     logger.info("mock.control", { url: `http://127.0.0.1:${control.port}/lines` });
   }
   const runtime = new DeviceRuntime({ config, clientSecret, backend, store, fetch: createFetch(ca), ca, clock: systemClock, logger });
+  const notifier = await createNotifier(options.env, logger);
   const stopped = new Promise<void>((resolve) => onShutdownSignal((signal) => {
     logger.info("runtime.stopping", { signal });
+    notifier.stopping();
     runtime.requestStop();
     resolve();
   }));
   try {
     await runtime.start();
+    // Ready once the lines are claimed and the device is connected, or has tried and is offline.
+    const online = await Promise.race([
+      new Promise<boolean>((resolve) => runtime.events.on("online", () => resolve(true))),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), READY_WAIT_MS).unref?.()),
+    ]);
+    notifier.ready(online ? "connected over MQTT" : runtime.transport === "https" ? "working over the HTTPS runtime" : "lines claimed; offline, retrying");
+    runtime.events.on("online", () => notifier.status("connected over MQTT"));
+    runtime.events.on("offline", () => notifier.status("offline, reconnecting"));
     await stopped;
   } catch (error) {
     // A signal during start-up ends the start; that is a clean stop, not a failure.
@@ -60,8 +71,12 @@ export async function runCommand(options: RunOptions): Promise<void> {
     await control?.stop();
     await backend.close();
     store.close();
+    notifier.close();
   }
 }
+
+/** How long start-up waits for a connection before telling systemd it is ready offline. */
+const READY_WAIT_MS = 10_000;
 
 /** How long a stop may take before the process exits regardless. */
 const STOP_BOUND_MS = 8000;

@@ -11,8 +11,31 @@ export interface LibC {
   poll(fds: Uint8Array, count: number, timeoutMs: number): number;
   /** poll(2) off the event loop where the runtime can (Deno's non-blocking FFI); undefined on Bun. */
   readonly pollAsync: ((fds: Uint8Array, count: number, timeoutMs: number) => Promise<number>) | undefined;
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, address: Uint8Array): number;
+  sendto(fd: number, message: Uint8Array, flags: number, address: Uint8Array): number;
+  recv(fd: number, buffer: Uint8Array, flags: number): number;
   /** The calling thread's errno after a failed call. */
   errno(): number;
+}
+
+/** `AF_UNIX`, `SOCK_DGRAM`, `SOCK_CLOEXEC`, `MSG_DONTWAIT`, for sd_notify. */
+export const AF_UNIX = 1;
+/** See {@linkcode AF_UNIX}. */
+export const SOCK_DGRAM = 2;
+/** See {@linkcode AF_UNIX}. */
+export const SOCK_CLOEXEC = 0o2000000;
+/** See {@linkcode AF_UNIX}. */
+export const MSG_DONTWAIT = 0x40;
+
+/** A `struct sockaddr_un` for `path`; a leading "@" names the abstract namespace. */
+export function unixAddress(path: string): Uint8Array {
+  const name = new TextEncoder().encode(path.startsWith("@") ? `\0${path.slice(1)}` : `${path}\0`);
+  if (name.byteLength > 108) throw new RangeError(`Cannot use socket path ${path}: longer than 107 bytes`);
+  const address = new Uint8Array(2 + name.byteLength);
+  new DataView(address.buffer).setUint16(0, AF_UNIX, true);
+  address.set(name, 2);
+  return address;
 }
 
 /** Flags for `open`. */
@@ -53,6 +76,10 @@ export async function loadLibc(path = "libc.so.6"): Promise<LibC> {
       read: { args: ["i32", "ptr", "u64"], returns: "i64" },
       pread: { args: ["i32", "ptr", "u64", "i64"], returns: "i64" },
       poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
+      socket: { args: ["i32", "i32", "i32"], returns: "i32" },
+      bind: { args: ["i32", "ptr", "u32"], returns: "i32" },
+      sendto: { args: ["i32", "ptr", "u64", "i32", "ptr", "u32"], returns: "i64" },
+      recv: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
       __errno_location: { args: [], returns: "ptr" },
     });
     const call = symbols as unknown as Record<string, (...args: unknown[]) => number | bigint | unknown>;
@@ -64,6 +91,10 @@ export async function loadLibc(path = "libc.so.6"): Promise<LibC> {
       pread: (fd, buffer, offset) => Number(call.pread!(fd, buffer, buffer.byteLength, offset)),
       poll: (fds, count, timeoutMs) => Number(call.poll!(fds, count, timeoutMs)),
       pollAsync: undefined,
+      socket: (domain, type, protocol) => Number(call.socket!(domain, type, protocol)),
+      bind: (fd, address) => Number(call.bind!(fd, address, address.byteLength)),
+      sendto: (fd, message, flags, address) => Number(call.sendto!(fd, message, message.byteLength, flags, address, address.byteLength)),
+      recv: (fd, buffer, flags) => Number(call.recv!(fd, buffer, buffer.byteLength, flags)),
       errno: () => ffi.read.i32(call.__errno_location!(), 0),
     };
   }
@@ -76,6 +107,10 @@ export async function loadLibc(path = "libc.so.6"): Promise<LibC> {
     pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
     poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
     poll_async: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+    socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+    bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+    sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
+    recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
     __errno_location: { parameters: [], result: "pointer" },
   });
   const call = symbols as unknown as Record<string, (...args: unknown[]) => unknown>;
@@ -87,6 +122,10 @@ export async function loadLibc(path = "libc.so.6"): Promise<LibC> {
     pread: (fd, buffer, offset) => Number(call.pread!(fd, buffer, BigInt(buffer.byteLength), BigInt(offset))),
     poll: (fds, count, timeoutMs) => Number(call.poll!(fds, BigInt(count), timeoutMs)),
     pollAsync: (fds, count, timeoutMs) => (call.poll_async!(fds, BigInt(count), timeoutMs) as Promise<number>).then(Number),
+    socket: (domain, type, protocol) => Number(call.socket!(domain, type, protocol)),
+    bind: (fd, address) => Number(call.bind!(fd, address, address.byteLength)),
+    sendto: (fd, message, flags, address) => Number(call.sendto!(fd, message, BigInt(message.byteLength), flags, address, address.byteLength)),
+    recv: (fd, buffer, flags) => Number(call.recv!(fd, buffer, BigInt(buffer.byteLength), flags)),
     errno: () => new deno.UnsafePointerView(call.__errno_location!()).getInt32(0),
   };
 }
