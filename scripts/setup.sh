@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what realer-edge needs on a Debian machine that has only Node.js and npm:
 # npm packages (which bring Bun and Deno), and from Debian when absent: mosquitto and openssl
-# (the emulator), qemu-user-static and libc6-arm64-cross (running the arm64 binary in tests).
+# (the emulator), qemu-user-static and libc6-arm64-cross (running the arm64 binary in tests),
+# and lintian (checking the Debian package).
 # Idempotent: a second run changes nothing and takes a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,9 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # The arm64 binary is tested under qemu-user, with Debian's arm64 glibc as its sysroot.
 [ -x /usr/bin/qemu-aarch64-static ] || need+=(qemu-user-static)
 [ -f /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need+=(libc6-arm64-cross)
+# The Debian package is built with dpkg-deb and checked with lintian.
+command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
+[ -x /usr/bin/lintian ] || need+=(lintian)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then

@@ -1,0 +1,72 @@
+// The Debian package as an installer would see it: control fields, the layout unpacked into a
+// scratch root, a binary that runs from there, the unit's hardening, and lintian without errors.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { build } from "../../scripts/build.ts";
+import { buildDeb, lintian } from "../../scripts/package.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import { VERSION } from "../../src/version.ts";
+import { tempDir } from "../helpers/harness.ts";
+
+const noLintian = existsSync("/usr/bin/lintian") ? false : "lintian is not installed (scripts/setup.sh installs it)";
+if (noLintian) console.error(`SKIPPING lintian: ${noLintian}`);
+
+describe("Debian package (amd64)", () => {
+  let dir: { path: string; remove: () => void };
+  let deb: string;
+  let root: string;
+
+  before(() => {
+    dir = tempDir("package");
+  });
+
+  after(() => dir?.remove());
+
+  it("builds with dpkg-deb and unpacks into a scratch root", { timeout: 180_000 }, () => {
+    const [binary] = build(["linux-x64"], dir.path);
+    deb = buildDeb("amd64", binary!, dir.path);
+    root = join(dir.path, "root");
+    for (const args of [["-x", deb, root], ["-e", deb, join(root, "DEBIAN")]]) {
+      const result = spawnSync("dpkg-deb", args, { encoding: "utf8" });
+      assert.equal(result.status, 0, result.stderr);
+    }
+    console.log(`package: ${(statSync(deb).size / 1024 / 1024).toFixed(1)} MiB`);
+  });
+
+  it("is named and described for dpkg", () => {
+    assert.equal(deb.split("/").at(-1), `realer-edge_${VERSION}_amd64.deb`);
+    const control = readFileSync(join(root, "DEBIAN/control"), "utf8");
+    assert.match(control, /^Package: realer-edge$/m);
+    assert.match(control, /^Architecture: amd64$/m);
+    assert.match(control, /^Depends: libc6 \(>= 2\.27\), adduser$/m);
+    assert.equal(readFileSync(join(root, "DEBIAN/conffiles"), "utf8"), "/etc/realer-edge/device.json\n");
+    for (const script of ["postinst", "postrm"]) assert.ok(statSync(join(root, "DEBIAN", script)).mode & 0o100, `${script} is executable`);
+    assert.match(readFileSync(join(root, "DEBIAN/postinst"), "utf8"), /adduser --quiet realer-edge gpio/);
+  });
+
+  it("installs a binary that runs, a unit with its hardening, and a config that loads", () => {
+    const binary = join(root, "usr/bin/realer-edge");
+    assert.ok(statSync(binary).mode & 0o111, "the binary is executable");
+    const version = spawnSync(binary, ["--version"], { encoding: "utf8" });
+    assert.match(version.stdout, new RegExp(`^realer-edge ${VERSION.replace(/\./g, "\\.")} \\(commit [0-9a-f]+`));
+    const unit = readFileSync(join(root, "lib/systemd/system/realer-edge.service"), "utf8");
+    for (const line of ["Type=notify", "WatchdogSec=30", "Restart=on-failure", "StartLimitBurst=5", "User=realer-edge", "SupplementaryGroups=gpio", "StateDirectory=realer-edge", "ConfigurationDirectory=realer-edge", "ProtectSystem=strict", "NoNewPrivileges=true", "DevicePolicy=closed", "DeviceAllow=char-gpiochip rw", "LoadCredential=client-secret:/etc/realer-edge/client-secret"]) {
+      assert.ok(unit.includes(`\n${line}\n`), `the unit has ${line}`);
+    }
+    assert.doesNotMatch(unit, /secret=|CLIENT_SECRET/i, "no secret in the unit");
+    const config = parseConfig(readFileSync(join(root, "etc/realer-edge/device.json"), "utf8"), "device.json");
+    assert.deepEqual(config.client_secret, { file: "/run/credentials/realer-edge.service/client-secret" });
+    for (const file of ["usr/share/doc/realer-edge/copyright", "usr/share/doc/realer-edge/changelog.gz", "usr/share/man/man1/realer-edge.1.gz"]) {
+      assert.ok(existsSync(join(root, file)), file);
+    }
+  });
+
+  it("passes lintian without errors", { skip: noLintian, timeout: 120_000 }, () => {
+    const result = lintian(deb)!;
+    assert.deepEqual(result.errors, []);
+    console.log(`lintian: ${result.errors.length} errors, ${result.warnings.length} warnings`);
+  });
+});
