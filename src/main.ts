@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { checkCommand } from "./commands/check.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { emulatorCommand } from "./commands/emulator.ts";
 import { runCommand } from "./commands/run.ts";
@@ -11,6 +12,7 @@ const HELP = `realer-edge ${VERSION}: firmware runtime for Realer control device
 
 Usage:
   realer-edge run --config FILE      run the device runtime
+  realer-edge check --config FILE    check config, lines and catalog; exit 0 when safe to start
   realer-edge emulator [--port N]    run the bundled Realer emulator (HTTPS API + mosquitto)
   realer-edge demo [--once]          emulator + one device on mock GPIO + a scripted scenario
   realer-edge --help | --version
@@ -21,6 +23,7 @@ Options:
   --state-dir DIR      emulator/demo state (default .state/)
   --port N             emulator HTTPS port on 127.0.0.1 (default: any free port)
   --once               demo: stop after the scenario
+  --offline            check: skip the catalog, check the config and lines only
 
 Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad usage or config.
 `;
@@ -45,6 +48,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         "state-dir": { type: "string" },
         port: { type: "string" },
         once: { type: "boolean" },
+        offline: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
       },
@@ -64,6 +68,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         if (values.config === undefined) throw new RealerError("config", "Cannot run: --config FILE is required");
         await runCommand({ configPath: values.config, logLevel: level, env: process.env });
         return 0;
+      case "check":
+        if (values.config === undefined) throw new RealerError("config", "Cannot check: --config FILE is required");
+        return await checkCommand({ configPath: values.config, offline: values.offline ?? false, env: process.env, print: (line) => console.log(line) });
       case "emulator":
         await emulatorCommand({ stateDir: `${stateDir}/emulator`, port: Number(values.port ?? 0), logLevel: level });
         return 0;

@@ -1,0 +1,93 @@
+import { readFileSync } from "node:fs";
+import { ApiClient } from "../cloud/api-client.ts";
+import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
+import { DEVICE_SCOPES, TokenSource } from "../cloud/oauth.ts";
+import { systemClock } from "../clock.ts";
+import { loadConfig, readClientSecret } from "../config/load.ts";
+import type { RouteConfig } from "../config/schema.ts";
+import { bindRoutes } from "../device/bindings.ts";
+import { describeError, RealerError } from "../errors.ts";
+import { createBackend } from "../hal/create.ts";
+import { describeLine, type GpioBackend } from "../hal/types.ts";
+import { silentLogger } from "../log.ts";
+import { withToken } from "../mqtt/link.ts";
+import { createFetch } from "../runtime/index.ts";
+
+/** Options of `realer-edge check`. */
+export interface CheckOptions {
+  readonly configPath: string;
+  readonly offline: boolean;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly print: (line: string) => void;
+}
+
+const lineKey = (config: RouteConfig) => "name" in config.line ? `name:${config.line.name}` : `${config.line.chip}:${config.line.offset}`;
+const lineText = (config: RouteConfig) => "name" in config.line ? config.line.name : `${config.line.chip}:${config.line.offset}`;
+const entryText = (config: RouteConfig) => config.source_id ?? (config.pin_port === undefined ? config.feed_data_topic ?? "?" : `pin_port ${config.pin_port}`);
+
+async function checkLines(backend: GpioBackend, routes: readonly RouteConfig[]): Promise<{ problems: string[]; directions: Map<string, string> }> {
+  const problems: string[] = [];
+  const directions = new Map<string, string>();
+  const seen = new Map<string, RouteConfig>();
+  for (const route of routes) {
+    const earlier = seen.get(lineKey(route));
+    if (earlier) problems.push(`line ${lineText(route)} is bound twice: by ${entryText(earlier)} and by ${entryText(route)}`);
+    seen.set(lineKey(route), route);
+    try {
+      const info = await backend.getLineInfo(route.line);
+      directions.set(lineKey(route), info.direction);
+      if (info.used) problems.push(`${describeLine(route.line)} is already held by "${info.consumer}"`);
+    } catch (error) {
+      problems.push(`${describeLine(route.line)} does not exist on this board (${describeError(error)})`);
+    }
+  }
+  return { problems, directions };
+}
+
+/**
+ * `realer-edge check`: validates the config, checks each line on this board, and unless offline
+ * reads the catalog and prints the binding table. Returns the exit code: 0 safe to start,
+ * 1 problems found (one line each), 2 the config itself is bad.
+ */
+export async function checkCommand(options: CheckOptions): Promise<number> {
+  const { print } = options;
+  const config = loadConfig(options.configPath);
+  const secret = readClientSecret(config, options.configPath, options.env);
+  const backend = await createBackend(config.gpio.backend);
+  const { problems, directions } = await checkLines(backend, config.routes);
+  await backend.close();
+  let catalog: Catalog | undefined;
+  if (!options.offline) {
+    let ca: string | undefined;
+    if (config.ca_file !== undefined) {
+      try {
+        ca = readFileSync(config.ca_file, "utf8");
+      } catch {
+        throw new RealerError("config", `Cannot load config ${options.configPath}: ca_file: cannot read ${config.ca_file}`);
+      }
+    }
+    const api = new ApiClient(config.api_url, createFetch(ca));
+    const tokens = new TokenSource({ api, clientId: config.client_id, clientSecret: secret, scopes: DEVICE_SCOPES, clock: systemClock, logger: silentLogger });
+    try {
+      catalog = await withToken(tokens, (token) => fetchCatalog(api, token, config.device_id));
+    } catch (error) {
+      problems.push(`cannot read the catalog: ${describeError(error)}`);
+    }
+  }
+  if (catalog) {
+    const { bindings, unbound, unused } = bindRoutes(catalog.mqtt_routes, config.routes);
+    print("route                           type     pin_port  line            settings");
+    for (const binding of bindings) {
+      const settings = [binding.config.active_low ? "active-low" : "", binding.config.bias === "as-is" ? "" : binding.config.bias, binding.config.debounce_ms > 0 ? `debounce ${binding.config.debounce_ms} ms` : ""].filter((s) => s !== "").join(", ");
+      print(`${binding.name.padEnd(31)} ${binding.route.source_type.padEnd(8)} ${(binding.route.pin_port ?? "-").padEnd(9)} ${lineText(binding.config).padEnd(15)} ${settings || "-"}`);
+      if (binding.route.source_type === "sensor" && directions.get(lineKey(binding.config)) === "output") {
+        problems.push(`${describeLine(binding.config.line)} is an output but is bound to sensor route ${binding.name}`);
+      }
+    }
+    for (const route of unbound) problems.push(`catalog route ${route.source_id ?? route.mqtt.feed_data_topic} (${route.source_type}${route.pin_port === undefined ? "" : `, pin_port ${route.pin_port}`}) has no line in the config`);
+    for (const entry of unused) problems.push(`config entry ${entryText(entry)} names no route in the catalog: the config no longer matches it`);
+  }
+  for (const problem of problems) print(`problem: ${problem}`);
+  print(problems.length === 0 ? "ok: safe to start" : `${problems.length} problem${problems.length === 1 ? "" : "s"}: not safe to start`);
+  return problems.length === 0 ? 0 : 1;
+}

@@ -1,0 +1,85 @@
+// `realer-edge check` as a technician uses it before starting the service.
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Emulator } from "../../src/emulator/emulator.ts";
+import { runCli } from "../helpers/cli.ts";
+import { DEMO_ROUTES, deviceConfig, startEmulator, tempDir } from "../helpers/harness.ts";
+
+describe("realer-edge check", () => {
+  let emulator: Emulator;
+  let stop: () => Promise<void>;
+  let dir: { path: string; remove: () => void };
+
+  before(async () => {
+    ({ emulator, stop } = await startEmulator());
+    dir = tempDir("check");
+  });
+
+  after(async () => {
+    await stop?.();
+    dir?.remove();
+  });
+
+  const check = async (name: string, config: unknown, extra: string[] = [], secret = "") => {
+    const path = join(dir.path, name);
+    writeFileSync(path, JSON.stringify(config));
+    return runCli(["check", "--config", path, ...extra], { REALER_CLIENT_SECRET: secret || "unused" });
+  };
+
+  it("prints the binding table and says it is safe to start", async () => {
+    const device = emulator.provision(DEMO_ROUTES);
+    const result = await check("good.json", deviceConfig(emulator, device, dir.path), [], device.client_secret);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    const lines = result.stdout.trim().split("\n");
+    assert.match(lines[0]!, /^route\s+type\s+pin_port\s+line\s+settings$/);
+    assert.ok(lines.some((line) => /^cmd_\w+\s+command\s+6\s+gpiochip0:6\s+-$/.test(line)), result.stdout);
+    assert.ok(lines.some((line) => /^sen_\w+\s+sensor\s+5\s+gpiochip0:5\s+-$/.test(line)), result.stdout);
+    assert.equal(lines.at(-1), "ok: safe to start");
+  });
+
+  it("names each mistake on one line and exits 1", async () => {
+    const device = emulator.provision(DEMO_ROUTES);
+    const base = deviceConfig(emulator, device, dir.path);
+    const sensor = base.routes[1]!;
+    const config = {
+      ...base,
+      routes: [
+        sensor,
+        { ...sensor, pin_port: undefined, source_id: "sen_not_in_the_catalog" },
+        { ...sensor, pin_port: "9", line: { chip: "gpiochip0", offset: 99 } },
+      ],
+    };
+    const result = await check("mistakes.json", config, [], device.client_secret);
+    assert.equal(result.code, 1);
+    const problems = result.stdout.split("\n").filter((line) => line.startsWith("problem: "));
+    const expected = [
+      /line gpiochip0:5 is bound twice: by pin_port 5 and by sen_not_in_the_catalog/,
+      /line 99 on gpiochip0 does not exist on this board/,
+      /catalog route cmd_\w+ \(command, pin_port 6\) has no line in the config/,
+      /config entry sen_not_in_the_catalog names no route in the catalog/,
+      /config entry pin_port 9 names no route in the catalog/,
+    ];
+    for (const pattern of expected) assert.ok(problems.some((line) => pattern.test(line)), `${pattern} in:\n${problems.join("\n")}`);
+    assert.equal(problems.length, expected.length, problems.join("\n"));
+    assert.match(result.stdout.trim().split("\n").at(-1)!, /^5 problems: not safe to start$/);
+  });
+
+  it("says why the catalog cannot be read, and checks lines alone with --offline", async () => {
+    const device = emulator.provision(DEMO_ROUTES);
+    const unreachable = { ...deviceConfig(emulator, device, dir.path), api_url: "https://127.0.0.1:9" };
+    const online = await check("unreachable.json", unreachable, [], device.client_secret);
+    assert.equal(online.code, 1);
+    assert.match(online.stdout, /problem: cannot read the catalog: Cannot reach POST https:\/\/127\.0\.0\.1:9\/oauth\/token/);
+    const offline = await check("unreachable.json", unreachable, ["--offline"], device.client_secret);
+    assert.equal(offline.code, 0, offline.stdout);
+    assert.match(offline.stdout, /^ok: safe to start$/m);
+  });
+
+  it("exits 2 on a config it cannot load", async () => {
+    const result = await check("broken.json", { api_url: "https://x" });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^realer-edge: Cannot load config .*broken\.json: device_id: is required\n$/);
+  });
+});
