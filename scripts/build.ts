@@ -51,4 +51,30 @@ export function build(targets: readonly string[] = TARGETS, outDir = "dist"): st
   return outputs;
 }
 
-if (import.meta.main) build(process.argv.slice(2).length > 0 ? process.argv.slice(2) : TARGETS);
+/** Runs each binary against a fresh emulator and prints its start-up time to the first CONNACK. */
+async function measureStartup(binaries: readonly string[]): Promise<void> {
+  const { startEmulator, tempDir } = await import("../test/helpers/harness.ts");
+  const { canRunArm64, runBinaryScenario } = await import("../test/helpers/binary.ts");
+  const { emulator, stop } = await startEmulator();
+  const dir = tempDir("build-measure");
+  try {
+    for (const binary of binaries) {
+      const arm64 = binary.endsWith("arm64");
+      if (arm64 && !canRunArm64()) {
+        console.log(`${binary}: start-up not measured (no qemu-user; scripts/setup.sh installs it)`);
+        continue;
+      }
+      const result = await runBinaryScenario(emulator, binary, arm64, dir.path, 120_000);
+      console.log(`${binary}: process start to CONNACK ${result.startToConnectedMs} ms${arm64 ? " under qemu-user (an emulation upper bound)" : ""}`);
+    }
+  } finally {
+    await stop();
+    dir.remove();
+  }
+}
+
+if (import.meta.main) {
+  const binaries = build(process.argv.slice(2).length > 0 ? process.argv.slice(2) : TARGETS);
+  await measureStartup(binaries);
+  process.exit(0);
+}
