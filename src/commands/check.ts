@@ -1,12 +1,11 @@
-import { readFileSync } from "node:fs";
 import { ApiClient } from "../cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
 import { DEVICE_SCOPES, TokenSource } from "../cloud/oauth.ts";
 import { systemClock } from "../clock.ts";
-import { loadConfig, readClientSecret } from "../config/load.ts";
+import { loadConfig, readCaFile, readClientSecret } from "../config/load.ts";
 import type { RouteConfig } from "../config/schema.ts";
 import { bindRoutes } from "../device/bindings.ts";
-import { describeError, RealerError } from "../errors.ts";
+import { describeError } from "../errors.ts";
 import { createBackend } from "../hal/create.ts";
 import { describeLine, type GpioBackend } from "../hal/types.ts";
 import { silentLogger } from "../log.ts";
@@ -58,14 +57,7 @@ export async function checkCommand(options: CheckOptions): Promise<number> {
   await backend.close();
   let catalog: Catalog | undefined;
   if (!options.offline) {
-    let ca: string | undefined;
-    if (config.ca_file !== undefined) {
-      try {
-        ca = readFileSync(config.ca_file, "utf8");
-      } catch {
-        throw new RealerError("config", `Cannot load config ${options.configPath}: ca_file: cannot read ${config.ca_file}`);
-      }
-    }
+    const ca = readCaFile(config, options.configPath);
     const api = new ApiClient(config.api_url, createFetch(ca));
     const tokens = new TokenSource({ api, clientId: config.client_id, clientSecret: secret, scopes: DEVICE_SCOPES, clock: systemClock, logger: silentLogger });
     try {

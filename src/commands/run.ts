@@ -1,9 +1,7 @@
-import { readFileSync } from "node:fs";
 import { systemClock } from "../clock.ts";
-import { loadConfig, readClientSecret } from "../config/load.ts";
+import { loadConfig, readCaFile, readClientSecret } from "../config/load.ts";
 import { DeviceRuntime } from "../device/runtime.ts";
 import { DeviceStore } from "../device/store.ts";
-import { RealerError } from "../errors.ts";
 import { createBackend } from "../hal/create.ts";
 import { MockBackend } from "../hal/mock.ts";
 import { mockControlApp } from "../hal/mock-control.ts";
@@ -23,14 +21,7 @@ export async function runCommand(options: RunOptions): Promise<void> {
   const config = loadConfig(options.configPath);
   const clientSecret = readClientSecret(config, options.configPath, options.env);
   const logger = createLogger({ level: options.logLevel ?? config.log.level, format: config.log.format, source: "device" });
-  let ca: string | undefined;
-  if (config.ca_file !== undefined) {
-    try {
-      ca = readFileSync(config.ca_file, "utf8");
-    } catch {
-      throw new RealerError("config", `Cannot load config ${options.configPath}: ca_file: cannot read ${config.ca_file}`);
-    }
-  }
+  const ca = readCaFile(config, options.configPath);
   const backend = await createBackend(config.gpio.backend);
   const store = await DeviceStore.open(config.state_dir);
   let control: Server | undefined;

@@ -72,3 +72,13 @@ export function readClientSecret(config: Config, file: string, env: Readonly<Rec
   }
   return new Secret(value);
 }
+
+/** Reads the PEM CA the config names, or undefined to use the runtime's default roots. */
+export function readCaFile(config: Config, file: string): string | undefined {
+  if (config.ca_file === undefined) return undefined;
+  try {
+    return readFileSync(config.ca_file, "utf8");
+  } catch {
+    throw new RealerError("config", `Cannot load config ${file}: ca_file: cannot read ${config.ca_file}`);
+  }
+}
