@@ -1,6 +1,6 @@
 import { ApiClient } from "../cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
-import { type Bootstrap, fetchBootstrap } from "../cloud/https-api.ts";
+import { type Bootstrap, fetchBootstrap, fetchDesiredStates } from "../cloud/https-api.ts";
 import { DEVICE_SCOPES, TokenSource } from "../cloud/oauth.ts";
 import { type BackoffSettings, DEFAULT_BACKOFF, decideRetry } from "../cloud/retry-policy.ts";
 import type { Clock } from "../clock.ts";
@@ -190,6 +190,7 @@ export class DeviceRuntime {
         onOnline: (session) => {
           this.#outbox.attach(session);
           this.events.emit("online", { broker: catalog.mqtt.broker_url });
+          void this.#reconcile(api, tokens);
         },
         onOffline: () => {
           this.#outbox.detach();
@@ -286,6 +287,28 @@ export class DeviceRuntime {
         this.#sensors.push(reader);
         logger.info("line.claimed", { route: binding.name, line: describeRef(ref), direction: "input" });
       }
+    }
+  }
+
+  /**
+   * After each connect, reads the open desired states over HTTPS once and hands them to the same
+   * handlers: a request published before the device's first session (which no broker can queue)
+   * or lost with a session still gets answered. The ledger makes a second delivery of the same
+   * desired_id harmless, and sequence numbers keep the order.
+   */
+  async #reconcile(api: ApiClient, tokens: TokenSource): Promise<void> {
+    const { config, logger } = this.#deps;
+    try {
+      const open = await withToken(tokens, (token) => fetchDesiredStates(api, token, config.device_id));
+      for (const state of open) {
+        const handler = typeof state.command_id === "string" ? this.#handlersBySource.get(state.command_id) : undefined;
+        if (!handler) continue;
+        const { command_id: _, ...desired } = state;
+        logger.info("desired.reconciled", { desired_id: String(desired.desired_id), note: "open at connect, read over HTTPS" });
+        await handler.handle(new TextEncoder().encode(JSON.stringify(desired)));
+      }
+    } catch (error) {
+      logger.debug("desired.reconcile_skipped", { error: describeError(error) });
     }
   }
 

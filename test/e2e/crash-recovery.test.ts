@@ -45,7 +45,6 @@ describe("crash recovery (SIGKILL, real broker)", () => {
     writeFileSync(configPath, JSON.stringify(config));
     const env = { REALER_CLIENT_SECRET: device.client_secret };
 
-    const hadSession = () => emulator.state.feedOf(device.device_id).some((entry) => entry.status === "accepted");
     const edges: Edge[] = [];
     const desiredIds: string[] = [];
     let driving = true;
@@ -65,9 +64,9 @@ describe("crash recovery (SIGKILL, real broker)", () => {
         } catch {
           // The device is down (killed or starting): no event happened.
         }
-        // Desired states start once the device has had a session: before its first SUBSCRIBE
-        // the broker has nowhere to queue them (a device in the field has had one long ago).
-        if (tick % 3 === 0 && hadSession()) {
+        // From the first tick: a desired state set before the device's first session reaches it
+        // through the HTTPS reconciliation after it connects.
+        if (tick % 3 === 0) {
           const desired = await emulator.setDesired(device.device_id, relay.source_id, Math.random() < 0.5 ? "1.0" : "0.0");
           desiredIds.push(desired.desiredId);
         }

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Emulator } from "../../src/emulator/emulator.ts";
-import { RELAY_LINE, type RunningDevice, startDevice, startEmulator, SWITCH_LINE, tempDir, waitFor } from "../helpers/harness.ts";
+import { DEMO_ROUTES, RELAY_LINE, type RunningDevice, startDevice, startEmulator, SWITCH_LINE, tempDir, waitFor } from "../helpers/harness.ts";
 import { stream, verifyStream } from "../helpers/stream.ts";
 
 const SOAK_S = Number(process.env.REALER_SOAK_S ?? 60);
@@ -95,6 +95,21 @@ describe("resilience (emulator fault switches, real mosquitto)", () => {
       });
     } finally {
       emulator.faults.credentialScopes = undefined;
+    }
+  });
+
+  it("answers a desired state set before its very first session, read over HTTPS after connecting", { timeout: 30_000 }, async () => {
+    const device = emulator.provision(DEMO_ROUTES);
+    const relay = device.routes.find((route) => route.source_type === "command")!.source_id;
+    // No session exists yet: the broker has nowhere to queue this.
+    const early = await emulator.setDesired(device.device_id, relay, "1.0");
+    const dev = await startDevice(emulator, { device });
+    try {
+      await waitFor("the early desired state to be answered", () => emulator.state.desired.get(early.desiredId)?.answer, 10_000);
+      assert.equal(dev.mock.getLevel(RELAY_LINE), 1);
+      assert.equal(dev.seen.desired.filter((o) => o.desiredId === early.desiredId && o.status === "applied").length, 1);
+    } finally {
+      await dev.stop();
     }
   });
 
