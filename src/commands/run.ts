@@ -59,7 +59,8 @@ export async function runCommand(options: RunOptions): Promise<void> {
       new Promise<false>((resolve) => setTimeout(() => resolve(false), STOP_BOUND_MS).unref?.()),
     ]);
     if (!bounded) logger.warn("runtime.stop_timeout", { after_ms: STOP_BOUND_MS, note: "exiting anyway; the outbox is on disk" });
-    await control?.stop();
+    // Deno's server stop waits for idle keep-alive connections; a rig's must not hold the exit.
+    await Promise.race([control?.stop(), new Promise((resolve) => setTimeout(resolve, 500).unref?.())]);
     await backend.close();
     store.close();
     notifier.close();

@@ -29,6 +29,22 @@ export interface HttpsLinkOptions {
   readonly catalogCheckMs: number;
 }
 
+/**
+ * Hands each item of an HTTPS desired-states list to its command's handler, one at a time, in the
+ * shape of the MQTT message (the same 5.3 rules and ledger apply); unknown commands are logged.
+ */
+export async function handleDesiredStates(states: readonly Record<string, unknown>[], handlers: ReadonlyMap<string, DesiredHandler>, logger: Logger): Promise<void> {
+  for (const state of states) {
+    const handler = typeof state.command_id === "string" ? handlers.get(state.command_id) : undefined;
+    if (!handler) {
+      logger.warn("https.unknown_command", { command_id: String(state.command_id), desired_id: String(state.desired_id) });
+      continue;
+    }
+    const { command_id: _, ...desired } = state;
+    await handler.handle(new TextEncoder().encode(JSON.stringify(desired)));
+  }
+}
+
 const STATUS: Record<string, string> = { created: "accepted", replayed: "replayed", conflict: "conflict", rejected: "rejected" };
 
 /**
@@ -85,15 +101,7 @@ export class HttpsLink {
   async #poll(): Promise<void> {
     const { api, tokens, deviceId, handlers, logger } = this.#options;
     const states = await withToken(tokens, (token) => fetchDesiredStates(api, token, deviceId));
-    for (const state of states) {
-      const handler = typeof state.command_id === "string" ? handlers.get(state.command_id) : undefined;
-      if (!handler) {
-        logger.warn("https.unknown_command", { command_id: String(state.command_id), desired_id: String(state.desired_id) });
-        continue;
-      }
-      const { command_id: _, ...desired } = state;
-      await handler.handle(new TextEncoder().encode(JSON.stringify(desired)));
-    }
+    await handleDesiredStates(states, handlers, logger);
   }
 
   /** The catalog, when the server now offers MQTT (and the bootstrap, if served, lists it). */

@@ -14,7 +14,7 @@ import { AckSchema, parsePayload } from "../mqtt/messages.ts";
 import type { Secret } from "../secret.ts";
 import { type Binding, bindRoutes } from "./bindings.ts";
 import { type DesiredOutcome, DesiredHandler } from "./desired-handler.ts";
-import { HttpsLink } from "./https-link.ts";
+import { handleDesiredStates, HttpsLink } from "./https-link.ts";
 import { Outbox, type OutboxStats, type Settled } from "./outbox.ts";
 import { SensorReader } from "./sensor-reader.ts";
 import type { DeviceStore } from "./store.ts";
@@ -300,13 +300,8 @@ export class DeviceRuntime {
     const { config, logger } = this.#deps;
     try {
       const open = await withToken(tokens, (token) => fetchDesiredStates(api, token, config.device_id));
-      for (const state of open) {
-        const handler = typeof state.command_id === "string" ? this.#handlersBySource.get(state.command_id) : undefined;
-        if (!handler) continue;
-        const { command_id: _, ...desired } = state;
-        logger.info("desired.reconciled", { desired_id: String(desired.desired_id), note: "open at connect, read over HTTPS" });
-        await handler.handle(new TextEncoder().encode(JSON.stringify(desired)));
-      }
+      if (open.length > 0) logger.info("desired.reconciling", { open: open.length, note: "open at connect, read over HTTPS" });
+      await handleDesiredStates(open, this.#handlersBySource, logger);
     } catch (error) {
       logger.debug("desired.reconcile_skipped", { error: describeError(error) });
     }

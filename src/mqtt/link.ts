@@ -80,7 +80,7 @@ export class MqttLink {
       let delay = backoffDelay(attempt, baseMs, capMs, random);
       try {
         credential ??= await this.#credential();
-        const session = await this.#connect(credential);
+        const session = await this.#connect(credential, signal);
         if (connects++ > 0) this.#status = { ...this.#status, reconnects: this.#status.reconnects + 1 };
         const connectedAt = clock.now();
         this.#status = { ...this.#status, connected: true, connectedSince: connectedAt, credentialRenewAt: credential.renewAt };
@@ -130,7 +130,7 @@ export class MqttLink {
     return credential;
   }
 
-  async #connect(credential: MqttCredential): Promise<MqttSession> {
+  async #connect(credential: MqttCredential, signal: AbortSignal): Promise<MqttSession> {
     const { catalog, ca, logger, topics } = this.#options;
     const limits = catalog.mqtt.limits;
     const session = await MqttSession.connect({
@@ -140,6 +140,7 @@ export class MqttLink {
       keepaliveSeconds: limits.keepalive_seconds ?? 60,
       sessionExpirySeconds: limits.session_expiry_seconds ?? 3600,
       onMessage: this.#options.onMessage,
+      signal,
     });
     logger.info("mqtt.connected", { broker: catalog.mqtt.broker_url, client_id: credential.clientId });
     for (const result of await session.subscribe(topics)) {

@@ -20,6 +20,8 @@ export interface SessionOptions {
    * The PUBACK of a QoS 1 message goes out only once the returned promise settles.
    */
   readonly onMessage: (topic: string, payload: Uint8Array) => void | Promise<void>;
+  /** Gives up connecting when it aborts (the runtime is stopping). */
+  readonly signal?: AbortSignal;
 }
 
 /** Why a session ended. */
@@ -118,7 +120,12 @@ export class MqttSession {
     };
     const session = new MqttSession(client, options.publishTimeoutMs ?? 2 * options.keepaliveSeconds * 1000);
     await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const onAbort = () => fail(new Error("the runtime is stopping"));
       const fail = (error: Error & { code?: number | string }) => {
+        if (settled) return;
+        settled = true;
+        options.signal?.removeEventListener("abort", onAbort);
         client.removeListener("connect", ok);
         client.end(true);
         const code = typeof error.code === "number" ? error.code : undefined;
@@ -126,12 +133,17 @@ export class MqttSession {
         reject(new RealerError(code === 0x86 || code === NOT_AUTHORIZED ? "auth" : "network", `Cannot connect to ${options.brokerUrl} as ${credential.clientId}: ${why}`, { cause: error }));
       };
       const ok = () => {
+        if (settled) return;
+        settled = true;
+        options.signal?.removeEventListener("abort", onAbort);
         client.removeListener("error", fail);
         resolve();
       };
       client.once("connect", ok);
       client.once("error", fail);
       void session.closed.then((end) => fail(new Error(end.reason)));
+      if (options.signal?.aborted) onAbort();
+      else options.signal?.addEventListener("abort", onAbort, { once: true });
     });
     return session;
   }
