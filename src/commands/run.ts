@@ -35,6 +35,12 @@ export async function runCommand(options: RunOptions): Promise<void> {
     logger.info("runtime.stopping", { signal });
     notifier.stopping();
     runtime.requestStop();
+    // The last word on the stop's bound, whatever part of it hangs: everything observed is
+    // already committed, so exiting loses nothing.
+    setTimeout(() => {
+      logger.warn("runtime.exit_forced", { after_ms: HARD_EXIT_MS, link: JSON.stringify(runtime.linkStatus ?? null) });
+      process.exit(0);
+    }, HARD_EXIT_MS).unref?.();
     resolve();
   }));
   try {
@@ -70,5 +76,7 @@ export async function runCommand(options: RunOptions): Promise<void> {
 /** How long start-up waits for a connection before telling systemd it is ready offline. */
 const READY_WAIT_MS = 10_000;
 
-/** How long a stop may take before the process exits regardless. */
+/** How long the runtime's stop may take before cleanup goes on without it. */
 const STOP_BOUND_MS = 8000;
+/** How long after a stop signal the process exits, whatever is still running. */
+const HARD_EXIT_MS = 9000;

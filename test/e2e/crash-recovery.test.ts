@@ -81,6 +81,8 @@ describe("crash recovery (SIGKILL, real broker)", () => {
     first.kill("SIGTERM");
     assert.equal(await first.exited, 0);
     let kills = 0;
+    let slowest = 0;
+    let forced = 0;
     for (; kills < rounds; kills++) {
       const cli = startCli(["run", "--config", configPath], env);
       await sleep(150 + Math.random() * 1200);
@@ -90,7 +92,10 @@ describe("crash recovery (SIGKILL, real broker)", () => {
       if (signal === "SIGKILL") assert.equal(code, null, "the process died by the signal");
       else {
         assert.equal(code, 0, `a SIGTERM stop exits 0:\n${cli.output().stderr}`);
-        assert.ok(Date.now() - sent < 10_000, "and within its 10 s bound");
+        const took = Date.now() - sent;
+        slowest = Math.max(slowest, took);
+        if (cli.output().stdout.includes("runtime.exit_forced")) forced++;
+        assert.ok(took < 10_000, `and within its 10 s bound (took ${took} ms); the device's last lines:\n${cli.output().stdout.split("\n").slice(-12).join("\n")}`);
       }
     }
     const last = startCli(["run", "--config", configPath], env);
@@ -133,7 +138,7 @@ describe("crash recovery (SIGKILL, real broker)", () => {
       const answeredTwice = desiredIds.filter((desiredId) => reportsOf(desiredId).length > 1);
       assert.deepEqual(answeredTwice, [], "no desired_id answered twice");
       const replaced = desiredIds.filter((desiredId) => reportsOf(desiredId).length === 0).length;
-      console.log(`${signal === "SIGKILL" ? "crash recovery" : "graceful stops"}: ${kills} ${signal}s, ${edges.length} input edges, ${desiredIds.length} desired states (${replaced} superseded before delivery), lost 0, answered twice 0`);
+      console.log(`${signal === "SIGKILL" ? "crash recovery" : "graceful stops"}: ${kills} ${signal}s, ${edges.length} input edges, ${desiredIds.length} desired states (${replaced} superseded before delivery), lost 0, answered twice 0${signal === "SIGTERM" ? `, slowest stop ${slowest} ms, forced exits ${forced}` : ""}`);
     } finally {
       driving = false;
       last.kill("SIGTERM");
