@@ -36,11 +36,14 @@ export class ApiClient {
   readonly #baseUrl: string;
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
+  readonly #stop: AbortSignal | undefined;
 
-  constructor(baseUrl: string, fetchImpl: typeof fetch, timeoutMs = 15_000) {
+  /** `stop` ends every request in flight when it aborts (the runtime is stopping). */
+  constructor(baseUrl: string, fetchImpl: typeof fetch, timeoutMs = 15_000, stop?: AbortSignal) {
     this.#baseUrl = baseUrl.replace(/\/+$/, "");
     this.#fetch = fetchImpl;
     this.#timeoutMs = timeoutMs;
+    this.#stop = stop;
   }
 
   /** Sends the request and returns the answer validated by its schema. */
@@ -53,7 +56,7 @@ export class ApiClient {
         method: request.method,
         headers: { accept: "application/json", ...request.headers },
         ...(request.body === undefined ? {} : { body: request.body }),
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: this.#stop ? AbortSignal.any([AbortSignal.timeout(this.#timeoutMs), this.#stop]) : AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);

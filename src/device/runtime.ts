@@ -106,7 +106,7 @@ export class DeviceRuntime {
    */
   async start(): Promise<void> {
     const { config, logger, clock } = this.#deps;
-    const api = new ApiClient(config.api_url, this.#deps.fetch);
+    const api = new ApiClient(config.api_url, this.#deps.fetch, 15_000, this.#abort.signal);
     const tokens = new TokenSource({ api, clientId: config.client_id, clientSecret: this.#deps.clientSecret, scopes: DEVICE_SCOPES, clock, logger });
     const catalog = await this.#firstCatalog(api, tokens);
     this.#catalog = catalog;

@@ -199,8 +199,15 @@ export class MqttSession {
     }
   }
 
-  /** Ends the connection; `force` skips waiting for in-flight messages. */
-  async end(force = false): Promise<void> {
-    await this.#client.endAsync(force);
+  /**
+   * Ends the connection; `force` skips waiting for in-flight messages. Gives up waiting after
+   * `boundMs`: a stopping runtime must not hang on a close that never reports back.
+   */
+  async end(force = false, boundMs = 1000): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, boundMs);
+    });
+    await Promise.race([this.#client.endAsync(force), bound]).finally(() => clearTimeout(timer));
   }
 }
