@@ -11,13 +11,13 @@ import { CredentialIssuer, DEFAULT_LIFETIMES } from "./credentials.ts";
 import { faultMiddleware, type Faults, noFaults, type RequestLog } from "./faults.ts";
 import { deviceRoutes } from "./device-routes.ts";
 import { httpsRoutes } from "./https-routes.ts";
-import { processFeed } from "./feed-processor.ts";
+import { answerServerError, processFeed } from "./feed-processor.ts";
 import { publicId, randomSecret } from "./ids.ts";
 import { oauthRoutes } from "./oauth-routes.ts";
 import { describeDevice, operatorRoutes } from "./operator-routes.ts";
 import { ServiceClient } from "./service-client.ts";
 import { TcpProxy } from "./tcp-proxy.ts";
-import { type AckMessage, type DesiredRecord, type DeviceRecord, EmulatorState, type RouteRecord, type RouteSpec } from "./state.ts";
+import { type DesiredRecord, type DeviceRecord, EmulatorState, type RouteRecord, type RouteSpec } from "./state.ts";
 
 /** Options for {@linkcode Emulator}. */
 export interface EmulatorOptions {
@@ -262,7 +262,7 @@ export class Emulator {
     const now = Date.now();
     const mode = this.faults.ackMode;
     const { ack, payload: parsed } = mode === "error-retryable"
-      ? serverError(route, payload, now)
+      ? answerServerError(route, payload, now)
       : processFeed(this.state, device, route, payload, { maxPayloadBytes: this.#limits.max_payload_bytes }, now);
     this.state.logFeed({
       deviceId: device.deviceId,
@@ -320,31 +320,6 @@ function desiredBody(desired: DesiredRecord): unknown {
     sequence_number: desired.sequenceNumber,
     requested_at: desired.requestedAt,
     expires_at: desired.expiresAt,
-  };
-}
-
-/** The ack of the "error-retryable" fault: nothing stored, try again later. */
-function serverError(route: RouteRecord, raw: Uint8Array, now: number): { ack: AckMessage; payload: unknown } {
-  let payload: unknown;
-  try {
-    payload = JSON.parse(new TextDecoder().decode(raw));
-  } catch {
-    payload = null;
-  }
-  const messageId = typeof (payload as { message_id?: unknown } | null)?.message_id === "string" ? (payload as { message_id: string }).message_id : null;
-  return {
-    payload,
-    ack: {
-      message_id: messageId,
-      source_type: route.sourceType,
-      source_id: route.sourceId,
-      feed_data_topic: route.feedDataTopic,
-      desired_id: null,
-      status: "error",
-      retryable: true,
-      error: { type: "internal", message: "fault switch: server error" },
-      acknowledged_at: new Date(now).toISOString(),
-    },
   };
 }
 

@@ -30,6 +30,38 @@ export interface Processed {
   readonly payload: unknown;
 }
 
+/** The ack of 5.2 for one publish on `route`. */
+function buildAck(route: RouteRecord, now: number, messageId: string | null, desiredId: string | null, status: AckStatus, error?: { type: string; message: string }): AckMessage {
+  return {
+    message_id: messageId,
+    source_type: route.sourceType,
+    source_id: route.sourceId,
+    feed_data_topic: route.feedDataTopic,
+    desired_id: desiredId,
+    status,
+    retryable: status === "error",
+    error: error ?? null,
+    acknowledged_at: new Date(now).toISOString(),
+  };
+}
+
+/** The payload as JSON (undefined when it is not) and its message_id when it has a string one. */
+function readPayload(raw: Uint8Array): { parsed: unknown; messageId: string | null; json: boolean } {
+  try {
+    const parsed: unknown = JSON.parse(new TextDecoder().decode(raw));
+    const id = (parsed as { message_id?: unknown } | null)?.message_id;
+    return { parsed, messageId: typeof id === "string" ? id : null, json: true };
+  } catch {
+    return { parsed: null, messageId: null, json: false };
+  }
+}
+
+/** The answer of the "error-retryable" fault switch: nothing stored, try again later. */
+export function answerServerError(route: RouteRecord, raw: Uint8Array, now: number): Processed {
+  const { parsed, messageId } = readPayload(raw);
+  return { payload: parsed, ack: buildAck(route, now, messageId, null, "error", { type: "internal", message: "fault switch: server error" }) };
+}
+
 function canonical(feed: StoredFeed): string {
   return JSON.stringify([
     feed.message_id,
@@ -53,27 +85,13 @@ export function processFeed(
   policy: AckPolicy,
   now: number,
 ): Processed {
-  const ack = (messageId: string | null, desiredId: string | null, status: AckStatus, error?: { type: string; message: string }): AckMessage => ({
-    message_id: messageId,
-    source_type: route.sourceType,
-    source_id: route.sourceId,
-    feed_data_topic: route.feedDataTopic,
-    desired_id: desiredId,
-    status,
-    retryable: false,
-    error: error ?? null,
-    acknowledged_at: new Date(now).toISOString(),
-  });
+  const ack = (messageId: string | null, desiredId: string | null, status: AckStatus, error?: { type: string; message: string }) =>
+    buildAck(route, now, messageId, desiredId, status, error);
 
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder().decode(raw));
-  } catch {
+  const { parsed, messageId, json } = readPayload(raw);
+  if (!json) {
     return { payload: null, ack: ack(null, null, "rejected", { type: "invalid_payload", message: "payload is not JSON" }) };
   }
-  const messageId = typeof (parsed as { message_id?: unknown })?.message_id === "string"
-    ? (parsed as { message_id: string }).message_id
-    : null;
   if (raw.byteLength > policy.maxPayloadBytes) {
     return { payload: parsed, ack: ack(messageId, null, "rejected", { type: "payload_too_large", message: `payload is ${raw.byteLength} bytes, over ${policy.maxPayloadBytes}` }) };
   }
