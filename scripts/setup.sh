@@ -2,7 +2,8 @@
 # Installs what realer-edge needs on a Debian machine that has only Node.js and npm:
 # npm packages (which bring Bun and Deno), and from Debian when absent: mosquitto and openssl
 # (the emulator), qemu-user-static and libc6-arm64-cross (running the arm64 binary in tests),
-# and lintian (checking the Debian package).
+# lintian (checking the Debian package), and for the GPIO tests on a real arm64 kernel:
+# qemu-system-arm, gcc-aarch64-linux-gnu (builds gpio-sim out of tree), cpio and xz-utils.
 # Idempotent: a second run changes nothing and takes a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,13 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # The Debian package is built with dpkg-deb and checked with lintian.
 command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
 [ -x /usr/bin/lintian ] || need+=(lintian)
+# GPIO on a real kernel: Debian's arm64 kernel under qemu-system-aarch64, with gpio-sim built
+# against its headers (scripts/vm/fetch-assets.sh downloads and caches the rest).
+command -v qemu-system-aarch64 >/dev/null 2>&1 || need+=(qemu-system-arm)
+command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || need+=(gcc-aarch64-linux-gnu)
+command -v cpio >/dev/null 2>&1 || need+=(cpio)
+command -v xz >/dev/null 2>&1 || need+=(xz-utils)
+command -v make >/dev/null 2>&1 || need+=(make)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then
@@ -39,3 +47,8 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 # Debian starts a system mosquitto on port 1883 after install; the emulator runs its own and needs none.
+
+# The arm64 VM's kernel, gpio-sim module and userland: fetched and built once, then cached.
+if command -v qemu-system-aarch64 >/dev/null 2>&1 && command -v aarch64-linux-gnu-gcc >/dev/null 2>&1; then
+  bash scripts/vm/fetch-assets.sh >/dev/null
+fi

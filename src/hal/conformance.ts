@@ -1,7 +1,7 @@
 // One conformance suite for every GPIO backend: the mock runs it everywhere, the kernel
-// backends run it on gpio-sim. A target says how to drive an input and read a pin.
+// backends run it on gpio-sim in an arm64 VM. A target says how to drive an input and read a
+// pin. The cases are plain functions, so a compiled runner can run them where node:test is not.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
 import { RealerError } from "../errors.ts";
 import type { EdgeEvent, GpioBackend, LineRef } from "./types.ts";
 
@@ -18,117 +18,161 @@ export interface ConformanceTarget {
   readonly lines: readonly [LineRef, LineRef];
   /** A chip name that does not exist. */
   readonly missingChip: string;
+  /** Whether the backend sets an input's bias; one that cannot must refuse it. */
+  readonly bias: boolean;
+  /** A line the backend finds by name; absent when it cannot look names up (it must refuse). */
+  readonly named?: { readonly name: string; readonly offset: number };
+}
+
+/** One case of the suite: it gets a fresh backend, which is closed after it. */
+export interface ConformanceCase {
+  readonly name: string;
+  run(backend: GpioBackend, target: ConformanceTarget, lines: readonly [LineRef, LineRef]): Promise<void>;
 }
 
 const settle = (ms = 30) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function withBackend(target: ConformanceTarget, body: (backend: GpioBackend) => Promise<void>): Promise<void> {
+/** Runs one case against a fresh backend of `target`. */
+export async function runCase(target: ConformanceTarget, testCase: ConformanceCase): Promise<void> {
   const backend = await target.open();
   try {
-    await body(backend);
+    await testCase.run(backend, target, target.lines);
   } finally {
     await backend.close();
   }
 }
 
-/** Registers the suite for `target`. */
-export function describeConformance(target: ConformanceTarget): void {
-  const [a, b] = target.lines;
-  describe(`GPIO conformance: ${target.name}`, () => {
-    it("sets an output's value in the same request that claims it", () =>
-      withBackend(target, async (backend) => {
-        await using line = await backend.requestLine(a, { direction: "output", outputValue: 1 }, "conformance");
-        assert.equal(await target.level(a), 1);
-        assert.equal(await line.getValue(), 1);
-        await line.setValue(0);
-        assert.equal(await target.level(a), 0);
-      }));
+/** The cases, in order. */
+export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
+  { name: "sets an output's value in the same request that claims it", run: async (backend, target, [a]) => {
+    await using line = await backend.requestLine(a, { direction: "output", outputValue: 1 }, "conformance");
+    assert.equal(await target.level(a), 1);
+    assert.equal(await line.getValue(), 1);
+    await line.setValue(0);
+    assert.equal(await target.level(a), 0);
+  } },
 
-    it("inverts values of an active-low output", () =>
-      withBackend(target, async (backend) => {
-        await using line = await backend.requestLine(a, { direction: "output", activeLow: true, outputValue: 1 }, "conformance");
-        assert.equal(await target.level(a), 0, "active means low");
-        await line.setValue(0);
-        assert.equal(await target.level(a), 1);
-      }));
+  { name: "inverts values of an active-low output", run: async (backend, target, [a]) => {
+    await using line = await backend.requestLine(a, { direction: "output", activeLow: true, outputValue: 1 }, "conformance");
+    assert.equal(await target.level(a), 0, "active means low");
+    await line.setValue(0);
+    assert.equal(await target.level(a), 1);
+  } },
 
-    it("reads an input's pull, inverted when active-low", () =>
-      withBackend(target, async (backend) => {
-        await target.pull(b, 1);
-        await using plain = await backend.requestLine(b, { direction: "input" }, "conformance");
-        assert.equal(await plain.getValue(), 1);
-        await plain.reconfigure({ direction: "input", activeLow: true });
-        assert.equal(await plain.getValue(), 0);
-        await target.pull(b, 0);
-      }));
+  { name: "reads an input's pull, inverted when active-low", run: async (backend, target, [, b]) => {
+    await target.pull(b, 1);
+    await using plain = await backend.requestLine(b, { direction: "input" }, "conformance");
+    assert.equal(await plain.getValue(), 1);
+    await plain.reconfigure({ direction: "input", activeLow: true });
+    assert.equal(await plain.getValue(), 0);
+    await target.pull(b, 0);
+  } },
 
-    it("refuses a line that is already held, naming the line and chip", () =>
-      withBackend(target, async (backend) => {
-        await using _held = await backend.requestLine(a, { direction: "output" }, "first-holder");
-        await assert.rejects(backend.requestLine(a, { direction: "input" }, "second"), (error: unknown) =>
-          error instanceof RealerError && error.kind === "busy" && /^Cannot request line \d+ on \S+: line is busy/.test(error.message));
-        const info = await backend.getLineInfo(a);
-        assert.equal(info.used, true);
-        assert.equal(info.consumer, "first-holder");
-      }));
+  { name: "refuses a line that is already held, naming the line and chip", run: async (backend, target, [a]) => {
+    await using _held = await backend.requestLine(a, { direction: "output" }, "first-holder");
+    await assert.rejects(backend.requestLine(a, { direction: "input" }, "second"), (error: unknown) =>
+      error instanceof RealerError && error.kind === "busy" && /^Cannot request line \d+ on \S+: line is busy/.test(error.message));
+    const info = await backend.getLineInfo(a);
+    assert.equal(info.used, true);
+    assert.equal(info.consumer, "first-holder");
+  } },
 
-    it("frees a line on release", () =>
-      withBackend(target, async (backend) => {
-        const line = await backend.requestLine(a, { direction: "output" }, "conformance");
-        await line.release();
-        assert.equal((await backend.getLineInfo(a)).used, false);
-        await using again = await backend.requestLine(a, { direction: "input" }, "conformance");
-        assert.equal(again.offset, line.offset);
-      }));
+  { name: "frees a line on release", run: async (backend, target, [a]) => {
+    const line = await backend.requestLine(a, { direction: "output" }, "conformance");
+    await line.release();
+    assert.equal((await backend.getLineInfo(a)).used, false);
+    await using again = await backend.requestLine(a, { direction: "input" }, "conformance");
+    assert.equal(again.offset, line.offset);
+  } },
 
-    it("refuses edge detection on an output", () =>
-      withBackend(target, async (backend) => {
-        await assert.rejects(backend.requestLine(a, { direction: "output", edge: "both" }, "conformance"), RealerError);
-      }));
+  { name: "refuses edge detection on an output", run: async (backend, target, [a]) => {
+    await assert.rejects(backend.requestLine(a, { direction: "output", edge: "both" }, "conformance"), RealerError);
+  } },
 
-    it("reports rising and falling edges of an input, in logical terms", () =>
-      withBackend(target, async (backend) => {
-        await target.pull(b, 0);
-        await using line = await backend.requestLine(b, { direction: "input", edge: "both" }, "conformance");
-        const events: EdgeEvent[] = [];
-        line.onEdge((event) => events.push(event));
-        await target.pull(b, 1);
-        await settle();
-        await target.pull(b, 0);
-        await settle();
-        assert.deepEqual(events.map((event) => [event.kind, event.value]), [["rising", 1], ["falling", 0]]);
-      }));
+  { name: "reports rising and falling edges of an input, in logical terms", run: async (backend, target, [, b]) => {
+    await target.pull(b, 0);
+    await using line = await backend.requestLine(b, { direction: "input", edge: "both" }, "conformance");
+    const events: EdgeEvent[] = [];
+    line.onEdge((event) => events.push(event));
+    await target.pull(b, 1);
+    await settle();
+    await target.pull(b, 0);
+    await settle();
+    assert.deepEqual(events.map((event) => [event.kind, event.value]), [["rising", 1], ["falling", 0]]);
+  } },
 
-    it("reports only the edges asked for", () =>
-      withBackend(target, async (backend) => {
-        await target.pull(b, 0);
-        await using line = await backend.requestLine(b, { direction: "input", edge: "falling" }, "conformance");
-        const events: EdgeEvent[] = [];
-        line.onEdge((event) => events.push(event));
-        await target.pull(b, 1);
-        await settle();
-        await target.pull(b, 0);
-        await settle();
-        assert.deepEqual(events.map((event) => event.kind), ["falling"]);
-      }));
+  { name: "reports only the edges asked for", run: async (backend, target, [, b]) => {
+    await target.pull(b, 0);
+    await using line = await backend.requestLine(b, { direction: "input", edge: "falling" }, "conformance");
+    const events: EdgeEvent[] = [];
+    line.onEdge((event) => events.push(event));
+    await target.pull(b, 1);
+    await settle();
+    await target.pull(b, 0);
+    await settle();
+    assert.deepEqual(events.map((event) => event.kind), ["falling"]);
+  } },
 
-    it("collapses bounces shorter than the debounce period", () =>
-      withBackend(target, async (backend) => {
-        await target.pull(b, 0);
-        await using line = await backend.requestLine(b, { direction: "input", edge: "both", debounceMs: 40 }, "conformance");
-        const events: EdgeEvent[] = [];
-        line.onEdge((event) => events.push(event));
-        for (const level of [1, 0, 1, 0, 1] as const) await target.pull(b, level);
-        await settle(150);
-        assert.deepEqual(events.map((event) => event.kind), ["rising"]);
-        await target.pull(b, 0);
-        await settle(150);
-      }));
+  { name: "collapses bounces shorter than the debounce period", run: async (backend, target, [, b]) => {
+    await target.pull(b, 0);
+    await using line = await backend.requestLine(b, { direction: "input", edge: "both", debounceMs: 40 }, "conformance");
+    const events: EdgeEvent[] = [];
+    line.onEdge((event) => events.push(event));
+    for (const level of [1, 0, 1, 0, 1] as const) await target.pull(b, level);
+    await settle(150);
+    assert.deepEqual(events.map((event) => event.kind), ["rising"]);
+    await target.pull(b, 0);
+    await settle(150);
+  } },
 
-    it("says which chip is missing", () =>
-      withBackend(target, async (backend) => {
-        await assert.rejects(backend.requestLine({ chip: target.missingChip, offset: 0 }, { direction: "input" }, "x"), (error: unknown) =>
-          error instanceof RealerError && error.kind === "not-found" && error.message.includes(target.missingChip));
-      }));
-  });
-}
+  { name: "keeps an output's value when reconfigured without one", run: async (backend, target, [a]) => {
+    await using line = await backend.requestLine(a, { direction: "output", outputValue: 1 }, "conformance");
+    await line.reconfigure({ direction: "output", bias: "as-is" });
+    assert.equal(await target.level(a), 1);
+    assert.equal(await line.getValue(), 1);
+  } },
+
+  { name: "pulls an input with its bias, or refuses a bias it cannot set", run: async (backend, target, [, b]) => {
+    await target.pull(b, 0);
+    if (!target.bias) {
+      await assert.rejects(backend.requestLine(b, { direction: "input", bias: "pull-up" }, "conformance"), (error: unknown) =>
+        error instanceof RealerError && error.kind === "unsupported" && error.message.includes("bias"));
+      return;
+    }
+    await using line = await backend.requestLine(b, { direction: "input", bias: "pull-up" }, "conformance");
+    assert.equal(await line.getValue(), 1);
+    await line.reconfigure({ direction: "input", bias: "pull-down" });
+    assert.equal(await line.getValue(), 0);
+  } },
+
+  { name: "reports edges of an active-low input in logical terms, stamped with the wall clock", run: async (backend, target, [, b]) => {
+    await target.pull(b, 0);
+    await using line = await backend.requestLine(b, { direction: "input", activeLow: true, edge: "both" }, "conformance");
+    const events: EdgeEvent[] = [];
+    line.onEdge((event) => events.push(event));
+    const before = Date.now();
+    await target.pull(b, 1);
+    await settle();
+    await target.pull(b, 0);
+    await settle();
+    assert.deepEqual(events.map((event) => [event.kind, event.value]), [["falling", 0], ["rising", 1]]);
+    for (const event of events) assert.ok(event.observedAt >= before - 5 && event.observedAt <= Date.now(), `stamp ${event.observedAt} outside [${before}, ${Date.now()}]`);
+  } },
+
+  { name: "finds a line by its name, or says it cannot", run: async (backend, target) => {
+    if (!target.named) {
+      await assert.rejects(backend.requestLine({ name: "RELAY1" }, { direction: "input" }, "conformance"), (error: unknown) =>
+        error instanceof RealerError && error.kind === "unsupported");
+      return;
+    }
+    await using line = await backend.requestLine({ name: target.named.name }, { direction: "input" }, "conformance");
+    assert.equal(line.offset, target.named.offset);
+    await assert.rejects(backend.requestLine({ name: "NO_SUCH_LINE" }, { direction: "input" }, "conformance"), (error: unknown) =>
+      error instanceof RealerError && error.kind === "not-found" && error.message.includes("NO_SUCH_LINE"));
+  } },
+
+  { name: "says which chip is missing", run: async (backend, target) => {
+    await assert.rejects(backend.requestLine({ chip: target.missingChip, offset: 0 }, { direction: "input" }, "x"), (error: unknown) =>
+      error instanceof RealerError && error.kind === "not-found" && error.message.includes(target.missingChip));
+  } },
+];

@@ -1,11 +1,28 @@
 import { BACKEND_NAMES, type BackendName, type GpioBackend } from "./types.ts";
 
+/** Options for {@linkcode createBackend}; tests and rigs point them elsewhere. */
+export interface BackendOptions {
+  /** Where the character devices are (`/dev`). */
+  readonly devDir?: string;
+  /** Where the sysfs GPIO class is (`/sys/class/gpio`). */
+  readonly sysfsRoot?: string;
+}
+
 /** Builds the named backend, loading its code only when chosen (the mock never loads FFI). */
-export async function createBackend(name: BackendName): Promise<GpioBackend> {
+export async function createBackend(name: BackendName, options: BackendOptions = {}): Promise<GpioBackend> {
   switch (name) {
     case "mock": {
       const { MockBackend } = await import("./mock.ts");
       return new MockBackend();
+    }
+    case "cdev":
+    case "libgpiod": {
+      const { CdevBackend } = await import("./cdev.ts");
+      return await CdevBackend.open(options.devDir);
+    }
+    case "sysfs": {
+      const { SysfsBackend } = await import("./sysfs.ts");
+      return await SysfsBackend.open(options.sysfsRoot);
     }
     default: {
       const unknown: never = name;

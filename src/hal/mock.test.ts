@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { describeConformance } from "./conformance.ts";
+import { describeConformance } from "./describe-conformance.ts";
 import { MockBackend } from "./mock.ts";
 import { mockControlApp } from "./mock-control.ts";
 
@@ -15,6 +15,8 @@ describeConformance({
   level: (ref) => Promise.resolve(current.getLevel(ref)),
   lines: [{ chip: "gpiochip0", offset: 6 }, { chip: "gpiochip0", offset: 5 }],
   missingChip: "gpiochip9",
+  bias: true,
+  named: { name: "GPIO7", offset: 7 },
 });
 
 describe("MockBackend", () => {

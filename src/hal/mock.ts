@@ -1,4 +1,5 @@
 import { RealerError } from "../errors.ts";
+import { checkSettings } from "./settings.ts";
 import {
   type ChipInfo,
   describeLine,
@@ -222,14 +223,10 @@ class MockRequest implements LineRequest {
   }
 
   apply(settings: LineSettings, action: string): void {
-    if (settings.direction === "output" && (settings.edge ?? "none") !== "none") {
-      throw new RealerError(
-        "config",
-        `Cannot ${action} line ${this.offset} on ${this.chip}: edge detection needs an input line`,
-      );
-    }
-    if (settings.debounceMs !== undefined && settings.debounceMs < 0) {
-      throw new RangeError(`Cannot ${action} line ${this.offset} on ${this.chip}: debounce must not be negative`);
+    checkSettings(settings, `Cannot ${action} line ${this.offset} on ${this.chip}`);
+    // A bias pulls an input the way the kernel's simulator does: it sets the level nothing else drives.
+    if (settings.direction === "input" && (settings.bias === "pull-up" || settings.bias === "pull-down")) {
+      this.#backend.setPull(this.#line, settings.bias === "pull-up" ? 1 : 0);
     }
     const activeLow = settings.activeLow ?? false;
     if (settings.direction === "output") {

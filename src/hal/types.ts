@@ -78,14 +78,17 @@ export interface LineRequest extends AsyncDisposable {
   release(): Promise<void>;
 }
 
-/** The names `createBackend()` accepts. */
-export const BACKEND_NAMES = ["mock"] as const;
+/**
+ * The names `createBackend()` accepts: the character device (`libgpiod` is another name for it,
+ * since that is the interface libgpiod wraps), sysfs for old kernels, and the in-memory mock.
+ */
+export const BACKEND_NAMES = ["cdev", "libgpiod", "sysfs", "mock"] as const;
 /** One of {@linkcode BACKEND_NAMES}. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 /** A GPIO backend: the chips of one board, reached one way. */
 export interface GpioBackend extends AsyncDisposable {
-  readonly name: BackendName;
+  readonly name: "cdev" | "sysfs" | "mock";
   /** Lists the chips. */
   listChips(): Promise<ChipInfo[]>;
   /** Describes one line. */

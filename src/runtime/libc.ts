@@ -7,6 +7,9 @@ export interface LibC {
   ioctl(fd: number, request: number, buffer: Uint8Array): number;
   read(fd: number, buffer: Uint8Array): number;
   pread(fd: number, buffer: Uint8Array, offset: number): number;
+  write(fd: number, buffer: Uint8Array): number;
+  /** fcntl(2) with an integer argument (F_GETFL, F_SETFL). */
+  fcntl(fd: number, command: number, argument: number): number;
   /** poll(2) on the calling thread: it blocks the event loop for up to `timeoutMs`. */
   poll(fds: Uint8Array, count: number, timeoutMs: number): number;
   /** poll(2) off the event loop where the runtime can (Deno's non-blocking FFI); undefined on Bun. */
@@ -40,6 +43,20 @@ export function unixAddress(path: string): Uint8Array {
 
 /** Flags for `open`. */
 export const O_RDONLY = 0;
+/** Flags for `open`. */
+export const O_WRONLY = 1;
+/** `fcntl` commands. */
+export const F_GETFL = 3;
+/** `fcntl` commands. */
+export const F_SETFL = 4;
+/** `poll` events. */
+export const POLLIN = 1;
+/** `poll` events. */
+export const POLLPRI = 2;
+/** `poll` events. */
+export const POLLERR = 8;
+/** errno values (asm-generic: the same on x86_64 and arm64). */
+export const ERRNO = { EPERM: 1, ENOENT: 2, EIO: 5, ENXIO: 6, EAGAIN: 11, EACCES: 13, EBUSY: 16, ENODEV: 19, EINVAL: 22, ENOTTY: 25 } as const;
 /** Flags for `open`. */
 export const O_RDWR = 2;
 /** Flags for `open`. */
@@ -75,6 +92,8 @@ export async function loadLibc(path = "libc.so.6"): Promise<LibC> {
       ioctl: { args: ["i32", "u64", "ptr"], returns: "i32" },
       read: { args: ["i32", "ptr", "u64"], returns: "i64" },
       pread: { args: ["i32", "ptr", "u64", "i64"], returns: "i64" },
+      write: { args: ["i32", "ptr", "u64"], returns: "i64" },
+      fcntl: { args: ["i32", "i32", "i64"], returns: "i32" },
       poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
       socket: { args: ["i32", "i32", "i32"], returns: "i32" },
       bind: { args: ["i32", "ptr", "u32"], returns: "i32" },
@@ -89,6 +108,8 @@ export async function loadLibc(path = "libc.so.6"): Promise<LibC> {
       ioctl: (fd, request, buffer) => Number(call.ioctl!(fd, request, buffer)),
       read: (fd, buffer) => Number(call.read!(fd, buffer, buffer.byteLength)),
       pread: (fd, buffer, offset) => Number(call.pread!(fd, buffer, buffer.byteLength, offset)),
+      write: (fd, buffer) => Number(call.write!(fd, buffer, buffer.byteLength)),
+      fcntl: (fd, command, argument) => Number(call.fcntl!(fd, command, argument)),
       poll: (fds, count, timeoutMs) => Number(call.poll!(fds, count, timeoutMs)),
       pollAsync: undefined,
       socket: (domain, type, protocol) => Number(call.socket!(domain, type, protocol)),
@@ -105,6 +126,8 @@ export async function loadLibc(path = "libc.so.6"): Promise<LibC> {
     ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
     read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
     pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+    write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+    fcntl: { parameters: ["i32", "i32", "i64"], result: "i32" },
     poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
     poll_async: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
     socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
@@ -120,6 +143,8 @@ export async function loadLibc(path = "libc.so.6"): Promise<LibC> {
     ioctl: (fd, request, buffer) => Number(call.ioctl!(fd, BigInt(request), buffer)),
     read: (fd, buffer) => Number(call.read!(fd, buffer, BigInt(buffer.byteLength))),
     pread: (fd, buffer, offset) => Number(call.pread!(fd, buffer, BigInt(buffer.byteLength), BigInt(offset))),
+    write: (fd, buffer) => Number(call.write!(fd, buffer, BigInt(buffer.byteLength))),
+    fcntl: (fd, command, argument) => Number(call.fcntl!(fd, command, BigInt(argument))),
     poll: (fds, count, timeoutMs) => Number(call.poll!(fds, BigInt(count), timeoutMs)),
     pollAsync: (fds, count, timeoutMs) => (call.poll_async!(fds, BigInt(count), timeoutMs) as Promise<number>).then(Number),
     socket: (domain, type, protocol) => Number(call.socket!(domain, type, protocol)),
