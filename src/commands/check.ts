@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { ApiClient } from "../cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
 import { DEVICE_SCOPES, TokenSource } from "../cloud/oauth.ts";
@@ -20,8 +21,8 @@ export interface CheckOptions {
   readonly print: (line: string) => void;
 }
 
-const lineKey = (config: RouteConfig) => "name" in config.line ? `name:${config.line.name}` : `${config.line.chip}:${config.line.offset}`;
-const lineText = (config: RouteConfig) => "name" in config.line ? config.line.name : `${config.line.chip}:${config.line.offset}`;
+const lineKey = (config: RouteConfig) => config.line === undefined ? `file:${config.file?.path}` : "name" in config.line ? `name:${config.line.name}` : `${config.line.chip}:${config.line.offset}`;
+const lineText = (config: RouteConfig) => config.line === undefined ? `file ${config.file?.path}` : "name" in config.line ? config.line.name : `${config.line.chip}:${config.line.offset}`;
 const entryText = (config: RouteConfig) => config.source_id ?? (config.pin_port === undefined ? config.feed_data_topic ?? "?" : `pin_port ${config.pin_port}`);
 
 async function checkLines(backend: GpioBackend, routes: readonly RouteConfig[]): Promise<{ problems: string[]; directions: Map<string, string> }> {
@@ -32,6 +33,14 @@ async function checkLines(backend: GpioBackend, routes: readonly RouteConfig[]):
     const earlier = seen.get(lineKey(route));
     if (earlier) problems.push(`line ${lineText(route)} is bound twice: by ${entryText(earlier)} and by ${entryText(route)}`);
     seen.set(lineKey(route), route);
+    if (route.line === undefined) {
+      try {
+        readFileSync(route.file!.path, "utf8");
+      } catch (error) {
+        problems.push(`file ${route.file!.path} cannot be read (${describeError(error)})`);
+      }
+      continue;
+    }
     try {
       const info = await backend.getLineInfo(route.line);
       directions.set(lineKey(route), info.direction);
@@ -72,8 +81,13 @@ export async function checkCommand(options: CheckOptions): Promise<number> {
     for (const binding of bindings) {
       const settings = [binding.config.active_low ? "active-low" : "", binding.config.bias === "as-is" ? "" : binding.config.bias, binding.config.debounce_ms > 0 ? `debounce ${binding.config.debounce_ms} ms` : ""].filter((s) => s !== "").join(", ");
       print(`${binding.name.padEnd(31)} ${binding.route.source_type.padEnd(8)} ${(binding.route.pin_port ?? "-").padEnd(9)} ${lineText(binding.config).padEnd(15)} ${settings || "-"}`);
-      if (binding.route.source_type === "sensor" && directions.get(lineKey(binding.config)) === "output") {
-        problems.push(`${describeLine(binding.config.line)} is an output but is bound to sensor route ${binding.name}`);
+      const line = binding.config.line;
+      if (line !== undefined && binding.route.source_type === "sensor" && directions.get(lineKey(binding.config)) === "output") {
+        problems.push(`${describeLine(line)} is an output but is bound to sensor route ${binding.name}`);
+      }
+      if (binding.route.source_type === "command" && line === undefined) problems.push(`command route ${binding.name} is bound to a file; it needs a line`);
+      if (binding.config.direction !== undefined && binding.config.direction !== (binding.route.source_type === "command" ? "output" : "input")) {
+        problems.push(`config entry ${entryText(binding.config)} says direction ${binding.config.direction}, but the catalog makes it a ${binding.route.source_type} route`);
       }
     }
     for (const route of unbound) problems.push(`catalog route ${route.source_id ?? route.mqtt.feed_data_topic} (${route.source_type}${route.pin_port === undefined ? "" : `, pin_port ${route.pin_port}`}) has no line in the config`);

@@ -1,4 +1,4 @@
-import type { Config } from "../config/schema.ts";
+import { type Config, parseRoute } from "../config/schema.ts";
 import type { Provisioned } from "../emulator/emulator.ts";
 import type { RouteSpec } from "../emulator/state.ts";
 
@@ -15,7 +15,6 @@ export const DEMO_ROUTES: readonly RouteSpec[] = [
 
 /** The config of a demo device on the mock backend, for an emulator at `url` with its CA file. */
 export function demoDeviceConfig(emulator: { url: string; caPath: string }, device: Provisioned, stateDir: string, level: Config["log"]["level"] = "info"): Config {
-  const line = { active_low: false, bias: "as-is", debounce_ms: 0, latest_value: false } as const;
   return {
     api_url: emulator.url,
     device_id: device.device_id,
@@ -28,8 +27,8 @@ export function demoDeviceConfig(emulator: { url: string; caPath: string }, devi
     https: { poll_interval_s: 10, catalog_check_s: 300 },
     gpio: { backend: "mock" },
     routes: [
-      { pin_port: "6", line: RELAY_LINE, ...line },
-      { pin_port: "5", line: SWITCH_LINE, ...line },
+      parseRoute({ pin_port: "6", line: { ...RELAY_LINE } }),
+      parseRoute({ pin_port: "5", line: { ...SWITCH_LINE } }),
     ],
   };
 }

@@ -30,7 +30,20 @@ describe("parseConfig()", () => {
     const config = parseConfig(JSON.stringify(valid), "device.json");
     assert.equal(config.state_dir, "/var/lib/realer-edge");
     assert.deepEqual(config.log, { level: "info", format: "text" });
-    assert.deepEqual(config.routes[0], { pin_port: "6", line: { chip: "gpiochip0", offset: 6 }, active_low: false, bias: "as-is", debounce_ms: 0, latest_value: false });
+    assert.deepEqual(config.routes[0], {
+      pin_port: "6",
+      line: { chip: "gpiochip0", offset: 6 },
+      active_low: false,
+      bias: "as-is",
+      drive: "push-pull",
+      power_on: "off",
+      restore_max_age_s: 86_400,
+      interlock_dead_time_ms: 0,
+      shutdown: "hold",
+      debounce_ms: 0,
+      latest_value: false,
+      heartbeat_s: 300,
+    });
   });
 
   it("names the file and the field of each mistake, in one line", () => {
@@ -40,7 +53,11 @@ describe("parseConfig()", () => {
       [{ ...valid, routes: [{ pin_port: "6", source_id: "cmd_x", line: { name: "RELAY" } }] }, /: routes\[0\]: needs exactly one of source_id, pin_port or feed_data_topic$/],
       [{ ...valid, routes: [{ pin_port: "6", line: { chip: "gpiochip0" } }] }, /: routes\[0\]\.line: must be \{chip, offset\} or \{name\}$/],
       [{ ...valid, routes: [{ pin_port: "6", line: { name: "X" }, debounce: 5 }] }, /: routes\[0\]\.debounce: unknown field$/],
-      [{ ...valid, gpio: { backend: "gpiod" } }, /: gpio\.backend: must be one of: mock$/],
+      [{ ...valid, gpio: { backend: "gpiod" } }, /: gpio\.backend: must be one of: cdev, libgpiod, sysfs, mock$/],
+      [{ ...valid, routes: [{ pin_port: "6" }] }, /: routes\[0\]: needs exactly one of line or file$/],
+      [{ ...valid, routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 }, pulse_ms: 500, power_on: "restore" }] }, /: routes\[0\]: a pulse output must power on "off"/],
+      [{ ...valid, routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 }, power_on: "last" }] }, /: routes\[0\]\.power_on: /],
+      [{ ...valid, routes: [{ pin_port: "6", file: { path: "/sys/x" }, direction: "output" }] }, /: routes\[0\]: a file source is a sensor/],
       [{ ...valid, client_secret: "s3cr3t" }, /: client_secret: must be \{"env": NAME\} or \{"file": PATH\}/],
     ];
     for (const [config, pattern] of cases) {

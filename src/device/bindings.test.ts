@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { CatalogRoute } from "../cloud/catalog.ts";
-import type { RouteConfig } from "../config/schema.ts";
+import { parseRoute, type RouteConfig } from "../config/schema.ts";
 import { bindRoutes } from "./bindings.ts";
 
 const route = (topic: string, extra: Partial<CatalogRoute> = {}): CatalogRoute => ({ source_type: "sensor", mqtt: { feed_data_topic: topic }, ...extra });
-const line = (offset: number): RouteConfig => ({ pin_port: String(offset), line: { chip: "gpiochip0", offset }, active_low: false, bias: "as-is", debounce_ms: 0, latest_value: false });
+const line = (offset: number): RouteConfig => parseRoute({ pin_port: String(offset), line: { chip: "gpiochip0", offset } });
 
 describe("bindRoutes()", () => {
   it("binds by source_id, by pin_port, and by topic when a route has nothing else", () => {

@@ -1,5 +1,5 @@
 import type { Clock } from "../clock.ts";
-import type { LineRequest, LineValue } from "../hal/types.ts";
+import type { LineValue } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
 import { DesiredSchema, type FeedPayload, parsePayload, type ReportStatus } from "../mqtt/messages.ts";
 import type { Binding } from "./bindings.ts";
@@ -7,6 +7,12 @@ import { newMessageId } from "./message-id.ts";
 import type { Outbox } from "./outbox.ts";
 import type { DeviceStore } from "./store.ts";
 import { formatLineValue, parseLineValue } from "./values.ts";
+
+/** The output a handler drives: read it, and apply a value and get back what the line holds. */
+export interface Output {
+  read(): Promise<LineValue>;
+  apply(value: LineValue, cause: "desired"): Promise<LineValue>;
+}
 
 /** What the handler decided about one desired-state message. */
 export interface DesiredOutcome {
@@ -34,10 +40,10 @@ export interface DesiredHandlerOptions {
 export class DesiredHandler {
   readonly #options: DesiredHandlerOptions;
   readonly #binding: Binding;
-  readonly #line: LineRequest;
+  readonly #line: Output;
   #queue: Promise<void> = Promise.resolve();
 
-  constructor(options: DesiredHandlerOptions, binding: Binding, line: LineRequest) {
+  constructor(options: DesiredHandlerOptions, binding: Binding, line: Output) {
     this.#options = options;
     this.#binding = binding;
     this.#line = line;
@@ -64,7 +70,7 @@ export class DesiredHandler {
       logger.error("desired.invalid", { route: binding.name, topic: binding.route.mqtt.desired_topic, error: parsed.error });
       if (desiredId === undefined) return;
       const sequence = Number.isInteger(raw?.sequence_number) ? (raw?.sequence_number as number) : undefined;
-      await this.#answer(desiredId, sequence, "rejected", await this.#line.getValue(), parsed.error);
+      await this.#answer(desiredId, sequence, "rejected", await this.#line.read(), parsed.error);
       return;
     }
     const desired = parsed.value;
@@ -76,7 +82,7 @@ export class DesiredHandler {
       this.#options.onOutcome?.({ route: binding.key, desiredId: desired.desired_id, status: "duplicate", value: report.value });
       return;
     }
-    const current = await this.#line.getValue();
+    const current = await this.#line.read();
     if (desired.sequence_number <= store.highestSequence(binding.key)) {
       await this.#answer(desired.desired_id, desired.sequence_number, "stale", current, `sequence_number ${desired.sequence_number} is not newer than ${store.highestSequence(binding.key)}`);
       return;
@@ -91,10 +97,8 @@ export class DesiredHandler {
       await this.#answer(desired.desired_id, desired.sequence_number, "rejected", current, wanted.reason);
       return;
     }
-    await this.#line.setValue(wanted.value);
-    const observed = await this.#line.getValue();
+    const observed = await this.#line.apply(wanted.value, "desired");
     logger.info("line.set", { route: binding.name, requested: formatLineValue(wanted.value), observed: formatLineValue(observed), state: observed === 1 ? "active" : "inactive" });
-    if (observed !== wanted.value) logger.warn("line.drift", { route: binding.name, requested: formatLineValue(wanted.value), observed: formatLineValue(observed) });
     await this.#answer(desired.desired_id, desired.sequence_number, "applied", observed);
   }
 

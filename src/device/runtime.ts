@@ -4,7 +4,7 @@ import { type Bootstrap, fetchBootstrap, fetchDesiredStates } from "../cloud/htt
 import { DEVICE_SCOPES, TokenSource } from "../cloud/oauth.ts";
 import { type BackoffSettings, DEFAULT_BACKOFF, decideRetry } from "../cloud/retry-policy.ts";
 import type { Clock } from "../clock.ts";
-import type { Config } from "../config/schema.ts";
+import { type Config, type RouteConfig, routeKey } from "../config/schema.ts";
 import { describeError, HttpError, RealerError } from "../errors.ts";
 import { Emitter } from "../events.ts";
 import type { GpioBackend, LineRef, LineRequest } from "../hal/types.ts";
@@ -12,9 +12,13 @@ import type { Logger } from "../log.ts";
 import { MqttLink, type LinkStatus, withToken } from "../mqtt/link.ts";
 import { AckSchema, parsePayload } from "../mqtt/messages.ts";
 import type { Secret } from "../secret.ts";
+import { Actuator, describeRef, type LocalChange } from "./actuator.ts";
 import { type Binding, bindRoutes } from "./bindings.ts";
 import { type DesiredOutcome, DesiredHandler } from "./desired-handler.ts";
+import { FileSensor } from "./file-sensor.ts";
 import { handleDesiredStates, HttpsLink } from "./https-link.ts";
+import { InterlockGroup } from "./interlock.ts";
+import { newMessageId } from "./message-id.ts";
 import { Outbox, type OutboxStats, type Settled } from "./outbox.ts";
 import { SensorReader } from "./sensor-reader.ts";
 import type { DeviceStore } from "./store.ts";
@@ -43,6 +47,8 @@ export interface RuntimeEvents extends Record<string, unknown> {
   desired: DesiredOutcome;
   settled: Settled;
   reading: { readonly route: string; readonly value: string; readonly messageId: string };
+  /** An output changed by itself (pulse end, interlock), reported without a desired_id. */
+  local: { readonly route: string; readonly value: string; readonly cause: string };
 }
 
 /**
@@ -55,6 +61,10 @@ export class DeviceRuntime {
   readonly #deps: RuntimeDeps;
   readonly #abort = new AbortController();
   readonly #lines: LineRequest[] = [];
+  /** Outputs by route key; claimed at boot when their direction is known, else after the catalog. */
+  readonly #actuators = new Map<string, Actuator>();
+  readonly #interlocks = new Map<string, InterlockGroup>();
+  readonly #fileSensors: FileSensor[] = [];
   /** Handlers by the desired topic of the catalog in use. */
   readonly #handlers = new Map<string, DesiredHandler>();
   readonly #handlersBySource = new Map<string, DesiredHandler>();
@@ -106,6 +116,7 @@ export class DeviceRuntime {
    */
   async start(): Promise<void> {
     const { config, logger, clock } = this.#deps;
+    await this.#claimOutputsAtBoot();
     const api = new ApiClient(config.api_url, this.#deps.fetch, 15_000, this.#abort.signal);
     const tokens = new TokenSource({ api, clientId: config.client_id, clientSecret: this.#deps.clientSecret, scopes: DEVICE_SCOPES, clock, logger });
     const catalog = await this.#firstCatalog(api, tokens);
@@ -122,6 +133,7 @@ export class DeviceRuntime {
     for (const route of unbound) logger.warn("route.unbound", { source_id: route.source_id, pin_port: route.pin_port, topic: route.mqtt.feed_data_topic, note: "no line in the config" });
     for (const entry of unused) logger.warn("route.unused", { source_id: entry.source_id, pin_port: entry.pin_port, note: "names no route in the catalog" });
     await this.#claimLines(bindings);
+    for (const binding of bindings) this.#deps.store.saveDirection(routeKey(binding.config), binding.route.source_type === "command" ? "output" : "input");
     const bootstrap = await this.#bootstrap(api, tokens);
     const mqttAllowed = catalog.mqtt.credential_endpoint !== undefined && (bootstrap?.available_protocols.includes("mqtt") ?? true);
     this.#running = this.#runTransports(api, tokens, catalog, bindings, mqttAllowed, bootstrap?.cadence.desired_state_poll_seconds);
@@ -217,7 +229,10 @@ export class DeviceRuntime {
     this.#abort.abort();
     await this.#running;
     for (const sensor of this.#sensors) sensor.stop();
+    for (const sensor of this.#fileSensors) sensor.stop();
     this.#outbox.detach();
+    for (const actuator of this.#actuators.values()) await actuator.shutdown();
+    this.#actuators.clear();
     for (const line of this.#lines.splice(0)) await line.release().catch(() => {});
     this.#deps.logger.info("runtime.stopped", { outbox_depth: this.#outbox.depth });
   }
@@ -240,54 +255,117 @@ export class DeviceRuntime {
     }
   }
 
+  /**
+   * Claims every output whose direction is known (from the config, or from the catalog of an
+   * earlier run) before the network: the power-on policy decides its value, set in the same
+   * request that claims it. A device that boots offline has its relays where they belong.
+   */
+  async #claimOutputsAtBoot(): Promise<void> {
+    const { config, store } = this.#deps;
+    for (const route of config.routes) {
+      if (route.line === undefined) continue;
+      const direction = route.direction ?? store.direction(routeKey(route));
+      if (direction === "output") await this.#claimActuator(route);
+    }
+  }
+
+  async #claimActuator(route: RouteConfig): Promise<Actuator> {
+    const { backend, store, clock, logger } = this.#deps;
+    let interlock: InterlockGroup | undefined;
+    if (route.interlock !== undefined) {
+      interlock = this.#interlocks.get(route.interlock) ?? new InterlockGroup(route.interlock, clock, logger);
+      this.#interlocks.set(route.interlock, interlock);
+    }
+    const actuator = await Actuator.claim(backend, route, { store, clock, logger, interlock });
+    this.#actuators.set(actuator.key, actuator);
+    return actuator;
+  }
+
   async #claimLines(bindings: readonly Binding[]): Promise<void> {
     const { backend, logger } = this.#deps;
     for (const binding of bindings) {
       const { config, route } = binding;
-      const ref: LineRef = config.line;
+      const key = routeKey(config);
       if (route.source_type === "command") {
         if (!route.mqtt.desired_topic) {
           logger.warn("route.no_desired_topic", { route: binding.name });
         }
-        const line = await backend.requestLine(ref, {
-          direction: "output",
-          activeLow: config.active_low,
-          bias: config.bias,
-          outputValue: 0,
-        }, "realer-edge");
-        this.#lines.push(line);
+        if (config.line === undefined) {
+          logger.error("route.needs_line", { route: binding.name, note: "a command route needs a line, not a file; it stays unserved" });
+          continue;
+        }
+        const actuator = this.#actuators.get(key) ?? await this.#claimActuator(config);
+        actuator.onLocalChange((change) => this.#reportLocal(binding, change));
         const handler = new DesiredHandler({
           store: this.#deps.store,
           outbox: this.#outbox,
           clock: this.#deps.clock,
           logger,
           onOutcome: (outcome) => this.events.emit("desired", outcome),
-        }, binding, line);
+        }, binding, actuator);
         if (route.source_id !== undefined) this.#handlersBySource.set(route.source_id, handler);
         if (route.mqtt.desired_topic) this.#handlersByTopic.set(route.mqtt.desired_topic, handler);
-        logger.info("line.claimed", { route: binding.name, line: describeRef(ref), direction: "output" });
-      } else {
-        const line = await backend.requestLine(ref, {
-          direction: "input",
-          activeLow: config.active_low,
-          bias: config.bias,
-          edge: "both",
-          debounceMs: config.debounce_ms,
-        }, "realer-edge");
-        this.#lines.push(line);
-        const reader = new SensorReader({
-          binding,
-          line,
-          outbox: this.#outbox,
+        logger.info("line.claimed", { route: binding.name, line: describeRef(config.line), direction: "output" });
+        continue;
+      }
+      const early = this.#actuators.get(key);
+      if (early) {
+        // The config or an earlier catalog said output; this catalog says sensor. The catalog wins.
+        logger.error("route.direction_changed", { route: binding.name, note: "claimed as an output at boot, but the catalog makes it a sensor route; reclaiming it as an input" });
+        await early.shutdown();
+        this.#actuators.delete(key);
+      }
+      if (config.file !== undefined) {
+        const sensor = new FileSensor({
+          config,
+          name: binding.name,
           clock: this.#deps.clock,
           logger,
-          onReading: (reading) => this.events.emit("reading", reading),
+          report: (value, observedAt) => this.#reportReading(binding, value, observedAt),
         });
-        await reader.start();
-        this.#sensors.push(reader);
-        logger.info("line.claimed", { route: binding.name, line: describeRef(ref), direction: "input" });
+        await sensor.start();
+        this.#fileSensors.push(sensor);
+        logger.info("sensor.file", { route: binding.name, path: config.file.path });
+        continue;
       }
+      const ref: LineRef = config.line!;
+      const line = await backend.requestLine(ref, {
+        direction: "input",
+        activeLow: config.active_low,
+        bias: config.bias,
+        edge: "both",
+        debounceMs: config.debounce_ms,
+      }, "realer-edge");
+      this.#lines.push(line);
+      const reader = new SensorReader({
+        binding,
+        line,
+        outbox: this.#outbox,
+        clock: this.#deps.clock,
+        logger,
+        onReading: (reading) => this.events.emit("reading", reading),
+      });
+      await reader.start();
+      this.#sensors.push(reader);
+      logger.info("line.claimed", { route: binding.name, line: describeRef(ref), direction: "input" });
     }
+  }
+
+  /** A sensor value from a file source, into the outbox. */
+  #reportReading(binding: Binding, value: string, observedAt: number): void {
+    const payload = { message_id: newMessageId("sensor", observedAt), value, value_received_at: new Date(observedAt).toISOString() };
+    this.#outbox.enqueue(binding.route.mqtt.feed_data_topic, 1, payload);
+    this.#deps.logger.info("sensor.reading", { route: binding.name, value, cause: "sample", message_id: payload.message_id });
+    this.events.emit("reading", { route: binding.key, value, messageId: payload.message_id });
+  }
+
+  /** An output that changed by itself is a local physical change: a report without desired_id. */
+  #reportLocal(binding: Binding, change: LocalChange): void {
+    const value = change.value === 1 ? "1.0" : "0.0";
+    const payload = { message_id: newMessageId("command", change.at), value, value_received_at: new Date(change.at).toISOString() };
+    this.#outbox.enqueue(binding.route.mqtt.feed_data_topic, 0, payload);
+    this.#deps.logger.info("line.local_change", { route: binding.name, value, cause: change.cause, message_id: payload.message_id });
+    this.events.emit("local", { route: binding.key, value, cause: change.cause });
   }
 
   /**
@@ -324,8 +402,4 @@ export class DeviceRuntime {
     logger.warn("mqtt.unexpected_topic", { topic });
     return undefined;
   }
-}
-
-function describeRef(ref: LineRef): string {
-  return "name" in ref ? ref.name : `${ref.chip}:${ref.offset}`;
 }

@@ -46,7 +46,22 @@ CREATE TABLE IF NOT EXISTS route_sequence (
   route TEXT PRIMARY KEY,
   highest INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS line_state (
+  route TEXT PRIMARY KEY,
+  value INTEGER NOT NULL,
+  changed_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS route_direction (
+  route TEXT PRIMARY KEY,
+  direction TEXT NOT NULL
+);
 `;
+
+/** The last value written to an output, for the power-on policy `restore`. */
+export interface SavedLineState {
+  readonly value: 0 | 1;
+  readonly changedAt: number;
+}
 
 /**
  * The device's durable state in SQLite: the outbox of unacknowledged feed data and the
@@ -158,6 +173,32 @@ export class DeviceStore {
       }
       this.addToOutbox(topic, 0, payload, now);
     });
+  }
+
+  /** Remembers the value an output was last set to (committed before the call returns). */
+  saveLineState(route: string, value: 0 | 1, now: number): void {
+    this.#db
+      .prepare("INSERT INTO line_state (route, value, changed_at) VALUES (?, ?, ?) ON CONFLICT (route) DO UPDATE SET value = excluded.value, changed_at = excluded.changed_at")
+      .run(route, value, now);
+  }
+
+  /** The value an output was last set to, if it ever was. */
+  lineState(route: string): SavedLineState | undefined {
+    const row = this.#db.prepare("SELECT value, changed_at FROM line_state WHERE route = ?").get(route);
+    return row ? { value: Number(row.value) === 1 ? 1 : 0, changedAt: Number(row.changed_at) } : undefined;
+  }
+
+  /** Remembers which way the catalog last said a configured route works, for the next boot. */
+  saveDirection(route: string, direction: "input" | "output"): void {
+    this.#db
+      .prepare("INSERT INTO route_direction (route, direction) VALUES (?, ?) ON CONFLICT (route) DO UPDATE SET direction = excluded.direction")
+      .run(route, direction);
+  }
+
+  /** Which way the catalog last said a configured route works. */
+  direction(route: string): "input" | "output" | undefined {
+    const row = this.#db.prepare("SELECT direction FROM route_direction WHERE route = ?").get(route);
+    return row ? (String(row.direction) === "output" ? "output" : "input") : undefined;
   }
 
   /** Closes the database. */

@@ -62,6 +62,8 @@ const toValue = (level: Level, activeLow: boolean): LineValue => (activeLow ? (1
 export class MockBackend implements GpioBackend {
   readonly name = "mock" as const;
   readonly #chips: readonly (ChipInfo & { readonly lineList: Line[] })[];
+  readonly #history = new Map<Line, Level[]>();
+  readonly #timeline: { chip: string; offset: number; level: Level }[] = [];
 
   constructor(chips: readonly MockChipSpec[] = DEFAULT_CHIPS) {
     this.#chips = chips.map((spec) => ({
@@ -112,8 +114,14 @@ export class MockBackend implements GpioBackend {
       );
     }
     const request = new MockRequest(line, consumer, this);
-    request.apply(settings, "request");
     line.holder = request;
+    try {
+      request.apply(settings, "request");
+    } catch (error) {
+      line.holder = undefined;
+      throw error;
+    }
+    this.record(line);
     return request;
   }
 
@@ -123,6 +131,7 @@ export class MockBackend implements GpioBackend {
     const before = this.#levelOf(line);
     line.pull = level;
     const after = this.#levelOf(line);
+    this.record(line);
     if (before !== after) line.holder?.levelChanged(after);
   }
 
@@ -135,6 +144,30 @@ export class MockBackend implements GpioBackend {
   /** The level at the pin now. */
   getLevel(ref: LineRef): Level {
     return this.#levelOf(this.#find(ref, "read"));
+  }
+
+  /**
+   * Every level the pin of a line has shown, in order, since the backend was made (it starts at
+   * the pull, 0). A glitch at claim or restart shows here as an extra entry.
+   */
+  levelHistory(ref: LineRef): Level[] {
+    const line = this.#find(ref, "read");
+    return [...(this.#history.get(line) ?? [line.pull])];
+  }
+
+  /** Every change of any pin's level, in the order they happened. */
+  timeline(): { chip: string; offset: number; level: Level }[] {
+    return [...this.#timeline];
+  }
+
+  /** @internal Notes the pin's level after a change. */
+  record(line: Line): void {
+    const history = this.#history.get(line) ?? [0 as Level];
+    const level = this.#levelOf(line);
+    if (history.at(-1) === level) return;
+    history.push(level);
+    this.#history.set(line, history);
+    this.#timeline.push({ chip: line.chip, offset: line.offset, level });
   }
 
   /** The state of every line, for the control interface. */
@@ -252,11 +285,13 @@ class MockRequest implements LineRequest {
       throw new RealerError("config", `Cannot set line ${this.offset} on ${this.chip}: it is an input`);
     }
     this.#line.driven = toLevel(value, this.#line.activeLow);
+    this.#backend.record(this.#line);
   }
 
   async reconfigure(settings: LineSettings): Promise<void> {
     this.#assertHeld("reconfigure");
     this.apply(settings, "reconfigure");
+    this.#backend.record(this.#line);
   }
 
   onEdge(listener: (event: EdgeEvent) => void): () => void {
@@ -300,6 +335,7 @@ class MockRequest implements LineRequest {
       this.#line.holder = undefined;
       this.#line.direction = "input";
       this.#line.activeLow = false;
+      this.#backend.record(this.#line);
     }
   }
 

@@ -92,7 +92,19 @@ export interface RunningDevice {
 /** Provisions a demo device on `emulator` (or uses `device`) and starts its runtime on the mock backend. */
 export async function startDevice(
   emulator: Emulator,
-  options: { device?: Provisioned; mock?: MockBackend; stateDir?: string; ackTimeoutMs?: number; sampleIntervalS?: number; backoff?: BackoffSettings; outboxMaxMessages?: number } = {},
+  options: {
+    device?: Provisioned;
+    mock?: MockBackend;
+    stateDir?: string;
+    ackTimeoutMs?: number;
+    sampleIntervalS?: number;
+    backoff?: BackoffSettings;
+    outboxMaxMessages?: number;
+    /** Changes the demo config's route entries (power-on policy, pulse…). */
+    routes?: (routes: Config["routes"]) => Config["routes"];
+    /** Starts against this API URL instead of the emulator's (an unreachable one, say). */
+    apiUrl?: string;
+  } = {},
 ): Promise<RunningDevice> {
   const device = options.device ?? emulator.provision(DEMO_ROUTES);
   const dir = options.stateDir === undefined ? tempDir("device") : undefined;
@@ -100,9 +112,12 @@ export async function startDevice(
   const mock = options.mock ?? new MockBackend();
   const store = await DeviceStore.open(stateDir);
   const log: string[] = [];
+  const base = deviceConfig(emulator, device, stateDir, options.sampleIntervalS);
   const runtime = new DeviceRuntime({
     config: {
-      ...deviceConfig(emulator, device, stateDir, options.sampleIntervalS),
+      ...base,
+      routes: options.routes ? options.routes(base.routes) : base.routes,
+      ...(options.apiUrl === undefined ? {} : { api_url: options.apiUrl }),
       ...(options.outboxMaxMessages === undefined ? {} : { outbox: { max_messages: options.outboxMaxMessages, max_bytes: 64 * 1024 * 1024 } }),
     },
     clientSecret: new Secret(device.client_secret),
@@ -115,7 +130,7 @@ export async function startDevice(
     ...(options.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: options.ackTimeoutMs }),
     backoff: options.backoff ?? FAST_BACKOFF,
   });
-  const seen = { online: [], offline: [], desired: [], settled: [], reading: [] } as RunningDevice["seen"];
+  const seen = { online: [], offline: [], desired: [], settled: [], reading: [], local: [] } as RunningDevice["seen"];
   for (const key of Object.keys(seen) as (keyof RuntimeEvents)[]) {
     runtime.events.on(key, (data) => (seen[key] as unknown[]).push(data));
   }

@@ -1,0 +1,178 @@
+// One output line as the routes use it: claimed at boot with the value the power-on policy
+// chooses (set in the same request, so the line never shows another level), written and read
+// back, remembered for `restore`, reverted by itself when it is a pulse output, and kept apart
+// from the other outputs of its interlock group.
+import type { Clock } from "../clock.ts";
+import { type RouteConfig, routeKey } from "../config/schema.ts";
+import type { GpioBackend, LineRef, LineRequest, LineValue } from "../hal/types.ts";
+import type { Logger } from "../log.ts";
+import type { InterlockGroup } from "./interlock.ts";
+import type { DeviceStore, SavedLineState } from "./store.ts";
+import { formatLineValue } from "./values.ts";
+
+/** Why an output changed. */
+export type ChangeCause = "desired" | "pulse" | "interlock" | "local" | "shutdown";
+
+/** A change the actuator made by itself (not asked by a desired state): the cloud hears of it. */
+export interface LocalChange {
+  readonly value: LineValue;
+  readonly cause: Exclude<ChangeCause, "desired">;
+  readonly at: number;
+}
+
+/** What the power-on policy chose, and why. */
+export interface PowerOnChoice {
+  readonly value: LineValue;
+  readonly reason: string;
+}
+
+/** The value an output takes when claimed: the policy applied to what the store remembers. */
+export function choosePowerOn(config: RouteConfig, saved: SavedLineState | undefined, now: number): PowerOnChoice {
+  switch (config.power_on) {
+    case "on":
+      return { value: 1, reason: "power_on on" };
+    case "off":
+      return { value: 0, reason: "power_on off" };
+    case "restore": {
+      if (!saved) return { value: 0, reason: "power_on restore: no value remembered yet, so off" };
+      const ageS = (now - saved.changedAt) / 1000;
+      if (ageS > config.restore_max_age_s) {
+        return { value: 0, reason: `power_on restore: the last value is ${Math.round(ageS)} s old, older than ${config.restore_max_age_s} s, so off` };
+      }
+      return { value: saved.value, reason: `power_on restore: the last value, set ${Math.round(ageS)} s ago` };
+    }
+  }
+}
+
+/** What {@linkcode Actuator} works with. */
+export interface ActuatorDeps {
+  readonly store: DeviceStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly interlock?: InterlockGroup | undefined;
+}
+
+/** An output line bound to a configured route. */
+export class Actuator {
+  readonly config: RouteConfig;
+  /** The route's key in the store, known before any catalog. */
+  readonly key: string;
+  readonly #line: LineRequest;
+  readonly #deps: ActuatorDeps;
+  readonly #listeners = new Set<(change: LocalChange) => void>();
+  #written: LineValue;
+  #pulse: ReturnType<typeof setTimeout> | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  #drifts = 0;
+
+  private constructor(config: RouteConfig, line: LineRequest, deps: ActuatorDeps, written: LineValue) {
+    this.config = config;
+    this.key = routeKey(config);
+    this.#line = line;
+    this.#deps = deps;
+    this.#written = written;
+  }
+
+  /** Claims the line of `config` as an output, with the power-on policy's value in the same request. */
+  static async claim(backend: GpioBackend, config: RouteConfig, deps: ActuatorDeps): Promise<Actuator> {
+    const { store, clock, logger, interlock } = deps;
+    const key = routeKey(config);
+    const ref = config.line as LineRef;
+    let choice = choosePowerOn(config, store.lineState(key), clock.now());
+    if (choice.value === 1 && interlock?.anyActive()) {
+      choice = { value: 0, reason: `${choice.reason}; but another output of interlock group ${interlock.name} is active, so off` };
+    }
+    const line = await backend.requestLine(ref, {
+      direction: "output",
+      activeLow: config.active_low,
+      bias: config.bias,
+      drive: config.drive,
+      outputValue: choice.value,
+    }, "realer-edge");
+    const actuator = new Actuator(config, line, deps, choice.value);
+    store.saveLineState(key, choice.value, clock.now());
+    interlock?.add(actuator);
+    logger.info("line.power_on", { route: key, line: describeRef(ref), value: formatLineValue(choice.value), reason: choice.reason });
+    return actuator;
+  }
+
+  /** The value last written. */
+  get written(): LineValue {
+    return this.#written;
+  }
+
+  /** How many writes the line did not hold. */
+  get drifts(): number {
+    return this.#drifts;
+  }
+
+  /** Calls `listener` for each change the actuator makes by itself (pulse end, interlock, local). */
+  onLocalChange(listener: (change: LocalChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The line's logical value now. */
+  read(): Promise<LineValue> {
+    return this.#line.getValue();
+  }
+
+  /**
+   * Sets the line and returns what it reads back. Writes of one actuator run one at a time; a
+   * write that turns an output on first turns the rest of its interlock group off.
+   */
+  apply(value: LineValue, cause: ChangeCause): Promise<LineValue> {
+    const run = () => (value === 1 && this.#deps.interlock ? this.#deps.interlock.activate(this, () => this.#write(value, cause)) : this.#write(value, cause));
+    const result = this.#queue.then(run, run);
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  /** Called by the interlock group, which already holds its lock: writes without queueing behind it. */
+  forceOff(): Promise<LineValue> {
+    return this.#write(0, "interlock");
+  }
+
+  /** Ends a pending pulse and gives the line back, first setting it inactive when the policy (or a pulse) says so. */
+  async shutdown(): Promise<void> {
+    const pulsing = this.#pulse !== undefined;
+    clearTimeout(this.#pulse);
+    this.#pulse = undefined;
+    if ((this.config.shutdown === "safe" || pulsing) && this.#written === 1) {
+      await this.#write(0, "shutdown").catch(() => {});
+    }
+    this.#deps.interlock?.remove(this);
+    await this.#line.release().catch(() => {});
+  }
+
+  async #write(value: LineValue, cause: ChangeCause): Promise<LineValue> {
+    const { store, clock, logger } = this.#deps;
+    clearTimeout(this.#pulse);
+    this.#pulse = undefined;
+    await this.#line.setValue(value);
+    this.#written = value;
+    store.saveLineState(this.key, value, clock.now());
+    const observed = await this.#line.getValue();
+    if (observed !== value) {
+      this.#drifts++;
+      logger.error("line.drift", { route: this.key, written: formatLineValue(value), observed: formatLineValue(observed), note: "the line does not hold what was written" });
+    }
+    if (value === 1 && this.config.pulse_ms !== undefined) {
+      const pulseMs = this.config.pulse_ms;
+      this.#pulse = setTimeout(() => {
+        this.#pulse = undefined;
+        void this.apply(0, "pulse").catch((error: unknown) => logger.error("line.pulse_failed", { route: this.key, error: String(error) }));
+      }, pulseMs);
+    }
+    if (cause !== "desired") {
+      const change: LocalChange = { value: observed, cause, at: clock.now() };
+      for (const listener of this.#listeners) listener(change);
+    }
+    return observed;
+  }
+}
+
+/** A line reference as a short word for logs. */
+export function describeRef(ref: LineRef): string {
+  return "name" in ref ? ref.name : `${ref.chip}:${ref.offset}`;
+}

@@ -1,0 +1,110 @@
+// What a relay does around the network: claimed with its power-on value before the cloud
+// answers, back in its last state after a restart, and a pulse output that ends by itself and
+// tells the cloud. Real emulator and broker, mock GPIO.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { systemClock } from "../../src/clock.ts";
+import { DeviceRuntime } from "../../src/device/runtime.ts";
+import { DeviceStore } from "../../src/device/store.ts";
+import type { Emulator } from "../../src/emulator/emulator.ts";
+import { findFreePort } from "../../src/emulator/free-port.ts";
+import { MockBackend } from "../../src/hal/mock.ts";
+import { createFetch } from "../../src/runtime/index.ts";
+import { Secret } from "../../src/secret.ts";
+import { DEMO_ROUTES, deviceConfig, FAST_BACKOFF, RELAY_LINE, startDevice, startEmulator, tempDir, testLogger, waitFor } from "../helpers/harness.ts";
+
+type Routes = Parameters<NonNullable<Parameters<typeof startDevice>[1]>["routes"] & object>[0];
+const withRelay = (extra: Record<string, unknown>) => (routes: Routes): Routes =>
+  routes.map((route) => (route.pin_port === "6" ? { ...route, ...extra } : route));
+
+describe("outputs around the network (emulator + mosquitto + mock GPIO)", () => {
+  let emulator: Emulator;
+  let stop: () => Promise<void>;
+
+  before(async () => {
+    ({ emulator, stop } = await startEmulator());
+  });
+  after(async () => {
+    await stop?.();
+  });
+
+  it("claims a relay with its power-on value before the API has answered once", async () => {
+    const device = emulator.provision(DEMO_ROUTES);
+    const dir = tempDir("boot-offline");
+    const mock = new MockBackend();
+    const store = await DeviceStore.open(dir.path);
+    const log: string[] = [];
+    const base = deviceConfig(emulator, device, dir.path);
+    const runtime = new DeviceRuntime({
+      config: {
+        ...base,
+        api_url: `https://127.0.0.1:${await findFreePort()}`,
+        routes: withRelay({ direction: "output", power_on: "on" })(base.routes),
+      },
+      clientSecret: new Secret(device.client_secret),
+      backend: mock,
+      store,
+      fetch: createFetch(emulator.caPem),
+      ca: emulator.caPem,
+      clock: systemClock,
+      logger: testLogger("device", log),
+      backoff: FAST_BACKOFF,
+    });
+    const starting = runtime.start();
+    try {
+      await waitFor("the catalog to be retried", () => log.some((line) => line.includes("catalog.retry")));
+      assert.equal(mock.getLevel(RELAY_LINE), 1, "the relay is on while the API is unreachable");
+      assert.deepEqual(mock.levelHistory(RELAY_LINE), [0, 1], "claimed on in one step");
+    } finally {
+      runtime.requestStop();
+      await starting.catch(() => {});
+      await runtime.stop();
+      store.close();
+      dir.remove();
+    }
+  });
+
+  it("brings a restore relay back in its last state after a restart, before it reconnects, without a glitch", async () => {
+    const dir = tempDir("restore");
+    const routes = withRelay({ power_on: "restore" });
+    const first = await startDevice(emulator, { stateDir: dir.path, routes });
+    const relay = first.device.routes.find((route) => route.source_type === "command")!.source_id;
+    try {
+      await waitFor("the device to come online", () => first.seen.online.length > 0);
+      const desired = await emulator.setDesired(first.device.device_id, relay, "1.0");
+      await waitFor("the report accepted", () => emulator.state.acksOf(first.device.device_id).find((ack) => ack.desired_id === desired.desiredId && ack.status === "accepted"));
+    } finally {
+      await first.runtime.stop();
+      first.store.close();
+    }
+    const mock = new MockBackend();
+    const second = await startDevice(emulator, { device: first.device, stateDir: dir.path, routes, mock });
+    try {
+      assert.deepEqual(mock.levelHistory(RELAY_LINE), [0, 1], "claimed active in the same request");
+      assert.ok(second.log.some((line) => line.includes("line.power_on") && line.includes("power_on restore: the last value")), second.log.join("\n"));
+      const boot = second.log.findIndex((line) => line.includes("line.power_on"));
+      const online = second.log.findIndex((line) => line.includes("mqtt.connected"));
+      assert.ok(online === -1 || boot < online, "the line was claimed before the connection");
+    } finally {
+      await second.stop();
+      dir.remove();
+    }
+  });
+
+  it("ends a pulse by itself and reports the end as a local change the cloud accepts", async () => {
+    const dev = await startDevice(emulator, { routes: withRelay({ pulse_ms: 400 }) });
+    const relay = dev.device.routes.find((route) => route.source_type === "command")!.source_id;
+    try {
+      await waitFor("the device to come online", () => dev.seen.online.length > 0);
+      const desired = await emulator.setDesired(dev.device.device_id, relay, "1.0");
+      await waitFor("the report accepted", () => emulator.state.acksOf(dev.device.device_id).find((ack) => ack.desired_id === desired.desiredId && ack.status === "accepted"));
+      const local = await waitFor("the pulse end accepted", () =>
+        emulator.state.feedOf(dev.device.device_id).find((entry) => entry.sourceId === relay && entry.status === "accepted" && (entry.payload as { desired_id?: string }).desired_id === undefined && (entry.payload as { value: string }).value === "0.0"));
+      assert.ok(local);
+      assert.equal(dev.mock.getLevel(RELAY_LINE), 0);
+      assert.deepEqual(dev.seen.local.map((change) => [change.value, change.cause]), [["0.0", "pulse"]]);
+    } finally {
+      await dev.stop();
+    }
+  });
+});
