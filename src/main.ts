@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { checkCommand } from "./commands/check.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { emulatorCommand } from "./commands/emulator.ts";
+import { gpioCommand } from "./commands/gpio.ts";
 import { runCommand } from "./commands/run.ts";
 import { describeError, RealerError } from "./errors.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
@@ -15,6 +16,10 @@ Usage:
   realer-edge check --config FILE    check config, lines and catalog; exit 0 when safe to start
   realer-edge emulator [--port N]    run the bundled Realer emulator (HTTPS API + mosquitto)
   realer-edge demo [--once]          emulator + one device on mock GPIO + a scripted scenario
+  realer-edge gpio info              list chips and lines (--backend cdev, the default, or sysfs)
+  realer-edge gpio get CHIP OFFSET   read a line as an input (or name a line: gpio get NAME)
+  realer-edge gpio set CHIP OFFSET 0|1 [--hold-ms N]   drive a line until Ctrl-C or for N ms
+  realer-edge gpio watch CHIP OFFSET [--count N]       print edges as they come
   realer-edge --help | --version
 
 Options:
@@ -24,6 +29,10 @@ Options:
   --port N             emulator HTTPS port on 127.0.0.1 (default: any free port)
   --once               demo: stop after the scenario
   --offline            check: skip the catalog, check the config and lines only
+  --backend NAME       gpio: cdev (default), libgpiod, sysfs
+  --bias BIAS          gpio: as-is, disabled, pull-up, pull-down
+  --active-low         gpio: the line is active when low
+  --debounce-ms N      gpio watch: debounce period
 
 Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad usage or config.
 `;
@@ -49,6 +58,12 @@ export async function main(argv: readonly string[]): Promise<number> {
         port: { type: "string" },
         once: { type: "boolean" },
         offline: { type: "boolean" },
+        backend: { type: "string" },
+        bias: { type: "string" },
+        "active-low": { type: "boolean" },
+        "debounce-ms": { type: "string" },
+        "hold-ms": { type: "string" },
+        count: { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
       },
@@ -77,6 +92,17 @@ export async function main(argv: readonly string[]): Promise<number> {
       case "demo":
         await demoCommand({ stateDir: `${stateDir}/demo`, logLevel: level, once: values.once ?? false });
         return 0;
+      case "gpio":
+        return await gpioCommand({
+          args: positionals.slice(1),
+          backend: values.backend,
+          bias: values.bias,
+          activeLow: values["active-low"] ?? false,
+          debounceMs: values["debounce-ms"],
+          holdMs: values["hold-ms"],
+          count: values.count,
+          print: (line) => console.log(line),
+        });
       default:
         console.error(positionals[0] === undefined ? HELP : `realer-edge: unknown command "${positionals[0]}" (see --help)`);
         return 2;

@@ -10,7 +10,8 @@ HERE=$(dirname "$(realpath "$0")")
 CACHE=${REALER_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/realer-edge/vm}
 ASSETS=$CACHE/assets
 say() { printf 'vm-assets: %s\n' "$*" >&2; }
-if [ -f "$ASSETS/COMPLETE" ]; then echo "$ASSETS"; exit 0; fi
+STAMP=$ASSETS/COMPLETE-2   # bumped when the set of assets changes
+if [ -f "$STAMP" ]; then echo "$ASSETS"; exit 0; fi
 
 WORK=$CACHE/work
 rm -rf "$WORK" "$ASSETS"
@@ -69,6 +70,7 @@ cp "root/lib/modules/$ABI/kernel/fs/configfs/configfs.ko" gpio-sim/gpio-sim.ko "
 cp root/bin/busybox root/usr/sbin/mosquitto root/usr/bin/openssl "$ASSETS/bin/"
 cp root/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so "$ASSETS/lib/"
 cp -L root/lib/ld-linux-aarch64.so.1 "$ASSETS/lib/"
+mkdir -p "$ASSETS/etc"; cp -L root/etc/ssl/openssl.cnf "$ASSETS/etc/"   # `openssl req` reads it
 # every shared library the ELF files load, found by walking DT_NEEDED
 # (plus the glibc parts a Bun binary loads)
 for lib in libm.so.6 libpthread.so.0 libdl.so.2 librt.so.1; do cp -L "root/lib/aarch64-linux-gnu/$lib" "$ASSETS/lib/"; done
@@ -84,6 +86,6 @@ while [ ${#queue[@]} -gt 0 ]; do
 done
 echo "$ABI" > "$ASSETS/KERNEL_ABI"
 rm -rf "$WORK"
-touch "$ASSETS/COMPLETE"
+touch "$STAMP"
 say "assets ready in $ASSETS ($(du -sh "$ASSETS" | cut -f1))"
 echo "$ASSETS"

@@ -46,6 +46,7 @@ export function buildInitramfs(assets: string, out: string, runScript: string, f
   copy(join(assets, "bin/mosquitto"), "usr/sbin/mosquitto");
   copy(join(assets, "bin/openssl"), "usr/bin/openssl");
   copy(join(assets, "lib/ld-linux-aarch64.so.1"), "lib/ld-linux-aarch64.so.1");
+  copy(join(assets, "etc/openssl.cnf"), "usr/lib/ssl/openssl.cnf", 0o644);
   for (const lib of readdirSync(join(assets, "lib"))) {
     if (lib === "mosquitto_dynamic_security.so") copy(join(assets, "lib", lib), `usr/lib/aarch64-linux-gnu/${lib}`);
     else if (lib !== "ld-linux-aarch64.so.1") copy(join(assets, "lib", lib), `lib/aarch64-linux-gnu/${lib}`);

@@ -1,0 +1,58 @@
+// The device loop on a real arm64 kernel: inside one qemu VM, the emulator (the compiled arm64
+// realer-edge binary, with Debian's arm64 mosquitto) and the runtime on the cdev backend with
+// gpio-sim lines. A guest driver prints a verdict per check; each becomes a test here. Runs
+// once, under `bun test` (the guest binaries are the same whichever runtime runs this file).
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { runtimeName } from "../../src/runtime/index.ts";
+import { build } from "../../scripts/build.ts";
+import { bootVm, buildInitramfs, compileArm64, vmAssets, vmUnavailable } from "./qemu.ts";
+
+const unavailable = vmUnavailable();
+const skip = runtimeName === "deno" ? "the VM runs compiled arm64 binaries; bun test runs it once" : unavailable ? `SKIPPED loudly: no arm64 VM here: ${unavailable}` : false;
+if (unavailable) console.warn(`\n*** The device loop on a real arm64 kernel is SKIPPED: ${unavailable} ***\n`);
+
+const CHECKS = [
+  "the runtime connects with the cdev backend on gpio-sim lines",
+  "a desired state turns the simulated line active and the ack comes back accepted",
+  "pulling an input produces an accepted reading",
+  "a restore relay comes back active after SIGKILL and restart",
+  "the relay line shows no glitch while the runtime restarts",
+  "the sampler sees the glitch of a claim-then-set (control)",
+  "gpio info lists the simulated chip and its named line",
+  "gpio get reads an input",
+  "gpio set drives a line for the time asked",
+  "gpio watch prints edges as they come",
+];
+
+describe("device loop on a real arm64 kernel (qemu-system-aarch64, gpio-sim, mosquitto arm64)", { skip }, () => {
+  let dir = "";
+  let booted: Promise<string> | undefined;
+  const boot = async (): Promise<string> => {
+    dir = mkdtempSync(join(tmpdir(), "realer-vm-loop-"));
+    const assets = vmAssets();
+    const [binary] = build(["linux-arm64"], dir);
+    compileArm64("test/vm/guest/device-loop.ts", join(dir, "driver"));
+    buildInitramfs(assets, join(dir, "initrd.gz"), "#!/bin/sh\n/opt/driver\n", { "opt/realer-edge": binary!, "opt/driver": join(dir, "driver") });
+    const run = await bootVm(assets, join(dir, "initrd.gz"), 400_000);
+    const notes = run.output.split("\n").filter((line) => line.startsWith("MEASURE") || line.startsWith("=== "));
+    console.log(`arm64 VM device loop: ${run.wallMs} ms on the host\n${notes.join("\n")}`);
+    assert.match(run.output, /LOOP DONE/, `the guest did not finish:\n${run.output.slice(-5000)}`);
+    return run.output;
+  };
+  after(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const check of CHECKS) {
+    it(check, { timeout: 600_000 }, async () => {
+      const output = await (booted ??= boot());
+      const line = output.split("\n").find((candidate) => candidate.startsWith("LOOP ") && candidate.includes(` ${check}`));
+      assert.ok(line, `the guest printed nothing for "${check}"`);
+      assert.ok(line.startsWith("LOOP ok "), line);
+    });
+  }
+});
