@@ -99,3 +99,21 @@ describe("realer-edge CLI", () => {
     assert.match(stdout, /runtime\.stopped/);
   });
 });
+
+describe("realer-edge gpio", () => {
+  it("lists the mock backend's chip and lines", async () => {
+    const result = await runCli(["gpio", "info", "--backend", "mock"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^gpiochip0 \[realer-mock\] \/dev\/gpiochip0 \(32 lines\)$/m);
+    assert.match(result.stdout, /line {2}31: "GPIO31"/);
+  });
+
+  it("answers a bad value or a missing chip with one line and the right exit code", async () => {
+    const bad = await runCli(["gpio", "set", "gpiochip0", "6", "2", "--backend", "mock"]);
+    assert.deepEqual([bad.code, bad.stderr.trim()], [2, "realer-edge: Cannot set: the value must be 0 or 1, got 2"]);
+    const missing = await runCli(["gpio", "get", "gpiochip9", "1", "--backend", "mock"]);
+    assert.deepEqual([missing.code, missing.stderr.trim()], [1, "realer-edge: Cannot request line 1 on gpiochip9: no such chip"]);
+    const verb = await runCli(["gpio", "blink", "--backend", "mock"]);
+    assert.equal(verb.code, 2);
+  });
+});
