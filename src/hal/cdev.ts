@@ -78,6 +78,7 @@ export class CdevBackend implements GpioBackend {
       used: (raw.flags & FLAG.USED) !== 0n,
       direction: (raw.flags & FLAG.OUTPUT) !== 0n ? "output" : "input",
       activeLow: (raw.flags & FLAG.ACTIVE_LOW) !== 0n,
+      drive: (raw.flags & FLAG.OPEN_DRAIN) !== 0n ? "open-drain" : (raw.flags & FLAG.OPEN_SOURCE) !== 0n ? "open-source" : "push-pull",
     };
   }
 

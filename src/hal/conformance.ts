@@ -18,8 +18,14 @@ export interface ConformanceTarget {
   readonly lines: readonly [LineRef, LineRef];
   /** A chip name that does not exist. */
   readonly missingChip: string;
-  /** Whether the backend sets an input's bias; one that cannot must refuse it. */
+  /** Whether the backend sets an input's bias and an output's drive; one that cannot must refuse them. */
   readonly bias: boolean;
+  /**
+   * Whether the simulator shows a let-go open-drain pin at its pull. gpio-sim in Debian 12's 6.1 does
+   * not: gpiolib emulates open-drain high by turning the line into an input but keeps it flagged
+   * as an output, and gpio-sim then leaves the pin at its last driven level.
+   */
+  readonly letGoFollowsPull?: boolean;
   /** A line the backend finds by name; absent when it cannot look names up (it must refuse). */
   readonly named?: { readonly name: string; readonly offset: number };
 }
@@ -157,6 +163,31 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     await settle();
     assert.deepEqual(events.map((event) => [event.kind, event.value]), [["falling", 0], ["rising", 1]]);
     for (const event of events) assert.ok(event.observedAt >= before - 5 && event.observedAt <= Date.now(), `stamp ${event.observedAt} outside [${before}, ${Date.now()}]`);
+  } },
+
+  { name: "drives open-drain: low is driven, high lets the pull decide", run: async (backend, target, [a]) => {
+    await target.pull(a, 1);
+    if (!target.bias) {
+      await assert.rejects(backend.requestLine(a, { direction: "output", drive: "open-drain" }, "conformance"), (error: unknown) =>
+        error instanceof RealerError && error.kind === "unsupported" && error.message.includes("drive"));
+      await target.pull(a, 0);
+      return;
+    }
+    await using line = await backend.requestLine(a, { direction: "output", drive: "open-drain", outputValue: 0 }, "conformance");
+    assert.equal((await backend.getLineInfo(a)).drive, "open-drain");
+    assert.equal(await target.level(a), 0, "low is driven against the pull-up");
+    await line.setValue(1);
+    if (target.letGoFollowsPull === false) {
+      await target.pull(a, 0);
+      return;
+    }
+    // High is let go: the level follows the pull both ways. (gpio-sim recomputes a let-go pin
+    // only when its pull changes, so the pull is moved rather than read as it was.)
+    await target.pull(a, 0);
+    assert.equal(await target.level(a), 0, "nothing drives high: the pull-down wins");
+    await target.pull(a, 1);
+    assert.equal(await target.level(a), 1, "high is the pull-up's");
+    await target.pull(a, 0);
   } },
 
   { name: "finds a line by its name, or says it cannot", run: async (backend, target) => {

@@ -47,6 +47,8 @@ interface Line {
   holder: MockRequest | undefined;
   direction: "input" | "output";
   activeLow: boolean;
+  /** How an output drives: open-drain lets go of high, open-source of low (the pull decides). */
+  drive: "push-pull" | "open-drain" | "open-source";
 }
 
 const DEFAULT_CHIPS: readonly MockChipSpec[] = [{ name: "gpiochip0", label: "realer-mock", lines: 32 }];
@@ -80,6 +82,7 @@ export class MockBackend implements GpioBackend {
         holder: undefined,
         direction: "input" as const,
         activeLow: false,
+        drive: "push-pull" as const,
       })),
     }));
   }
@@ -101,6 +104,7 @@ export class MockBackend implements GpioBackend {
       used: line.holder !== undefined,
       direction: line.direction,
       activeLow: line.activeLow,
+      drive: line.holder !== undefined && line.direction === "output" ? line.drive : "push-pull",
     };
   }
 
@@ -195,7 +199,10 @@ export class MockBackend implements GpioBackend {
   }
 
   #levelOf(line: Line): Level {
-    return line.holder !== undefined && line.direction === "output" ? line.driven : line.pull;
+    if (line.holder === undefined || line.direction !== "output") return line.pull;
+    if (line.drive === "open-drain" && line.driven === 1) return line.pull;
+    if (line.drive === "open-source" && line.driven === 0) return line.pull;
+    return line.driven;
   }
 
   #state(line: Line): MockLineState {
@@ -270,6 +277,7 @@ class MockRequest implements LineRequest {
     }
     this.#line.direction = settings.direction;
     this.#line.activeLow = activeLow;
+    this.#line.drive = settings.direction === "output" ? settings.drive ?? "push-pull" : "push-pull";
     this.#settings = { ...settings };
     this.#reported = toValue(this.#backend.levelOf(this.#line), activeLow);
   }

@@ -68,6 +68,7 @@ export class SysfsBackend implements GpioBackend {
       used: mine !== undefined || exported,
       direction: exported && readText(`${dir}/direction`) === "out" ? "output" : "input",
       activeLow: exported && readText(`${dir}/active_low`) === "1",
+      drive: "push-pull",
     };
   }
 

@@ -48,6 +48,8 @@ export interface LineInfo {
   readonly used: boolean;
   readonly direction: Direction;
   readonly activeLow: boolean;
+  /** How an output drives, as the kernel reports it (push-pull when it cannot say). */
+  readonly drive: Drive;
 }
 
 /** One edge on a watched input; `kind` is in logical terms (rising = became active). */
