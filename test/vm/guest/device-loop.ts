@@ -122,6 +122,18 @@ try {
   verdict("pulling an input produces an accepted reading", false, (error as Error).message);
 }
 
+// 4b. `realer-edge check` on this board while the runtime holds its lines: it says so, exit 1.
+const cli = async (args: string[], during?: (proc: Proc) => Promise<void>) => {
+  const proc = start(args, { REALER_CLIENT_SECRET: device.client_secret });
+  await during?.(proc);
+  const code = await exited(proc);
+  return { code, output: proc.output() };
+};
+{
+  const checked = await cli(["check", "--config", "/tmp/device.json"], undefined);
+  verdict("check names the lines the running runtime holds and exits 1", checked.code === 1 && checked.output.includes('is already held by "realer-edge"'), `exit ${checked.code}: ${checked.output.slice(0, 800)}`);
+}
+
 // 5. SIGKILL and restart: a relay configured `restore` comes back active with no glitch. The
 // simulator's pull is set to the relay's level first, as on a board whose controller keeps
 // the level of a released line; a claim that showed inactive even briefly reads 0 here.
@@ -184,13 +196,10 @@ try {
 }
 
 // 7. The gpio diagnostics commands on the same kernel.
-const gpio = async (args: string[], during?: (proc: Proc) => Promise<void>) => {
-  const proc = start(["gpio", ...args]);
-  await during?.(proc);
-  const code = await exited(proc);
-  return { code, output: proc.output() };
-};
+const gpio = (args: string[], during?: (proc: Proc) => Promise<void>) => cli(["gpio", ...args], during);
 try {
+  const checked = await cli(["check", "--config", "/tmp/device.json"]);
+  verdict("check prints the binding table on this board and exits 0 with the runtime stopped", checked.code === 0 && checked.output.includes(`${label}:6`) && checked.output.includes(`${label}:5`), `exit ${checked.code}: ${checked.output.slice(0, 800)}`);
   const listed = await gpio(["info"]);
   verdict("gpio info lists the simulated chip and its named line", listed.code === 0 && listed.output.includes(`[${label}]`) && listed.output.includes('"SIM_NAMED"'), listed.output.slice(0, 600));
   simPull(3, 1);
