@@ -46,9 +46,11 @@ export async function runCommand(options: RunOptions): Promise<void> {
   try {
     await runtime.start();
     // Ready once the lines are claimed and the device is connected, or has tried and is offline.
+    // A stop signal ends this wait too: it came, in the field, while MQTT was still connecting.
     const online = await Promise.race([
       new Promise<boolean>((resolve) => runtime.events.on("online", () => resolve(true))),
       new Promise<boolean>((resolve) => setTimeout(() => resolve(false), READY_WAIT_MS).unref?.()),
+      stopped.then(() => false),
     ]);
     notifier.ready(online ? "connected over MQTT" : runtime.transport === "https" ? "working over the HTTPS runtime" : "lines claimed; offline, retrying");
     runtime.events.on("online", () => notifier.status("connected over MQTT"));

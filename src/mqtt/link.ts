@@ -143,7 +143,14 @@ export class MqttLink {
       signal,
     });
     logger.info("mqtt.connected", { broker: catalog.mqtt.broker_url, client_id: credential.clientId });
-    for (const result of await session.subscribe(topics)) {
+    let results: Awaited<ReturnType<MqttSession["subscribe"]>>;
+    try {
+      results = await session.subscribe(topics, signal);
+    } catch (error) {
+      await session.end(true).catch(() => {});
+      throw error;
+    }
+    for (const result of results) {
       if (result.granted) logger.debug("mqtt.subscribed", { topic: result.topic });
       else logger.error("mqtt.subscribe_denied", { topic: result.topic, reason: reasonName(result.reasonCode), note: "configuration error: the credential does not grant this topic" });
     }

@@ -153,15 +153,20 @@ export class MqttSession {
     return this.#client.connected;
   }
 
-  /** Subscribes each topic alone (a mixed SUBACK would reject them all) and reports each grant. */
-  async subscribe(topics: readonly string[]): Promise<SubscribeResult[]> {
+  /**
+   * Subscribes each topic alone (a mixed SUBACK would reject them all) and reports each grant. A
+   * SUBACK that does not come within the publish timeout closes the connection, and a stop
+   * (`signal`) ends the wait at once: neither leaves the caller waiting on a dead connection.
+   */
+  async subscribe(topics: readonly string[], signal?: AbortSignal): Promise<SubscribeResult[]> {
     const results: SubscribeResult[] = [];
     for (const topic of topics) {
       try {
-        const granted = await this.#client.subscribeAsync(topic, { qos: 1 });
+        const granted = await this.#bounded(this.#client.subscribeAsync(topic, { qos: 1 }), `subscribe ${topic}`, "SUBACK", signal);
         const code = granted[0]?.qos ?? 0x80;
         results.push({ topic, granted: code < 0x80, reasonCode: code });
       } catch (error) {
+        if (error instanceof RealerError) throw error;
         const packet = (error as { packet?: { granted?: number[] } }).packet;
         const code = packet?.granted?.[0];
         if (code === undefined) throw new RealerError("network", `Cannot subscribe ${topic}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
@@ -171,21 +176,35 @@ export class MqttSession {
     return results;
   }
 
+  /** `operation`, unless its answer is late (the connection is closed) or `signal` aborts first. */
+  async #bounded<T>(operation: Promise<T>, action: string, answer: string, signal?: AbortSignal): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
+    const cut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.#client.end(true);
+        reject(new RealerError("network", `Cannot ${action}: no ${answer} within ${this.#publishTimeoutMs} ms, closing the connection`));
+      }, this.#publishTimeoutMs);
+      onAbort = () => reject(new RealerError("network", `Cannot ${action}: the runtime is stopping`));
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([operation, cut]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
   /**
    * Publishes with QoS 1, retain off; rejects when the PUBACK carries an error reason code. A
    * PUBACK that does not come within the timeout means the connection only looks alive: the
    * session is closed so the link reconnects.
    */
   async publish(topic: string, payload: string): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const stalled = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        this.#client.end(true);
-        reject(new RealerError("network", `Cannot publish to ${topic}: no PUBACK within ${this.#publishTimeoutMs} ms, closing the connection`));
-      }, this.#publishTimeoutMs);
-    });
     try {
-      await Promise.race([this.#client.publishAsync(topic, payload, { qos: 1, retain: false }), stalled]);
+      await this.#bounded(this.#client.publishAsync(topic, payload, { qos: 1, retain: false }), `publish to ${topic}`, "PUBACK");
     } catch (error) {
       if (error instanceof RealerError) throw error;
       const code = (error as { code?: unknown }).code;
@@ -194,8 +213,6 @@ export class MqttSession {
         `Cannot publish to ${topic}: ${typeof code === "number" ? `PUBACK ${reasonName(code)}` : error instanceof Error ? error.message : String(error)}`,
         { cause: error },
       );
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -72,6 +72,27 @@ describe("realer-edge CLI", () => {
     assert.ok(Date.now() - sent < 5_000, "it stops within 5 s instead of waiting out its backoff");
   });
 
+  it("stops at once on SIGTERM while MQTT is still connecting, without waiting for the ready timeout", { timeout: 30_000 }, async () => {
+    const device = emulator.provision(DEMO_ROUTES);
+    const config = deviceConfig(emulator, device, join(dir.path, "state-no-broker"));
+    await emulator.broker.stop();
+    const cli = startCli(["run", "--config", writeConfig("no-broker.json", config)], { REALER_CLIENT_SECRET: device.client_secret });
+    try {
+      // Without its broker the emulator cannot issue a credential: the request hangs, as a
+      // cloud under load would, and the device is not online yet.
+      await waitFor("the bootstrap to be read", () => cli.output().stdout.includes("bootstrap.loaded"), 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const sent = Date.now();
+      cli.kill("SIGTERM");
+      assert.equal(await cli.exited, 0);
+      const took = Date.now() - sent;
+      assert.ok(took < 5_000, `it stopped in ${took} ms; the device said:\n${cli.output().stdout.split("\n").slice(-8).join("\n")}`);
+      assert.doesNotMatch(cli.output().stdout, /runtime\.exit_forced/);
+    } finally {
+      await emulator.broker.start();
+    }
+  });
+
   it("runs, connects, and never prints the MQTT password, the client secret or the bearer token", async () => {
     const device = emulator.provision(DEMO_ROUTES);
     const secretFile = join(dir.path, "client-secret");
