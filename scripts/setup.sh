@@ -3,7 +3,8 @@
 # npm packages (which bring Bun and Deno), and from Debian when absent: mosquitto and openssl
 # (the emulator), qemu-user-static and libc6-arm64-cross (running the arm64 binary in tests),
 # lintian (checking the Debian package), and for the GPIO tests on a real arm64 kernel:
-# qemu-system-arm, gcc-aarch64-linux-gnu (builds gpio-sim out of tree), cpio and xz-utils.
+# qemu-system-arm, gcc-aarch64-linux-gnu (builds gpio-sim out of tree), cpio and xz-utils;
+# and chromium for the console tests in a real browser.
 # Idempotent: a second run changes nothing and takes a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +38,8 @@ command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || need+=(gcc-aarch64-linux-gnu
 command -v cpio >/dev/null 2>&1 || need+=(cpio)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 command -v make >/dev/null 2>&1 || need+=(make)
+# The consoles are tested in a real browser: Debian's Chromium, driven by playwright-core.
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then

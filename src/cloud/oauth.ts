@@ -27,6 +27,7 @@ export const DEVICE_SCOPES = [
 interface Token {
   readonly value: Secret;
   readonly renewAt: number;
+  readonly expiresAt: number | undefined;
 }
 
 /** Options for {@linkcode TokenSource}. */
@@ -60,6 +61,11 @@ export class TokenSource {
     return this.#token.value;
   }
 
+  /** When the cached token is renewed and when it expires, for the console; no token, no times. */
+  get lifetime(): { readonly renewAt: number; readonly expiresAt: number | undefined } | undefined {
+    return this.#token ? { renewAt: this.#token.renewAt, expiresAt: this.#token.expiresAt } : undefined;
+  }
+
   /** Drops the cached token, after the server said it is no longer good (401 / 4001). */
   invalidate(): void {
     this.#token = undefined;
@@ -77,6 +83,7 @@ export class TokenSource {
     });
     const renewAfter = answer.renew_after ?? (answer.expires_in === undefined ? 300 : answer.expires_in * 0.75);
     logger.info("auth.token", { renew_after_s: Math.round(renewAfter), scope: answer.scope });
-    return { value: new Secret(answer.access_token), renewAt: clock.now() + renewAfter * 1000 };
+    const now = clock.now();
+    return { value: new Secret(answer.access_token), renewAt: now + renewAfter * 1000, expiresAt: answer.expires_in === undefined ? undefined : now + answer.expires_in * 1000 };
   }
 }

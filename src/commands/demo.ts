@@ -6,6 +6,7 @@ import { DEMO_ROUTES, demoDeviceConfig, RELAY_LINE, SWITCH_LINE } from "./demo-d
 import { DeviceStore } from "../device/store.ts";
 import { Emulator, OPERATOR_PREFIX } from "../emulator/emulator.ts";
 import { describeError } from "../errors.ts";
+import { startDeviceConsole } from "../console/serve-console.ts";
 import { MockBackend } from "../hal/mock.ts";
 import { mockControlApp } from "../hal/mock-control.ts";
 import { createLogger, type Logger, type LogLevel } from "../log.ts";
@@ -89,13 +90,15 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     clock: systemClock,
     logger: createLogger({ level, source: "device" }),
   });
+  const web = startDeviceConsole({ runtime, deviceId: device.device_id, host: "127.0.0.1", port: 0, token: undefined, clock: systemClock });
+  log.info("consoles", { device: web.url, emulator: `${emulator.url}${OPERATOR_PREFIX}/console` });
   const stopped = new Promise<void>((resolve) => onShutdownSignal(() => resolve()));
   try {
     await runtime.start();
     await scenario(emulator, runtime, mock, device, log);
     log.info("done", { note: "the scenario passed" });
     if (!options.once) {
-      log.info("running", { mock_lines: `http://127.0.0.1:${control.port}/lines`, note: "press Ctrl-C to stop" });
+      log.info("running", { device_console: web.url, emulator_console: `${emulator.url}${OPERATOR_PREFIX}/console`, mock_lines: `http://127.0.0.1:${control.port}/lines`, note: "press Ctrl-C to stop" });
       await stopped;
     }
   } catch (error) {
@@ -103,6 +106,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     throw error;
   } finally {
     await runtime.stop();
+    await web.stop();
     await control.stop();
     store.close();
     await emulator.stop();

@@ -1,5 +1,5 @@
 import { systemClock } from "../clock.ts";
-import { loadConfig, readCaFile, readClientSecret } from "../config/load.ts";
+import { loadConfig, readCaFile, readClientSecret, readSecret } from "../config/load.ts";
 import { DeviceRuntime } from "../device/runtime.ts";
 import { DeviceStore } from "../device/store.ts";
 import { createBackend } from "../hal/create.ts";
@@ -7,6 +7,7 @@ import { MockBackend } from "../hal/mock.ts";
 import { mockControlApp } from "../hal/mock-control.ts";
 import { createLogger, type LogLevel } from "../log.ts";
 import { createFetch, onShutdownSignal, serve, type Server } from "../runtime/index.ts";
+import { startDeviceConsole } from "../console/serve-console.ts";
 import { createNotifier } from "../service/systemd-notify.ts";
 
 /** Options of `realer-edge run`. */
@@ -29,7 +30,12 @@ export async function runCommand(options: RunOptions): Promise<void> {
     control = serve({ hostname: "127.0.0.1", port: config.gpio.control_port, fetch: mockControlApp(backend).fetch });
     logger.info("mock.control", { url: `http://127.0.0.1:${control.port}/lines` });
   }
+  const consoleToken = config.console.enabled && config.console.token ? readSecret(config.console.token, "console.token", options.configPath, options.env) : undefined;
   const runtime = new DeviceRuntime({ config, clientSecret, backend, store, fetch: createFetch(ca), ca, clock: systemClock, logger });
+  const web = config.console.enabled
+    ? startDeviceConsole({ runtime, deviceId: config.device_id, host: config.console.host, port: config.console.port, token: consoleToken, clock: systemClock })
+    : undefined;
+  if (web) logger.info("console.ready", { url: web.url, token: consoleToken ? "required" : "none (loopback only)" });
   const notifier = await createNotifier(options.env, logger);
   const stopped = new Promise<void>((resolve) => onShutdownSignal((signal) => {
     logger.info("runtime.stopping", { signal });
@@ -69,6 +75,7 @@ export async function runCommand(options: RunOptions): Promise<void> {
     if (!bounded) logger.warn("runtime.stop_timeout", { after_ms: STOP_BOUND_MS, note: "exiting anyway; the outbox is on disk" });
     // Deno's server stop waits for idle keep-alive connections; a rig's must not hold the exit.
     await Promise.race([control?.stop(), new Promise((resolve) => setTimeout(resolve, 500).unref?.())]);
+    await web?.stop();
     await backend.close();
     store.close();
     notifier.close();

@@ -55,20 +55,24 @@ export function loadConfig(path: string): Config {
 
 /** Reads the client secret from where the config says, never from the config itself. */
 export function readClientSecret(config: Config, file: string, env: Readonly<Record<string, string | undefined>>): Secret {
-  const source = config.client_secret;
+  return readSecret(config.client_secret, "client_secret", file, env);
+}
+
+/** Reads a secret from the environment variable or file `source` names; `field` names it in errors. */
+export function readSecret(source: { env: string } | { file: string }, field: string, file: string, env: Readonly<Record<string, string | undefined>>): Secret {
   let value: string | undefined;
   if ("env" in source) {
     value = env[source.env];
     if (value === undefined || value === "") {
-      throw new RealerError("config", `Cannot load config ${file}: client_secret.env: environment variable ${source.env} is not set`);
+      throw new RealerError("config", `Cannot load config ${file}: ${field}.env: environment variable ${source.env} is not set`);
     }
   } else {
     try {
       value = readFileSync(source.file, "utf8").trim();
     } catch {
-      throw new RealerError("config", `Cannot load config ${file}: client_secret.file: cannot read ${source.file}`);
+      throw new RealerError("config", `Cannot load config ${file}: ${field}.file: cannot read ${source.file}`);
     }
-    if (value === "") throw new RealerError("config", `Cannot load config ${file}: client_secret.file: ${source.file} is empty`);
+    if (value === "") throw new RealerError("config", `Cannot load config ${file}: ${field}.file: ${source.file} is empty`);
   }
   return new Secret(value);
 }

@@ -94,6 +94,34 @@ const SecretSourceSchema = v.union(
   'must be {"env": NAME} or {"file": PATH}; the secret itself never goes in the config',
 );
 
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** Whether a host name or address only reaches this machine. */
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.test(host);
+}
+
+const ConsoleSchema = v.pipe(
+  v.strictObject({
+    enabled: v.optional(v.pipe(v.boolean(), v.description("Serve the local web console and /metrics.")), false),
+    host: v.optional(v.pipe(NonEmpty, v.description("Address to listen on; anything but loopback needs a token.")), "127.0.0.1"),
+    port: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)), 8480),
+    token: v.optional(
+      v.pipe(
+        v.union([
+          v.strictObject({ env: NonEmpty }),
+          v.strictObject({ file: NonEmpty }),
+        ], 'must be {"env": NAME} or {"file": PATH}'),
+        v.description("The console's access token, sent as a bearer header or entered once on the page."),
+      ),
+    ),
+  }),
+  v.check(
+    (console) => !console.enabled || console.token !== undefined || isLoopback(console.host),
+    "a console on a non-loopback host needs a token: without one anyone on the network could switch the relays",
+  ),
+);
+
 /** The device config file, validated at start. */
 export const ConfigSchema = v.strictObject({
   $schema: v.optional(v.string()),
@@ -135,6 +163,7 @@ export const ConfigSchema = v.strictObject({
       v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535), v.description("mock only: serve the line control interface on 127.0.0.1 at this port.")),
     ),
   }),
+  console: v.optional(ConsoleSchema, { enabled: false, host: "127.0.0.1", port: 8480 }),
   routes: v.array(RouteSchema),
 });
 

@@ -19,8 +19,24 @@ export interface DesiredOutcome {
   readonly route: string;
   readonly desiredId: string;
   readonly status: ReportStatus | "duplicate";
+  /** The value reported: what the line reads. */
   readonly value: string;
+  /** The value the desired state asked for, as it came. */
+  readonly requested?: string;
   readonly reason?: string;
+  /** When the message arrived and when it was answered (ms since the epoch). */
+  readonly receivedAt: number;
+  readonly answeredAt: number;
+  /** The report's message_id, to match its ack. */
+  readonly messageId: string;
+}
+
+/** The request an answer is for. */
+interface Asked {
+  readonly desiredId: string;
+  readonly sequence: number | undefined;
+  readonly receivedAt: number;
+  readonly requested?: string;
 }
 
 /** What {@linkcode DesiredHandler} works with. */
@@ -62,6 +78,7 @@ export class DesiredHandler {
 
   async #handle(payload: Uint8Array): Promise<void> {
     const { store, outbox, clock, logger } = this.#options;
+    const receivedAt = clock.now();
     const binding = this.#binding;
     const parsed = parsePayload(DesiredSchema, payload);
     if (!parsed.ok) {
@@ -70,7 +87,7 @@ export class DesiredHandler {
       logger.error("desired.invalid", { route: binding.name, topic: binding.route.mqtt.desired_topic, error: parsed.error });
       if (desiredId === undefined) return;
       const sequence = Number.isInteger(raw?.sequence_number) ? (raw?.sequence_number as number) : undefined;
-      await this.#answer(desiredId, sequence, "rejected", await this.#line.read(), parsed.error);
+      await this.#answer({ desiredId, sequence, receivedAt }, "rejected", await this.#line.read(), parsed.error);
       return;
     }
     const desired = parsed.value;
@@ -79,30 +96,32 @@ export class DesiredHandler {
       const report = JSON.parse(previous.payload) as FeedPayload;
       logger.info("desired.duplicate", { route: binding.name, desired_id: desired.desired_id, message_id: report.message_id });
       outbox.enqueue(previous.topic, 0, report);
-      this.#options.onOutcome?.({ route: binding.key, desiredId: desired.desired_id, status: "duplicate", value: report.value });
+      this.#options.onOutcome?.({ route: binding.key, desiredId: desired.desired_id, status: "duplicate", value: report.value, requested: String(desired.value), receivedAt, answeredAt: clock.now(), messageId: report.message_id });
       return;
     }
+    const asked: Asked = { desiredId: desired.desired_id, sequence: desired.sequence_number, receivedAt, requested: String(desired.value) };
     const current = await this.#line.read();
     if (desired.sequence_number <= store.highestSequence(binding.key)) {
-      await this.#answer(desired.desired_id, desired.sequence_number, "stale", current, `sequence_number ${desired.sequence_number} is not newer than ${store.highestSequence(binding.key)}`);
+      await this.#answer(asked, "stale", current, `sequence_number ${desired.sequence_number} is not newer than ${store.highestSequence(binding.key)}`);
       return;
     }
     const expiresAt = desired.expires_at === undefined ? Number.NaN : Date.parse(desired.expires_at);
     if (Number.isFinite(expiresAt) && expiresAt <= clock.now()) {
-      await this.#answer(desired.desired_id, desired.sequence_number, "stale", current, `expired at ${desired.expires_at}`);
+      await this.#answer(asked, "stale", current, `expired at ${desired.expires_at}`);
       return;
     }
     const wanted = parseLineValue(desired.value);
     if (!wanted.ok) {
-      await this.#answer(desired.desired_id, desired.sequence_number, "rejected", current, wanted.reason);
+      await this.#answer(asked, "rejected", current, wanted.reason);
       return;
     }
     const observed = await this.#line.apply(wanted.value, "desired");
     logger.info("line.set", { route: binding.name, requested: formatLineValue(wanted.value), observed: formatLineValue(observed), state: observed === 1 ? "active" : "inactive" });
-    await this.#answer(desired.desired_id, desired.sequence_number, "applied", observed);
+    await this.#answer(asked, "applied", observed);
   }
 
-  #answer(desiredId: string, sequence: number | undefined, status: ReportStatus, observed: LineValue, reason?: string): Promise<void> {
+  #answer(asked: Asked, status: ReportStatus, observed: LineValue, reason?: string): Promise<void> {
+    const { desiredId, sequence, receivedAt, requested } = asked;
     const { store, outbox, clock, logger } = this.#options;
     const now = clock.now();
     const value = formatLineValue(observed);
@@ -119,7 +138,17 @@ export class DesiredHandler {
     if (status === "applied") logger.info("desired.applied", fields);
     else logger.warn(`desired.${status}`, fields);
     outbox.pump();
-    this.#options.onOutcome?.({ route: this.#binding.key, desiredId, status, value, ...(reason === undefined ? {} : { reason }) });
+    this.#options.onOutcome?.({
+      route: this.#binding.key,
+      desiredId,
+      status,
+      value,
+      ...(requested === undefined ? {} : { requested }),
+      ...(reason === undefined ? {} : { reason }),
+      receivedAt,
+      answeredAt: now,
+      messageId: report.message_id,
+    });
     return Promise.resolve();
   }
 }

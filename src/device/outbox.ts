@@ -57,6 +57,8 @@ export interface OutboxOptions {
   readonly ackTimeoutMs: number;
   readonly limits?: Partial<OutboxLimits>;
   readonly onSettled?: (settled: Settled) => void;
+  /** Called when a message is published for the first time (not on resends). */
+  readonly onPublished?: (published: { readonly messageId: string; readonly topic: string; readonly at: number }) => void;
 }
 
 interface Inflight {
@@ -247,7 +249,10 @@ export class Outbox {
     }, ackTimeoutMs);
     this.#inflight.set(row.messageId, { row, timer });
     if (this.#sent.has(row.messageId)) this.stats.resent++;
-    else this.#sent.add(row.messageId);
+    else {
+      this.#sent.add(row.messageId);
+      this.#options.onPublished?.({ messageId: row.messageId, topic: row.topic, at: this.#options.clock.now() });
+    }
     logger.debug("feed.publish", { topic: row.topic, message_id: row.messageId });
     publisher.publish(row.topic, row.payload).catch((error: unknown) => {
       logger.warn("feed.publish_failed", { message_id: row.messageId, error: error instanceof Error ? error.message : String(error) });

@@ -46,9 +46,34 @@ export interface RuntimeEvents extends Record<string, unknown> {
   offline: Record<string, never>;
   desired: DesiredOutcome;
   settled: Settled;
-  reading: { readonly route: string; readonly value: string; readonly messageId: string };
-  /** An output changed by itself (pulse end, interlock), reported without a desired_id. */
-  local: { readonly route: string; readonly value: string; readonly cause: string };
+  reading: { readonly route: string; readonly value: string; readonly messageId: string; readonly observedAt: number };
+  /** An output changed by itself (pulse end, interlock, a local switch), reported without a desired_id. */
+  local: { readonly route: string; readonly value: string; readonly cause: string; readonly messageId: string; readonly at: number };
+  /** A message left for the broker for the first time. */
+  published: { readonly messageId: string; readonly topic: string; readonly at: number };
+}
+
+/** One bound route as the console shows it. */
+export interface RouteView {
+  /** The route's key: its feed-data topic. */
+  readonly key: string;
+  readonly name: string;
+  readonly type: "command" | "sensor";
+  readonly kind: string | undefined;
+  readonly pinPort: string | undefined;
+  /** The line ("gpiochip0:6", a line name) or the file it reads. */
+  readonly source: string;
+  /** What the line reads now ("1.0" / "0.0"); undefined for a file sensor. */
+  readonly physical: string | undefined;
+}
+
+/** What the runtime is doing, for the console: no secret in here. */
+export interface RuntimeStatus {
+  readonly transport: "mqtt" | "https" | undefined;
+  readonly broker: string | undefined;
+  readonly link: LinkStatus | undefined;
+  readonly token: { readonly renewAt: number; readonly expiresAt: number | undefined } | undefined;
+  readonly outbox: { readonly depth: number; readonly oldestAt: number | undefined; readonly stats: Readonly<OutboxStats> };
 }
 
 /**
@@ -65,6 +90,7 @@ export class DeviceRuntime {
   readonly #actuators = new Map<string, Actuator>();
   readonly #interlocks = new Map<string, InterlockGroup>();
   readonly #fileSensors: FileSensor[] = [];
+  readonly #sensorLines = new Map<string, LineRequest>();
   /** Handlers by the desired topic of the catalog in use. */
   readonly #handlers = new Map<string, DesiredHandler>();
   readonly #handlersBySource = new Map<string, DesiredHandler>();
@@ -75,6 +101,8 @@ export class DeviceRuntime {
   #link: MqttLink | undefined;
   #running: Promise<void> | undefined;
   #catalog: Catalog | undefined;
+  #tokens: TokenSource | undefined;
+  readonly #bindings: Binding[] = [];
   readonly #backoff: BackoffSettings;
 
   constructor(deps: RuntimeDeps) {
@@ -87,6 +115,7 @@ export class DeviceRuntime {
       ackTimeoutMs: deps.ackTimeoutMs ?? 30_000,
       limits: { maxMessages: deps.config.outbox.max_messages, maxBytes: deps.config.outbox.max_bytes },
       onSettled: (settled) => this.events.emit("settled", settled),
+      onPublished: (published) => this.events.emit("published", published),
     });
   }
 
@@ -119,6 +148,7 @@ export class DeviceRuntime {
     await this.#claimOutputsAtBoot();
     const api = new ApiClient(config.api_url, this.#deps.fetch, 15_000, this.#abort.signal);
     const tokens = new TokenSource({ api, clientId: config.client_id, clientSecret: this.#deps.clientSecret, scopes: DEVICE_SCOPES, clock, logger });
+    this.#tokens = tokens;
     const catalog = await this.#firstCatalog(api, tokens);
     this.#catalog = catalog;
     logger.info("catalog.loaded", { routes: catalog.mqtt_routes.length, broker: catalog.mqtt.broker_url, mqtt: catalog.mqtt.credential_endpoint ? "offered" : "not offered" });
@@ -133,6 +163,7 @@ export class DeviceRuntime {
     for (const route of unbound) logger.warn("route.unbound", { source_id: route.source_id, pin_port: route.pin_port, topic: route.mqtt.feed_data_topic, note: "no line in the config" });
     for (const entry of unused) logger.warn("route.unused", { source_id: entry.source_id, pin_port: entry.pin_port, note: "names no route in the catalog" });
     await this.#claimLines(bindings);
+    this.#bindings.push(...bindings);
     for (const binding of bindings) this.#deps.store.saveDirection(routeKey(binding.config), binding.route.source_type === "command" ? "output" : "input");
     const bootstrap = await this.#bootstrap(api, tokens);
     const mqttAllowed = catalog.mqtt.credential_endpoint !== undefined && (bootstrap?.available_protocols.includes("mqtt") ?? true);
@@ -212,6 +243,50 @@ export class DeviceRuntime {
         backoff: this.#backoff,
       });
     return this.#link.run(this.#abort.signal);
+  }
+
+  /** What the runtime is doing now. */
+  status(): RuntimeStatus {
+    return {
+      transport: this.#transport,
+      broker: this.#catalog?.mqtt.broker_url,
+      link: this.#link?.status,
+      token: this.#tokens?.lifetime,
+      outbox: { depth: this.#outbox.depth, oldestAt: this.#deps.store.oldestOutboxAt(), stats: this.#outbox.stats },
+    };
+  }
+
+  /** Every bound route, with what its line reads now. */
+  async routeViews(): Promise<RouteView[]> {
+    const views: RouteView[] = [];
+    for (const binding of this.#bindings) {
+      const { config, route } = binding;
+      const actuator = this.#actuators.get(routeKey(config));
+      const sensor = this.#sensorLines.get(binding.key);
+      const value = actuator ? await actuator.read() : sensor ? await sensor.getValue().catch(() => undefined) : undefined;
+      views.push({
+        key: binding.key,
+        name: binding.name,
+        type: route.source_type === "command" ? "command" : "sensor",
+        kind: route.kind,
+        pinPort: route.pin_port,
+        source: config.line === undefined ? `file ${config.file?.path}` : describeRef(config.line),
+        physical: value === undefined ? undefined : value === 1 ? "1.0" : "0.0",
+      });
+    }
+    return views;
+  }
+
+  /**
+   * Sets a command route's line from the device itself (a wall switch, the console's toggle): the
+   * same path as a physical change, so the cloud gets a report without a desired_id.
+   */
+  async setLocal(key: string, value: 0 | 1): Promise<string> {
+    const binding = this.#bindings.find((candidate) => candidate.key === key);
+    const actuator = binding && this.#actuators.get(routeKey(binding.config));
+    if (!binding || !actuator) throw new RealerError("not-found", `Cannot set route ${key}: no command route with a line has that key`);
+    const observed = await actuator.apply(value, "local");
+    return observed === 1 ? "1.0" : "0.0";
   }
 
   /** Asks a start in progress (retrying an unreachable API, say) or a running loop to end. */
@@ -337,6 +412,7 @@ export class DeviceRuntime {
         debounceMs: config.debounce_ms,
       }, "realer-edge");
       this.#lines.push(line);
+      this.#sensorLines.set(binding.key, line);
       const reader = new SensorReader({
         binding,
         line,
@@ -356,7 +432,7 @@ export class DeviceRuntime {
     const payload = { message_id: newMessageId("sensor", observedAt), value, value_received_at: new Date(observedAt).toISOString() };
     this.#outbox.enqueue(binding.route.mqtt.feed_data_topic, 1, payload);
     this.#deps.logger.info("sensor.reading", { route: binding.name, value, cause: "sample", message_id: payload.message_id });
-    this.events.emit("reading", { route: binding.key, value, messageId: payload.message_id });
+    this.events.emit("reading", { route: binding.key, value, messageId: payload.message_id, observedAt });
   }
 
   /** An output that changed by itself is a local physical change: a report without desired_id. */
@@ -365,7 +441,7 @@ export class DeviceRuntime {
     const payload = { message_id: newMessageId("command", change.at), value, value_received_at: new Date(change.at).toISOString() };
     this.#outbox.enqueue(binding.route.mqtt.feed_data_topic, 0, payload);
     this.#deps.logger.info("line.local_change", { route: binding.name, value, cause: change.cause, message_id: payload.message_id });
-    this.events.emit("local", { route: binding.key, value, cause: change.cause });
+    this.events.emit("local", { route: binding.key, value, cause: change.cause, messageId: payload.message_id, at: change.at });
   }
 
   /**

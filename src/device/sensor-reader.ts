@@ -13,7 +13,7 @@ export interface SensorReaderOptions {
   readonly outbox: Outbox;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly onReading?: (reading: { route: string; value: string; messageId: string }) => void;
+  readonly onReading?: (reading: { route: string; value: string; messageId: string; observedAt: number }) => void;
 }
 
 /**
@@ -57,6 +57,6 @@ export class SensorReader {
     };
     outbox.enqueue(binding.route.mqtt.feed_data_topic, 1, payload);
     logger.info("sensor.reading", { route: binding.name, value: payload.value, cause, message_id: payload.message_id });
-    this.#options.onReading?.({ route: binding.key, value: payload.value, messageId: payload.message_id });
+    this.#options.onReading?.({ route: binding.key, value: payload.value, messageId: payload.message_id, observedAt });
   }
 }

@@ -140,6 +140,12 @@ export class DeviceStore {
     return this.#rows("WHERE priority = 1 ORDER BY seq LIMIT ?", keep.size + 1).find((row) => !keep.has(row.messageId));
   }
 
+  /** When the oldest waiting message was written, if any waits. */
+  oldestOutboxAt(): number | undefined {
+    const row = this.#db.prepare("SELECT MIN(created_at) AS t FROM outbox").get();
+    return row?.t === null || row?.t === undefined ? undefined : Number(row.t);
+  }
+
   /** How many messages wait for their ack. */
   outboxDepth(): number {
     return Number(this.#db.prepare("SELECT COUNT(*) AS n FROM outbox").get()?.n ?? 0);

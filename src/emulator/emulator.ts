@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { type Logger, silentLogger } from "../log.ts";
 import { type Database, openDatabase, type Server, serve } from "../runtime/index.ts";
 import { Secret } from "../secret.ts";
+import { consoleRoutes } from "./console-routes.ts";
 import { Broker, DEVICE_TOPIC_ROOT } from "./broker.ts";
 import { type Certificates, ensureCertificates } from "./certs.ts";
 import { DEFAULT_LIMITS, type EmulatorDeps, type Limits } from "./context.ts";
@@ -122,6 +123,7 @@ export class Emulator {
       .route("/", deviceRoutes(deps))
       .route("/", httpsRoutes(deps))
       .route(OPERATOR_PREFIX, operatorRoutes(deps))
+      .route(OPERATOR_PREFIX, consoleRoutes({ deps, stateDir: options.stateDir, apiUrl: () => this.url, caPath: () => this.caPath }))
       .onError((error, c) => {
         this.#logger.error("api.failed", { method: c.req.method, path: new URL(c.req.url).pathname, error: error.message });
         return c.json({ code: 5000, error: "internal error" }, 500);
@@ -138,6 +140,11 @@ export class Emulator {
   /** The CA file devices must trust. */
   get caPath(): string {
     return this.#requireCertificates().caPath;
+  }
+
+  /** The HTTPS server's certificate, PEM (a browser in a test pins its key). */
+  get serverCertPem(): string {
+    return this.#requireCertificates().certPem;
   }
 
   /** The CA certificate, PEM. */

@@ -1,3 +1,4 @@
+import { Emitter } from "../events.ts";
 import { createHash } from "node:crypto";
 import { DEVICE_TOPIC_ROOT } from "./broker.ts";
 import { publicId } from "./ids.ts";
@@ -116,7 +117,16 @@ CREATE TABLE IF NOT EXISTS acks (seq INTEGER PRIMARY KEY AUTOINCREMENT, device_i
  * devices, idempotency records and desired states survive an emulator restart (`replayed` stays
  * true across one). Tokens stay in memory: after a restart devices simply authenticate again.
  */
+/** What the state tells the console as it happens. */
+export interface StateEvents extends Record<string, unknown> {
+  feed: FeedEntry;
+  ack: AckMessage & { readonly deviceId: number };
+  device: DeviceRecord;
+}
+
 export class EmulatorState {
+  /** Feed data, acks and new devices as they happen, for the console. */
+  readonly events = new Emitter<StateEvents>();
   readonly devices = new Map<number, DeviceRecord>();
   readonly tokens = new Map<string, TokenRecord>();
   /** Desired states by id; change them through `addDesired` and `answerDesired`. */
@@ -208,6 +218,7 @@ export class EmulatorState {
     this.devices.set(deviceId, device);
     for (const route of device.routes) this.#routesByTopic.set(route.feedDataTopic, { device, route });
     this.saveDevice(device);
+    this.events.emit("device", device);
     return device;
   }
 
@@ -231,12 +242,14 @@ export class EmulatorState {
   /** Logs one received message. */
   logFeed(entry: FeedEntry): void {
     this.#feed.push(entry);
+    this.events.emit("feed", entry);
     this.#db?.prepare("INSERT INTO feed (device_id, json) VALUES (?, ?)").run(entry.deviceId, JSON.stringify(entry));
   }
 
   /** Logs one published ack. */
   logAck(deviceId: number, ack: AckMessage): void {
     this.#acks.push({ ...ack, deviceId });
+    this.events.emit("ack", { ...ack, deviceId });
     this.#db?.prepare("INSERT INTO acks (device_id, json) VALUES (?, ?)").run(deviceId, JSON.stringify(ack));
   }
 

@@ -33,6 +33,7 @@ export interface LinkStatus {
   readonly reconnects: number;
   readonly renewals: number;
   readonly credentialRenewAt: number | undefined;
+  readonly credentialExpiresAt?: number | undefined;
   /** Why the link gave up, when it did (a request that must not be repeated unchanged). */
   readonly stopped?: string;
 }
@@ -83,7 +84,7 @@ export class MqttLink {
         const session = await this.#connect(credential, signal);
         if (connects++ > 0) this.#status = { ...this.#status, reconnects: this.#status.reconnects + 1 };
         const connectedAt = clock.now();
-        this.#status = { ...this.#status, connected: true, connectedSince: connectedAt, credentialRenewAt: credential.renewAt };
+        this.#status = { ...this.#status, connected: true, connectedSince: connectedAt, credentialRenewAt: credential.renewAt, credentialExpiresAt: credential.expiresAt };
         this.#options.onOnline(session);
         const outcome = await this.#waitForEndOrRenewal(session, credential, signal);
         this.#status = { ...this.#status, connected: false, connectedSince: undefined };

@@ -90,21 +90,43 @@ describe("realer-edge CLI", () => {
       assert.doesNotMatch(cli.output().stdout, /runtime\.exit_forced/);
     } finally {
       await emulator.broker.start();
+      // The emulator's own broker client reconnects every 500 ms; let it, so later tests get
+      // credentials at once.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   });
 
-  it("runs, connects, and never prints the MQTT password, the client secret or the bearer token", async () => {
+  it("refuses a console on a non-loopback address without a token, in one line", async () => {
+    const device = emulator.provision(DEMO_ROUTES);
+    const open = { ...deviceConfig(emulator, device, join(dir.path, "state-open")), console: { enabled: true, host: "0.0.0.0", port: 0 } };
+    const result = await runCli(["run", "--config", writeConfig("open-console.json", open)], { REALER_CLIENT_SECRET: device.client_secret });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr.trim(), /^realer-edge: Cannot load config \S+open-console\.json: console: a console on a non-loopback host needs a token/);
+    assert.equal(result.stderr.trim().split("\n").length, 1);
+  });
+
+  it("runs, connects, and never prints or serves the MQTT password, the client secret or the bearer token", async () => {
     const device = emulator.provision(DEMO_ROUTES);
     const secretFile = join(dir.path, "client-secret");
     writeFileSync(secretFile, `${device.client_secret}\n`, { mode: 0o600 });
-    const config = { ...deviceConfig(emulator, device, join(dir.path, "state-ok")), client_secret: { file: secretFile } };
+    const config = { ...deviceConfig(emulator, device, join(dir.path, "state-ok")), client_secret: { file: secretFile }, console: { enabled: true, host: "127.0.0.1", port: 0 } };
     const path = writeConfig("good.json", config);
     const cli = startCli(["run", "--config", path, "--log-level", "debug"]);
+    const served: string[] = [];
     try {
       await waitFor("the start-up reading to be acked", () => cli.output().stdout.includes("ack.received"), 20_000);
       const relay = device.routes.find((route) => route.source_type === "command")!;
       const desired = await emulator.setDesired(device.device_id, relay.source_id, "1.0");
       await waitFor("the relay report to be acked", () => cli.output().stdout.includes(`desired_id=${desired.desiredId}`) && cli.output().stdout.includes("status=accepted"), 10_000);
+      const url = /console\.ready url=(\S+)/.exec(cli.output().stdout)?.[1];
+      assert.ok(url, "the console's address is logged");
+      for (const page of ["", "api/status", "api/routes", "api/events", "metrics"]) {
+        const answer: Response = await fetch(`${url}${page}`);
+        assert.equal(answer.status, 200, page);
+        served.push(await answer.text());
+      }
+      const routes = JSON.parse(served[2]!) as { routes: { type: string; physical: string; ack?: { status: string } }[] };
+      assert.deepEqual(routes.routes.filter((route) => route.type === "command").map((route) => [route.physical, route.ack?.status]), [["1.0", "accepted"]]);
     } finally {
       cli.kill("SIGTERM");
     }
@@ -115,6 +137,7 @@ describe("realer-edge CLI", () => {
     const tokens = [...emulator.state.tokens.entries()].filter(([, token]) => token.deviceId === device.device_id).map(([value]) => value);
     for (const secret of [...passwords, device.client_secret, ...tokens]) {
       assert.ok(!stdout.includes(secret) && !stderr.includes(secret), "a secret reached the output");
+      assert.ok(served.every((body) => !body.includes(secret)), "a secret reached the console");
     }
     assert.match(stdout, /mqtt\.connected/);
     assert.match(stdout, /runtime\.stopped/);

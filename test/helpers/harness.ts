@@ -104,6 +104,8 @@ export async function startDevice(
     routes?: (routes: Config["routes"]) => Config["routes"];
     /** Starts against this API URL instead of the emulator's (an unreachable one, say). */
     apiUrl?: string;
+    /** Called with the runtime before it starts (to attach a console that sees every event). */
+    beforeStart?: (runtime: DeviceRuntime, device: Provisioned) => void;
   } = {},
 ): Promise<RunningDevice> {
   const device = options.device ?? emulator.provision(DEMO_ROUTES);
@@ -130,10 +132,11 @@ export async function startDevice(
     ...(options.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: options.ackTimeoutMs }),
     backoff: options.backoff ?? FAST_BACKOFF,
   });
-  const seen = { online: [], offline: [], desired: [], settled: [], reading: [], local: [] } as RunningDevice["seen"];
+  const seen = { online: [], offline: [], desired: [], settled: [], reading: [], local: [], published: [] } as RunningDevice["seen"];
   for (const key of Object.keys(seen) as (keyof RuntimeEvents)[]) {
     runtime.events.on(key, (data) => (seen[key] as unknown[]).push(data));
   }
+  options.beforeStart?.(runtime, device);
   await runtime.start();
   return {
     runtime,

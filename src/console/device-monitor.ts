@@ -1,0 +1,146 @@
+// What the device console shows, gathered from the runtime's events: per route the last desired
+// value, report and ack; the recent events; and the metrics behind /metrics.
+import type { Clock } from "../clock.ts";
+import type { DeviceRuntime } from "../device/runtime.ts";
+import { Counter, CounterReader, Gauge, Histogram, LATENCY_BUCKETS, Registry } from "./metrics.ts";
+
+/** What the console knows of one route beyond what its line reads. */
+export interface RouteActivity {
+  desired?: { readonly value: string; readonly desiredId: string; readonly at: number };
+  reported?: { readonly value: string; readonly at: number; readonly messageId: string };
+  ack?: { readonly status: string; readonly at: number; readonly errorType?: string | undefined };
+}
+
+/** One line of the recent-events list. */
+export interface ConsoleEvent {
+  readonly at: number;
+  readonly kind: "applied" | "rejected" | "stale" | "duplicate" | "local" | "reading" | "ack" | "online" | "offline";
+  readonly route?: string;
+  readonly text: string;
+}
+
+const RECENT = 50;
+/** Matching tables (report → ack, reading → publish) never grow past this. */
+const PENDING_MAX = 5000;
+
+function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
+  map.set(key, value);
+  if (map.size > PENDING_MAX) map.delete(map.keys().next().value as K);
+}
+
+/** Follows one runtime. */
+export class DeviceMonitor {
+  readonly registry = new Registry();
+  readonly #activity = new Map<string, RouteActivity>();
+  readonly #events: ConsoleEvent[] = [];
+  readonly #listeners = new Set<(event: ConsoleEvent) => void>();
+  readonly #routeOf = new Map<string, string>();
+  readonly #answeredAt = new Map<string, number>();
+  readonly #observedAt = new Map<string, number>();
+  readonly #clock: Clock;
+  readonly acks: Counter;
+  readonly desired: Counter;
+  readonly applyLatency: Histogram;
+  readonly ackLatency: Histogram;
+  readonly inputLatency: Histogram;
+
+  constructor(runtime: DeviceRuntime, clock: Clock) {
+    this.#clock = clock;
+    const r = this.registry;
+    this.acks = r.add(new Counter("realer_acks", "Application acks received, by status."));
+    this.desired = r.add(new Counter("realer_desired_states", "Desired states handled, by outcome."));
+    this.applyLatency = r.add(new Histogram("realer_desired_apply_seconds", "From a desired state's arrival to its line set and its report recorded.", LATENCY_BUCKETS));
+    this.ackLatency = r.add(new Histogram("realer_desired_ack_seconds", "From a desired state's report recorded to its application ack.", LATENCY_BUCKETS));
+    this.inputLatency = r.add(new Histogram("realer_input_publish_seconds", "From an input edge (or sample) to its reading leaving for the broker.", LATENCY_BUCKETS));
+    r.add(new CounterReader("realer_mqtt_reconnects", "MQTT reconnects since start.", () => [{ labels: {}, value: runtime.status().link?.reconnects ?? 0 }]));
+    r.add(new CounterReader("realer_mqtt_renewals", "MQTT credential renewals since start.", () => [{ labels: {}, value: runtime.status().link?.renewals ?? 0 }]));
+    r.add(new Gauge("realer_mqtt_connected", "1 while the MQTT connection is up.", () => (runtime.status().link?.connected ? 1 : 0)));
+    r.add(new Gauge("realer_outbox_depth", "Messages waiting for their ack.", () => runtime.status().outbox.depth));
+    r.add(new Gauge("realer_outbox_oldest_age_seconds", "Age of the oldest unacknowledged message.", () => {
+      const oldest = runtime.status().outbox.oldestAt;
+      return oldest === undefined ? 0 : Math.max(0, (clock.now() - oldest) / 1000);
+    }));
+    r.add(new CounterReader("realer_outbox_dropped", "Readings thrown away: over the outbox bound, or too large to send.", () => [{ labels: {}, value: runtime.status().outbox.stats.dropped }]));
+    r.add(new CounterReader("realer_outbox_coalesced", "Older latest-value readings replaced while the outbox was full.", () => [{ labels: {}, value: runtime.status().outbox.stats.coalesced }]));
+    r.add(new CounterReader("realer_outbox_resent", "Messages sent again after an ack timeout or a reconnect.", () => [{ labels: {}, value: runtime.status().outbox.stats.resent }]));
+    r.add(new Gauge("process_resident_memory_bytes", "Resident memory of the process.", () => process.memoryUsage().rss));
+    r.add(new Gauge("process_heap_used_bytes", "JavaScript heap in use.", () => process.memoryUsage().heapUsed));
+
+    runtime.events.on("desired", (outcome) => {
+      this.desired.inc({ outcome: outcome.status });
+      if (outcome.status !== "duplicate") {
+        this.applyLatency.observe((outcome.answeredAt - outcome.receivedAt) / 1000);
+        remember(this.#answeredAt, outcome.messageId, outcome.answeredAt);
+      }
+      remember(this.#routeOf, outcome.messageId, outcome.route);
+      const activity = this.#route(outcome.route);
+      if (outcome.requested !== undefined) activity.desired = { value: outcome.requested, desiredId: outcome.desiredId, at: outcome.receivedAt };
+      activity.reported = { value: outcome.value, at: outcome.answeredAt, messageId: outcome.messageId };
+      const kind = outcome.status === "applied" ? "applied" : outcome.status === "duplicate" ? "duplicate" : outcome.status;
+      this.#push({ at: outcome.answeredAt, kind, route: outcome.route, text: `${outcome.desiredId}: ${outcome.requested ?? "?"} → reported ${outcome.value}${outcome.reason ? ` (${outcome.reason})` : ""}` });
+    });
+    runtime.events.on("reading", (reading) => {
+      remember(this.#observedAt, reading.messageId, reading.observedAt);
+      remember(this.#routeOf, reading.messageId, reading.route);
+      this.#route(reading.route).reported = { value: reading.value, at: reading.observedAt, messageId: reading.messageId };
+      this.#push({ at: reading.observedAt, kind: "reading", route: reading.route, text: `reading ${reading.value}` });
+    });
+    runtime.events.on("local", (change) => {
+      remember(this.#routeOf, change.messageId, change.route);
+      this.#route(change.route).reported = { value: change.value, at: change.at, messageId: change.messageId };
+      this.#push({ at: change.at, kind: "local", route: change.route, text: `local change to ${change.value} (${change.cause})` });
+    });
+    runtime.events.on("published", (published) => {
+      const observed = this.#observedAt.get(published.messageId);
+      if (observed === undefined) return;
+      this.#observedAt.delete(published.messageId);
+      this.inputLatency.observe(Math.max(0, published.at - observed) / 1000);
+    });
+    runtime.events.on("settled", (settled) => {
+      this.acks.inc({ status: settled.status });
+      const now = this.#clock.now();
+      const answered = this.#answeredAt.get(settled.messageId);
+      if (answered !== undefined) {
+        this.#answeredAt.delete(settled.messageId);
+        this.ackLatency.observe(Math.max(0, now - answered) / 1000);
+      }
+      const route = this.#routeOf.get(settled.messageId) ?? settled.topic;
+      const activity = this.#route(route);
+      if (activity.reported?.messageId === settled.messageId) activity.ack = { status: settled.status, at: now, errorType: settled.errorType };
+      this.#push({ at: now, kind: "ack", route, text: `ack ${settled.status}${settled.errorType ? ` (${settled.errorType})` : ""} for ${settled.messageId}` });
+    });
+    runtime.events.on("online", (online) => this.#push({ at: this.#clock.now(), kind: "online", text: `connected to ${online.broker}` }));
+    runtime.events.on("offline", () => this.#push({ at: this.#clock.now(), kind: "offline", text: "connection lost; reconnecting" }));
+  }
+
+  /** The activity of a route, by its key. */
+  activity(key: string): Readonly<RouteActivity> {
+    return this.#activity.get(key) ?? {};
+  }
+
+  /** The recent events, newest last. */
+  recent(): readonly ConsoleEvent[] {
+    return [...this.#events];
+  }
+
+  /** Calls `listener` for each new event; returns a function that stops it. */
+  subscribe(listener: (event: ConsoleEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #route(key: string): RouteActivity {
+    let activity = this.#activity.get(key);
+    if (!activity) {
+      activity = {};
+      this.#activity.set(key, activity);
+    }
+    return activity;
+  }
+
+  #push(event: ConsoleEvent): void {
+    this.#events.push(event);
+    if (this.#events.length > RECENT) this.#events.shift();
+    for (const listener of this.#listeners) listener(event);
+  }
+}

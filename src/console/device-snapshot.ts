@@ -1,0 +1,84 @@
+// The device console's data, as the JSON API returns it and the page shows it. Built from the
+// runtime's status and the monitor; it holds no secret (no password, token or client secret).
+import type { DeviceRuntime } from "../device/runtime.ts";
+import type { ConsoleEvent, DeviceMonitor, RouteActivity } from "./device-monitor.ts";
+
+/** `/api/status`. */
+export interface StatusView {
+  readonly device_id: string;
+  readonly now: number;
+  readonly transport: string;
+  readonly broker: string | null;
+  readonly connected: boolean;
+  readonly connected_since: number | null;
+  readonly reconnects: number;
+  readonly renewals: number;
+  readonly credential_renew_at: number | null;
+  readonly credential_expires_at: number | null;
+  readonly token_renew_at: number | null;
+  readonly token_expires_at: number | null;
+  readonly outbox_depth: number;
+  readonly outbox_oldest_at: number | null;
+  readonly outbox_dropped: number;
+}
+
+/** One entry of `/api/routes`. */
+export interface RouteRow extends RouteActivity {
+  readonly key: string;
+  readonly name: string;
+  readonly type: "command" | "sensor";
+  readonly kind: string | null;
+  /** A short label: the kind and pin, as a person calls the route. */
+  readonly label: string;
+  readonly source: string;
+  readonly physical: string | null;
+}
+
+/** Everything the page shows at once. */
+export interface Snapshot {
+  readonly status: StatusView;
+  readonly routes: readonly RouteRow[];
+  readonly events: readonly ConsoleEvent[];
+}
+
+/** The status as the console shows it. */
+export function statusView(runtime: DeviceRuntime, deviceId: string | number, now: number): StatusView {
+  const status = runtime.status();
+  const link = status.link;
+  return {
+    device_id: String(deviceId),
+    now,
+    transport: status.transport ?? "starting",
+    broker: status.broker ?? null,
+    connected: link?.connected ?? false,
+    connected_since: link?.connectedSince ?? null,
+    reconnects: link?.reconnects ?? 0,
+    renewals: link?.renewals ?? 0,
+    credential_renew_at: link?.connected ? link.credentialRenewAt ?? null : null,
+    credential_expires_at: link?.connected ? link.credentialExpiresAt ?? null : null,
+    token_renew_at: status.token?.renewAt ?? null,
+    token_expires_at: status.token?.expiresAt ?? null,
+    outbox_depth: status.outbox.depth,
+    outbox_oldest_at: status.outbox.oldestAt ?? null,
+    outbox_dropped: status.outbox.stats.dropped,
+  };
+}
+
+/** Every bound route with its line's value and its recent activity. */
+export async function routeRows(runtime: DeviceRuntime, monitor: DeviceMonitor): Promise<RouteRow[]> {
+  return (await runtime.routeViews()).map((view) => ({
+    ...monitor.activity(view.key),
+    key: view.key,
+    name: view.name,
+    type: view.type,
+    kind: view.kind ?? null,
+    label: `${view.kind ?? view.type}${view.pinPort === undefined ? "" : ` · pin ${view.pinPort}`}`,
+    source: view.source,
+    physical: view.physical ?? null,
+  }));
+}
+
+/** The whole page's data. */
+export async function snapshot(runtime: DeviceRuntime, monitor: DeviceMonitor, deviceId: string | number, now: number): Promise<Snapshot> {
+  return { status: statusView(runtime, deviceId, now), routes: await routeRows(runtime, monitor), events: monitor.recent() };
+}
