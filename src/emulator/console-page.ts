@@ -95,6 +95,7 @@ export function consolePage(data: ConsoleData): Html {
   <section><h2>Provision</h2>
     <p><button class="primary" id="provision">Provision a demo device</button> <span class="muted">a relay on pin 6 and a switch on pin 5</span></p>
     <div id="provisioned"></div>
+    <p id="new-device" hidden class="notice">A device was added. <button type="button" id="show-new">Show it</button></p>
   </section>
   ${data.devices.length === 0 ? html`<section><p class="muted">No device yet.</p></section>` : ""}
   ${data.devices.map((device) => deviceCard(device, data))}
@@ -144,7 +145,6 @@ const CLIENT = `
       const code = document.createElement("code"); code.className = "mono"; code.textContent = made.command; p.append(code);
       p.append(" (its client secret is in a file beside that config, readable by you only; no page shows it)");
       out.append(p);
-      setTimeout(() => location.reload(), 4000);
     } catch (error) { alert("Cannot provision: " + error.message); }
   });
   function addFeed(entry) {
@@ -172,6 +172,7 @@ const CLIENT = `
   stream.onerror = () => { const live = $("#live"); live.className = "badge warn"; live.textContent = "reconnecting"; };
   stream.addEventListener("feed", (message) => addFeed(JSON.parse(message.data)));
   stream.addEventListener("ack", (message) => addAck(JSON.parse(message.data)));
-  stream.addEventListener("device", () => location.reload());
+  stream.addEventListener("device", () => { $("#new-device").hidden = false; });
+  $("#show-new").addEventListener("click", () => location.reload());
 })();
 `;

@@ -3,6 +3,7 @@
 // active and ack accepted, live; the device console's toggle reaches the emulator as a local
 // change; the token page; /metrics. Screenshots of each page go to test-results/screenshots/.
 import assert from "node:assert/strict";
+import { readFileSync, statSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { type RunningConsole, startDeviceConsole } from "../../src/console/serve-console.ts";
@@ -10,6 +11,7 @@ import { systemClock } from "../../src/clock.ts";
 import type { Emulator } from "../../src/emulator/emulator.ts";
 import { runtimeName } from "../../src/runtime/index.ts";
 import { Secret } from "../../src/secret.ts";
+import { startCli } from "../helpers/cli.ts";
 import { browserUnavailable, chromiumArgs, CHROMIUM, screenshotPath, spkiPin } from "../helpers/browser.ts";
 import { RELAY_LINE, type RunningDevice, startDevice, startEmulator, waitFor } from "../helpers/harness.ts";
 
@@ -90,6 +92,41 @@ describe("consoles in Chromium (emulator + mosquitto + mock GPIO)", { skip }, ()
     await relayRow(devicePage, key).locator('[data-cell="physical"] .level:not(.active)').waitFor({ timeout: 10_000 });
     await devicePage.locator("#events li", { hasText: "local change to 0.0 (local)" }).first().waitFor({ timeout: 10_000 });
     await emulatorPage.screenshot({ path: screenshotPath("emulator-console-local-change"), fullPage: true });
+  });
+
+  it("switches a fault and provisions a runnable demo device from the emulator console", { timeout: 60_000 }, async () => {
+    await emulatorPage.selectOption("#ack_mode", "withhold");
+    await emulatorPage.click('#faults button[type="submit"]');
+    await emulatorPage.locator("#faults-now", { hasText: "ack_mode withhold" }).waitFor({ timeout: 5_000 });
+    assert.equal(emulator.faults.ackMode, "withhold");
+    await emulatorPage.selectOption("#ack_mode", "normal");
+    await emulatorPage.click('#faults button[type="submit"]');
+    await emulatorPage.locator("#faults-now", { hasText: "no fault" }).waitFor({ timeout: 5_000 });
+    assert.equal(emulator.faults.ackMode, "normal");
+
+    const before = emulator.state.devices.size;
+    await emulatorPage.click("#provision");
+    const notice = emulatorPage.locator("#provisioned .notice");
+    await notice.waitFor({ timeout: 5_000 });
+    const command = (await notice.locator("code").textContent()) ?? "";
+    const configPath = /--config (\S+)$/.exec(command)?.[1];
+    assert.ok(configPath, command);
+    assert.equal(emulator.state.devices.size, before + 1);
+    const config = JSON.parse(readFileSync(configPath, "utf8")) as { device_id: number; client_secret: { file: string } };
+    assert.equal(statSync(config.client_secret.file).mode & 0o777, 0o600, "the secret file is the owner's alone");
+    const secret = readFileSync(config.client_secret.file, "utf8").trim();
+    assert.ok(!(await emulatorPage.content()).includes(secret), "the page never shows the secret");
+    await emulatorPage.screenshot({ path: screenshotPath("emulator-console-provisioned"), fullPage: true });
+    await emulatorPage.click("#show-new");
+    await emulatorPage.locator(`[data-device-card="${config.device_id}"]`).waitFor({ timeout: 10_000 });
+    // The command the page gave runs the device as it stands.
+    const provisioned = startCli(["run", "--config", configPath]);
+    try {
+      await waitFor("the provisioned device to connect", () => provisioned.output().stdout.includes("mqtt.connected"), 20_000);
+    } finally {
+      provisioned.kill("SIGTERM");
+    }
+    assert.equal(await provisioned.exited, 0);
   });
 
   it("serves /metrics in the OpenMetrics format with what the runtime did", async () => {
