@@ -4,23 +4,19 @@ import { type Bootstrap, fetchBootstrap, fetchDesiredStates } from "../cloud/htt
 import { DEVICE_SCOPES, TokenSource } from "../cloud/oauth.ts";
 import { type BackoffSettings, DEFAULT_BACKOFF, decideRetry } from "../cloud/retry-policy.ts";
 import type { Clock } from "../clock.ts";
-import { type Config, type RouteConfig, routeKey } from "../config/schema.ts";
+import type { Config } from "../config/schema.ts";
 import { describeError, HttpError, RealerError } from "../errors.ts";
 import { Emitter } from "../events.ts";
-import type { GpioBackend, LineRef, LineRequest } from "../hal/types.ts";
+import type { GpioBackend } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
 import { MqttLink, type LinkStatus, withToken } from "../mqtt/link.ts";
 import { AckSchema, parsePayload } from "../mqtt/messages.ts";
 import type { Secret } from "../secret.ts";
-import { Actuator, describeRef, type LocalChange } from "./actuator.ts";
 import { type Binding, bindRoutes } from "./bindings.ts";
 import { type DesiredOutcome, DesiredHandler } from "./desired-handler.ts";
-import { FileSensor } from "./file-sensor.ts";
 import { handleDesiredStates, HttpsLink } from "./https-link.ts";
-import { InterlockGroup } from "./interlock.ts";
-import { newMessageId } from "./message-id.ts";
 import { Outbox, type OutboxStats, type Settled } from "./outbox.ts";
-import { SensorReader } from "./sensor-reader.ts";
+import { RouteLines, type RouteView } from "./route-lines.ts";
 import type { DeviceStore } from "./store.ts";
 
 /** What the runtime needs, built by the composition root. */
@@ -53,19 +49,7 @@ export interface RuntimeEvents extends Record<string, unknown> {
   published: { readonly messageId: string; readonly topic: string; readonly at: number };
 }
 
-/** One bound route as the console shows it. */
-export interface RouteView {
-  /** The route's key: its feed-data topic. */
-  readonly key: string;
-  readonly name: string;
-  readonly type: "command" | "sensor";
-  readonly kind: string | undefined;
-  readonly pinPort: string | undefined;
-  /** The line ("gpiochip0:6", a line name) or the file it reads. */
-  readonly source: string;
-  /** What the line reads now ("1.0" / "0.0"); undefined for a file sensor. */
-  readonly physical: string | undefined;
-}
+export type { RouteView } from "./route-lines.ts";
 
 /** What the runtime is doing, for the console: no secret in here. */
 export interface RuntimeStatus {
@@ -85,24 +69,15 @@ export class DeviceRuntime {
   readonly events = new Emitter<RuntimeEvents>();
   readonly #deps: RuntimeDeps;
   readonly #abort = new AbortController();
-  readonly #lines: LineRequest[] = [];
-  /** Outputs by route key; claimed at boot when their direction is known, else after the catalog. */
-  readonly #actuators = new Map<string, Actuator>();
-  readonly #interlocks = new Map<string, InterlockGroup>();
-  readonly #fileSensors: FileSensor[] = [];
-  readonly #sensorLines = new Map<string, LineRequest>();
   /** Handlers by the desired topic of the catalog in use. */
   readonly #handlers = new Map<string, DesiredHandler>();
-  readonly #handlersBySource = new Map<string, DesiredHandler>();
-  readonly #handlersByTopic = new Map<string, DesiredHandler>();
   #transport: "mqtt" | "https" | undefined;
-  readonly #sensors: SensorReader[] = [];
   readonly #outbox: Outbox;
+  readonly #routes: RouteLines;
   #link: MqttLink | undefined;
   #running: Promise<void> | undefined;
   #catalog: Catalog | undefined;
   #tokens: TokenSource | undefined;
-  readonly #bindings: Binding[] = [];
   readonly #backoff: BackoffSettings;
 
   constructor(deps: RuntimeDeps) {
@@ -117,6 +92,7 @@ export class DeviceRuntime {
       onSettled: (settled) => this.events.emit("settled", settled),
       onPublished: (published) => this.events.emit("published", published),
     });
+    this.#routes = new RouteLines({ ...deps, outbox: this.#outbox, events: this.events });
   }
 
   /** The MQTT link's state, once it runs. */
@@ -145,7 +121,7 @@ export class DeviceRuntime {
    */
   async start(): Promise<void> {
     const { config, logger, clock } = this.#deps;
-    await this.#claimOutputsAtBoot();
+    await this.#routes.claimOutputsAtBoot();
     const api = new ApiClient(config.api_url, this.#deps.fetch, 15_000, this.#abort.signal);
     const tokens = new TokenSource({ api, clientId: config.client_id, clientSecret: this.#deps.clientSecret, scopes: DEVICE_SCOPES, clock, logger });
     this.#tokens = tokens;
@@ -162,9 +138,7 @@ export class DeviceRuntime {
     for (const binding of bindings) if (binding.config.latest_value) this.#outbox.keepLatestOnly(binding.route.mqtt.feed_data_topic);
     for (const route of unbound) logger.warn("route.unbound", { source_id: route.source_id, pin_port: route.pin_port, topic: route.mqtt.feed_data_topic, note: "no line in the config" });
     for (const entry of unused) logger.warn("route.unused", { source_id: entry.source_id, pin_port: entry.pin_port, note: "names no route in the catalog" });
-    await this.#claimLines(bindings);
-    this.#bindings.push(...bindings);
-    for (const binding of bindings) this.#deps.store.saveDirection(routeKey(binding.config), binding.route.source_type === "command" ? "output" : "input");
+    await this.#routes.claim(bindings);
     const bootstrap = await this.#bootstrap(api, tokens);
     const mqttAllowed = catalog.mqtt.credential_endpoint !== undefined && (bootstrap?.available_protocols.includes("mqtt") ?? true);
     this.#running = this.#runTransports(api, tokens, catalog, bindings, mqttAllowed, bootstrap?.cadence.desired_state_poll_seconds);
@@ -194,7 +168,7 @@ export class DeviceRuntime {
         tokens,
         deviceId: config.device_id,
         bindings,
-        handlers: this.#handlersBySource,
+        handlers: this.#routes.handlersBySource,
         outbox: this.#outbox,
         clock,
         logger,
@@ -218,7 +192,7 @@ export class DeviceRuntime {
     for (const route of catalog.mqtt_routes) {
       const topic = route.mqtt.desired_topic;
       if (topic === undefined) continue;
-      const handler = (route.source_id === undefined ? undefined : this.#handlersBySource.get(route.source_id)) ?? this.#handlersByTopic.get(topic);
+      const handler = (route.source_id === undefined ? undefined : this.#routes.handlersBySource.get(route.source_id)) ?? this.#routes.handlersByTopic.get(topic);
       if (handler) this.#handlers.set(topic, handler);
     }
     const topics = [catalog.mqtt.feed_data_ack_topic, ...this.#handlers.keys()];
@@ -257,36 +231,16 @@ export class DeviceRuntime {
   }
 
   /** Every bound route, with what its line reads now. */
-  async routeViews(): Promise<RouteView[]> {
-    const views: RouteView[] = [];
-    for (const binding of this.#bindings) {
-      const { config, route } = binding;
-      const actuator = this.#actuators.get(routeKey(config));
-      const sensor = this.#sensorLines.get(binding.key);
-      const value = actuator ? await actuator.read() : sensor ? await sensor.getValue().catch(() => undefined) : undefined;
-      views.push({
-        key: binding.key,
-        name: binding.name,
-        type: route.source_type === "command" ? "command" : "sensor",
-        kind: route.kind,
-        pinPort: route.pin_port,
-        source: config.line === undefined ? `file ${config.file?.path}` : describeRef(config.line),
-        physical: value === undefined ? undefined : value === 1 ? "1.0" : "0.0",
-      });
-    }
-    return views;
+  routeViews(): Promise<RouteView[]> {
+    return this.#routes.views();
   }
 
   /**
    * Sets a command route's line from the device itself (a wall switch, the console's toggle): the
    * same path as a physical change, so the cloud gets a report without a desired_id.
    */
-  async setLocal(key: string, value: 0 | 1): Promise<string> {
-    const binding = this.#bindings.find((candidate) => candidate.key === key);
-    const actuator = binding && this.#actuators.get(routeKey(binding.config));
-    if (!binding || !actuator) throw new RealerError("not-found", `Cannot set route ${key}: no command route with a line has that key`);
-    const observed = await actuator.apply(value, "local");
-    return observed === 1 ? "1.0" : "0.0";
+  setLocal(key: string, value: 0 | 1): Promise<string> {
+    return this.#routes.setLocal(key, value);
   }
 
   /** Asks a start in progress (retrying an unreachable API, say) or a running loop to end. */
@@ -303,12 +257,8 @@ export class DeviceRuntime {
   async stop(): Promise<void> {
     this.#abort.abort();
     await this.#running;
-    for (const sensor of this.#sensors) sensor.stop();
-    for (const sensor of this.#fileSensors) sensor.stop();
     this.#outbox.detach();
-    for (const actuator of this.#actuators.values()) await actuator.shutdown();
-    this.#actuators.clear();
-    for (const line of this.#lines.splice(0)) await line.release().catch(() => {});
+    await this.#routes.release();
     this.#deps.logger.info("runtime.stopped", { outbox_depth: this.#outbox.depth });
   }
 
@@ -331,120 +281,6 @@ export class DeviceRuntime {
   }
 
   /**
-   * Claims every output whose direction is known (from the config, or from the catalog of an
-   * earlier run) before the network: the power-on policy decides its value, set in the same
-   * request that claims it. A device that boots offline has its relays where they belong.
-   */
-  async #claimOutputsAtBoot(): Promise<void> {
-    const { config, store } = this.#deps;
-    for (const route of config.routes) {
-      if (route.line === undefined) continue;
-      const direction = route.direction ?? store.direction(routeKey(route));
-      if (direction === "output") await this.#claimActuator(route);
-    }
-  }
-
-  async #claimActuator(route: RouteConfig): Promise<Actuator> {
-    const { backend, store, clock, logger } = this.#deps;
-    let interlock: InterlockGroup | undefined;
-    if (route.interlock !== undefined) {
-      interlock = this.#interlocks.get(route.interlock) ?? new InterlockGroup(route.interlock, clock, logger);
-      this.#interlocks.set(route.interlock, interlock);
-    }
-    const actuator = await Actuator.claim(backend, route, { store, clock, logger, interlock });
-    this.#actuators.set(actuator.key, actuator);
-    return actuator;
-  }
-
-  async #claimLines(bindings: readonly Binding[]): Promise<void> {
-    const { backend, logger } = this.#deps;
-    for (const binding of bindings) {
-      const { config, route } = binding;
-      const key = routeKey(config);
-      if (route.source_type === "command") {
-        if (!route.mqtt.desired_topic) {
-          logger.warn("route.no_desired_topic", { route: binding.name });
-        }
-        if (config.line === undefined) {
-          logger.error("route.needs_line", { route: binding.name, note: "a command route needs a line, not a file; it stays unserved" });
-          continue;
-        }
-        const actuator = this.#actuators.get(key) ?? await this.#claimActuator(config);
-        actuator.onLocalChange((change) => this.#reportLocal(binding, change));
-        const handler = new DesiredHandler({
-          store: this.#deps.store,
-          outbox: this.#outbox,
-          clock: this.#deps.clock,
-          logger,
-          onOutcome: (outcome) => this.events.emit("desired", outcome),
-        }, binding, actuator);
-        if (route.source_id !== undefined) this.#handlersBySource.set(route.source_id, handler);
-        if (route.mqtt.desired_topic) this.#handlersByTopic.set(route.mqtt.desired_topic, handler);
-        logger.info("line.claimed", { route: binding.name, line: describeRef(config.line), direction: "output" });
-        continue;
-      }
-      const early = this.#actuators.get(key);
-      if (early) {
-        // The config or an earlier catalog said output; this catalog says sensor. The catalog wins.
-        logger.error("route.direction_changed", { route: binding.name, note: "claimed as an output at boot, but the catalog makes it a sensor route; reclaiming it as an input" });
-        await early.shutdown();
-        this.#actuators.delete(key);
-      }
-      if (config.file !== undefined) {
-        const sensor = new FileSensor({
-          config,
-          name: binding.name,
-          clock: this.#deps.clock,
-          logger,
-          report: (value, observedAt) => this.#reportReading(binding, value, observedAt),
-        });
-        await sensor.start();
-        this.#fileSensors.push(sensor);
-        logger.info("sensor.file", { route: binding.name, path: config.file.path });
-        continue;
-      }
-      const ref: LineRef = config.line!;
-      const line = await backend.requestLine(ref, {
-        direction: "input",
-        activeLow: config.active_low,
-        bias: config.bias,
-        edge: "both",
-        debounceMs: config.debounce_ms,
-      }, "realer-edge");
-      this.#lines.push(line);
-      this.#sensorLines.set(binding.key, line);
-      const reader = new SensorReader({
-        binding,
-        line,
-        outbox: this.#outbox,
-        clock: this.#deps.clock,
-        logger,
-        onReading: (reading) => this.events.emit("reading", reading),
-      });
-      await reader.start();
-      this.#sensors.push(reader);
-      logger.info("line.claimed", { route: binding.name, line: describeRef(ref), direction: "input" });
-    }
-  }
-
-  /** A sensor value from a file source, into the outbox. */
-  #reportReading(binding: Binding, value: string, observedAt: number): void {
-    const payload = { message_id: newMessageId("sensor", observedAt), value, value_received_at: new Date(observedAt).toISOString() };
-    this.#outbox.enqueue(binding.route.mqtt.feed_data_topic, 1, payload);
-    this.#deps.logger.info("sensor.reading", { route: binding.name, value, cause: "sample", message_id: payload.message_id });
-    this.events.emit("reading", { route: binding.key, value, messageId: payload.message_id, observedAt });
-  }
-
-  /** An output that changed by itself is a local physical change: a report without desired_id. */
-  #reportLocal(binding: Binding, change: LocalChange): void {
-    const value = change.value === 1 ? "1.0" : "0.0";
-    const payload = { message_id: newMessageId("command", change.at), value, value_received_at: new Date(change.at).toISOString() };
-    this.#outbox.enqueue(binding.route.mqtt.feed_data_topic, 0, payload);
-    this.#deps.logger.info("line.local_change", { route: binding.name, value, cause: change.cause, message_id: payload.message_id });
-    this.events.emit("local", { route: binding.key, value, cause: change.cause, messageId: payload.message_id, at: change.at });
-  }
-
-  /**
    * After each connect, reads the open desired states over HTTPS once and hands them to the same
    * handlers: a request published before the device's first session (which no broker can queue)
    * or lost with a session still gets answered. The ledger makes a second delivery of the same
@@ -455,7 +291,7 @@ export class DeviceRuntime {
     try {
       const open = await withToken(tokens, (token) => fetchDesiredStates(api, token, config.device_id));
       if (open.length > 0) logger.info("desired.reconciling", { open: open.length, note: "open at connect, read over HTTPS" });
-      await handleDesiredStates(open, this.#handlersBySource, logger);
+      await handleDesiredStates(open, this.#routes.handlersBySource, logger);
     } catch (error) {
       logger.debug("desired.reconcile_skipped", { error: describeError(error) });
     }

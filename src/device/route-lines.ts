@@ -1,0 +1,219 @@
+// The routes' hardware: outputs claimed at boot by their power-on policy or once the catalog
+// names them, inputs watched, file sensors sampled; each bound route's handler, its local
+// changes and readings into the outbox; and everything given back at the end.
+import type { Clock } from "../clock.ts";
+import { type Config, type RouteConfig, routeKey } from "../config/schema.ts";
+import { RealerError } from "../errors.ts";
+import type { Emitter } from "../events.ts";
+import type { GpioBackend, LineRef, LineRequest } from "../hal/types.ts";
+import type { Logger } from "../log.ts";
+import { Actuator, describeRef, type LocalChange } from "./actuator.ts";
+import type { Binding } from "./bindings.ts";
+import { DesiredHandler } from "./desired-handler.ts";
+import { FileSensor } from "./file-sensor.ts";
+import { InterlockGroup } from "./interlock.ts";
+import { newMessageId } from "./message-id.ts";
+import type { Outbox } from "./outbox.ts";
+import type { RuntimeEvents } from "./runtime.ts";
+import { SensorReader } from "./sensor-reader.ts";
+import type { DeviceStore } from "./store.ts";
+
+/** One bound route as the console shows it. */
+export interface RouteView {
+  /** The route's key: its feed-data topic. */
+  readonly key: string;
+  readonly name: string;
+  readonly type: "command" | "sensor";
+  readonly kind: string | undefined;
+  readonly pinPort: string | undefined;
+  /** The line ("gpiochip0:6", a line name) or the file it reads. */
+  readonly source: string;
+  /** What the line reads now ("1.0" / "0.0"); undefined for a file sensor. */
+  readonly physical: string | undefined;
+}
+
+/** What {@linkcode RouteLines} works with. */
+export interface RouteLinesDeps {
+  readonly config: Config;
+  readonly backend: GpioBackend;
+  readonly store: DeviceStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly outbox: Outbox;
+  readonly events: Emitter<RuntimeEvents>;
+}
+
+/** The lines, sensors and handlers of every configured route. */
+export class RouteLines {
+  /** Desired-state handlers by source id and by desired topic. */
+  readonly handlersBySource = new Map<string, DesiredHandler>();
+  readonly handlersByTopic = new Map<string, DesiredHandler>();
+  readonly #deps: RouteLinesDeps;
+  readonly #lines: LineRequest[] = [];
+  /** Outputs by route key; claimed at boot when their direction is known, else after the catalog. */
+  readonly #actuators = new Map<string, Actuator>();
+  readonly #interlocks = new Map<string, InterlockGroup>();
+  readonly #sensors: SensorReader[] = [];
+  readonly #fileSensors: FileSensor[] = [];
+  readonly #sensorLines = new Map<string, LineRequest>();
+  readonly #bindings: Binding[] = [];
+
+  constructor(deps: RouteLinesDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * Claims every output whose direction is known (from the config, or from the catalog of an
+   * earlier run) before the network: the power-on policy decides its value, set in the same
+   * request that claims it. A device that boots offline has its relays where they belong.
+   */
+  async claimOutputsAtBoot(): Promise<void> {
+    const { config, store } = this.#deps;
+    for (const route of config.routes) {
+      if (route.line === undefined) continue;
+      const direction = route.direction ?? store.direction(routeKey(route));
+      if (direction === "output") await this.#claimActuator(route);
+    }
+  }
+
+  async #claimActuator(route: RouteConfig): Promise<Actuator> {
+    const { backend, store, clock, logger } = this.#deps;
+    let interlock: InterlockGroup | undefined;
+    if (route.interlock !== undefined) {
+      interlock = this.#interlocks.get(route.interlock) ?? new InterlockGroup(route.interlock, clock, logger);
+      this.#interlocks.set(route.interlock, interlock);
+    }
+    const actuator = await Actuator.claim(backend, route, { store, clock, logger, interlock });
+    this.#actuators.set(actuator.key, actuator);
+    return actuator;
+  }
+
+  async claim(bindings: readonly Binding[]): Promise<void> {
+    const { backend, logger } = this.#deps;
+    for (const binding of bindings) {
+      const { config, route } = binding;
+      const key = routeKey(config);
+      if (route.source_type === "command") {
+        if (!route.mqtt.desired_topic) {
+          logger.warn("route.no_desired_topic", { route: binding.name });
+        }
+        if (config.line === undefined) {
+          logger.error("route.needs_line", { route: binding.name, note: "a command route needs a line, not a file; it stays unserved" });
+          continue;
+        }
+        const actuator = this.#actuators.get(key) ?? await this.#claimActuator(config);
+        actuator.onLocalChange((change) => this.#reportLocal(binding, change));
+        const handler = new DesiredHandler({
+          store: this.#deps.store,
+          outbox: this.#deps.outbox,
+          clock: this.#deps.clock,
+          logger,
+          onOutcome: (outcome) => this.#deps.events.emit("desired", outcome),
+        }, binding, actuator);
+        if (route.source_id !== undefined) this.handlersBySource.set(route.source_id, handler);
+        if (route.mqtt.desired_topic) this.handlersByTopic.set(route.mqtt.desired_topic, handler);
+        logger.info("line.claimed", { route: binding.name, line: describeRef(config.line), direction: "output" });
+        continue;
+      }
+      const early = this.#actuators.get(key);
+      if (early) {
+        // The config or an earlier catalog said output; this catalog says sensor. The catalog wins.
+        logger.error("route.direction_changed", { route: binding.name, note: "claimed as an output at boot, but the catalog makes it a sensor route; reclaiming it as an input" });
+        await early.shutdown();
+        this.#actuators.delete(key);
+      }
+      if (config.file !== undefined) {
+        const sensor = new FileSensor({
+          config,
+          name: binding.name,
+          clock: this.#deps.clock,
+          logger,
+          report: (value, observedAt) => this.#reportReading(binding, value, observedAt),
+        });
+        await sensor.start();
+        this.#fileSensors.push(sensor);
+        logger.info("sensor.file", { route: binding.name, path: config.file.path });
+        continue;
+      }
+      const ref: LineRef = config.line!;
+      const line = await backend.requestLine(ref, {
+        direction: "input",
+        activeLow: config.active_low,
+        bias: config.bias,
+        edge: "both",
+        debounceMs: config.debounce_ms,
+      }, "realer-edge");
+      this.#lines.push(line);
+      this.#sensorLines.set(binding.key, line);
+      const reader = new SensorReader({
+        binding,
+        line,
+        outbox: this.#deps.outbox,
+        clock: this.#deps.clock,
+        logger,
+        onReading: (reading) => this.#deps.events.emit("reading", reading),
+      });
+      await reader.start();
+      this.#sensors.push(reader);
+      logger.info("line.claimed", { route: binding.name, line: describeRef(ref), direction: "input" });
+    }
+    this.#bindings.push(...bindings);
+    for (const binding of bindings) this.#deps.store.saveDirection(routeKey(binding.config), binding.route.source_type === "command" ? "output" : "input");
+  }
+
+  /** A sensor value from a file source, into the outbox. */
+  #reportReading(binding: Binding, value: string, observedAt: number): void {
+    const payload = { message_id: newMessageId("sensor", observedAt), value, value_received_at: new Date(observedAt).toISOString() };
+    this.#deps.outbox.enqueue(binding.route.mqtt.feed_data_topic, 1, payload);
+    this.#deps.logger.info("sensor.reading", { route: binding.name, value, cause: "sample", message_id: payload.message_id });
+    this.#deps.events.emit("reading", { route: binding.key, value, messageId: payload.message_id, observedAt });
+  }
+
+  /** An output that changed by itself is a local physical change: a report without desired_id. */
+  #reportLocal(binding: Binding, change: LocalChange): void {
+    const value = change.value === 1 ? "1.0" : "0.0";
+    const payload = { message_id: newMessageId("command", change.at), value, value_received_at: new Date(change.at).toISOString() };
+    this.#deps.outbox.enqueue(binding.route.mqtt.feed_data_topic, 0, payload);
+    this.#deps.logger.info("line.local_change", { route: binding.name, value, cause: change.cause, message_id: payload.message_id });
+    this.#deps.events.emit("local", { route: binding.key, value, cause: change.cause, messageId: payload.message_id, at: change.at });
+  }
+
+  /** Every bound route, with what its line reads now. */
+  async views(): Promise<RouteView[]> {
+    const views: RouteView[] = [];
+    for (const binding of this.#bindings) {
+      const { config, route } = binding;
+      const actuator = this.#actuators.get(routeKey(config));
+      const sensor = this.#sensorLines.get(binding.key);
+      const value = actuator ? await actuator.read() : sensor ? await sensor.getValue().catch(() => undefined) : undefined;
+      views.push({
+        key: binding.key,
+        name: binding.name,
+        type: route.source_type === "command" ? "command" : "sensor",
+        kind: route.kind,
+        pinPort: route.pin_port,
+        source: config.line === undefined ? `file ${config.file?.path}` : describeRef(config.line),
+        physical: value === undefined ? undefined : value === 1 ? "1.0" : "0.0",
+      });
+    }
+    return views;
+  }
+
+  /** Sets a command route's line from the device itself: reported as a local change. */
+  async setLocal(key: string, value: 0 | 1): Promise<string> {
+    const binding = this.#bindings.find((candidate) => candidate.key === key);
+    const actuator = binding && this.#actuators.get(routeKey(binding.config));
+    if (!binding || !actuator) throw new RealerError("not-found", `Cannot set route ${key}: no command route with a line has that key`);
+    const observed = await actuator.apply(value, "local");
+    return observed === 1 ? "1.0" : "0.0";
+  }
+
+  /** Stops the sensors, applies each output's shutdown policy and gives every line back. */
+  async release(): Promise<void> {
+    for (const sensor of this.#sensors) sensor.stop();
+    for (const sensor of this.#fileSensors) sensor.stop();
+    for (const actuator of this.#actuators.values()) await actuator.shutdown();
+    this.#actuators.clear();
+    for (const line of this.#lines.splice(0)) await line.release().catch(() => {});
+  }
+}
