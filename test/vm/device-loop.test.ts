@@ -28,6 +28,10 @@ const CHECKS = [
   "gpio get reads an input",
   "gpio set drives a line for the time asked",
   "gpio watch prints edges as they come",
+  "the runtime on the sysfs backend applies a desired state and gets it accepted",
+  "the runtime on the sysfs backend reports an input edge",
+  "a sysfs relay is held by the kernel through SIGKILL and taken over with no glitch",
+  "a clean stop unexports every sysfs line",
 ];
 
 describe("device loop on a real arm64 kernel (qemu-system-aarch64, gpio-sim, mosquitto arm64)", { skip }, () => {
@@ -40,7 +44,7 @@ describe("device loop on a real arm64 kernel (qemu-system-aarch64, gpio-sim, mos
     compileArm64("test/vm/guest/device-loop.ts", join(dir, "driver"));
     buildInitramfs(assets, join(dir, "initrd.gz"), "#!/bin/sh\n/opt/driver\n", { "opt/realer-edge": binary!, "opt/driver": join(dir, "driver") });
     const run = await bootVm(assets, join(dir, "initrd.gz"), 400_000);
-    const notes = run.output.split("\n").filter((line) => line.startsWith("MEASURE") || line.startsWith("=== "));
+    const notes = run.output.split("\n").filter((line) => line.startsWith("MEASURE") || line.startsWith("=== ") || line.startsWith("LOOP fail"));
     console.log(`arm64 VM device loop: ${run.wallMs} ms on the host\n${notes.join("\n")}`);
     assert.match(run.output, /LOOP DONE/, `the guest did not finish:\n${run.output.slice(-5000)}`);
     return run.output;

@@ -3,7 +3,7 @@
 // arm64 binary, driven through the emulator's operator API and gpio-sim's pulls and values.
 // Prints one line per check for the host test:  LOOP ok|fail <name>[: <why>],  MEASURE …
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createFetch } from "../../../src/runtime/index.ts";
 
 const BINARY = "/opt/realer-edge";
@@ -222,6 +222,58 @@ try {
   verdict("gpio watch prints edges as they come", watched.code === 0 && edges.join(",") === "rising,falling", watched.output);
 } catch (error) {
   verdict("gpio diagnostics", false, (error as Error).message);
+}
+
+let sysfsOutput = () => "";
+// 8. The same device on the sysfs backend. A sysfs export outlives the process, so after a
+// SIGKILL the relay stays driven by the kernel and the restarted runtime takes it over as it is:
+// the pull is set to the opposite level to show the line is held, not floating.
+try {
+  const config = JSON.parse(readFileSync("/tmp/device.json", "utf8")) as { routes: Record<string, unknown>[] };
+  // sysfs cannot set a bias (the runtime would refuse the switch route with one line saying so).
+  const routes = config.routes.map(({ bias: _, ...route }) => route);
+  writeFileSync("/tmp/device-sysfs.json", JSON.stringify({ ...config, routes, gpio: { backend: "sysfs" } }));
+  const runSysfs = () => start(["run", "--config", "/tmp/device-sysfs.json"], { REALER_CLIENT_SECRET: device.client_secret });
+  let sysfs = runSysfs();
+  sysfsOutput = () => sysfs.output();
+  await waitFor("the sysfs runtime to connect", () => {
+    if (sysfs.child.exitCode !== null) throw new Error(`the sysfs runtime exited ${sysfs.child.exitCode}: ${sysfs.output().slice(-800)}`);
+    return sysfs.output().includes("mqtt.connected");
+  }, 90_000);
+  const desired = await operator("POST", `/devices/${device.device_id}/desired`, { source_id: relay, value: "1.0" }) as { desired_id: string };
+  const ack = await waitFor("the sysfs relay report's ack", async () => (await acks()).find((candidate) => candidate.desired_id === desired.desired_id));
+  verdict("the runtime on the sysfs backend applies a desired state and gets it accepted", ack.status === "accepted" && simValue(RELAY) === 1, `ack ${ack.status}, line ${simValue(RELAY)}`);
+  const before = (await feed()).length;
+  // The cdev run's pull-down bias moved the simulator's pull; flip whatever the input reads now.
+  const next = simValue(SWITCH) === 1 ? 0 : 1;
+  simPull(SWITCH, next);
+  const reading = await waitFor("the sysfs switch reading", async () => (await feed()).slice(before).find((entry) => entry.sourceId === switchSource && entry.payload.value === `${next}.0`));
+  verdict("the runtime on the sysfs backend reports an input edge", reading.status === "accepted", `status ${reading.status}`);
+  simPull(RELAY, 0);
+  samples.length = 0;
+  sampling = true;
+  const watch = (async () => {
+    while (sampling) {
+      samples.push({ t: performance.now(), value: simValue(RELAY) });
+      if (samples.length % 50 === 0) await sleep(0);
+    }
+  })();
+  sysfs.child.kill("SIGKILL");
+  await exited(sysfs);
+  sysfs = runSysfs();
+  await waitFor("the restarted sysfs runtime to connect", () => sysfs.output().includes("mqtt.connected"), 90_000);
+  await sleep(300);
+  sampling = false;
+  await watch;
+  const zeros = samples.filter((sample) => sample.value === 0).length;
+  console.log(`MEASURE vm-sysfs-restart-samples ${samples.length} samples`);
+  verdict("a sysfs relay is held by the kernel through SIGKILL and taken over with no glitch", samples.length > 100 && zeros === 0 && simValue(RELAY) === 1, `${zeros} of ${samples.length} samples read inactive`);
+  sysfs.child.kill("SIGTERM");
+  const code = await exited(sysfs);
+  const exported = readdirSync("/sys/class/gpio").filter((entry) => /^gpio\d+$/.test(entry));
+  verdict("a clean stop unexports every sysfs line", code === 0 && exported.length === 0, `exit ${code}, still exported: ${exported.join(" ")}`);
+} catch (error) {
+  verdict("the sysfs section", false, `${(error as Error).message}; the runtime said: ${sysfsOutput().split("\n").filter((line) => !line.includes("feed.publish")).slice(-15).join(" | ")}`);
 }
 
 emulator.child.kill("SIGTERM");
