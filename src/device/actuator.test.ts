@@ -42,7 +42,7 @@ describe("power-on policy", () => {
     for (const [shutdown, expected] of [["hold", 1], ["safe", 0]] as const) {
       const config = relay(6, { power_on: "restore", shutdown });
       const first = await Actuator.claim(new MockBackend(), config, d);
-      await first.apply(1, "desired");
+      await first.apply(1, "local");
       await first.shutdown();
       const again = await Actuator.claim(new MockBackend(), config, d);
       assert.equal(await again.read(), expected, `shutdown ${shutdown}`);

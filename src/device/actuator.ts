@@ -151,7 +151,8 @@ export class Actuator {
     this.#pulse = undefined;
     await this.#line.setValue(value);
     this.#written = value;
-    store.saveLineState(this.key, value, clock.now());
+    // A desired state's value is remembered in the same transaction as its answer.
+    if (cause !== "desired") store.saveLineState(this.key, value, clock.now());
     const observed = await this.#line.getValue();
     if (observed !== value) {
       this.#drifts++;

@@ -10,7 +10,10 @@ import { formatLineValue, parseLineValue } from "./values.ts";
 
 /** The output a handler drives: read it, and apply a value and get back what the line holds. */
 export interface Output {
+  /** Where the output's last value is remembered (see `DeviceStore.saveLineState`). */
+  readonly key: string;
   read(): Promise<LineValue>;
+  /** Sets the line; for "desired", remembering the value is left to the answer's transaction. */
   apply(value: LineValue, cause: "desired"): Promise<LineValue>;
 }
 
@@ -117,10 +120,10 @@ export class DesiredHandler {
     }
     const observed = await this.#line.apply(wanted.value, "desired");
     logger.info("line.set", { route: binding.name, requested: formatLineValue(wanted.value), observed: formatLineValue(observed), state: observed === 1 ? "active" : "inactive" });
-    await this.#answer(asked, "applied", observed);
+    await this.#answer(asked, "applied", observed, undefined, wanted.value);
   }
 
-  #answer(asked: Asked, status: ReportStatus, observed: LineValue, reason?: string): Promise<void> {
+  #answer(asked: Asked, status: ReportStatus, observed: LineValue, reason?: string, written?: LineValue): Promise<void> {
     const { desiredId, sequence, receivedAt, requested } = asked;
     const { store, outbox, clock, logger } = this.#options;
     const now = clock.now();
@@ -133,7 +136,8 @@ export class DesiredHandler {
       ...(status === "applied" ? {} : { report_status: status }),
       ...(sequence === undefined ? {} : { sequence_number: sequence }),
     };
-    store.recordAnswer(this.#binding.key, this.#binding.route.mqtt.feed_data_topic, report, sequence !== undefined, now);
+    const lineState = written === undefined ? undefined : { route: this.#line.key, value: written };
+    store.recordAnswer(this.#binding.key, this.#binding.route.mqtt.feed_data_topic, report, sequence !== undefined, now, lineState);
     const fields = { route: this.#binding.name, desired_id: desiredId, status, value, reason };
     if (status === "applied") logger.info("desired.applied", fields);
     else logger.warn(`desired.${status}`, fields);

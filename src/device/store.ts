@@ -167,8 +167,10 @@ export class DeviceStore {
    * Records the answer to a desired state and queues its report, in one transaction: after a
    * crash either both are there or neither is.
    */
-  recordAnswer(route: string, topic: string, payload: FeedPayload, advanceSequence: boolean, now: number): void {
+  recordAnswer(route: string, topic: string, payload: FeedPayload, advanceSequence: boolean, now: number, lineState?: { readonly route: string; readonly value: 0 | 1 }): void {
     this.#db.transaction(() => {
+      // An applied value is remembered for `restore` with its answer: one commit, one fsync.
+      if (lineState) this.saveLineState(lineState.route, lineState.value, now);
       this.#db
         .prepare("INSERT OR IGNORE INTO desired_ledger (desired_id, route, topic, payload, answered_at) VALUES (?, ?, ?, ?, ?)")
         .run(payload.desired_id ?? "", route, topic, JSON.stringify(payload), now);
