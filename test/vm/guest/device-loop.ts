@@ -42,6 +42,25 @@ async function waitFor<T>(what: string, check: () => T | undefined | false | Pro
   }
 }
 
+/** Reads the relay's pin in a tight loop until `stop()`, which returns every sample. */
+function sampleRelay(): { stop(): Promise<{ t: number; value: number }[]> } {
+  const samples: { t: number; value: number }[] = [];
+  let sampling = true;
+  const loop = (async () => {
+    while (sampling) {
+      samples.push({ t: performance.now(), value: simValue(RELAY) });
+      if (samples.length % 50 === 0) await sleep(0);
+    }
+  })();
+  return {
+    stop: async () => {
+      sampling = false;
+      await loop;
+      return samples;
+    },
+  };
+}
+
 const exited = (proc: Proc) => new Promise<number | null>((resolve) => (proc.child.exitCode !== null ? resolve(proc.child.exitCode) : proc.child.on("exit", (code) => resolve(code))));
 
 // 1. The emulator.
@@ -137,14 +156,7 @@ const cli = async (args: string[], during?: (proc: Proc) => Promise<void>) => {
 // 5. SIGKILL and restart: a relay configured `restore` comes back active with no glitch. The
 // simulator's pull is set to the relay's level first, as on a board whose controller keeps
 // the level of a released line; a claim that showed inactive even briefly reads 0 here.
-const samples: { t: number; value: number }[] = [];
-let sampling = true;
-const sampler = (async () => {
-  while (sampling) {
-    samples.push({ t: performance.now(), value: simValue(RELAY) });
-    if (samples.length % 50 === 0) await sleep(0);
-  }
-})();
+const restartSampler = sampleRelay();
 try {
   simPull(RELAY, 1);
   await sleep(100);
@@ -156,15 +168,13 @@ try {
   const restoredLine = runtime.output().split("\n").find((line) => line.includes("line.power_on")) ?? "";
   await waitFor("mqtt.connected after the restart", () => runtime.output().includes("mqtt.connected"), 90_000);
   await sleep(500);
-  sampling = false;
-  await sampler;
-  const after = samples.filter((sample) => sample.t >= killedAt);
+  const after = (await restartSampler.stop()).filter((sample) => sample.t >= killedAt);
   const zeros = after.filter((sample) => sample.value === 0).length;
   console.log(`MEASURE vm-restart-samples ${after.length} samples`);
   verdict("a restore relay comes back active after SIGKILL and restart", simValue(RELAY) === 1 && /value=1\.0/.test(restoredLine), restoredLine);
   verdict("the relay line shows no glitch while the runtime restarts", after.length > 100 && zeros === 0, `${zeros} of ${after.length} samples read inactive`);
 } catch (error) {
-  sampling = false;
+  await restartSampler.stop();
   verdict("a restore relay comes back active after SIGKILL and restart", false, `${(error as Error).message} ${runtime.output().slice(-1500)}`);
 }
 
@@ -174,19 +184,11 @@ try {
 try {
   runtime.child.kill("SIGTERM");
   await exited(runtime);
-  samples.length = 0;
-  sampling = true;
-  const control = (async () => {
-    while (sampling) {
-      samples.push({ t: performance.now(), value: simValue(RELAY) });
-      if (samples.length % 50 === 0) await sleep(0);
-    }
-  })();
+  const control = sampleRelay();
   const naive = start(["gpio", "set", label, String(RELAY), "0", "--hold-ms", "20"]);
   await exited(naive);
   await sleep(50);
-  sampling = false;
-  await control;
+  const samples = await control.stop();
   const zeros = samples.filter((sample) => sample.value === 0).length;
   const spanMs = samples.at(-1)!.t - samples[0]!.t;
   console.log(`MEASURE vm-sampler-interval ${((spanMs / samples.length) * 1000).toFixed(0)} us`);
@@ -250,21 +252,13 @@ try {
   const reading = await waitFor("the sysfs switch reading", async () => (await feed()).slice(before).find((entry) => entry.sourceId === switchSource && entry.payload.value === `${next}.0`));
   verdict("the runtime on the sysfs backend reports an input edge", reading.status === "accepted", `status ${reading.status}`);
   simPull(RELAY, 0);
-  samples.length = 0;
-  sampling = true;
-  const watch = (async () => {
-    while (sampling) {
-      samples.push({ t: performance.now(), value: simValue(RELAY) });
-      if (samples.length % 50 === 0) await sleep(0);
-    }
-  })();
+  const watch = sampleRelay();
   sysfs.child.kill("SIGKILL");
   await exited(sysfs);
   sysfs = runSysfs();
   await waitFor("the restarted sysfs runtime to connect", () => sysfs.output().includes("mqtt.connected"), 90_000);
   await sleep(300);
-  sampling = false;
-  await watch;
+  const samples = await watch.stop();
   const zeros = samples.filter((sample) => sample.value === 0).length;
   console.log(`MEASURE vm-sysfs-restart-samples ${samples.length} samples`);
   verdict("a sysfs relay is held by the kernel through SIGKILL and taken over with no glitch", samples.length > 100 && zeros === 0 && simValue(RELAY) === 1, `${zeros} of ${samples.length} samples read inactive`);
