@@ -2,6 +2,8 @@
 // answers, back in its last state after a restart, and a pulse output that ends by itself and
 // tells the cloud. Real emulator and broker, mock GPIO.
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { systemClock } from "../../src/clock.ts";
 import { DeviceRuntime } from "../../src/device/runtime.ts";
@@ -87,6 +89,30 @@ describe("outputs around the network (emulator + mosquitto + mock GPIO)", () => 
       assert.ok(online === -1 || boot < online, "the line was claimed before the connection");
     } finally {
       await second.stop();
+      dir.remove();
+    }
+  });
+
+  it("reports a file sensor scaled, outside its deadband only, and the cloud accepts it", { timeout: 30_000 }, async () => {
+    const dir = tempDir("file-sensor");
+    const path = join(dir.path, "temperature");
+    writeFileSync(path, "21500\n");
+    const dev = await startDevice(emulator, {
+      routes: (routes) => routes.map((route) => (route.pin_port === "5"
+        ? { ...route, line: undefined, file: { path, scale: 0.001, offset: 0, decimals: 1 }, sample_interval_s: 1, deadband: 0.5 }
+        : route)),
+    });
+    const sensor = dev.device.routes.find((route) => route.source_type === "sensor")!.source_id;
+    const accepted = () => emulator.state.feedOf(dev.device.device_id).filter((entry) => entry.sourceId === sensor && entry.status === "accepted").map((entry) => (entry.payload as { value: string }).value);
+    try {
+      await waitFor("the first sample accepted", () => accepted().includes("21.5"));
+      writeFileSync(path, "21800\n");
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      writeFileSync(path, "22600\n");
+      await waitFor("the sample outside the deadband accepted", () => accepted().includes("22.6"));
+      assert.deepEqual(accepted(), ["21.5", "22.6"], "21.8 was inside the deadband");
+    } finally {
+      await dev.stop();
       dir.remove();
     }
   });
