@@ -31,6 +31,6 @@ export function startDeviceConsole(options: {
     url: `http://${host}:${server.port}/`,
     monitor,
     // A browser's open event stream must not hold a stop: bounded like the rig's control server.
-    stop: () => Promise.race([server.stop(), new Promise<void>((resolve) => setTimeout(resolve, 500))]),
+    stop: () => Promise.race([server.stop(), new Promise<void>((resolve) => setTimeout(resolve, 500).unref?.())]),
   };
 }
