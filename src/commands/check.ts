@@ -4,7 +4,7 @@ import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
 import { DEVICE_SCOPES, TokenSource } from "../cloud/oauth.ts";
 import { systemClock } from "../clock.ts";
 import { loadConfig, readCaFile, readClientSecret } from "../config/load.ts";
-import type { RouteConfig } from "../config/schema.ts";
+import { type RouteConfig, routeSource } from "../config/schema.ts";
 import { bindRoutes } from "../device/bindings.ts";
 import { describeError } from "../errors.ts";
 import { createBackend } from "../hal/create.ts";
@@ -22,7 +22,6 @@ export interface CheckOptions {
 }
 
 const lineKey = (config: RouteConfig) => config.line === undefined ? `file:${config.file?.path}` : "name" in config.line ? `name:${config.line.name}` : `${config.line.chip}:${config.line.offset}`;
-const lineText = (config: RouteConfig) => config.line === undefined ? `file ${config.file?.path}` : "name" in config.line ? config.line.name : `${config.line.chip}:${config.line.offset}`;
 const entryText = (config: RouteConfig) => config.source_id ?? (config.pin_port === undefined ? config.feed_data_topic ?? "?" : `pin_port ${config.pin_port}`);
 
 async function checkLines(backend: GpioBackend, routes: readonly RouteConfig[]): Promise<{ problems: string[]; directions: Map<string, string> }> {
@@ -31,7 +30,7 @@ async function checkLines(backend: GpioBackend, routes: readonly RouteConfig[]):
   const seen = new Map<string, RouteConfig>();
   for (const route of routes) {
     const earlier = seen.get(lineKey(route));
-    if (earlier) problems.push(`line ${lineText(route)} is bound twice: by ${entryText(earlier)} and by ${entryText(route)}`);
+    if (earlier) problems.push(`line ${routeSource(route)} is bound twice: by ${entryText(earlier)} and by ${entryText(route)}`);
     seen.set(lineKey(route), route);
     if (route.line === undefined) {
       try {
@@ -80,7 +79,7 @@ export async function checkCommand(options: CheckOptions): Promise<number> {
     print("route                           type     pin_port  line            settings");
     for (const binding of bindings) {
       const settings = [binding.config.active_low ? "active-low" : "", binding.config.bias === "as-is" ? "" : binding.config.bias, binding.config.debounce_ms > 0 ? `debounce ${binding.config.debounce_ms} ms` : ""].filter((s) => s !== "").join(", ");
-      print(`${binding.name.padEnd(31)} ${binding.route.source_type.padEnd(8)} ${(binding.route.pin_port ?? "-").padEnd(9)} ${lineText(binding.config).padEnd(15)} ${settings || "-"}`);
+      print(`${binding.name.padEnd(31)} ${binding.route.source_type.padEnd(8)} ${(binding.route.pin_port ?? "-").padEnd(9)} ${routeSource(binding.config).padEnd(15)} ${settings || "-"}`);
       const line = binding.config.line;
       if (line !== undefined && binding.route.source_type === "sensor" && directions.get(lineKey(binding.config)) === "output") {
         problems.push(`${describeLine(line)} is an output but is bound to sensor route ${binding.name}`);

@@ -172,6 +172,12 @@ export type Config = Readonly<v.InferOutput<typeof ConfigSchema>>;
 /** One route binding of the config. */
 export type RouteConfig = Config["routes"][number];
 
+/** What a route reads or drives, in a few words: "gpiochip0:6", a line name, or "file /path". */
+export function routeSource(route: RouteConfig): string {
+  if (route.line === undefined) return `file ${route.file?.path}`;
+  return "name" in route.line ? route.line.name : `${route.line.chip}:${route.line.offset}`;
+}
+
 /** A route entry with its defaults filled in, for code that builds configs (the demo, tests). */
 export function parseRoute(input: v.InferInput<typeof RouteSchema>): RouteConfig {
   return v.parse(RouteSchema, input);

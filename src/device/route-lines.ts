@@ -2,7 +2,7 @@
 // names them, inputs watched, file sensors sampled; each bound route's handler, its local
 // changes and readings into the outbox; and everything given back at the end.
 import type { Clock } from "../clock.ts";
-import { type Config, type RouteConfig, routeKey } from "../config/schema.ts";
+import { type Config, type RouteConfig, routeKey, routeSource } from "../config/schema.ts";
 import { RealerError } from "../errors.ts";
 import type { Emitter } from "../events.ts";
 import type { GpioBackend, LineRef, LineRequest } from "../hal/types.ts";
@@ -192,7 +192,7 @@ export class RouteLines {
         type: route.source_type === "command" ? "command" : "sensor",
         kind: route.kind,
         pinPort: route.pin_port,
-        source: config.line === undefined ? `file ${config.file?.path}` : describeRef(config.line),
+        source: routeSource(config),
         physical: value === undefined ? undefined : value === 1 ? "1.0" : "0.0",
       });
     }

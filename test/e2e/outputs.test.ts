@@ -5,15 +5,10 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { systemClock } from "../../src/clock.ts";
-import { DeviceRuntime } from "../../src/device/runtime.ts";
-import { DeviceStore } from "../../src/device/store.ts";
 import type { Emulator } from "../../src/emulator/emulator.ts";
 import { findFreePort } from "../../src/emulator/free-port.ts";
 import { MockBackend } from "../../src/hal/mock.ts";
-import { createFetch } from "../../src/runtime/index.ts";
-import { Secret } from "../../src/secret.ts";
-import { DEMO_ROUTES, deviceConfig, FAST_BACKOFF, RELAY_LINE, startDevice, startEmulator, tempDir, testLogger, waitFor } from "../helpers/harness.ts";
+import { RELAY_LINE, startDevice, startEmulator, tempDir, waitFor } from "../helpers/harness.ts";
 
 type Routes = Parameters<NonNullable<Parameters<typeof startDevice>[1]>["routes"] & object>[0];
 const withRelay = (extra: Record<string, unknown>) => (routes: Routes): Routes =>
@@ -31,38 +26,17 @@ describe("outputs around the network (emulator + mosquitto + mock GPIO)", () => 
   });
 
   it("claims a relay with its power-on value before the API has answered once", async () => {
-    const device = emulator.provision(DEMO_ROUTES);
-    const dir = tempDir("boot-offline");
-    const mock = new MockBackend();
-    const store = await DeviceStore.open(dir.path);
-    const log: string[] = [];
-    const base = deviceConfig(emulator, device, dir.path);
-    const runtime = new DeviceRuntime({
-      config: {
-        ...base,
-        api_url: `https://127.0.0.1:${await findFreePort()}`,
-        routes: withRelay({ direction: "output", power_on: "on" })(base.routes),
-      },
-      clientSecret: new Secret(device.client_secret),
-      backend: mock,
-      store,
-      fetch: createFetch(emulator.caPem),
-      ca: emulator.caPem,
-      clock: systemClock,
-      logger: testLogger("device", log),
-      backoff: FAST_BACKOFF,
+    const dev = await startDevice(emulator, {
+      apiUrl: `https://127.0.0.1:${await findFreePort()}`,
+      routes: withRelay({ direction: "output", power_on: "on" }),
+      background: true,
     });
-    const starting = runtime.start();
     try {
-      await waitFor("the catalog to be retried", () => log.some((line) => line.includes("catalog.retry")));
-      assert.equal(mock.getLevel(RELAY_LINE), 1, "the relay is on while the API is unreachable");
-      assert.deepEqual(mock.levelHistory(RELAY_LINE), [0, 1], "claimed on in one step");
+      await waitFor("the catalog to be retried", () => dev.log.some((line) => line.includes("catalog.retry")));
+      assert.equal(dev.mock.getLevel(RELAY_LINE), 1, "the relay is on while the API is unreachable");
+      assert.deepEqual(dev.mock.levelHistory(RELAY_LINE), [0, 1], "claimed on in one step");
     } finally {
-      runtime.requestStop();
-      await starting.catch(() => {});
-      await runtime.stop();
-      store.close();
-      dir.remove();
+      await dev.stop();
     }
   });
 

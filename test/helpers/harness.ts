@@ -86,6 +86,8 @@ export interface RunningDevice {
   readonly seen: { [K in keyof RuntimeEvents]: RuntimeEvents[K][] };
   /** Every line the runtime logged. */
   readonly log: string[];
+  /** The runtime's start: settled once `startDevice` returns, unless it was told not to wait. */
+  readonly started: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -104,6 +106,8 @@ export async function startDevice(
     routes?: (routes: Config["routes"]) => Config["routes"];
     /** Starts against this API URL instead of the emulator's (an unreachable one, say). */
     apiUrl?: string;
+    /** Return while `start()` still runs (it retries an unreachable API, say); `stop()` ends it. */
+    background?: boolean;
     /** Called with the runtime before it starts (to attach a console that sees every event). */
     beforeStart?: (runtime: DeviceRuntime, device: Provisioned) => void;
   } = {},
@@ -137,7 +141,8 @@ export async function startDevice(
     runtime.events.on(key, (data) => (seen[key] as unknown[]).push(data));
   }
   options.beforeStart?.(runtime, device);
-  await runtime.start();
+  const started = runtime.start();
+  if (!options.background) await started;
   return {
     runtime,
     mock,
@@ -145,7 +150,10 @@ export async function startDevice(
     store,
     seen,
     log,
+    started,
     stop: async () => {
+      runtime.requestStop();
+      await started.catch(() => {});
       await runtime.stop();
       store.close();
       await mock.close();
