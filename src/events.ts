@@ -1,6 +1,12 @@
 /** A small typed event emitter: listeners get the event's data, in order, synchronously. */
 export class Emitter<Events extends Record<string, unknown>> {
   readonly #listeners = new Map<keyof Events, Set<(data: never) => void>>();
+  readonly #onListenerError: ((event: string, error: unknown) => void) | undefined;
+
+  /** `onListenerError` hears of a listener that threw (logged and counted by the runtime). */
+  constructor(onListenerError?: (event: string, error: unknown) => void) {
+    this.#onListenerError = onListenerError;
+  }
 
   /** Adds a listener; returns a function that removes it. */
   on<K extends keyof Events>(event: K, listener: (data: Events[K]) => void): () => void {
@@ -18,8 +24,9 @@ export class Emitter<Events extends Record<string, unknown>> {
     for (const listener of this.#listeners.get(event) ?? []) {
       try {
         (listener as (data: Events[K]) => void)(data);
-      } catch {
-        // A faulty listener must not break the runtime's own flow.
+      } catch (error) {
+        // A faulty listener must not break the runtime's own flow, but it is not silent either.
+        this.#onListenerError?.(String(event), error);
       }
     }
   }

@@ -30,4 +30,15 @@ describe("createLogger()", () => {
     for (const line of lines) assert.ok(!line.includes("hunter2"), line);
     assert.equal(secret.reveal(), "hunter2-password");
   });
+
+  it("cuts a field that came from the network to a sane length and says how much went", () => {
+    const lines: string[] = [];
+    for (const format of ["text", "json"] as const) {
+      createLogger({ format, sink: (line) => lines.push(line) }).warn("desired.invalid", { desired_id: "x".repeat(1_000_000) });
+    }
+    for (const line of lines) {
+      assert.ok(line.length < 500, `line of ${line.length} characters`);
+      assert.match(line, /…\(\+999700 chars\)/);
+    }
+  });
 });

@@ -33,6 +33,23 @@ export interface LoggerOptions {
 
 const defaultSink: LogSink = (line) => console.log(line);
 
+/**
+ * The longest a field's text may be in a line. Fields carry what the network sent (ids, values,
+ * topics, error bodies); a megabyte id must not become a megabyte log line.
+ */
+export const MAX_FIELD_CHARS = 300;
+
+/** `text` cut to `max` characters, saying how much was left out. */
+export function truncate(text: string, max = MAX_FIELD_CHARS): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…(+${text.length - max} chars)`;
+}
+
+function bounded(fields: LogFields): Record<string, LogValue> {
+  const out: Record<string, LogValue> = {};
+  for (const [key, value] of Object.entries(fields)) out[key] = typeof value === "string" ? truncate(value) : value;
+  return out;
+}
+
 function render(value: LogValue): string {
   if (value === null || value === undefined) return String(value);
   if (typeof value === "object") return value.toJSON();
@@ -48,8 +65,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const sink = options.sink ?? defaultSink;
   const now = options.now ?? Date.now;
 
-  const write = (level: LogLevel, event: string, fields: LogFields = {}) => {
+  const write = (level: LogLevel, event: string, given: LogFields = {}) => {
     if (LOG_LEVELS.indexOf(level) < minimum) return;
+    const fields = bounded(given);
     const time = new Date(now()).toISOString();
     if (format === "json") {
       sink(JSON.stringify({ time, level, source, event, ...fields }), level);

@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { issuePath } from "../config/load.ts";
 import { HttpError, RealerError } from "../errors.ts";
+import { truncate } from "../log.ts";
 
 /** One request to Realer's HTTPS API. */
 export interface ApiRequest<S extends v.GenericSchema> {
@@ -28,7 +29,50 @@ function errorReason(body: unknown): { code: number | undefined; reason: string 
     : typeof record.error === "string"
     ? record.error
     : "no reason given";
-  return { code, reason };
+  return { code, reason: truncate(reason, 200) };
+}
+
+/** The largest answer the device reads: a catalog of hundreds of routes fits many times over. */
+export const MAX_ANSWER_BYTES = 1024 * 1024;
+
+/**
+ * The body as text, refusing one over `max` bytes without reading it all (a proxy's error page
+ * is small; a 50 MB token is an attack or a fault, and the device's memory is not the place to
+ * find out which).
+ */
+async function readBounded(response: Response, max: number, label: string): Promise<string> {
+  const declared = Number(response.headers.get("content-length") ?? Number.NaN);
+  const tooLarge = () => new RealerError("protocol", `Cannot use the answer of ${label}: it is over ${max} bytes`);
+  if (Number.isFinite(declared) && declared > max) {
+    await response.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+  } catch (error) {
+    if (error instanceof RealerError) throw error;
+    throw new RealerError("network", `Cannot read the answer of ${label}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 /** Talks JSON to Realer's HTTPS API: every answer validated, every failure one clear error. */
@@ -62,7 +106,7 @@ export class ApiClient {
       const reason = error instanceof Error ? error.message : String(error);
       throw new RealerError("network", `Cannot reach ${label}: ${reason}`, { cause: error });
     }
-    const text = await response.text();
+    const text = await readBounded(response, MAX_ANSWER_BYTES, label);
     let body: unknown;
     try {
       body = text === "" ? undefined : JSON.parse(text);
@@ -91,7 +135,7 @@ export class ApiClient {
     if (!result.success) {
       const issue = result.issues[0];
       const path = issuePath(issue);
-      throw new RealerError("protocol", `Cannot use the answer of ${label}: ${path === "" ? "" : `${path}: `}${issue.message}`);
+      throw new RealerError("protocol", `Cannot use the answer of ${label}: ${path === "" ? "" : `${path}: `}${truncate(issue.message, 200)}`);
     }
     return result.output;
   }

@@ -7,7 +7,7 @@ const CredentialSchema = v.object({
   mqtt: v.object({
     mqtt_client_id: v.pipe(v.string(), v.minLength(1)),
     mqtt_username: v.pipe(v.string(), v.minLength(1)),
-    mqtt_credential: v.pipe(v.string(), v.minLength(1)),
+    mqtt_credential: v.pipe(v.string(), v.minLength(1), v.maxLength(16_384, "mqtt_credential is longer than 16 KiB")),
     expires_in: v.pipe(v.number(), v.minValue(0)),
     renew_after: v.pipe(v.number(), v.minValue(0)),
     session_hard_expires_in: v.optional(v.pipe(v.number(), v.minValue(0))),

@@ -5,7 +5,7 @@ import { Secret } from "../secret.ts";
 import type { ApiClient } from "./api-client.ts";
 
 const TokenSchema = v.object({
-  access_token: v.pipe(v.string(), v.minLength(1)),
+  access_token: v.pipe(v.string(), v.minLength(1), v.maxLength(16_384, "access_token is longer than 16 KiB")),
   renew_after: v.optional(v.pipe(v.number(), v.minValue(0))),
   expires_in: v.optional(v.pipe(v.number(), v.minValue(0))),
   token_type: v.optional(v.string()),
@@ -34,7 +34,8 @@ interface Token {
 export interface TokenSourceOptions {
   readonly api: ApiClient;
   readonly clientId: string;
-  readonly clientSecret: Secret;
+  /** The secret, or a function that reads it afresh for each token request (a fixed file needs no restart). */
+  readonly clientSecret: Secret | (() => Secret);
   readonly scopes: readonly string[];
   readonly clock: Clock;
   readonly logger: Logger;
@@ -72,7 +73,8 @@ export class TokenSource {
   }
 
   async #fetch(): Promise<Token> {
-    const { api, clientId, clientSecret, scopes, clock, logger } = this.#options;
+    const { api, clientId, scopes, clock, logger } = this.#options;
+    const clientSecret = typeof this.#options.clientSecret === "function" ? this.#options.clientSecret() : this.#options.clientSecret;
     const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret.reveal())}`).toString("base64");
     const answer = await api.request({
       method: "POST",

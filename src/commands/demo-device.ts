@@ -26,7 +26,7 @@ export function demoDeviceConfig(emulator: { url: string; caPath: string }, devi
     outbox: { max_messages: 10_000, max_bytes: 4 * 1024 * 1024 },
     https: { poll_interval_s: 10, catalog_check_s: 300 },
     gpio: { backend: "mock" },
-    console: { enabled: false, host: "127.0.0.1", port: 8480 },
+    console: { enabled: false, host: "127.0.0.1", port: 8480, allowed_hosts: [] },
     routes: [
       parseRoute({ pin_port: "6", line: { ...RELAY_LINE } }),
       parseRoute({ pin_port: "5", line: { ...SWITCH_LINE } }),

@@ -8,6 +8,7 @@ import { mockControlApp } from "../hal/mock-control.ts";
 import { createLogger, type LogLevel } from "../log.ts";
 import { createFetch, onShutdownSignal, serve, type Server } from "../runtime/index.ts";
 import { startDeviceConsole } from "../console/serve-console.ts";
+import type { Secret } from "../secret.ts";
 import { createNotifier } from "../service/systemd-notify.ts";
 
 /** Options of `realer-edge run`. */
@@ -19,12 +20,29 @@ export interface RunOptions {
 
 /** `realer-edge run`: the device runtime, until SIGINT or SIGTERM. */
 export async function runCommand(options: RunOptions): Promise<void> {
+  // First of all, so that a stop in the first moments of start-up is a clean stop, not a kill.
+  let onStop: ((signal: string) => void) | undefined;
+  let stopSignal: string | undefined;
+  onShutdownSignal((signal) => {
+    stopSignal ??= signal;
+    onStop?.(signal);
+  });
   const config = loadConfig(options.configPath);
-  const clientSecret = readClientSecret(config, options.configPath, options.env);
+  const firstSecret = readClientSecret(config, options.configPath, options.env);
   const logger = createLogger({ level: options.logLevel ?? config.log.level, format: config.log.format, source: "device" });
+  // Read afresh for every token: an operator who fixes a wrong secret file needs no restart.
+  const clientSecret = (): Secret => {
+    try {
+      return readClientSecret(config, options.configPath, options.env);
+    } catch (error) {
+      logger.error("auth.secret_unreadable", { error: error instanceof Error ? error.message : String(error), note: "using the secret read at start" });
+      return firstSecret;
+    }
+  };
   const ca = readCaFile(config, options.configPath);
+  if (stopSignal) return;
   const backend = await createBackend(config.gpio.backend);
-  const store = await DeviceStore.open(config.state_dir);
+  const store = await DeviceStore.open(config.state_dir, { logger });
   let control: Server | undefined;
   if (backend instanceof MockBackend && config.gpio.control_port !== undefined) {
     control = serve({ hostname: "127.0.0.1", port: config.gpio.control_port, fetch: mockControlApp(backend).fetch });
@@ -33,35 +51,52 @@ export async function runCommand(options: RunOptions): Promise<void> {
   const consoleToken = config.console.enabled && config.console.token ? readSecret(config.console.token, "console.token", options.configPath, options.env) : undefined;
   const runtime = new DeviceRuntime({ config, clientSecret, backend, store, fetch: createFetch(ca), ca, clock: systemClock, logger });
   const web = config.console.enabled
-    ? startDeviceConsole({ runtime, deviceId: config.device_id, host: config.console.host, port: config.console.port, token: consoleToken, clock: systemClock })
+    ? startDeviceConsole({
+      runtime,
+      deviceId: config.device_id,
+      host: config.console.host,
+      port: config.console.port,
+      token: consoleToken,
+      clock: systemClock,
+      allowedHosts: config.console.allowed_hosts,
+      logger: logger.child("console"),
+    })
     : undefined;
   if (web) logger.info("console.ready", { url: web.url, token: consoleToken ? "required" : "none (loopback only)" });
   const notifier = await createNotifier(options.env, logger);
-  const stopped = new Promise<void>((resolve) => onShutdownSignal((signal) => {
-    logger.info("runtime.stopping", { signal });
-    notifier.stopping();
-    runtime.requestStop();
-    // The last word on the stop's bound, whatever part of it hangs: everything observed is
-    // already committed, so exiting loses nothing.
-    setTimeout(() => {
-      logger.warn("runtime.exit_forced", { after_ms: HARD_EXIT_MS, link: JSON.stringify(runtime.linkStatus ?? null) });
-      process.exit(0);
-    }, HARD_EXIT_MS).unref?.();
-    resolve();
-  }));
+  const stopped = new Promise<void>((resolve) => {
+    onStop = (signal) => {
+      logger.info("runtime.stopping", { signal });
+      notifier.stopping();
+      runtime.requestStop();
+      // The last word on the stop's bound, whatever part of it hangs: everything observed is
+      // already committed, so exiting loses nothing.
+      setTimeout(() => {
+        logger.warn("runtime.exit_forced", { after_ms: HARD_EXIT_MS, link: JSON.stringify(runtime.linkStatus ?? null) });
+        process.exit(0);
+      }, HARD_EXIT_MS).unref?.();
+      resolve();
+    };
+    if (stopSignal) onStop(stopSignal);
+  });
+  runtime.events.on("trouble", ({ text }) => notifier.status(text ?? "working"));
   try {
-    await runtime.start();
-    // Ready once the lines are claimed and the device is connected, or has tried and is offline.
-    // A stop signal ends this wait too: it came, in the field, while MQTT was still connecting.
+    // Start-up retries whatever the cloud answers; only a local fault ends it early. Ready comes
+    // once connected, or after a bound with the lines claimed, whatever keeps the cloud away:
+    // a service manager must not kill a device that works offline.
+    const starting = runtime.start();
+    const failed = starting.then(() => new Promise<never>(() => {}));
     const online = await Promise.race([
       new Promise<boolean>((resolve) => runtime.events.on("online", () => resolve(true))),
       new Promise<boolean>((resolve) => setTimeout(() => resolve(false), READY_WAIT_MS).unref?.()),
       stopped.then(() => false),
+      failed,
     ]);
-    notifier.ready(online ? "connected over MQTT" : runtime.transport === "https" ? "working over the HTTPS runtime" : "lines claimed; offline, retrying");
+    const trouble = runtime.status().trouble;
+    notifier.ready(online ? "connected over MQTT" : runtime.transport === "https" ? "working over the HTTPS runtime" : trouble ?? "lines claimed; offline, retrying");
     runtime.events.on("online", () => notifier.status("connected over MQTT"));
     runtime.events.on("offline", () => notifier.status("offline, reconnecting"));
-    await stopped;
+    await Promise.race([stopped, failed]);
   } catch (error) {
     // A signal during start-up ends the start; that is a clean stop, not a failure.
     if (!runtime.stopRequested) throw error;

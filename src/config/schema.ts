@@ -106,6 +106,13 @@ const ConsoleSchema = v.pipe(
     enabled: v.optional(v.pipe(v.boolean(), v.description("Serve the local web console and /metrics.")), false),
     host: v.optional(v.pipe(NonEmpty, v.description("Address to listen on; anything but loopback needs a token.")), "127.0.0.1"),
     port: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)), 8480),
+    allowed_hosts: v.optional(
+      v.pipe(
+        v.array(NonEmpty),
+        v.description("Host names (besides loopback names and addresses) the console answers to, such as the board's mDNS name; any other Host header is refused, against DNS rebinding."),
+      ),
+      [],
+    ),
     token: v.optional(
       v.pipe(
         v.union([
@@ -163,7 +170,7 @@ export const ConfigSchema = v.strictObject({
       v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535), v.description("mock only: serve the line control interface on 127.0.0.1 at this port.")),
     ),
   }),
-  console: v.optional(ConsoleSchema, { enabled: false, host: "127.0.0.1", port: 8480 }),
+  console: v.optional(ConsoleSchema, { enabled: false, host: "127.0.0.1", port: 8480, allowed_hosts: [] }),
   routes: v.array(RouteSchema),
 });
 

@@ -14,7 +14,7 @@ export interface RouteActivity {
 /** One line of the recent-events list. */
 export interface ConsoleEvent {
   readonly at: number;
-  readonly kind: "applied" | "rejected" | "stale" | "duplicate" | "local" | "reading" | "ack" | "online" | "offline";
+  readonly kind: "applied" | "rejected" | "stale" | "duplicate" | "unanswerable" | "local" | "reading" | "ack" | "online" | "offline" | "trouble";
   readonly route?: string;
   readonly text: string;
 }
@@ -63,12 +63,19 @@ export class DeviceMonitor {
     r.add(new CounterReader("realer_outbox_dropped", "Readings thrown away: over the outbox bound, or too large to send.", () => [{ labels: {}, value: runtime.status().outbox.stats.dropped }]));
     r.add(new CounterReader("realer_outbox_coalesced", "Older latest-value readings replaced while the outbox was full.", () => [{ labels: {}, value: runtime.status().outbox.stats.coalesced }]));
     r.add(new CounterReader("realer_outbox_resent", "Messages sent again after an ack timeout or a reconnect.", () => [{ labels: {}, value: runtime.status().outbox.stats.resent }]));
+    r.add(new Gauge("realer_storage_failing", "1 while the state file refuses writes (a full or failing disk).", () => (runtime.status().storage.failing ? 1 : 0)));
+    r.add(new CounterReader("realer_storage_write_failures", "Writes to the state file that failed.", () => [{ labels: {}, value: runtime.status().storage.failures }]));
+    r.add(new Gauge("realer_outbox_held", "Readings held in memory because the state file refused them.", () => runtime.status().outbox.stats.held));
+    r.add(new CounterReader("realer_desired_unacknowledged", "Desired states left without a PUBACK because their answer could not be recorded.", () => [{ labels: {}, value: runtime.status().unacknowledged }]));
+    r.add(new CounterReader("realer_desired_unanswerable", "Desired states whose desired_id no report within max_payload_bytes can carry.", () => [{ labels: {}, value: runtime.status().outbox.stats.unanswerable }]));
+    r.add(new CounterReader("realer_faults", "Repeating failures (sensor reads, event listeners), by where they happened.", () => runtime.status().faults.map(({ where, count }) => ({ labels: { where }, value: count }))));
+    r.add(new Gauge("realer_cloud_trouble", "1 while something beyond a passing fault keeps the device from its cloud (a refused secret, 4002).", () => (runtime.status().trouble === undefined ? 0 : 1)));
     r.add(new Gauge("process_resident_memory_bytes", "Resident memory of the process.", () => process.memoryUsage().rss));
     r.add(new Gauge("process_heap_used_bytes", "JavaScript heap in use.", () => process.memoryUsage().heapUsed));
 
     runtime.events.on("desired", (outcome) => {
       this.desired.inc({ outcome: outcome.status });
-      if (outcome.status !== "duplicate") {
+      if (outcome.status !== "duplicate" && outcome.status !== "unanswerable") {
         this.applyLatency.observe((outcome.answeredAt - outcome.receivedAt) / 1000);
         remember(this.#answeredAt, outcome.messageId, outcome.answeredAt);
       }
@@ -110,6 +117,7 @@ export class DeviceMonitor {
       this.#push({ at: now, kind: "ack", route, text: `ack ${settled.status}${settled.errorType ? ` (${settled.errorType})` : ""} for ${settled.messageId}` });
     });
     runtime.events.on("online", (online) => this.#push({ at: this.#clock.now(), kind: "online", text: `connected to ${online.broker}` }));
+    runtime.events.on("trouble", ({ text }) => this.#push({ at: this.#clock.now(), kind: "trouble", text: text ?? "the cloud answers again" }));
     runtime.events.on("offline", () => this.#push({ at: this.#clock.now(), kind: "offline", text: "connection lost; reconnecting" }));
   }
 

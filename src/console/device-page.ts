@@ -1,11 +1,10 @@
 // The device console's page: server-rendered from a snapshot, then kept current by a small
 // script that listens to server-sent events. No build step, nothing fetched from elsewhere.
-import { html, raw } from "hono/html";
+import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import { VERSION } from "../version.ts";
 import type { ConsoleEvent } from "./device-monitor.ts";
 import type { RouteRow, Snapshot } from "./device-snapshot.ts";
-import { STYLE } from "./style.ts";
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
@@ -46,7 +45,8 @@ export function devicePage(snapshot: Snapshot): Html {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>realer-edge · device ${status.device_id}</title>
-<style>${raw(STYLE)}</style>
+<link rel="stylesheet" href="style.css">
+<script src="app.js" defer></script>
 </head>
 <body>
 <header>
@@ -54,6 +54,7 @@ export function devicePage(snapshot: Snapshot): Html {
   <span id="connection" class="badge ${status.connected ? "ok" : "bad"}">${status.connected ? `connected over ${status.transport}` : status.transport === "https" ? "HTTPS runtime" : "offline"}</span>
 </header>
 <main>
+  <p id="trouble" class="notice" ${status.trouble === null && status.storage_error === null ? "hidden" : ""}>${[status.trouble, status.storage_error === null ? null : `The state file refuses writes: ${status.storage_error}`].filter((line) => line !== null).join(" · ")}</p>
   <div class="cards">
     <div class="card"><h2>Connection</h2><dl>
       <dt>Transport</dt><dd data-field="transport">${status.transport}</dd>
@@ -82,7 +83,6 @@ export function devicePage(snapshot: Snapshot): Html {
   <p class="muted">A toggle acts like a wall switch: the line changes and the cloud gets a report without a desired_id.</p></section>
   <section><h2>Recent events</h2><ol class="events" id="events">${[...snapshot.events].reverse().map((event) => eventItem(event, names))}</ol></section>
 </main>
-<script>${raw(CLIENT)}</script>
 </body>
 </html>`;
 }
@@ -91,7 +91,7 @@ export function devicePage(snapshot: Snapshot): Html {
 export function tokenPage(wrong: boolean): Html {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>realer-edge · access token</title><style>${raw(STYLE)}</style></head>
+<title>realer-edge · access token</title><link rel="stylesheet" href="style.css"></head>
 <body><header><div><h1>realer-edge</h1><div class="sub">local console</div></div></header>
 <main><section>
   <h2>Access token needed</h2>
@@ -102,8 +102,11 @@ export function tokenPage(wrong: boolean): Html {
 </section></main></body></html>`;
 }
 
-/** The page's script: live updates over server-sent events, countdowns, the toggles. */
-const CLIENT = `
+/**
+ * The page's script, served as app.js (the console's CSP allows no inline script): live updates
+ * over server-sent events, countdowns, the toggles.
+ */
+export const CONSOLE_SCRIPT = `
 (() => {
   const $ = (selector, root = document) => root.querySelector(selector);
   const two = (n) => String(n).padStart(2, "0");
@@ -149,6 +152,10 @@ const CLIENT = `
       const button = $("button[data-toggle]", row);
       if (button && route.physical !== null) { const on = route.physical === "1.0"; button.dataset.value = on ? "0" : "1"; button.textContent = on ? "Turn off" : "Turn on"; }
     }
+    const trouble = $("#trouble");
+    const lines = [s.trouble, s.storage_error === null ? null : "The state file refuses writes: " + s.storage_error].filter((line) => line !== null);
+    trouble.textContent = lines.join(" · ");
+    trouble.hidden = lines.length === 0;
     tick();
   }
   function addEvent(event) {

@@ -20,6 +20,10 @@ export interface StatusView {
   readonly outbox_depth: number;
   readonly outbox_oldest_at: number | null;
   readonly outbox_dropped: number;
+  /** What keeps the device from its cloud beyond a passing fault, or null. */
+  readonly trouble: string | null;
+  /** The state file's failure while it refuses writes, or null. */
+  readonly storage_error: string | null;
 }
 
 /** One entry of `/api/routes`. */
@@ -61,6 +65,8 @@ export function statusView(runtime: DeviceRuntime, deviceId: string | number, no
     outbox_depth: status.outbox.depth,
     outbox_oldest_at: status.outbox.oldestAt ?? null,
     outbox_dropped: status.outbox.stats.dropped,
+    trouble: status.trouble ?? null,
+    storage_error: status.storage.failing ? status.storage.error ?? "writes fail" : null,
   };
 }
 

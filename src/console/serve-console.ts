@@ -3,6 +3,7 @@
 import type { Clock } from "../clock.ts";
 import type { DeviceRuntime } from "../device/runtime.ts";
 import { type Server, serve } from "../runtime/index.ts";
+import type { Logger } from "../log.ts";
 import type { Secret } from "../secret.ts";
 import { deviceConsoleApp } from "./device-app.ts";
 import { DeviceMonitor } from "./device-monitor.ts";
@@ -22,9 +23,20 @@ export function startDeviceConsole(options: {
   readonly port: number;
   readonly token: Secret | undefined;
   readonly clock: Clock;
+  readonly allowedHosts?: readonly string[];
+  readonly logger?: Logger;
 }): RunningConsole {
   const monitor = new DeviceMonitor(options.runtime, options.clock);
-  const app = deviceConsoleApp({ runtime: options.runtime, monitor, deviceId: options.deviceId, clock: options.clock, token: options.token });
+  const app = deviceConsoleApp({
+    runtime: options.runtime,
+    monitor,
+    deviceId: options.deviceId,
+    clock: options.clock,
+    token: options.token,
+    host: options.host,
+    allowedHosts: options.allowedHosts ?? [],
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
   const server: Server = serve({ hostname: options.host, port: options.port, fetch: app.fetch });
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
   return {

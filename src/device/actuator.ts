@@ -4,6 +4,7 @@
 // from the other outputs of its interlock group.
 import type { Clock } from "../clock.ts";
 import { type RouteConfig, routeKey } from "../config/schema.ts";
+import { describeError } from "../errors.ts";
 import type { GpioBackend, LineRef, LineRequest, LineValue } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
 import type { InterlockGroup } from "./interlock.ts";
@@ -78,7 +79,13 @@ export class Actuator {
     const { store, clock, logger, interlock } = deps;
     const key = routeKey(config);
     const ref = config.line as LineRef;
-    let choice = choosePowerOn(config, store.lineState(key), clock.now());
+    let saved: SavedLineState | undefined;
+    try {
+      saved = store.lineState(key);
+    } catch (error) {
+      logger.error("line.state_unreadable", { route: key, error: describeError(error), note: "powering on as if no value were remembered" });
+    }
+    let choice = choosePowerOn(config, saved, clock.now());
     if (choice.value === 1 && interlock?.anyActive()) {
       choice = { value: 0, reason: `${choice.reason}; but another output of interlock group ${interlock.name} is active, so off` };
     }
@@ -90,7 +97,7 @@ export class Actuator {
       outputValue: choice.value,
     }, "realer-edge");
     const actuator = new Actuator(config, line, deps, choice.value);
-    store.saveLineState(key, choice.value, clock.now());
+    actuator.#remember(choice.value);
     interlock?.add(actuator);
     logger.info("line.power_on", { route: key, line: describeRef(ref), value: formatLineValue(choice.value), reason: choice.reason });
     return actuator;
@@ -139,20 +146,35 @@ export class Actuator {
     clearTimeout(this.#pulse);
     this.#pulse = undefined;
     if ((this.config.shutdown === "safe" || pulsing) && this.#written === 1) {
-      await this.#write(0, "shutdown").catch(() => {});
+      await this.#write(0, "shutdown").catch((error: unknown) => {
+        // A safety matter: the output may still be on after the runtime is gone.
+        this.#deps.logger.error("line.shutdown_failed", { route: this.key, error: describeError(error), note: "could not set the output inactive before stopping; it may still be active" });
+      });
     }
     this.#deps.interlock?.remove(this);
-    await this.#line.release().catch(() => {});
+    await this.#line.release().catch((error: unknown) => {
+      this.#deps.logger.warn("line.release_failed", { route: this.key, error: describeError(error) });
+    });
+  }
+
+  /** Remembers a value for `restore`; a store that refuses is logged by the store, not fatal to the line. */
+  #remember(value: LineValue): void {
+    const { store, clock, logger } = this.#deps;
+    try {
+      store.saveLineState(this.key, value, clock.now());
+    } catch (error) {
+      logger.debug("line.state_not_saved", { route: this.key, error: describeError(error) });
+    }
   }
 
   async #write(value: LineValue, cause: ChangeCause): Promise<LineValue> {
-    const { store, clock, logger } = this.#deps;
+    const { clock, logger } = this.#deps;
     clearTimeout(this.#pulse);
     this.#pulse = undefined;
     await this.#line.setValue(value);
     this.#written = value;
     // A desired state's value is remembered in the same transaction as its answer.
-    if (cause !== "desired") store.saveLineState(this.key, value, clock.now());
+    if (cause !== "desired") this.#remember(value);
     const observed = await this.#line.getValue();
     if (observed !== value) {
       this.#drifts++;
@@ -162,7 +184,7 @@ export class Actuator {
       const pulseMs = this.config.pulse_ms;
       this.#pulse = setTimeout(() => {
         this.#pulse = undefined;
-        void this.apply(0, "pulse").catch((error: unknown) => logger.error("line.pulse_failed", { route: this.key, error: String(error) }));
+        void this.apply(0, "pulse").catch((error: unknown) => logger.error("line.pulse_failed", { route: this.key, error: describeError(error) }));
       }, pulseMs);
     }
     if (cause !== "desired") {

@@ -1,17 +1,22 @@
+import { backoffDelay } from "../backoff.ts";
 import type { Clock } from "../clock.ts";
+import { describeError, RealerError } from "../errors.ts";
 import type { LineValue } from "../hal/types.ts";
-import type { Logger } from "../log.ts";
+import { type Logger, truncate } from "../log.ts";
 import { DesiredSchema, type FeedPayload, parsePayload, type ReportStatus } from "../mqtt/messages.ts";
+import { StorageError } from "../runtime/index.ts";
 import type { Binding } from "./bindings.ts";
 import { newMessageId } from "./message-id.ts";
 import type { Outbox } from "./outbox.ts";
 import type { DeviceStore } from "./store.ts";
-import { formatLineValue, parseLineValue } from "./values.ts";
+import { describeValue, formatLineValue, parseLineValue } from "./values.ts";
 
 /** The output a handler drives: read it, and apply a value and get back what the line holds. */
 export interface Output {
   /** Where the output's last value is remembered (see `DeviceStore.saveLineState`). */
   readonly key: string;
+  /** The value last written, for a report when the line cannot be read. */
+  readonly written: LineValue;
   read(): Promise<LineValue>;
   /** Sets the line; for "desired", remembering the value is left to the answer's transaction. */
   apply(value: LineValue, cause: "desired"): Promise<LineValue>;
@@ -21,25 +26,18 @@ export interface Output {
 export interface DesiredOutcome {
   readonly route: string;
   readonly desiredId: string;
-  readonly status: ReportStatus | "duplicate";
+  /** `unanswerable`: no report can carry this desired_id within the payload limit; none is sent. */
+  readonly status: ReportStatus | "duplicate" | "unanswerable";
   /** The value reported: what the line reads. */
   readonly value: string;
-  /** The value the desired state asked for, as it came. */
+  /** The value the desired state asked for, as a short text. */
   readonly requested?: string;
   readonly reason?: string;
   /** When the message arrived and when it was answered (ms since the epoch). */
   readonly receivedAt: number;
   readonly answeredAt: number;
-  /** The report's message_id, to match its ack. */
+  /** The report's message_id, to match its ack ("" when there is no report). */
   readonly messageId: string;
-}
-
-/** The request an answer is for. */
-interface Asked {
-  readonly desiredId: string;
-  readonly sequence: number | undefined;
-  readonly receivedAt: number;
-  readonly requested?: string;
 }
 
 /** What {@linkcode DesiredHandler} works with. */
@@ -49,18 +47,60 @@ export interface DesiredHandlerOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly onOutcome?: (outcome: DesiredOutcome) => void;
+  /** How long to wait before recording again after the store refused (1 s doubling to 30 s). */
+  readonly retry?: { readonly baseMs: number; readonly capMs: number };
 }
+
+/** A decided answer, kept until the store takes it. */
+interface Answer {
+  readonly report: FeedPayload;
+  readonly status: ReportStatus;
+  readonly advanceSequence: boolean;
+  /** The value written to the line, remembered for `restore` with the answer. */
+  readonly written?: LineValue;
+  readonly requested?: string;
+  readonly reason?: string;
+}
+
+/** One message, from arrival until its answer is on disk. */
+interface Pending {
+  readonly payload: Uint8Array;
+  readonly receivedAt: number;
+  /** Set once decided (the line acted on, if at all): then only recorded again, never re-decided. */
+  answer?: Answer | "done";
+}
+
+/** The store cannot take an answer: the message stays unacknowledged and is tried again. */
+export class AnswerDeferredError extends RealerError {
+  override name = "AnswerDeferredError";
+  constructor(route: string, cause: unknown) {
+    super("storage", `Cannot record the answer to a desired state on ${route} yet: ${describeError(cause)}`, { cause });
+  }
+}
+
+/** The longest message_id a report can carry, for the size check made before acting. */
+const LONGEST_REPORT_EXTRAS = { report_status: "rejected" as const, value: "0.0" };
 
 /**
  * Section 5.3 for one command route: answer duplicates from the ledger, outdated and expired
  * requests `stale`, impossible values `rejected`, and apply the rest to the line first, then
- * report what the line reads back. Messages of one route are handled one at a time.
+ * report what the line reads back. Messages of one route are handled one at a time, in order.
+ *
+ * `handle()` resolves only once the answer is durably recorded, and rejects when it is not, so
+ * the MQTT session sends no PUBACK for it and the broker delivers it again after a reconnect.
+ * Meanwhile the handler itself tries again with backoff: an answer decided after the line moved
+ * is recorded as it was decided; a message not yet acted on is acted on only once the store can
+ * take its answer, so no relay switches for a request that cannot be answered.
  */
 export class DesiredHandler {
   readonly #options: DesiredHandlerOptions;
   readonly #binding: Binding;
   readonly #line: Output;
+  readonly #backlog: Pending[] = [];
   #queue: Promise<void> = Promise.resolve();
+  #attempt = 0;
+  #retry: AbortController | undefined;
+  #closed = false;
 
   constructor(options: DesiredHandlerOptions, binding: Binding, line: Output) {
     this.#options = options;
@@ -68,91 +108,200 @@ export class DesiredHandler {
     this.#line = line;
   }
 
-  /** Queues one message from the route's desired topic. */
-  handle(payload: Uint8Array): Promise<void> {
-    this.#queue = this.#queue.then(() => this.#handle(payload)).catch((error: unknown) => {
-      this.#options.logger.error("desired.failed", {
-        route: this.#binding.name,
-        error: error instanceof Error ? error.message : String(error),
-      });
-    });
-    return this.#queue;
+  /** Messages whose answer is not on disk yet. */
+  get waiting(): number {
+    return this.#backlog.length;
   }
 
-  async #handle(payload: Uint8Array): Promise<void> {
+  /** Handles one message from the route's desired topic (or the HTTPS list); see the class. */
+  handle(payload: Uint8Array): Promise<void> {
+    const pending: Pending = { payload, receivedAt: this.#options.clock.now() };
+    const run = this.#queue.then(async () => {
+      this.#backlog.push(pending);
+      await this.#drain();
+      if (this.#backlog.includes(pending)) throw new AnswerDeferredError(this.#binding.name, this.#options.store.health.error ?? "the store refuses writes");
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Stops retrying (the runtime is stopping); what waits is delivered again by the broker. */
+  close(): void {
+    this.#closed = true;
+    this.#retry?.abort();
+    if (this.#backlog.length > 0) {
+      this.#options.logger.warn("desired.unrecorded_on_stop", { route: this.#binding.name, waiting: this.#backlog.length, note: "not acknowledged to the broker, which delivers them again" });
+    }
+  }
+
+  /** Answers what waits, in order; stops at the first the store refuses and schedules a retry. */
+  async #drain(): Promise<void> {
+    while (this.#backlog.length > 0) {
+      const pending = this.#backlog[0]!;
+      try {
+        await this.#process(pending);
+      } catch (error) {
+        if (error instanceof StorageError || error instanceof AnswerDeferredError) {
+          this.#scheduleRetry(error);
+          return;
+        }
+        // A fault of ours, not the message's: never loop on it. The broker redelivers it.
+        this.#options.logger.error("desired.failed", { route: this.#binding.name, error: describeError(error) });
+      }
+      this.#backlog.shift();
+    }
+    this.#attempt = 0;
+  }
+
+  #scheduleRetry(error: unknown): void {
+    const { clock, logger } = this.#options;
+    if (this.#closed || this.#retry) return;
+    const { baseMs, capMs } = this.#options.retry ?? { baseMs: 1000, capMs: 30_000 };
+    const delayMs = backoffDelay(this.#attempt++, baseMs, capMs, () => 1);
+    logger.warn("desired.deferred", { route: this.#binding.name, waiting: this.#backlog.length, in_ms: delayMs, error: describeError(error) });
+    const retry = new AbortController();
+    this.#retry = retry;
+    clock.sleep(delayMs, retry.signal).then(() => {
+      this.#retry = undefined;
+      this.#queue = this.#queue.then(() => this.#drain()).catch(() => {});
+    }, () => {});
+  }
+
+  async #process(pending: Pending): Promise<void> {
+    pending.answer ??= await this.#decide(pending);
+    if (pending.answer === "done") return;
+    this.#record(pending.answer, pending.receivedAt);
+  }
+
+  /** What to answer, acting on the line when the request is to be applied; "done" when nothing is to be recorded. */
+  async #decide(pending: Pending): Promise<Answer | "done"> {
     const { store, outbox, clock, logger } = this.#options;
-    const receivedAt = clock.now();
     const binding = this.#binding;
-    const parsed = parsePayload(DesiredSchema, payload);
+    const parsed = parsePayload(DesiredSchema, pending.payload);
     if (!parsed.ok) {
       const raw = parsed.raw as { desired_id?: unknown; sequence_number?: unknown } | undefined;
       const desiredId = typeof raw?.desired_id === "string" && raw.desired_id !== "" ? raw.desired_id : undefined;
-      logger.error("desired.invalid", { route: binding.name, topic: binding.route.mqtt.desired_topic, error: parsed.error });
-      if (desiredId === undefined) return;
-      const sequence = Number.isInteger(raw?.sequence_number) ? (raw?.sequence_number as number) : undefined;
-      await this.#answer({ desiredId, sequence, receivedAt }, "rejected", await this.#line.read(), parsed.error);
-      return;
+      logger.error("desired.invalid", { route: binding.name, desired_id: desiredId, error: parsed.error });
+      if (desiredId === undefined) return "done";
+      // An unsafe sequence number is neither echoed nor remembered: it would outrank every later request.
+      const sequence = Number.isSafeInteger(raw?.sequence_number) ? (raw?.sequence_number as number) : undefined;
+      if (!this.#answerable(desiredId, sequence, pending.receivedAt)) return "done";
+      return this.#answer(desiredId, sequence, "rejected", await this.#physical(), { reason: parsed.error, advanceSequence: false });
     }
     const desired = parsed.value;
+    const requested = describeValue(desired.value);
+    if (!this.#answerable(desired.desired_id, desired.sequence_number, pending.receivedAt, requested)) return "done";
     const previous = store.answered(desired.desired_id);
     if (previous) {
       const report = JSON.parse(previous.payload) as FeedPayload;
       logger.info("desired.duplicate", { route: binding.name, desired_id: desired.desired_id, message_id: report.message_id });
       outbox.enqueue(previous.topic, 0, report);
-      this.#options.onOutcome?.({ route: binding.key, desiredId: desired.desired_id, status: "duplicate", value: report.value, requested: String(desired.value), receivedAt, answeredAt: clock.now(), messageId: report.message_id });
-      return;
+      this.#options.onOutcome?.({ route: binding.key, desiredId: desired.desired_id, status: "duplicate", value: report.value, requested, receivedAt: pending.receivedAt, answeredAt: clock.now(), messageId: report.message_id });
+      return "done";
     }
-    const asked: Asked = { desiredId: desired.desired_id, sequence: desired.sequence_number, receivedAt, requested: String(desired.value) };
-    const current = await this.#line.read();
-    if (desired.sequence_number <= store.highestSequence(binding.key)) {
-      await this.#answer(asked, "stale", current, `sequence_number ${desired.sequence_number} is not newer than ${store.highestSequence(binding.key)}`);
-      return;
+    const sequence = desired.sequence_number;
+    const highest = store.highestSequence(binding.key);
+    if (sequence <= highest) {
+      return this.#answer(desired.desired_id, sequence, "stale", await this.#physical(), { requested, reason: `sequence_number ${sequence} is not newer than ${highest}` });
     }
     const expiresAt = desired.expires_at === undefined ? Number.NaN : Date.parse(desired.expires_at);
     if (Number.isFinite(expiresAt) && expiresAt <= clock.now()) {
-      await this.#answer(asked, "stale", current, `expired at ${desired.expires_at}`);
-      return;
+      return this.#answer(desired.desired_id, sequence, "stale", await this.#physical(), { requested, reason: `expired at ${truncate(desired.expires_at ?? "", 40)}` });
     }
     const wanted = parseLineValue(desired.value);
-    if (!wanted.ok) {
-      await this.#answer(asked, "rejected", current, wanted.reason);
-      return;
+    if (!wanted.ok) return this.#answer(desired.desired_id, sequence, "rejected", await this.#physical(), { requested, reason: wanted.reason });
+    // Act only when the answer can be recorded: a store known to be failing is probed first.
+    if (!store.canWrite()) throw new AnswerDeferredError(binding.name, store.health.error ?? "the store refuses writes");
+    let observed: LineValue;
+    try {
+      observed = await this.#line.apply(wanted.value, "desired");
+    } catch (error) {
+      // The line failed: that is an answer too, with what the line holds now.
+      const physical = await this.#physical();
+      logger.error("line.failed", { route: binding.name, requested: formatLineValue(wanted.value), physical: formatLineValue(physical), error: describeError(error) });
+      return this.#answer(desired.desired_id, sequence, "rejected", physical, { requested, reason: `the line failed: ${describeError(error)}` });
     }
-    const observed = await this.#line.apply(wanted.value, "desired");
     logger.info("line.set", { route: binding.name, requested: formatLineValue(wanted.value), observed: formatLineValue(observed), state: observed === 1 ? "active" : "inactive" });
-    await this.#answer(asked, "applied", observed, undefined, wanted.value);
+    return this.#answer(desired.desired_id, sequence, "applied", observed, { requested, written: wanted.value });
   }
 
-  #answer(asked: Asked, status: ReportStatus, observed: LineValue, reason?: string, written?: LineValue): Promise<void> {
-    const { desiredId, sequence, receivedAt, requested } = asked;
-    const { store, outbox, clock, logger } = this.#options;
-    const now = clock.now();
-    const value = formatLineValue(observed);
+  /** Whether a report for this desired_id fits the payload limit; when not, it is logged and counted. */
+  #answerable(desiredId: string, sequence: number | undefined, receivedAt: number, requested?: string): boolean {
+    const { outbox, clock, logger } = this.#options;
+    const probe: FeedPayload = {
+      message_id: newMessageId("command", clock.now()),
+      value_received_at: new Date(clock.now()).toISOString(),
+      desired_id: desiredId,
+      ...LONGEST_REPORT_EXTRAS,
+      ...(sequence === undefined ? {} : { sequence_number: sequence }),
+    };
+    if (outbox.fits(probe)) return true;
+    logger.error("desired.unanswerable", { route: this.#binding.name, desired_id: desiredId, desired_id_length: desiredId.length, note: "a report with this desired_id would be over max_payload_bytes; the line is left alone" });
+    outbox.stats.unanswerable++;
+    this.#options.onOutcome?.({ route: this.#binding.key, desiredId: truncate(desiredId, 64), status: "unanswerable", value: formatLineValue(this.#line.written), ...(requested === undefined ? {} : { requested }), reason: "desired_id too long for a report", receivedAt, answeredAt: clock.now(), messageId: "" });
+    return false;
+  }
+
+  /** What the line holds now; the value last written when it cannot be read. */
+  async #physical(): Promise<LineValue> {
+    try {
+      return await this.#line.read();
+    } catch (error) {
+      this.#options.logger.error("line.read_failed", { route: this.#binding.name, error: describeError(error), note: "reporting the value last written" });
+      return this.#line.written;
+    }
+  }
+
+  #answer(
+    desiredId: string,
+    sequence: number | undefined,
+    status: ReportStatus,
+    observed: LineValue,
+    extra: { readonly requested?: string; readonly reason?: string; readonly written?: LineValue; readonly advanceSequence?: boolean },
+  ): Answer {
+    const now = this.#options.clock.now();
     const report: FeedPayload = {
       message_id: newMessageId("command", now),
-      value,
+      value: formatLineValue(observed),
       value_received_at: new Date(now).toISOString(),
       desired_id: desiredId,
       ...(status === "applied" ? {} : { report_status: status }),
       ...(sequence === undefined ? {} : { sequence_number: sequence }),
     };
-    const lineState = written === undefined ? undefined : { route: this.#line.key, value: written };
-    store.recordAnswer(this.#binding.key, this.#binding.route.mqtt.feed_data_topic, report, sequence !== undefined, now, lineState);
-    const fields = { route: this.#binding.name, desired_id: desiredId, status, value, reason };
+    return {
+      report,
+      status,
+      advanceSequence: extra.advanceSequence ?? sequence !== undefined,
+      ...(extra.written === undefined ? {} : { written: extra.written }),
+      ...(extra.requested === undefined ? {} : { requested: extra.requested }),
+      ...(extra.reason === undefined ? {} : { reason: extra.reason }),
+    };
+  }
+
+  /** Records the answer and queues its report in one transaction; throws when the store refuses. */
+  #record(answer: Answer, receivedAt: number): void {
+    const { outbox, clock, logger } = this.#options;
+    const { report, status, requested, reason } = answer;
+    const desiredId = report.desired_id ?? "";
+    const lineState = answer.written === undefined ? undefined : { route: this.#line.key, value: answer.written };
+    const recorded = outbox.recordAnswer(this.#binding.key, this.#binding.route.mqtt.feed_data_topic, report, answer.advanceSequence, lineState);
+    if (recorded === "too-large") {
+      logger.error("desired.unanswerable", { route: this.#binding.name, desired_id: desiredId, note: "the report would be over max_payload_bytes" });
+      return;
+    }
+    const fields = { route: this.#binding.name, desired_id: desiredId, status, value: report.value, reason };
     if (status === "applied") logger.info("desired.applied", fields);
     else logger.warn(`desired.${status}`, fields);
-    outbox.pump();
     this.#options.onOutcome?.({
       route: this.#binding.key,
       desiredId,
       status,
-      value,
+      value: report.value,
       ...(requested === undefined ? {} : { requested }),
       ...(reason === undefined ? {} : { reason }),
       receivedAt,
-      answeredAt: now,
+      answeredAt: clock.now(),
       messageId: report.message_id,
     });
-    return Promise.resolve();
   }
 }

@@ -2,7 +2,7 @@ import type { ApiClient } from "../cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
 import { fetchBootstrap, fetchDesiredStates, postFeedData } from "../cloud/https-api.ts";
 import type { TokenSource } from "../cloud/oauth.ts";
-import { type BackoffSettings, decideRetry } from "../cloud/retry-policy.ts";
+import { type BackoffSettings, decideRetry, reportRetry } from "../cloud/retry-policy.ts";
 import type { Clock } from "../clock.ts";
 import { describeError, HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -27,6 +27,8 @@ export interface HttpsLinkOptions {
   readonly pollMs: number;
   /** Look at the MQTT catalog (and bootstrap) this often for MQTT becoming available. */
   readonly catalogCheckMs: number;
+  /** Told what keeps the link from working beyond a passing fault (see `RetryClass`). */
+  readonly onTrouble?: (trouble: string | undefined) => void;
 }
 
 /**
@@ -41,7 +43,11 @@ export async function handleDesiredStates(states: readonly Record<string, unknow
       continue;
     }
     const { command_id: _, ...desired } = state;
-    await handler.handle(new TextEncoder().encode(JSON.stringify(desired)));
+    // A deferred answer (the store refuses writes) is retried by the handler; the next poll
+    // lists the request again until its report arrives.
+    await handler.handle(new TextEncoder().encode(JSON.stringify(desired))).catch((error: unknown) => {
+      logger.debug("https.desired_deferred", { desired_id: String(state.desired_id), error: describeError(error) });
+    });
   }
 }
 
@@ -73,6 +79,7 @@ export class HttpsLink {
         let delay = pollMs;
         try {
           await this.#poll();
+          if (attempt > 0) this.#options.onTrouble?.(undefined);
           if (clock.now() >= nextCatalogCheck) {
             nextCatalogCheck = clock.now() + catalogCheckMs;
             const catalog = await this.#mqttCatalog();
@@ -81,14 +88,9 @@ export class HttpsLink {
           attempt = 0;
         } catch (error) {
           const decision = decideRetry(error, attempt++, this.#options.backoff);
-          if (!decision.retry) {
-            logger.error("https.poll_refused", { error: describeError(error), note: "retrying at the slow cadence" });
-            delay = Math.max(pollMs, this.#options.backoff.slowMs);
-          } else {
-            if (decision.slow) logger.error("subscription.inactive", { error: describeError(error) });
-            else logger.warn("https.poll_failed", { error: describeError(error) });
-            delay = Math.max(pollMs, decision.delayMs);
-          }
+          reportRetry(logger, "https.poll_failed", error, decision);
+          this.#options.onTrouble?.(decision.class === "transient" ? undefined : `${describeError(error)} (${decision.reason})`);
+          delay = Math.max(pollMs, decision.delayMs);
         }
         await clock.sleep(delay, signal).catch(() => {});
       }

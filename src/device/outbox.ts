@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.ts";
-import type { Logger } from "../log.ts";
+import { describeError } from "../errors.ts";
+import { type Logger, truncate } from "../log.ts";
 import type { Ack, FeedPayload } from "../mqtt/messages.ts";
 import type { DeviceStore, OutboxRow, Priority } from "./store.ts";
 
@@ -46,7 +47,27 @@ export interface OutboxStats {
   /** Older readings of a latest-value route replaced by a newer one while full. */
   coalesced: number;
   resent: number;
+  /** Readings held in memory because the store could not take them (a full or failing disk). */
+  held: number;
+  /** Desired states that could not be answered at all: the report would be over the payload limit. */
+  unanswerable: number;
 }
+
+/** A new message the store could not take yet: kept in memory, in order, and written on recovery. */
+interface Held {
+  readonly topic: string;
+  readonly priority: Priority;
+  readonly payload: FeedPayload;
+  readonly at: number;
+}
+
+/** How many readings wait in memory while the disk refuses them; past this the oldest go. */
+const HELD_MAX = 1000;
+/** How often held readings are tried again while the disk refuses them. */
+const HELD_RETRY_MS = 1000;
+
+/** What became of a desired state's answer. */
+export type AnswerRecord = "recorded" | "too-large";
 
 /** Options for {@linkcode Outbox}. */
 export interface OutboxOptions {
@@ -76,7 +97,10 @@ export class Outbox {
   readonly #options: OutboxOptions;
   readonly #inflight = new Map<string, Inflight>();
   readonly #latestValue = new Set<string>();
-  readonly stats: OutboxStats = { accepted: 0, replayed: 0, rejected: 0, conflict: 0, dropped: 0, coalesced: 0, resent: 0 };
+  readonly stats: OutboxStats = { accepted: 0, replayed: 0, rejected: 0, conflict: 0, dropped: 0, coalesced: 0, resent: 0, held: 0, unanswerable: 0 };
+  readonly #held: Held[] = [];
+  #heldRetry: ReturnType<typeof setTimeout> | undefined;
+  #lastDepth = 0;
   #limits: OutboxLimits;
   #publisher: Publisher | undefined;
   #pumping = false;
@@ -93,7 +117,20 @@ export class Outbox {
 
   /** Messages waiting for an ack. */
   get depth(): number {
-    return this.#options.store.outboxDepth();
+    try {
+      this.#lastDepth = this.#options.store.outboxDepth() + this.#held.length;
+    } catch {
+      // A failing disk: the last depth read is the best there is.
+    }
+    return this.#lastDepth;
+  }
+
+  /** Stops the timers: the runtime is stopping. Held readings that never reached the disk are logged. */
+  close(): void {
+    this.detach();
+    clearTimeout(this.#heldRetry);
+    this.#heldRetry = undefined;
+    if (this.#held.length > 0) this.#options.logger.error("outbox.lost_on_stop", { messages: this.#held.length, note: "the store refused them until the end" });
   }
 
   /** Takes the catalog's limits (in-flight, publishes per second, payload size) over the defaults. */
@@ -111,19 +148,86 @@ export class Outbox {
    * limit is never sent (the server would answer 4013 to it forever): it is dropped and logged.
    */
   enqueue(topic: string, priority: Priority, payload: FeedPayload): void {
-    const { store, logger, clock } = this.#options;
-    const size = new TextEncoder().encode(JSON.stringify(payload)).byteLength;
+    const { logger, clock } = this.#options;
+    const size = this.#size(payload);
     if (size > this.#limits.maxPayloadBytes) {
       this.stats.dropped++;
       logger.error("outbox.dropped", { message_id: payload.message_id, reason: `payload is ${size} bytes, over max_payload_bytes ${this.#limits.maxPayloadBytes}` });
       return;
     }
-    store.addToOutbox(topic, priority, payload, clock.now());
-    this.#enforceBounds();
+    this.#held.push({ topic, priority, payload, at: clock.now() });
+    this.#writeHeld();
     this.pump();
   }
 
+  /** Whether a report of this payload fits the catalog's payload limit. */
+  fits(payload: FeedPayload): boolean {
+    return this.#size(payload) <= this.#limits.maxPayloadBytes;
+  }
+
+  /**
+   * Records a desired state's answer and queues its report, in one transaction (see
+   * `DeviceStore.recordAnswer`): the only way a report enters the outbox table besides
+   * `enqueue`, so the payload limit holds for both. A report over the limit is never written
+   * (the server would refuse it forever): "too-large", logged and counted by the caller. A store
+   * that cannot write throws its StorageError: nothing was recorded.
+   */
+  recordAnswer(route: string, topic: string, report: FeedPayload, advanceSequence: boolean, lineState?: { readonly route: string; readonly value: 0 | 1 }): AnswerRecord {
+    if (!this.fits(report)) {
+      this.stats.unanswerable++;
+      return "too-large";
+    }
+    this.#options.store.recordAnswer(route, topic, report, advanceSequence, this.#options.clock.now(), lineState);
+    this.pump();
+    return "recorded";
+  }
+
+  /** Readings held in memory because the store refused them, oldest first. */
+  get heldCount(): number {
+    return this.#held.length;
+  }
+
+  #size(payload: FeedPayload): number {
+    return new TextEncoder().encode(JSON.stringify(payload)).byteLength;
+  }
+
+  /** Writes held messages in order; on a refusal keeps them (bounded) and tries again later. */
+  #writeHeld(): void {
+    const { store, logger } = this.#options;
+    while (this.#held.length > 0) {
+      const next = this.#held[0]!;
+      try {
+        store.addToOutbox(next.topic, next.priority, next.payload, next.at);
+      } catch (error) {
+        if (this.#held.length > HELD_MAX) {
+          const dropped = this.#held.splice(0, this.#held.length - HELD_MAX);
+          this.stats.dropped += dropped.length;
+          logger.warn("outbox.dropped", { messages: dropped.length, reason: `the store refuses writes and ${HELD_MAX} readings already wait in memory`, error: describeError(error) });
+        }
+        this.stats.held = this.#held.length;
+        this.#heldRetry ??= setTimeout(() => {
+          this.#heldRetry = undefined;
+          this.#writeHeld();
+          this.pump();
+        }, HELD_RETRY_MS);
+        return;
+      }
+      this.#held.shift();
+      this.#enforceBounds();
+    }
+    this.stats.held = 0;
+  }
+
   #enforceBounds(): void {
+    try {
+      this.#trimToBounds();
+    } catch (error) {
+      // The store is failing: the bound is enforced again on the next write that succeeds.
+      this.#options.logger.debug("outbox.bound_skipped", { error: describeError(error) });
+    }
+  }
+
+  #trimToBounds(): void {
     const { store, logger } = this.#options;
     const over = () => {
       const size = store.outboxSize();
@@ -154,6 +258,7 @@ export class Outbox {
   attach(publisher: Publisher): void {
     this.#clearInflight();
     this.#publisher = publisher;
+    this.#writeHeld();
     this.pump();
   }
 
@@ -178,7 +283,14 @@ export class Outbox {
     const payload = inflight ? (JSON.parse(inflight.row.payload) as FeedPayload) : undefined;
     if (FINAL.has(ack.status)) {
       this.#forget(messageId);
-      const removed = store.removeFromOutbox(messageId, topic);
+      let removed = false;
+      try {
+        removed = store.removeFromOutbox(messageId, topic);
+      } catch (error) {
+        // The ack is final but cannot be noted: the message is sent again later and the server
+        // answers `replayed`, which settles it then.
+        logger.warn("ack.not_recorded", { message_id: messageId, error: describeError(error) });
+      }
       if (removed) this.stats[ack.status as "accepted" | "replayed" | "rejected" | "conflict"]++;
       this.#sent.delete(messageId);
       const fields = { message_id: messageId, status: ack.status, error: ack.error?.type, desired_id: ack.desired_id ?? undefined };
@@ -193,7 +305,7 @@ export class Outbox {
         setTimeout(() => this.pump(), 1000);
       }
     } else {
-      logger.warn("ack.unknown_status", { message_id: messageId, status: ack.status });
+      logger.warn("ack.unknown_status", { message_id: messageId, status: truncate(ack.status, 40) });
     }
     this.pump();
   }
@@ -211,7 +323,14 @@ export class Outbox {
         if (this.#inflight.size < maxInflight) this.#wakeForToken();
         return;
       }
-      const rows = this.#options.store.pendingOutbox(maxInflight + this.#inflight.size).filter((row) => !this.#inflight.has(row.messageId));
+      let rows: OutboxRow[];
+      try {
+        rows = this.#options.store.pendingOutbox(maxInflight + this.#inflight.size).filter((row) => !this.#inflight.has(row.messageId));
+      } catch (error) {
+        this.#options.logger.warn("outbox.read_failed", { error: describeError(error) });
+        this.#wakeForToken();
+        return;
+      }
       const sending = rows.slice(0, room);
       this.#tokens -= sending.length;
       for (const row of sending) this.#send(publisher, row);

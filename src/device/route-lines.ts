@@ -5,6 +5,7 @@ import type { Clock } from "../clock.ts";
 import { type Config, type RouteConfig, routeKey, routeSource } from "../config/schema.ts";
 import { RealerError } from "../errors.ts";
 import type { Emitter } from "../events.ts";
+import type { Faults } from "../faults.ts";
 import type { GpioBackend, LineRef, LineRequest } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
 import { Actuator, describeRef, type LocalChange } from "./actuator.ts";
@@ -41,6 +42,7 @@ export interface RouteLinesDeps {
   readonly logger: Logger;
   readonly outbox: Outbox;
   readonly events: Emitter<RuntimeEvents>;
+  readonly faults: Faults;
 }
 
 /** The lines, sensors and handlers of every configured route. */
@@ -151,6 +153,7 @@ export class RouteLines {
         outbox: this.#deps.outbox,
         clock: this.#deps.clock,
         logger,
+        faults: this.#deps.faults,
         onReading: (reading) => this.#deps.events.emit("reading", reading),
       });
       await reader.start();
@@ -158,7 +161,17 @@ export class RouteLines {
       logger.info("line.claimed", { route: binding.name, line: describeRef(ref), direction: "input" });
     }
     this.#bindings.push(...bindings);
-    for (const binding of bindings) this.#deps.store.saveDirection(routeKey(binding.config), binding.route.source_type === "command" ? "output" : "input");
+    try {
+      for (const binding of bindings) this.#deps.store.saveDirection(routeKey(binding.config), binding.route.source_type === "command" ? "output" : "input");
+    } catch (error) {
+      // Only the next boot's early claim needs it; the store logs its own failure.
+      logger.debug("route.direction_not_saved", { error: String(error) });
+    }
+  }
+
+  /** Stops the desired-state handlers' retries (the runtime is stopping). */
+  closeHandlers(): void {
+    for (const handler of new Set([...this.handlersBySource.values(), ...this.handlersByTopic.values()])) handler.close();
   }
 
   /** A sensor value from a file source, into the outbox. */

@@ -2,11 +2,12 @@ import { ApiClient } from "../cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
 import { type Bootstrap, fetchBootstrap, fetchDesiredStates } from "../cloud/https-api.ts";
 import { DEVICE_SCOPES, TokenSource } from "../cloud/oauth.ts";
-import { type BackoffSettings, DEFAULT_BACKOFF, decideRetry } from "../cloud/retry-policy.ts";
+import { type BackoffSettings, DEFAULT_BACKOFF, decideRetry, reportRetry } from "../cloud/retry-policy.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/schema.ts";
 import { describeError, HttpError, RealerError } from "../errors.ts";
 import { Emitter } from "../events.ts";
+import { Faults } from "../faults.ts";
 import type { GpioBackend } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
 import { MqttLink, type LinkStatus, withToken } from "../mqtt/link.ts";
@@ -17,12 +18,13 @@ import { type DesiredOutcome, DesiredHandler } from "./desired-handler.ts";
 import { handleDesiredStates, HttpsLink } from "./https-link.ts";
 import { Outbox, type OutboxStats, type Settled } from "./outbox.ts";
 import { RouteLines, type RouteView } from "./route-lines.ts";
-import type { DeviceStore } from "./store.ts";
+import type { DeviceStore, StorageHealth } from "./store.ts";
 
 /** What the runtime needs, built by the composition root. */
 export interface RuntimeDeps {
   readonly config: Config;
-  readonly clientSecret: Secret;
+  /** The client secret, or a reader that fetches it afresh for each token (see `TokenSource`). */
+  readonly clientSecret: Secret | (() => Secret);
   readonly backend: GpioBackend;
   readonly store: DeviceStore;
   readonly fetch: typeof fetch;
@@ -47,6 +49,8 @@ export interface RuntimeEvents extends Record<string, unknown> {
   local: { readonly route: string; readonly value: string; readonly cause: string; readonly messageId: string; readonly at: number };
   /** A message left for the broker for the first time. */
   published: { readonly messageId: string; readonly topic: string; readonly at: number };
+  /** What keeps the device from its cloud beyond a passing fault (a refused secret, 4002), or undefined once it is gone. */
+  trouble: { readonly text: string | undefined };
 }
 
 export type { RouteView } from "./route-lines.ts";
@@ -58,6 +62,14 @@ export interface RuntimeStatus {
   readonly link: LinkStatus | undefined;
   readonly token: { readonly renewAt: number; readonly expiresAt: number | undefined } | undefined;
   readonly outbox: { readonly depth: number; readonly oldestAt: number | undefined; readonly stats: Readonly<OutboxStats> };
+  /** Whether the state file takes writes. */
+  readonly storage: StorageHealth;
+  /** What keeps the device from its cloud beyond a passing fault, in one line. */
+  readonly trouble: string | undefined;
+  /** Desired states left unacknowledged to the broker because their answer could not be recorded. */
+  readonly unacknowledged: number;
+  /** Repeating failures by where they happened (see `Faults`). */
+  readonly faults: readonly { readonly where: string; readonly count: number }[];
 }
 
 /**
@@ -66,8 +78,12 @@ export interface RuntimeStatus {
  * in the durable outbox until its application ack.
  */
 export class DeviceRuntime {
-  readonly events = new Emitter<RuntimeEvents>();
+  readonly events: Emitter<RuntimeEvents>;
+  /** Repeating failures, logged at most once a minute each and counted for /metrics. */
+  readonly faults: Faults;
   readonly #deps: RuntimeDeps;
+  #trouble: string | undefined;
+  #unacknowledged = 0;
   readonly #abort = new AbortController();
   /** Handlers by the desired topic of the catalog in use. */
   readonly #handlers = new Map<string, DesiredHandler>();
@@ -82,6 +98,8 @@ export class DeviceRuntime {
 
   constructor(deps: RuntimeDeps) {
     this.#deps = deps;
+    this.faults = new Faults(deps.logger, deps.clock);
+    this.events = new Emitter<RuntimeEvents>((event, error) => this.faults.report("events.listener_failed", error, { event }));
     this.#backoff = deps.backoff ?? DEFAULT_BACKOFF;
     this.#outbox = new Outbox({
       store: deps.store,
@@ -92,7 +110,7 @@ export class DeviceRuntime {
       onSettled: (settled) => this.events.emit("settled", settled),
       onPublished: (published) => this.events.emit("published", published),
     });
-    this.#routes = new RouteLines({ ...deps, outbox: this.#outbox, events: this.events });
+    this.#routes = new RouteLines({ ...deps, outbox: this.#outbox, events: this.events, faults: this.faults });
   }
 
   /** The MQTT link's state, once it runs. */
@@ -116,8 +134,10 @@ export class DeviceRuntime {
   }
 
   /**
-   * Authenticates, reads the catalog, claims the lines and starts MQTT in the background.
-   * Resolves once lines are claimed; throws on what retrying cannot fix (a wrong secret, a bad config).
+   * Claims the outputs it can at boot, authenticates, reads the catalog, claims the rest of the
+   * lines and starts MQTT in the background. Resolves once lines are claimed; keeps retrying
+   * whatever the cloud answers (a wrong secret included, slowly) and throws only on a local
+   * fault (a line that cannot be claimed) or a stop.
    */
   async start(): Promise<void> {
     const { config, logger, clock } = this.#deps;
@@ -175,6 +195,7 @@ export class DeviceRuntime {
         backoff: this.#backoff,
         pollMs: Math.max(config.https.poll_interval_s, cadenceS ?? 0) * 1000,
         catalogCheckMs: config.https.catalog_check_s * 1000,
+        onTrouble: (trouble) => this.#setTrouble(trouble),
       });
       this.#transport = "https";
       catalog = await https.run(this.#abort.signal);
@@ -214,6 +235,8 @@ export class DeviceRuntime {
           this.events.emit("offline", {});
         },
         onMessage: (topic, payload) => this.#onMessage(topic, payload),
+        onUnacknowledged: () => this.#unacknowledged++,
+        onTrouble: (trouble) => this.#setTrouble(trouble),
         backoff: this.#backoff,
       });
     return this.#link.run(this.#abort.signal);
@@ -226,8 +249,27 @@ export class DeviceRuntime {
       broker: this.#catalog?.mqtt.broker_url,
       link: this.#link?.status,
       token: this.#tokens?.lifetime,
-      outbox: { depth: this.#outbox.depth, oldestAt: this.#deps.store.oldestOutboxAt(), stats: this.#outbox.stats },
+      outbox: { depth: this.#outbox.depth, oldestAt: this.#oldestAt(), stats: this.#outbox.stats },
+      storage: this.#deps.store.health,
+      trouble: this.#trouble,
+      unacknowledged: this.#unacknowledged,
+      faults: this.faults.counts(),
     };
+  }
+
+  #oldestAt(): number | undefined {
+    try {
+      return this.#deps.store.oldestOutboxAt();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Notes what keeps the device from its cloud, for sd_notify STATUS and the console. */
+  #setTrouble(trouble: string | undefined): void {
+    if (trouble === this.#trouble) return;
+    this.#trouble = trouble;
+    this.events.emit("trouble", { text: trouble });
   }
 
   /** Every bound route, with what its line reads now. */
@@ -257,24 +299,25 @@ export class DeviceRuntime {
   async stop(): Promise<void> {
     this.#abort.abort();
     await this.#running;
-    this.#outbox.detach();
+    this.#outbox.close();
+    this.#routes.closeHandlers();
     await this.#routes.release();
     this.#deps.logger.info("runtime.stopped", { outbox_depth: this.#outbox.depth });
   }
 
+  /** The catalog, however long it takes: nothing the cloud answers ends the start, only a stop. */
   async #firstCatalog(api: ApiClient, tokens: TokenSource): Promise<Catalog> {
     const { config, clock, logger } = this.#deps;
     for (let attempt = 0;; attempt++) {
       try {
-        return await withToken(tokens, (token) => fetchCatalog(api, token, config.device_id));
+        const catalog = await withToken(tokens, (token) => fetchCatalog(api, token, config.device_id));
+        this.#setTrouble(undefined);
+        return catalog;
       } catch (error) {
         if (this.#abort.signal.aborted) throw error;
-        // A refused client (wrong secret) at start is a setup mistake: say so and exit.
-        if (error instanceof HttpError && error.url.endsWith("/oauth/token") && (error.status === 400 || error.status === 401)) throw error;
         const decision = decideRetry(error, attempt, this.#backoff);
-        if (!decision.retry) throw error;
-        if (decision.slow) logger.error("subscription.inactive", { error: describeError(error), in_ms: decision.delayMs });
-        else logger.warn("catalog.retry", { error: describeError(error), in_ms: decision.delayMs });
+        reportRetry(logger, "catalog.retry", error, decision);
+        this.#setTrouble(decision.class === "transient" ? undefined : `${describeError(error)} (${decision.reason})`);
         await clock.sleep(decision.delayMs, this.#abort.signal);
       }
     }

@@ -1,4 +1,5 @@
 import type { Clock } from "../clock.ts";
+import type { Faults } from "../faults.ts";
 import type { LineRequest, LineValue } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
 import type { Binding } from "./bindings.ts";
@@ -13,6 +14,8 @@ export interface SensorReaderOptions {
   readonly outbox: Outbox;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Where a failing heartbeat read is counted (it repeats every sample). */
+  readonly faults?: Faults;
   readonly onReading?: (reading: { route: string; value: string; messageId: string; observedAt: number }) => void;
 }
 
@@ -37,7 +40,10 @@ export class SensorReader {
     const interval = binding.config.sample_interval_s;
     if (interval !== undefined) {
       this.#timer = setInterval(() => {
-        void line.getValue().then((value) => this.#report(value, clock.now(), "sample"), () => {});
+        void line.getValue().then(
+          (value) => this.#report(value, clock.now(), "sample"),
+          (error: unknown) => this.#options.faults?.report("sensor.read_failed", error, { route: binding.name }),
+        );
       }, interval * 1000);
     }
   }

@@ -1,7 +1,8 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
+import { type Logger, silentLogger } from "../log.ts";
 import type { FeedPayload } from "../mqtt/messages.ts";
-import { type Database, openDatabase } from "../runtime/index.ts";
+import { type Database, openDatabase, StorageError } from "../runtime/index.ts";
 
 /** Command reports go before sensor telemetry. */
 export type Priority = 0 | 1;
@@ -55,7 +56,36 @@ CREATE TABLE IF NOT EXISTS route_direction (
   route TEXT PRIMARY KEY,
   direction TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS write_probe (data BLOB);
 `;
+
+/** Marks a file as realer-edge's state ("REdg"), so another program's database is never taken for it. */
+const APPLICATION_ID = 0x52456467;
+const OUR_TABLES = ["outbox", "desired_ledger", "route_sequence", "line_state", "route_direction"];
+
+/** The file name of the state database inside `state_dir`. */
+export const STATE_FILE = "realer-edge.sqlite";
+
+/** Options for {@linkcode DeviceStore.open}. */
+export interface StoreOptions {
+  readonly logger?: Logger;
+  /** Milliseconds since the epoch, for the name of a file set aside. */
+  readonly now?: () => number;
+}
+
+/** Whether the store can write, for the console, /metrics and the desired-state handler. */
+export interface StorageHealth {
+  /** True while writes fail and no probe has succeeded since. */
+  readonly failing: boolean;
+  /** The failure of the current episode, one line. */
+  readonly error: string | undefined;
+  readonly since: number | undefined;
+  /** Failed writes since start, and episodes (runs of failures) since start. */
+  readonly failures: number;
+  readonly episodes: number;
+  /** A state file set aside at start (damaged or foreign), if one was. */
+  readonly setAside: string | undefined;
+}
 
 /** The last value written to an output, for the power-on policy `restore`. */
 export interface SavedLineState {
@@ -70,21 +100,128 @@ export interface SavedLineState {
  */
 export class DeviceStore {
   readonly #db: Database;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  #health: StorageHealth = { failing: false, error: undefined, since: undefined, failures: 0, episodes: 0, setAside: undefined };
 
-  private constructor(db: Database) {
+  private constructor(db: Database, options: StoreOptions, setAside: string | undefined) {
     this.#db = db;
-    db.exec(SCHEMA);
+    this.#logger = options.logger ?? silentLogger;
+    this.#now = options.now ?? Date.now;
+    this.#health = { ...this.#health, setAside };
   }
 
-  /** Opens the store in `stateDir` (or in memory for ":memory:"). */
-  static async open(stateDir: string): Promise<DeviceStore> {
-    if (stateDir === ":memory:") return new DeviceStore(await openDatabase(":memory:"));
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    return new DeviceStore(await openDatabase(join(stateDir, "realer-edge.sqlite")));
+  /**
+   * Opens the store in `stateDir` (or in memory for ":memory:"). A damaged file, or one that is
+   * not realer-edge's, is renamed aside (never deleted) and a fresh store starts, loudly: outputs
+   * then power on by their `off` fallback, since no last value is known. A file that cannot be
+   * opened at all (permissions, a read-only disk) is an error that names the file and the way out.
+   */
+  static async open(stateDir: string, options: StoreOptions = {}): Promise<DeviceStore> {
+    const logger = options.logger ?? silentLogger;
+    if (stateDir === ":memory:") return DeviceStore.#prepare(await openDatabase(":memory:"), options, undefined);
+    try {
+      mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw new StorageError("cantopen", `Cannot open state folder ${stateDir}: ${(error as { code?: string }).code ?? String(error)}; make it writable by the runtime's user (the systemd unit's StateDirectory does)`, error);
+    }
+    const path = join(stateDir, STATE_FILE);
+    try {
+      return DeviceStore.#prepare(await openDatabase(path), options, undefined);
+    } catch (error) {
+      if (!(error instanceof StorageError) || error.failure !== "corrupt") {
+        const how = error instanceof StorageError && (error.failure === "cantopen" || error.failure === "readonly")
+          ? "; make the folder and file writable by the runtime's user"
+          : "";
+        throw new StorageError(error instanceof StorageError ? error.failure : "other", `${error instanceof Error ? error.message : String(error)}${how}`, error);
+      }
+      const aside = `${path}.corrupt-${new Date((options.now ?? Date.now)()).toISOString().replace(/[:.]/g, "-")}`;
+      for (const suffix of ["", "-wal", "-shm"]) {
+        if (existsSync(`${path}${suffix}`)) renameSync(`${path}${suffix}`, `${aside}${suffix}`);
+      }
+      logger.error("storage.set_aside", {
+        file: path,
+        kept_as: aside,
+        error: error.message,
+        note: "started on a fresh state: unacknowledged messages and remembered output values in the old file are not used; outputs with power_on restore start off",
+      });
+      return DeviceStore.#prepare(await openDatabase(path), options, aside);
+    }
+  }
+
+  /** Checks the file is whole and ours, then makes the schema. */
+  static #prepare(db: Database, options: StoreOptions, setAside: string | undefined): DeviceStore {
+    try {
+      const check = db.prepare("PRAGMA quick_check(1)").get();
+      const verdict = String(Object.values(check ?? {})[0] ?? "");
+      if (verdict !== "ok") throw new StorageError("corrupt", `Cannot use state file ${db.path}: the file is damaged (${verdict})`, undefined);
+      const id = Number(db.prepare("PRAGMA application_id").get()?.application_id ?? 0);
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((row) => String(row.name));
+      const foreign = (id !== 0 && id !== APPLICATION_ID) || (id === 0 && tables.length > 0 && !tables.some((name) => OUR_TABLES.includes(name)));
+      if (foreign) throw new StorageError("corrupt", `Cannot use state file ${db.path}: it is another program's database`, undefined);
+      db.exec(SCHEMA);
+      if (id === 0) db.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return new DeviceStore(db, options, setAside);
+  }
+
+  /** Whether writes work, and what failed when they do not. */
+  get health(): StorageHealth {
+    return this.#health;
+  }
+
+  /**
+   * Tells whether a write would succeed now: after a failure, tries one that needs fresh pages
+   * (and leaves nothing behind). Cheap while healthy: no write at all.
+   */
+  canWrite(): boolean {
+    if (!this.#health.failing) return true;
+    try {
+      this.#write(() => {
+        this.#db.prepare("INSERT INTO write_probe (data) VALUES (zeroblob(16384))").run();
+        this.#db.prepare("DELETE FROM write_probe").run();
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Runs a write in one transaction, noting failure episodes (logged once each) and recoveries. */
+  #write<T>(fn: () => T): T {
+    let result: T;
+    try {
+      result = this.#db.transaction(fn);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const first = !this.#health.failing;
+      this.#health = {
+        ...this.#health,
+        failing: true,
+        error: message,
+        since: this.#health.since ?? this.#now(),
+        failures: this.#health.failures + 1,
+        episodes: this.#health.episodes + (first ? 1 : 0),
+      };
+      if (first) this.#logger.error("storage.failing", { file: this.#db.path || "(in memory)", error: message, note: "answers and readings wait until a write succeeds again" });
+      throw error;
+    }
+    if (this.#health.failing) {
+      this.#logger.info("storage.recovered", { file: this.#db.path || "(in memory)", failed_writes: this.#health.failures, after_ms: this.#now() - (this.#health.since ?? this.#now()) });
+      this.#health = { ...this.#health, failing: false, error: undefined, since: undefined };
+    }
+    return result;
   }
 
   /** Adds a message; the same topic and message id again is a no-op. */
   addToOutbox(topic: string, priority: Priority, payload: FeedPayload, now: number): void {
+    this.#write(() => this.#insertOutbox(topic, priority, payload, now));
+  }
+
+  #insertOutbox(topic: string, priority: Priority, payload: FeedPayload, now: number): void {
     this.#db
       .prepare("INSERT OR IGNORE INTO outbox (topic, message_id, priority, payload, created_at) VALUES (?, ?, ?, ?, ?)")
       .run(topic, payload.message_id, priority, JSON.stringify(payload), now);
@@ -92,9 +229,11 @@ export class DeviceStore {
 
   /** Removes a message once its ack is final. Returns whether it was there. */
   removeFromOutbox(messageId: string, topic?: string): boolean {
-    const changed = topic === undefined
-      ? this.#db.prepare("DELETE FROM outbox WHERE message_id = ?").run(messageId)
-      : this.#db.prepare("DELETE FROM outbox WHERE message_id = ? AND topic = ?").run(messageId, topic);
+    const changed = this.#write(() =>
+      topic === undefined
+        ? this.#db.prepare("DELETE FROM outbox WHERE message_id = ?").run(messageId)
+        : this.#db.prepare("DELETE FROM outbox WHERE message_id = ? AND topic = ?").run(messageId, topic)
+    );
     return changed > 0;
   }
 
@@ -126,12 +265,14 @@ export class DeviceStore {
   /** Deletes every waiting message of `topic` but the newest, except `keep`; returns how many went. */
   coalesce(topic: string, keep: ReadonlySet<string>): number {
     const rows = this.#db.prepare("SELECT message_id FROM outbox WHERE topic = ? ORDER BY seq DESC").all(topic).map((row) => String(row.message_id));
-    let removed = 0;
-    for (const messageId of rows.slice(1)) {
-      if (keep.has(messageId)) continue;
-      removed += this.#db.prepare("DELETE FROM outbox WHERE topic = ? AND message_id = ?").run(topic, messageId);
-    }
-    return removed;
+    return this.#write(() => {
+      let removed = 0;
+      for (const messageId of rows.slice(1)) {
+        if (keep.has(messageId)) continue;
+        removed += this.#db.prepare("DELETE FROM outbox WHERE topic = ? AND message_id = ?").run(topic, messageId);
+      }
+      return removed;
+    });
   }
 
   /** The oldest waiting sensor message not in `keep`, to drop when the outbox is full. */
@@ -168,9 +309,9 @@ export class DeviceStore {
    * crash either both are there or neither is.
    */
   recordAnswer(route: string, topic: string, payload: FeedPayload, advanceSequence: boolean, now: number, lineState?: { readonly route: string; readonly value: 0 | 1 }): void {
-    this.#db.transaction(() => {
+    this.#write(() => {
       // An applied value is remembered for `restore` with its answer: one commit, one fsync.
-      if (lineState) this.saveLineState(lineState.route, lineState.value, now);
+      if (lineState) this.#upsertLineState(lineState.route, lineState.value, now);
       this.#db
         .prepare("INSERT OR IGNORE INTO desired_ledger (desired_id, route, topic, payload, answered_at) VALUES (?, ?, ?, ?, ?)")
         .run(payload.desired_id ?? "", route, topic, JSON.stringify(payload), now);
@@ -179,12 +320,16 @@ export class DeviceStore {
           .prepare("INSERT INTO route_sequence (route, highest) VALUES (?, ?) ON CONFLICT (route) DO UPDATE SET highest = MAX(highest, excluded.highest)")
           .run(route, payload.sequence_number);
       }
-      this.addToOutbox(topic, 0, payload, now);
+      this.#insertOutbox(topic, 0, payload, now);
     });
   }
 
   /** Remembers the value an output was last set to (committed before the call returns). */
   saveLineState(route: string, value: 0 | 1, now: number): void {
+    this.#write(() => this.#upsertLineState(route, value, now));
+  }
+
+  #upsertLineState(route: string, value: 0 | 1, now: number): void {
     this.#db
       .prepare("INSERT INTO line_state (route, value, changed_at) VALUES (?, ?, ?) ON CONFLICT (route) DO UPDATE SET value = excluded.value, changed_at = excluded.changed_at")
       .run(route, value, now);
@@ -198,15 +343,30 @@ export class DeviceStore {
 
   /** Remembers which way the catalog last said a configured route works, for the next boot. */
   saveDirection(route: string, direction: "input" | "output"): void {
-    this.#db
-      .prepare("INSERT INTO route_direction (route, direction) VALUES (?, ?) ON CONFLICT (route) DO UPDATE SET direction = excluded.direction")
-      .run(route, direction);
+    this.#write(() =>
+      this.#db
+        .prepare("INSERT INTO route_direction (route, direction) VALUES (?, ?) ON CONFLICT (route) DO UPDATE SET direction = excluded.direction")
+        .run(route, direction)
+    );
   }
 
   /** Which way the catalog last said a configured route works. */
   direction(route: string): "input" | "output" | undefined {
     const row = this.#db.prepare("SELECT direction FROM route_direction WHERE route = ?").get(route);
     return row ? (String(row.direction) === "output" ? "output" : "input") : undefined;
+  }
+
+  /**
+   * Caps the database at `pages` pages (SQLite's max_page_count), so a test can fill the "disk"
+   * without root or a small file system.
+   */
+  limitPages(pages: number): void {
+    this.#db.exec(`PRAGMA max_page_count = ${Math.max(1, Math.floor(pages))}`);
+  }
+
+  /** How many pages the database uses now. */
+  pageCount(): number {
+    return Number(this.#db.prepare("PRAGMA page_count").get()?.page_count ?? 0);
   }
 
   /** Closes the database. */

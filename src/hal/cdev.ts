@@ -102,7 +102,7 @@ export class CdevBackend implements GpioBackend {
         const holder = this.#rawInfo(chip, offset, "request").consumer || "another consumer";
         throw new RealerError("busy", `Cannot request ${where}: line is busy (held by ${holder})`);
       }
-      throw new RealerError(errno === ERRNO.EPERM || errno === ERRNO.EACCES ? "permission" : "config", `Cannot request ${where}: ${errnoPhrase(errno)}`);
+      throw new RealerError(errno === ERRNO.EPERM || errno === ERRNO.EACCES ? "permission" : errno === ERRNO.EINVAL ? "config" : "io", `Cannot request ${where}: ${errnoPhrase(errno)}`);
     }
     const fd = requestFd(bytes);
     const flags = libc.fcntl(fd, F_GETFL, 0);
@@ -152,7 +152,8 @@ export class CdevBackend implements GpioBackend {
   #rawInfo(chip: Chip, offset: number, action: string) {
     const bytes = encodeLineInfoQuery(offset);
     if (this.#libc.ioctl(chip.fd, IOCTL.GET_LINEINFO, bytes) < 0) {
-      throw new RealerError("config", `Cannot ${action} line ${offset} on ${chip.name}: ${errnoPhrase(this.#libc.errno())}`);
+      const errno = this.#libc.errno();
+      throw new RealerError(errno === ERRNO.EINVAL ? "not-found" : "io", `Cannot ${action} line ${offset} on ${chip.name}: ${errnoPhrase(errno)}`);
     }
     return decodeLineInfo(bytes);
   }
@@ -298,13 +299,13 @@ class CdevRequest implements LineRequest {
 
   #ioctl(request: number, bytes: Uint8Array, action: string): void {
     if (this.#options.libc.ioctl(this.#options.fd, request, bytes) < 0) {
-      throw new RealerError("config", `Cannot ${action} line ${this.offset} on ${this.chip}: ${errnoPhrase(this.#options.libc.errno())}`);
+      throw new RealerError("io", `Cannot ${action} line ${this.offset} on ${this.chip}: ${errnoPhrase(this.#options.libc.errno())}`);
     }
   }
 
   #assertHeld(action: string): void {
     if (this.#released) {
-      throw new RealerError("config", `Cannot ${action} line ${this.offset} on ${this.chip}: the request was released`);
+      throw new RealerError("released", `Cannot ${action} line ${this.offset} on ${this.chip}: the request was released`);
     }
   }
 }

@@ -3,6 +3,7 @@ import * as v from "valibot";
 import type { MockBackend } from "./mock.ts";
 
 const PullSchema = v.object({ level: v.picklist([0, 1], "level must be 0 or 1") });
+const FaultSchema = v.object({ get: v.optional(v.boolean()), set: v.optional(v.boolean()) });
 
 /**
  * A small HTTP interface to the mock backend for hardware-in-the-loop rigs: read every line,
@@ -22,6 +23,15 @@ export function mockControlApp(backend: MockBackend): Hono {
     // `changed`: the pin's level changed; `watched`: a consumer was watching it for edges, so
     // together they tell a rig that this pull was an edge the runtime has now recorded.
     return c.json({ ...backend.lineState(ref), changed: backend.getLevel(ref) !== before, watched: backend.isWatched(ref) });
+  });
+  // A failing line for failure-path rigs: {"get": true} and/or {"set": true} make those calls
+  // fail with EIO; {} heals it.
+  app.put("/lines/:chip/:offset/fault", async (c) => {
+    const parsed = v.safeParse(FaultSchema, await c.req.json().catch(() => undefined));
+    if (!parsed.success) return c.json({ error: "send {\"get\": bool, \"set\": bool}" }, 400);
+    const ref = { chip: c.req.param("chip"), offset: Number(c.req.param("offset")) };
+    backend.failLine(ref, parsed.output);
+    return c.json({ ...backend.lineState(ref), fault: parsed.output });
   });
   return app;
 }

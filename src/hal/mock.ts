@@ -49,6 +49,14 @@ interface Line {
   activeLow: boolean;
   /** How an output drives: open-drain lets go of high, open-source of low (the pull decides). */
   drive: "push-pull" | "open-drain" | "open-source";
+  /** Operations that fail with an I/O error, as a line on a failing expander or a loose wire would. */
+  faults: MockFault;
+}
+
+/** Which operations on a line fail with an I/O error (EIO), for failure-path tests and rigs. */
+export interface MockFault {
+  readonly get?: boolean | undefined;
+  readonly set?: boolean | undefined;
 }
 
 const DEFAULT_CHIPS: readonly MockChipSpec[] = [{ name: "gpiochip0", label: "realer-mock", lines: 32 }];
@@ -82,6 +90,7 @@ export class MockBackend implements GpioBackend {
         holder: undefined,
         direction: "input" as const,
         activeLow: false,
+        faults: {},
         drive: "push-pull" as const,
       })),
     }));
@@ -137,6 +146,14 @@ export class MockBackend implements GpioBackend {
     const after = this.#levelOf(line);
     this.record(line);
     if (before !== after) line.holder?.levelChanged(after);
+  }
+
+  /**
+   * Makes reads and/or writes of a line fail with EIO until cleared (`{}`), as the kernel answers
+   * for a line on an I²C expander that stopped answering.
+   */
+  failLine(ref: LineRef, faults: MockFault): void {
+    this.#find(ref, "fail").faults = { ...faults };
   }
 
   /** Whether a consumer holds the line as an input with edge detection, so a pull is seen as an edge. */
@@ -284,6 +301,7 @@ class MockRequest implements LineRequest {
 
   async getValue(): Promise<LineValue> {
     this.#assertHeld("read");
+    this.#assertWorking("read", this.#line.faults.get);
     return toValue(this.#backend.levelOf(this.#line), this.#line.activeLow);
   }
 
@@ -292,6 +310,7 @@ class MockRequest implements LineRequest {
     if (this.#line.direction !== "output") {
       throw new RealerError("config", `Cannot set line ${this.offset} on ${this.chip}: it is an input`);
     }
+    this.#assertWorking("set", this.#line.faults.set);
     this.#line.driven = toLevel(value, this.#line.activeLow);
     this.#backend.record(this.#line);
   }
@@ -353,7 +372,11 @@ class MockRequest implements LineRequest {
 
   #assertHeld(action: string): void {
     if (this.#released) {
-      throw new RealerError("config", `Cannot ${action} line ${this.offset} on ${this.chip}: the request was released`);
+      throw new RealerError("released", `Cannot ${action} line ${this.offset} on ${this.chip}: the request was released`);
     }
+  }
+
+  #assertWorking(action: string, failing: boolean | undefined): void {
+    if (failing) throw new RealerError("io", `Cannot ${action} line ${this.offset} on ${this.chip}: input/output error (EIO)`);
   }
 }

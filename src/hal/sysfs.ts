@@ -17,6 +17,12 @@ interface SysfsChip extends ChipInfo {
 
 const errorCode = (error: unknown): string => (error as { code?: string } | null)?.code ?? "";
 
+/** The error kind for a failed sysfs write: permission, a busy line, or I/O on a line in use. */
+function kindOf(error: unknown): "permission" | "busy" | "io" {
+  const code = errorCode(error);
+  return code === "EACCES" || code === "EPERM" ? "permission" : code === "EBUSY" ? "busy" : "io";
+}
+
 function phrase(error: unknown): string {
   switch (errorCode(error)) {
     case "EBUSY": return "line is busy";
@@ -87,7 +93,7 @@ export class SysfsBackend implements GpioBackend {
         writeFileSync(`${this.#root}/export`, String(global));
       } catch (error) {
         const busy = errorCode(error) === "EBUSY";
-        throw new RealerError(busy ? "busy" : "config", `Cannot request ${where}: ${busy ? "line is busy (held by another consumer)" : phrase(error)}`);
+        throw new RealerError(kindOf(error), `Cannot request ${where}: ${busy ? "line is busy (held by another consumer)" : phrase(error)}`);
       }
     }
     const request = new SysfsRequest({
@@ -226,7 +232,7 @@ class SysfsRequest implements LineRequest {
         await this.#write("edge", settings.edge ?? "none");
       }
     } catch (error) {
-      throw new RealerError("config", `Cannot ${action} ${where}: ${phrase(error)}`);
+      throw new RealerError(kindOf(error), `Cannot ${action} ${where}: ${phrase(error)}`, { cause: error });
     }
     this.#settings = { ...settings };
     this.#last = this.#readValue();
@@ -244,7 +250,7 @@ class SysfsRequest implements LineRequest {
     try {
       await this.#write("value", String(value));
     } catch (error) {
-      throw new RealerError("config", `Cannot set line ${this.offset} on ${this.chip}: ${phrase(error)}`);
+      throw new RealerError(kindOf(error), `Cannot set line ${this.offset} on ${this.chip}: ${phrase(error)}`, { cause: error });
     }
   }
 
@@ -283,7 +289,11 @@ class SysfsRequest implements LineRequest {
   }
 
   #readValue(): LineValue {
-    return readText(`${this.#options.dir}/value`) === "1" ? 1 : 0;
+    try {
+      return readText(`${this.#options.dir}/value`) === "1" ? 1 : 0;
+    } catch (error) {
+      throw new RealerError(kindOf(error), `Cannot read line ${this.offset} on ${this.chip}: ${phrase(error)}`, { cause: error });
+    }
   }
 
   async #write(attribute: string, text: string): Promise<void> {
@@ -304,7 +314,7 @@ class SysfsRequest implements LineRequest {
   #startWatching(): void {
     const { libc } = this.#options;
     const fd = libc.open(`${this.#options.dir}/value`, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) throw new RealerError("config", `Cannot watch line ${this.offset} on ${this.chip}: errno ${libc.errno()}`);
+    if (fd < 0) throw new RealerError("io", `Cannot watch line ${this.offset} on ${this.chip}: errno ${libc.errno()}`);
     this.#valueFd = fd;
     const buffer = new Uint8Array(4);
     libc.pread(fd, buffer, 0); // arms the notification
@@ -353,6 +363,6 @@ class SysfsRequest implements LineRequest {
   }
 
   #assertHeld(action: string): void {
-    if (this.#released) throw new RealerError("config", `Cannot ${action} line ${this.offset} on ${this.chip}: the request was released`);
+    if (this.#released) throw new RealerError("released", `Cannot ${action} line ${this.offset} on ${this.chip}: the request was released`);
   }
 }

@@ -4,7 +4,7 @@ import type { Catalog } from "../cloud/catalog.ts";
 import { type MqttCredential, requestCredential } from "../cloud/credentials.ts";
 import type { TokenSource } from "../cloud/oauth.ts";
 import type { Clock } from "../clock.ts";
-import { type BackoffSettings, decideRetry } from "../cloud/retry-policy.ts";
+import { type BackoffSettings, decideRetry, reportRetry } from "../cloud/retry-policy.ts";
 import { describeError, HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Secret } from "../secret.ts";
@@ -24,6 +24,10 @@ export interface LinkOptions {
   readonly onOffline: () => void;
   readonly onMessage: (topic: string, payload: Uint8Array) => void | Promise<void>;
   readonly backoff: BackoffSettings;
+  /** Told what keeps the link down beyond a passing fault, and `undefined` once it connects. */
+  readonly onTrouble?: (trouble: string | undefined) => void;
+  /** Told of each message left without a PUBACK (its answer could not be recorded). */
+  readonly onUnacknowledged?: (topic: string, error: unknown) => void;
 }
 
 /** What the link is doing, for status pages and tests. */
@@ -34,8 +38,8 @@ export interface LinkStatus {
   readonly renewals: number;
   readonly credentialRenewAt: number | undefined;
   readonly credentialExpiresAt?: number | undefined;
-  /** Why the link gave up, when it did (a request that must not be repeated unchanged). */
-  readonly stopped?: string;
+  /** What keeps the link from connecting beyond a passing fault (a refused client, 4002), if anything. */
+  readonly trouble?: string | undefined;
 }
 
 const STABLE_MS = 60_000;
@@ -84,7 +88,8 @@ export class MqttLink {
         const session = await this.#connect(credential, signal);
         if (connects++ > 0) this.#status = { ...this.#status, reconnects: this.#status.reconnects + 1 };
         const connectedAt = clock.now();
-        this.#status = { ...this.#status, connected: true, connectedSince: connectedAt, credentialRenewAt: credential.renewAt, credentialExpiresAt: credential.expiresAt };
+        this.#status = { ...this.#status, connected: true, connectedSince: connectedAt, credentialRenewAt: credential.renewAt, credentialExpiresAt: credential.expiresAt, trouble: undefined };
+        this.#options.onTrouble?.(undefined);
         this.#options.onOnline(session);
         const outcome = await this.#waitForEndOrRenewal(session, credential, signal);
         this.#status = { ...this.#status, connected: false, connectedSince: undefined };
@@ -105,13 +110,9 @@ export class MqttLink {
         if (signal.aborted) break;
         credential = undefined;
         const decision = decideRetry(error, attempt, this.#options.backoff);
-        if (!decision.retry) {
-          logger.error("mqtt.stopped", { error: describeError(error), reason: decision.reason, note: "readings keep waiting in the outbox" });
-          this.#status = { ...this.#status, stopped: decision.reason };
-          break;
-        }
-        if (decision.slow) logger.error("subscription.inactive", { error: describeError(error), note: "keeping local behaviour; retrying slowly" });
-        else logger.warn("mqtt.connect_failed", { error: describeError(error) });
+        reportRetry(logger, "mqtt.connect_failed", error, decision);
+        this.#status = { ...this.#status, trouble: decision.class === "transient" ? undefined : `${describeError(error)} (${decision.reason})` };
+        this.#options.onTrouble?.(this.#status.trouble);
         delay = decision.delayMs;
       }
       attempt++;
@@ -141,6 +142,7 @@ export class MqttLink {
       keepaliveSeconds: limits.keepalive_seconds ?? 60,
       sessionExpirySeconds: limits.session_expiry_seconds ?? 3600,
       onMessage: this.#options.onMessage,
+      ...(this.#options.onUnacknowledged ? { onUnacknowledged: this.#options.onUnacknowledged } : {}),
       signal,
     });
     logger.info("mqtt.connected", { broker: catalog.mqtt.broker_url, client_id: credential.clientId });

@@ -4,7 +4,12 @@ import * as v from "valibot";
 export const DesiredSchema = v.object({
   desired_id: v.pipe(v.string("desired_id must be a string"), v.minLength(1, "desired_id must not be empty")),
   value: v.unknown(),
-  sequence_number: v.pipe(v.number("sequence_number must be a number"), v.integer("sequence_number must be an integer")),
+  sequence_number: v.pipe(
+    v.number("sequence_number must be a number"),
+    v.integer("sequence_number must be an integer"),
+    // Past 2^53 a number is not exact: it would outrank every later request on the route for good.
+    v.safeInteger("sequence_number must be a safe integer (within ±2^53 - 1)"),
+  ),
   requested_at: v.optional(v.string()),
   expires_at: v.optional(v.string()),
 });

@@ -20,6 +20,8 @@ export interface SessionOptions {
    * The PUBACK of a QoS 1 message goes out only once the returned promise settles.
    */
   readonly onMessage: (topic: string, payload: Uint8Array) => void | Promise<void>;
+  /** Told of each message left without a PUBACK because `onMessage` rejected. */
+  readonly onUnacknowledged?: (topic: string, error: unknown) => void;
   /** Gives up connecting when it aborts (the runtime is stopping). */
   readonly signal?: AbortSignal;
 }
@@ -111,12 +113,17 @@ export class MqttSession {
       ...(/^[\d.]+$|:/.test(url.hostname) ? {} : { servername: url.hostname }),
     };
     const client = mqtt.connect(withNoDelay(clientOptions));
-    // Installed in the same tick as connect(), before any packet can arrive. A crash before the
-    // handler has recorded what it did leaves the message with the broker, which delivers it again.
+    // Installed in the same tick as connect(), before any packet can arrive. MQTT.js sends the
+    // PUBACK only when `done` gets no error: a handler that could not record its answer leaves
+    // the message unacknowledged, and the broker delivers it again after a reconnect. Either way
+    // the next packet is read (MQTT.js handles incoming packets one at a time).
     client.handleMessage = (packet, done) => {
       Promise.resolve()
         .then(() => options.onMessage(packet.topic, typeof packet.payload === "string" ? new TextEncoder().encode(packet.payload) : packet.payload))
-        .then(() => done(), () => done());
+        .then(() => done(), (error: unknown) => {
+          options.onUnacknowledged?.(packet.topic, error);
+          done(error instanceof Error ? error : new Error(String(error)));
+        });
     };
     const session = new MqttSession(client, options.publishTimeoutMs ?? 2 * options.keepaliveSeconds * 1000);
     await new Promise<void>((resolve, reject) => {

@@ -1,4 +1,6 @@
+import { RealerError } from "../errors.ts";
 import { bunGlobal } from "./globals.ts";
+import { classifySqliteError, describeSqliteFailure, type SqliteFailure } from "./sqlite-error.ts";
 
 /** A bindable SQL parameter. */
 export type SqlValue = string | number | bigint | null | Uint8Array;
@@ -13,11 +15,25 @@ export interface Statement {
 
 /** A synchronous SQLite connection: `bun:sqlite` on Bun, `node:sqlite` on Deno. */
 export interface Database {
+  /** The file, for errors ("" in memory). */
+  readonly path: string;
   exec(sql: string): void;
+  /** The statement for `sql`, prepared once and kept for the connection's life. */
   prepare(sql: string): Statement;
   /** Runs `fn` in one transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;
+}
+
+/** A failed database call, with what kind of failure SQLite reported. */
+export class StorageError extends RealerError {
+  override name = "StorageError";
+  readonly failure: SqliteFailure;
+
+  constructor(failure: SqliteFailure, message: string, cause: unknown) {
+    super("storage", message, { cause });
+    this.failure = failure;
+  }
 }
 
 interface NativeStatement {
@@ -43,39 +59,76 @@ export type Durability =
   /** Survives the process being killed, not a power cut (the emulator, a test server). */
   | "process-crash";
 
-/** Opens (creating if needed) the database at `path`, in WAL mode. */
+/** `error` as a StorageError that names the file and the failure. */
+export function storageError(path: string, action: string, error: unknown): StorageError {
+  if (error instanceof StorageError) return error;
+  const failure = classifySqliteError(error);
+  return new StorageError(failure, `Cannot ${action} state file ${path === "" ? "(in memory)" : path}: ${describeSqliteFailure(failure, error)}`, error);
+}
+
+/** Opens (creating if needed) the database at `path`, in WAL mode. Failures are StorageErrors. */
 export async function openDatabase(path: string, durability: Durability = "power-cut"): Promise<Database> {
   const native: NativeConstructor = bunGlobal
     ? ((await import(BUN_SQLITE)) as { Database: NativeConstructor }).Database
     : ((await import(NODE_SQLITE)) as { DatabaseSync: NativeConstructor }).DatabaseSync;
-  const db = new native(path);
-  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${durability === "power-cut" ? "FULL" : "NORMAL"}; PRAGMA busy_timeout = 5000;`);
+  const label = path === ":memory:" ? "" : path;
+  const guard = <T>(action: string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (error) {
+      throw storageError(label, action, error);
+    }
+  };
+  const db = guard("open", () => new native(path));
+  try {
+    guard("open", () => db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${durability === "power-cut" ? "FULL" : "NORMAL"}; PRAGMA busy_timeout = 5000;`));
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  const statements = new Map<string, Statement>();
   let depth = 0;
   return {
-    exec: (sql) => db.exec(sql),
+    path: label,
+    exec: (sql) => guard("write", () => db.exec(sql)),
     prepare: (sql) => {
-      const statement = db.prepare(sql);
-      return {
-        run: (...params) => Number((statement.run(...params) as { changes?: number | bigint } | undefined)?.changes ?? 0),
-        get: (...params) => statement.get(...params) ?? undefined,
-        all: (...params) => statement.all(...params),
+      const cached = statements.get(sql);
+      if (cached) return cached;
+      const statement = guard("read", () => db.prepare(sql));
+      const wrapped: Statement = {
+        run: (...params) => guard("write", () => Number((statement.run(...params) as { changes?: number | bigint } | undefined)?.changes ?? 0)),
+        get: (...params) => guard("read", () => statement.get(...params) ?? undefined),
+        all: (...params) => guard("read", () => statement.all(...params)),
       };
+      statements.set(sql, wrapped);
+      return wrapped;
     },
     transaction: (fn) => {
       if (depth > 0) return fn();
       depth++;
-      db.exec("BEGIN IMMEDIATE");
       try {
-        const result = fn();
-        db.exec("COMMIT");
-        return result;
-      } catch (error) {
-        db.exec("ROLLBACK");
-        throw error;
+        guard("write", () => db.exec("BEGIN IMMEDIATE"));
+        try {
+          const result = fn();
+          guard("write", () => db.exec("COMMIT"));
+          return result;
+        } catch (error) {
+          // SQLite may already have rolled back (a full disk does): a failing ROLLBACK must not
+          // hide the error that matters.
+          try {
+            db.exec("ROLLBACK");
+          } catch {
+            // Nothing open to roll back: the original error below says what happened.
+          }
+          throw error;
+        }
       } finally {
         depth--;
       }
     },
-    close: () => db.close(),
+    close: () => {
+      statements.clear();
+      db.close();
+    },
   };
 }
