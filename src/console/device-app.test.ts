@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { systemClock } from "../clock.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import { ManualClock } from "../manual-clock.ts";
 import { parseConfig } from "../config/load.ts";
 import { DeviceRuntime } from "../device/runtime.ts";
 import { DeviceStore } from "../device/store.ts";
@@ -10,7 +11,7 @@ import { Secret } from "../secret.ts";
 import { deviceConsoleApp } from "./device-app.ts";
 import { DeviceMonitor } from "./device-monitor.ts";
 
-async function consoleApp(token?: string) {
+async function consoleApp(token?: string, clock: Clock = systemClock) {
   const config = parseConfig(JSON.stringify({
     api_url: "https://127.0.0.1:9",
     device_id: 42,
@@ -30,7 +31,7 @@ async function consoleApp(token?: string) {
     logger: silentLogger,
   });
   const monitor = new DeviceMonitor(runtime, systemClock);
-  return deviceConsoleApp({ runtime, monitor, deviceId: 42, clock: systemClock, token: token === undefined ? undefined : new Secret(token) });
+  return deviceConsoleApp({ runtime, monitor, deviceId: 42, clock, token: token === undefined ? undefined : new Secret(token), host: "127.0.0.1", allowedHosts: ["switch.local"] });
 }
 
 describe("device console app", () => {
@@ -76,10 +77,72 @@ describe("device console app", () => {
     const ok = await form("s3cret-token");
     assert.equal(ok.status, 303);
     const cookie = ok.headers.get("set-cookie") ?? "";
+    assert.ok(!cookie.includes("s3cret-token"), "the cookie holds a session id, not the token");
     assert.match(cookie, /HttpOnly/);
     assert.match(cookie, /SameSite=Strict/);
     const page = await app.request("/", { headers: { cookie: cookie.split(";")[0]! } });
     assert.equal(page.status, 200);
     assert.ok(!(await page.text()).includes("s3cret-token"), "the page does not echo the token");
+  });
+
+  it("refuses a request whose Host is a foreign name (DNS rebinding), token or not", async () => {
+    const app = await consoleApp();
+    const rebound = await app.request("http://rebind.attacker.example:8480/api/routes/local", {
+      method: "POST",
+      body: JSON.stringify({ route: "x", value: 1 }),
+      headers: { "content-type": "application/json", host: "rebind.attacker.example:8480", origin: "http://rebind.attacker.example:8480" },
+    });
+    assert.equal(rebound.status, 421);
+    assert.equal((await app.request("http://rebind.attacker.example/api/status", { headers: { host: "rebind.attacker.example" } })).status, 421, "reads too: the page holds the device's state");
+    for (const host of ["127.0.0.1:8480", "localhost:8480", "[::1]:8480", "192.168.1.20:8480", "switch.local:8480"]) {
+      assert.equal((await app.request(`http://${host}/api/status`, { headers: { host } })).status, 200, host);
+    }
+  });
+
+  it("takes a change only from its own page: a foreign Origin or a cross-site fetch is refused", async () => {
+    const app = await consoleApp();
+    const post = (headers: Record<string, string>) =>
+      app.request("http://127.0.0.1:8480/api/routes/local", { method: "POST", body: JSON.stringify({ route: "x", value: 1 }), headers: { "content-type": "application/json", host: "127.0.0.1:8480", ...headers } });
+    assert.equal((await post({ origin: "https://evil.example" })).status, 403);
+    assert.equal((await post({ origin: "null" })).status, 403);
+    assert.equal((await post({ "sec-fetch-site": "cross-site" })).status, 403);
+    assert.equal((await post({ origin: "http://127.0.0.1:8480", "sec-fetch-site": "same-origin" })).status, 404, "its own page gets through (to an unknown route)");
+  });
+
+  it("refuses a body over 4 KiB unread and never echoes what it was sent", async () => {
+    const app = await consoleApp();
+    const marker = "ECHO-MARKER-";
+    const big = await app.request("/api/routes/local", { method: "POST", body: JSON.stringify({ route: marker.repeat(100_000), value: 1 }), headers: { "content-type": "application/json" } });
+    assert.equal(big.status, 413);
+    const bad = await app.request("/api/routes/local", { method: "POST", body: `{"route": "${marker}", "value": 7}`, headers: { "content-type": "application/json" } });
+    assert.equal(bad.status, 400);
+    for (const answer of [big, bad]) assert.ok(!(await answer.text()).includes(marker), "no echo");
+  });
+
+  it("sends CSP without inline script, nosniff, no framing and no referrer; the page loads its script from itself", async () => {
+    const app = await consoleApp();
+    const page = await app.request("/");
+    const csp = page.headers.get("content-security-policy") ?? "";
+    assert.match(csp, /script-src 'self'/);
+    assert.doesNotMatch(csp, /unsafe-inline/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.equal(page.headers.get("x-content-type-options"), "nosniff");
+    assert.equal(page.headers.get("referrer-policy"), "no-referrer");
+    const html = await page.text();
+    assert.doesNotMatch(html, /<script>|<style>/, "no inline script or style");
+    assert.match(html, /<script src="app\.js" defer><\/script>/);
+    assert.equal((await app.request("/app.js")).status, 200);
+  });
+
+  it("locks out token guessing: after five wrong tokens every try is refused for a minute", async () => {
+    const clock = new ManualClock();
+    const app = await consoleApp("s3cret-token", clock);
+    const bearer = (token: string) => app.request("/api/status", { headers: { authorization: `Bearer ${token}` } });
+    for (let i = 0; i < 5; i++) assert.equal((await bearer(`guess-${i}`)).status, 401);
+    const locked = await bearer("s3cret-token");
+    assert.equal(locked.status, 429, "even the right token waits out the lockout");
+    assert.ok(Number(locked.headers.get("retry-after")) > 0);
+    await clock.advance(61_000);
+    assert.equal((await bearer("s3cret-token")).status, 200);
   });
 });

@@ -178,38 +178,36 @@ export class DesiredHandler {
     const { store, outbox, clock, logger } = this.#options;
     const binding = this.#binding;
     const parsed = parsePayload(DesiredSchema, pending.payload);
-    if (!parsed.ok) {
-      const raw = parsed.raw as { desired_id?: unknown; sequence_number?: unknown } | undefined;
-      const desiredId = typeof raw?.desired_id === "string" && raw.desired_id !== "" ? raw.desired_id : undefined;
-      logger.error("desired.invalid", { route: binding.name, desired_id: desiredId, error: parsed.error });
-      if (desiredId === undefined) return "done";
-      // An unsafe sequence number is neither echoed nor remembered: it would outrank every later request.
-      const sequence = Number.isSafeInteger(raw?.sequence_number) ? (raw?.sequence_number as number) : undefined;
-      if (!this.#answerable(desiredId, sequence, pending.receivedAt)) return "done";
-      return this.#answer(desiredId, sequence, "rejected", await this.#physical(), { reason: parsed.error, advanceSequence: false });
-    }
-    const desired = parsed.value;
-    const requested = describeValue(desired.value);
-    if (!this.#answerable(desired.desired_id, desired.sequence_number, pending.receivedAt, requested)) return "done";
-    const previous = store.answered(desired.desired_id);
+    const raw = (parsed.ok ? parsed.value : parsed.raw) as { desired_id?: unknown; sequence_number?: unknown; value?: unknown } | undefined;
+    const desiredId = typeof raw?.desired_id === "string" && raw.desired_id !== "" ? raw.desired_id : undefined;
+    if (!parsed.ok) logger.error("desired.invalid", { route: binding.name, desired_id: desiredId, error: parsed.error });
+    if (desiredId === undefined) return "done";
+    // An unsafe sequence number is neither echoed nor remembered: it would outrank every later request.
+    const safeSequence = Number.isSafeInteger(raw?.sequence_number) ? (raw?.sequence_number as number) : undefined;
+    const requested = describeValue(raw?.value);
+    if (!this.#answerable(desiredId, safeSequence, pending.receivedAt, requested)) return "done";
+    // A redelivery, valid or not, repeats the answer already given.
+    const previous = store.answered(desiredId);
     if (previous) {
       const report = JSON.parse(previous.payload) as FeedPayload;
-      logger.info("desired.duplicate", { route: binding.name, desired_id: desired.desired_id, message_id: report.message_id });
+      logger.info("desired.duplicate", { route: binding.name, desired_id: desiredId, message_id: report.message_id });
       outbox.enqueue(previous.topic, 0, report);
-      this.#options.onOutcome?.({ route: binding.key, desiredId: desired.desired_id, status: "duplicate", value: report.value, requested, receivedAt: pending.receivedAt, answeredAt: clock.now(), messageId: report.message_id });
+      this.#options.onOutcome?.({ route: binding.key, desiredId, status: "duplicate", value: report.value, requested, receivedAt: pending.receivedAt, answeredAt: clock.now(), messageId: report.message_id });
       return "done";
     }
+    if (!parsed.ok) return this.#answer(desiredId, safeSequence, "rejected", await this.#physical(), { requested, reason: parsed.error, advanceSequence: false });
+    const desired = parsed.value;
     const sequence = desired.sequence_number;
     const highest = store.highestSequence(binding.key);
     if (sequence <= highest) {
-      return this.#answer(desired.desired_id, sequence, "stale", await this.#physical(), { requested, reason: `sequence_number ${sequence} is not newer than ${highest}` });
+      return this.#answer(desiredId, sequence, "stale", await this.#physical(), { requested, reason: `sequence_number ${sequence} is not newer than ${highest}` });
     }
     const expiresAt = desired.expires_at === undefined ? Number.NaN : Date.parse(desired.expires_at);
     if (Number.isFinite(expiresAt) && expiresAt <= clock.now()) {
-      return this.#answer(desired.desired_id, sequence, "stale", await this.#physical(), { requested, reason: `expired at ${truncate(desired.expires_at ?? "", 40)}` });
+      return this.#answer(desiredId, sequence, "stale", await this.#physical(), { requested, reason: `expired at ${truncate(desired.expires_at ?? "", 40)}` });
     }
     const wanted = parseLineValue(desired.value);
-    if (!wanted.ok) return this.#answer(desired.desired_id, sequence, "rejected", await this.#physical(), { requested, reason: wanted.reason });
+    if (!wanted.ok) return this.#answer(desiredId, sequence, "rejected", await this.#physical(), { requested, reason: wanted.reason });
     // Act only when the answer can be recorded: a store known to be failing is probed first.
     if (!store.canWrite()) throw new AnswerDeferredError(binding.name, store.health.error ?? "the store refuses writes");
     let observed: LineValue;
@@ -219,10 +217,10 @@ export class DesiredHandler {
       // The line failed: that is an answer too, with what the line holds now.
       const physical = await this.#physical();
       logger.error("line.failed", { route: binding.name, requested: formatLineValue(wanted.value), physical: formatLineValue(physical), error: describeError(error) });
-      return this.#answer(desired.desired_id, sequence, "rejected", physical, { requested, reason: `the line failed: ${describeError(error)}` });
+      return this.#answer(desiredId, sequence, "rejected", physical, { requested, reason: `the line failed: ${describeError(error)}` });
     }
     logger.info("line.set", { route: binding.name, requested: formatLineValue(wanted.value), observed: formatLineValue(observed), state: observed === 1 ? "active" : "inactive" });
-    return this.#answer(desired.desired_id, sequence, "applied", observed, { requested, written: wanted.value });
+    return this.#answer(desiredId, sequence, "applied", observed, { requested, written: wanted.value });
   }
 
   /** Whether a report for this desired_id fits the payload limit; when not, it is logged and counted. */

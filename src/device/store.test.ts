@@ -1,9 +1,16 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { DeviceStore } from "./store.ts";
+import { createLogger } from "../log.ts";
+import { openDatabase, StorageError } from "../runtime/index.ts";
+import { DeviceStore, STATE_FILE } from "./store.ts";
+
+const logged = () => {
+  const lines: string[] = [];
+  return { lines, logger: createLogger({ format: "json", sink: (line) => lines.push(line) }) };
+};
 
 const reading = (id: string, value = "1.0") => ({ message_id: id, value, value_received_at: "2026-04-29T10:00:01.000Z" });
 
@@ -46,5 +53,78 @@ describe("DeviceStore", () => {
     assert.equal(again.outboxDepth(), 2);
     assert.deepEqual(again.lineState("pin_port:6"), { value: 1, changedAt: 1 }, "an applied value is remembered with its answer, for restore");
     again.close();
+  });
+
+  it("sets a damaged state file aside (never deletes it) and starts fresh, loudly", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "realer-store-"));
+    const first = await DeviceStore.open(dir);
+    first.saveLineState("pin_port:6", 1, 1);
+    first.close();
+    const path = join(dir, STATE_FILE);
+    const raw = await openDatabase(path);
+    raw.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    raw.close();
+    // Scribble over the middle of the file, as a failing SD card would.
+    const bytes = readFileSync(path);
+    bytes.fill(0x5a, 100, Math.min(bytes.length, 5000));
+    writeFileSync(path, bytes);
+    const { lines, logger } = logged();
+    const store = await DeviceStore.open(dir, { logger, now: () => Date.UTC(2026, 10, 30) });
+    assert.equal(store.lineState("pin_port:6"), undefined, "a fresh store: restore falls back to off");
+    assert.match(store.health.setAside ?? "", /realer-edge\.sqlite\.corrupt-2026-11-30T00-00-00-000Z$/);
+    assert.ok(readdirSync(dir).some((name) => name.startsWith(`${STATE_FILE}.corrupt-`)), "the damaged file is kept");
+    const line = lines.map((text) => JSON.parse(text) as { event: string; file: string; kept_as: string }).find((entry) => entry.event === "storage.set_aside");
+    assert.equal(line?.file, path);
+    store.close();
+  });
+
+  it("sets aside a file that is not a database, and another program's database", async () => {
+    for (const foreign of ["text", "sqlite"] as const) {
+      const dir = mkdtempSync(join(tmpdir(), "realer-store-"));
+      const path = join(dir, STATE_FILE);
+      if (foreign === "text") writeFileSync(path, "this is a shopping list, not a state file\n".repeat(100));
+      else {
+        const other = await openDatabase(path);
+        other.exec("CREATE TABLE recipes (name TEXT); INSERT INTO recipes VALUES ('bread');");
+        other.close();
+      }
+      const store = await DeviceStore.open(dir);
+      assert.ok(store.health.setAside, `${foreign}: set aside`);
+      store.addToOutbox("t", 1, reading("m1"), 1);
+      assert.equal(store.outboxDepth(), 1);
+      store.close();
+    }
+  });
+
+  it("names the folder and the way out when it cannot open the state folder", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "realer-store-"));
+    const notAFolder = join(dir, "state");
+    writeFileSync(notAFolder, "a file where the state folder should be");
+    await assert.rejects(DeviceStore.open(notAFolder), (error: unknown) =>
+      error instanceof StorageError && error.message.startsWith(`Cannot open state folder ${notAFolder}: EEXIST`) && /writable by the runtime's user/.test(error.message));
+  });
+
+  it("reports the real error of a full disk, once per episode, and recovers when space returns", async () => {
+    const { lines, logger } = logged();
+    const store = await DeviceStore.open(":memory:", { logger });
+    store.limitPages(store.pageCount() + 1);
+    let failure: unknown;
+    try {
+      for (let i = 0; i < 10_000; i++) store.addToOutbox("t", 1, reading(`m${i}`, "x".repeat(500)), i);
+    } catch (error) {
+      failure = error;
+    }
+    assert.ok(failure instanceof StorageError, "a StorageError");
+    assert.equal(failure.failure, "full");
+    assert.match(failure.message, /^Cannot write state file \(in memory\): the disk \(or the database's page limit\) is full$/);
+    assert.throws(() => store.addToOutbox("t", 1, reading("again", "x".repeat(500)), 0));
+    assert.equal(store.health.failures, 2);
+    assert.equal(lines.filter((line) => line.includes("storage.failing")).length, 1, "logged once per episode");
+    assert.equal(store.canWrite(), false);
+    store.limitPages(100_000);
+    assert.equal(store.canWrite(), true);
+    assert.equal(store.health.failing, false);
+    assert.ok(lines.some((line) => line.includes("storage.recovered")));
+    store.close();
   });
 });
