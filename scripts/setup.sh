@@ -51,6 +51,18 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # Debian starts a system mosquitto on port 1883 after install; the emulator runs its own and needs none.
 
+# Bun's arm64 runtime for cross-compiling: `bun build --compile --target=bun-linux-arm64` fetches it
+# from the npm registry the first time, which a test's build step must not have to wait for.
+bun_version=$(node_modules/.bin/bun --version)
+bun_cache="${BUN_INSTALL_CACHE_DIR:-${HOME}/.bun/install/cache}"
+if [ ! -f "${bun_cache}/bun-linux-aarch64-v${bun_version}" ]; then
+  say "fetching Bun ${bun_version}'s linux-arm64 runtime for cross-compiling"
+  tmp=$(mktemp -d)
+  echo 'console.log("ok")' > "${tmp}/probe.ts"
+  node_modules/.bin/bun build --compile --target=bun-linux-arm64 "${tmp}/probe.ts" --outfile "${tmp}/probe" >/dev/null
+  rm -rf "${tmp}"
+fi
+
 # The arm64 VM's kernel, gpio-sim module and userland: fetched and built once, then cached.
 if command -v qemu-system-aarch64 >/dev/null 2>&1 && command -v aarch64-linux-gnu-gcc >/dev/null 2>&1; then
   bash scripts/vm/fetch-assets.sh >/dev/null

@@ -57,7 +57,8 @@ mkdirSync("test-results", { recursive: true });
 const steps: Step[] = [
   { name: "tsc", command: bin("tsc"), args: ["-p", "."] },
   { name: "deno check", command: DENO, args: ["check", "--quiet", "src", "scripts", "test"] },
-  { name: "bun test", command: bin("bun"), args: ["test", ...targets], count: bunCounts },
+  // --timeout reaches hooks too (bunfig's timeout does not: they keep bun's 5 s default).
+  { name: "bun test", command: bin("bun"), args: ["test", "--timeout", "60000", ...targets], count: bunCounts },
   { name: "deno test", command: DENO, args: ["test", "--allow-all", `--junit-path=${DENO_JUNIT}`, ...targets], count: () => denoCounts() },
 ];
 

@@ -29,16 +29,20 @@ describe("realer-edge CLI", () => {
     return path;
   };
 
-  it("exits 1 with one line naming the failed call when the client secret is wrong", async () => {
+  it("keeps running on a wrong client secret, naming the refused call in one line, and stops cleanly on SIGTERM", { timeout: 30_000 }, async () => {
     const device = emulator.provision(DEMO_ROUTES);
     const path = writeConfig("wrong-secret.json", deviceConfig(emulator, device, join(dir.path, "state-wrong")));
-    const result = await runCli(["run", "--config", path], { REALER_CLIENT_SECRET: "not-the-secret" });
-    assert.equal(result.code, 1);
-    const lines = result.stderr.trim().split("\n");
-    assert.equal(lines.length, 1, `expected one line, got:\n${result.stderr}`);
-    assert.match(lines[0]!, /^realer-edge: POST https:\/\/127\.0\.0\.1:\d+\/oauth\/token failed with HTTP 401 .*invalid_client/);
-    assert.doesNotMatch(result.stderr + result.stdout, /\n\s+at /, "no stack trace");
-    assert.ok(!(result.stderr + result.stdout).includes("not-the-secret"));
+    const cli = startCli(["run", "--config", path], { REALER_CLIENT_SECRET: "not-the-secret" });
+    const refused = await waitFor("the refusal to be logged", () => cli.output().stdout.split("\n").find((line) => line.includes("auth.refused")), 15_000);
+    assert.match(refused, /POST https:\/\/127\.0\.0\.1:\d+\/oauth\/token failed with HTTP 401 .*invalid_client/);
+    assert.match(refused, /the OAuth client was refused: check client_id and the client secret/);
+    const early = await Promise.race([cli.exited.then(() => "exited"), new Promise((resolve) => setTimeout(() => resolve("running"), 1000))]);
+    assert.equal(early, "running", "a field device does not give up on what the cloud answers");
+    cli.kill("SIGTERM");
+    assert.equal(await cli.exited, 0);
+    const { stdout, stderr } = cli.output();
+    assert.doesNotMatch(stdout + stderr, /\n\s+at /, "no stack trace");
+    assert.ok(!(stderr + stdout).includes("not-the-secret"));
   });
 
   it("exits 2 with one line naming the file and the field of a bad config", async () => {

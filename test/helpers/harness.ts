@@ -108,6 +108,10 @@ export async function startDevice(
     apiUrl?: string;
     /** Return while `start()` still runs (it retries an unreachable API, say); `stop()` ends it. */
     background?: boolean;
+    /** Wraps the device's fetch (to answer some calls as a captive portal would, say). */
+    wrapFetch?: (inner: typeof fetch) => typeof fetch;
+    /** The client secret, or a reader called for every token; the provisioned one by default. */
+    clientSecret?: Secret | (() => Secret);
     /** Called with the runtime before it starts (to attach a console that sees every event). */
     beforeStart?: (runtime: DeviceRuntime, device: Provisioned) => void;
   } = {},
@@ -116,8 +120,8 @@ export async function startDevice(
   const dir = options.stateDir === undefined ? tempDir("device") : undefined;
   const stateDir = options.stateDir ?? dir!.path;
   const mock = options.mock ?? new MockBackend();
-  const store = await DeviceStore.open(stateDir);
   const log: string[] = [];
+  const store = await DeviceStore.open(stateDir, { logger: testLogger("store", log) });
   const base = deviceConfig(emulator, device, stateDir, options.sampleIntervalS);
   const runtime = new DeviceRuntime({
     config: {
@@ -126,10 +130,10 @@ export async function startDevice(
       ...(options.apiUrl === undefined ? {} : { api_url: options.apiUrl }),
       ...(options.outboxMaxMessages === undefined ? {} : { outbox: { max_messages: options.outboxMaxMessages, max_bytes: 64 * 1024 * 1024 } }),
     },
-    clientSecret: new Secret(device.client_secret),
+    clientSecret: options.clientSecret ?? new Secret(device.client_secret),
     backend: mock,
     store,
-    fetch: createFetch(emulator.caPem),
+    fetch: options.wrapFetch ? options.wrapFetch(createFetch(emulator.caPem)) : createFetch(emulator.caPem),
     ca: emulator.caPem,
     clock: systemClock,
     logger: testLogger("device", log),
