@@ -161,7 +161,11 @@ export class DeviceRuntime {
     await this.#routes.claim(bindings);
     const bootstrap = await this.#bootstrap(api, tokens);
     const mqttAllowed = catalog.mqtt.credential_endpoint !== undefined && (bootstrap?.available_protocols.includes("mqtt") ?? true);
-    this.#running = this.#runTransports(api, tokens, catalog, bindings, mqttAllowed, bootstrap?.cadence.desired_state_poll_seconds);
+    this.#running = this.#runTransports(api, tokens, catalog, bindings, mqttAllowed, bootstrap?.cadence.desired_state_poll_seconds).catch((error: unknown) => {
+      // Every cloud failure is retried inside the links; reaching here is a fault of ours. Lines,
+      // outbox and ledger stay as they are; the service manager's watchdog and restart take over.
+      if (!this.#abort.signal.aborted) logger.error("runtime.transport_failed", { error: describeError(error) });
+    });
   }
 
   /** The bootstrap descriptor where the server answers it; a 404 means an older server. */
