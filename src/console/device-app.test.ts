@@ -105,6 +105,8 @@ describe("device console app", () => {
       app.request("http://127.0.0.1:8480/api/routes/local", { method: "POST", body: JSON.stringify({ route: "x", value: 1 }), headers: { "content-type": "application/json", host: "127.0.0.1:8480", ...headers } });
     assert.equal((await post({ origin: "https://evil.example" })).status, 403);
     assert.equal((await post({ origin: "null" })).status, 403);
+    assert.equal((await post({ origin: "null", "sec-fetch-site": "cross-site" })).status, 403);
+    assert.equal((await post({ origin: "null", "sec-fetch-site": "same-origin" })).status, 404, "the browser vouches for its own page");
     assert.equal((await post({ "sec-fetch-site": "cross-site" })).status, 403);
     assert.equal((await post({ origin: "http://127.0.0.1:8480", "sec-fetch-site": "same-origin" })).status, 404, "its own page gets through (to an unknown route)");
   });
@@ -119,7 +121,7 @@ describe("device console app", () => {
     for (const answer of [big, bad]) assert.ok(!(await answer.text()).includes(marker), "no echo");
   });
 
-  it("sends CSP without inline script, nosniff, no framing and no referrer; the page loads its script from itself", async () => {
+  it("sends CSP without inline script, nosniff, no framing and no referrer to other sites; the page loads its script from itself", async () => {
     const app = await consoleApp();
     const page = await app.request("/");
     const csp = page.headers.get("content-security-policy") ?? "";
@@ -127,7 +129,7 @@ describe("device console app", () => {
     assert.doesNotMatch(csp, /unsafe-inline/);
     assert.match(csp, /frame-ancestors 'none'/);
     assert.equal(page.headers.get("x-content-type-options"), "nosniff");
-    assert.equal(page.headers.get("referrer-policy"), "no-referrer");
+    assert.equal(page.headers.get("referrer-policy"), "same-origin");
     const html = await page.text();
     assert.doesNotMatch(html, /<script>|<style>/, "no inline script or style");
     assert.match(html, /<script src="app\.js" defer><\/script>/);

@@ -45,8 +45,11 @@ export function requestGuard(bound: string, allowed: readonly string[]): Middlew
     if (c.req.method !== "GET" && c.req.method !== "HEAD") {
       const origin = c.req.header("origin");
       const site = c.req.header("sec-fetch-site");
-      // No Origin: a script or curl, not a browser page. An Origin must be this console itself.
-      const foreignOrigin = origin !== undefined && safeHost(origin) !== host.toLowerCase();
+      // No Origin: a script or curl, not a browser page. An Origin must be this console itself;
+      // "null" (a privacy-minded navigation) passes only with the browser's own word,
+      // Sec-Fetch-Site, which no page can set.
+      const ownNull = origin === "null" && site === "same-origin";
+      const foreignOrigin = origin !== undefined && !ownNull && safeHost(origin) !== host.toLowerCase();
       const foreignSite = site !== undefined && site !== "same-origin" && site !== "none";
       if (foreignOrigin || foreignSite) {
         return c.json({ error: "changes are taken only from this console's own page" }, 403);
@@ -76,7 +79,8 @@ export function securityHeaders(): MiddlewareHandler {
     c.res.headers.set("content-security-policy", CONTENT_SECURITY_POLICY);
     c.res.headers.set("x-content-type-options", "nosniff");
     c.res.headers.set("x-frame-options", "DENY");
-    c.res.headers.set("referrer-policy", "no-referrer");
+    // same-origin, not no-referrer: with no-referrer Chromium sends `Origin: null` on the token form.
+    c.res.headers.set("referrer-policy", "same-origin");
     c.res.headers.set("cache-control", "no-store");
   };
 }
