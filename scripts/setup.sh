@@ -38,6 +38,8 @@ command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || need+=(gcc-aarch64-linux-gnu
 command -v cpio >/dev/null 2>&1 || need+=(cpio)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 command -v make >/dev/null 2>&1 || need+=(make)
+# The durable path's fsyncs per event are counted with strace.
+command -v strace >/dev/null 2>&1 || need+=(strace)
 # The consoles are tested in a real browser: Debian's Chromium, driven by playwright-core.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then

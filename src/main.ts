@@ -1,9 +1,4 @@
 import { parseArgs } from "node:util";
-import { checkCommand } from "./commands/check.ts";
-import { demoCommand } from "./commands/demo.ts";
-import { emulatorCommand } from "./commands/emulator.ts";
-import { gpioCommand } from "./commands/gpio.ts";
-import { runCommand } from "./commands/run.ts";
 import { describeError, RealerError } from "./errors.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { runtimeVersion } from "./runtime/index.ts";
@@ -81,19 +76,20 @@ export async function main(argv: readonly string[]): Promise<number> {
     switch (positionals[0]) {
       case "run":
         if (values.config === undefined) throw new RealerError("config", "Cannot run: --config FILE is required");
-        await runCommand({ configPath: values.config, logLevel: level, env: process.env });
+        // Each command is loaded when chosen: the field process never holds the emulator or the demo.
+        await (await import("./commands/run.ts")).runCommand({ configPath: values.config, logLevel: level, env: process.env });
         return 0;
       case "check":
         if (values.config === undefined) throw new RealerError("config", "Cannot check: --config FILE is required");
-        return await checkCommand({ configPath: values.config, offline: values.offline ?? false, env: process.env, print: (line) => console.log(line) });
+        return await (await import("./commands/check.ts")).checkCommand({ configPath: values.config, offline: values.offline ?? false, env: process.env, print: (line) => console.log(line) });
       case "emulator":
-        await emulatorCommand({ stateDir: `${stateDir}/emulator`, port: Number(values.port ?? 0), logLevel: level });
+        await (await import("./commands/emulator.ts")).emulatorCommand({ stateDir: `${stateDir}/emulator`, port: Number(values.port ?? 0), logLevel: level });
         return 0;
       case "demo":
-        await demoCommand({ stateDir: `${stateDir}/demo`, logLevel: level, once: values.once ?? false });
+        await (await import("./commands/demo.ts")).demoCommand({ stateDir: `${stateDir}/demo`, logLevel: level, once: values.once ?? false });
         return 0;
       case "gpio":
-        return await gpioCommand({
+        return await (await import("./commands/gpio.ts")).gpioCommand({
           args: positionals.slice(1),
           backend: values.backend,
           bias: values.bias,

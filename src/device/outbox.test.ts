@@ -5,6 +5,8 @@ import { silentLogger } from "../log.ts";
 import { Outbox, type OutboxLimits } from "./outbox.ts";
 import { DeviceStore } from "./store.ts";
 
+/** Lets the turn end: the readings of one turn are written together, at its end. */
+const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
 const reading = (id: string, value = "1.0") => ({ message_id: id, value, value_received_at: "2026-04-29T10:00:01.000Z" });
 
 async function outbox(limits: Partial<OutboxLimits>) {
@@ -24,6 +26,7 @@ describe("Outbox", () => {
     const { store, box } = await outbox({ maxMessages: 3 });
     box.enqueue("relay", 0, { ...reading("c1"), desired_id: "des_1" });
     for (const id of ["s1", "s2", "s3", "s4"]) box.enqueue("sensor", 1, reading(id));
+    await turn();
     assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["c1", "s3", "s4"]);
     assert.equal(box.stats.dropped, 2);
   });
@@ -33,6 +36,7 @@ describe("Outbox", () => {
     box.keepLatestOnly("temperature");
     box.enqueue("door", 1, reading("d1"));
     for (const id of ["t1", "t2", "t3", "t4"]) box.enqueue("temperature", 1, reading(id));
+    await turn();
     assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["d1", "t4"]);
     assert.deepEqual([box.stats.coalesced, box.stats.dropped], [3, 0]);
   });
@@ -63,5 +67,23 @@ describe("Outbox", () => {
     assert.ok(sent.length >= 7 && sent.length <= 8, `${sent.length} sent after 0.7 s`);
     assert.ok(sent.at(-1)!.at - started >= 150, "the rest waited for tokens");
     box.detach();
+  });
+
+  it("writes the readings of one turn in one commit, and settles acks in a batch the next sends skip", async () => {
+    const { store, box, sent, attach } = await outbox({ maxInflight: 10, maxPublishPerSecond: 1000 });
+    for (const id of ["a", "b", "c"]) box.enqueue("sensor", 1, reading(id));
+    assert.equal(store.outboxDepth(), 0, "not yet: the turn is not over");
+    assert.equal(box.depth, 3, "but counted as waiting");
+    await turn();
+    assert.equal(store.outboxDepth(), 3);
+    attach();
+    box.settle({ message_id: "a", status: "accepted", retryable: false, feed_data_topic: "sensor" });
+    assert.equal(box.depth, 2, "settled at once for the outbox");
+    box.detach();
+    attach();
+    assert.deepEqual(sent.map((s) => s.id), ["a", "b", "c", "b", "c"], "an acked message is never sent again, deleted or not");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["b", "c"], "deleted in the batch");
+    box.close();
   });
 });

@@ -63,6 +63,8 @@ interface Held {
 
 /** How many readings wait in memory while the disk refuses them; past this the oldest go. */
 const HELD_MAX = 1000;
+/** How long acks gather before their rows are deleted together. */
+const SETTLE_BATCH_MS = 5;
 /** How often held readings are tried again while the disk refuses them. */
 const HELD_RETRY_MS = 1000;
 
@@ -100,6 +102,12 @@ export class Outbox {
   readonly stats: OutboxStats = { accepted: 0, replayed: 0, rejected: 0, conflict: 0, dropped: 0, coalesced: 0, resent: 0, held: 0, unanswerable: 0 };
   readonly #held: Held[] = [];
   #heldRetry: ReturnType<typeof setTimeout> | undefined;
+  #heldWrite = false;
+  /** Acked messages whose row is not deleted yet (the delete is batched and not synced). */
+  readonly #settling = new Map<string, { readonly topic: string | undefined; readonly bytes: number }>();
+  #settleFlush: ReturnType<typeof setTimeout> | undefined;
+  /** Rows in the table and their payload characters, counted rather than scanned. */
+  #sizes: { messages: number; bytes: number } | undefined;
   #lastDepth = 0;
   #limits: OutboxLimits;
   #publisher: Publisher | undefined;
@@ -118,11 +126,17 @@ export class Outbox {
   /** Messages waiting for an ack. */
   get depth(): number {
     try {
-      this.#lastDepth = this.#options.store.outboxDepth() + this.#held.length;
+      this.#lastDepth = this.#tableSizes().messages - this.#settling.size + this.#held.length;
     } catch {
       // A failing disk: the last depth read is the best there is.
     }
     return this.#lastDepth;
+  }
+
+  /** The table's rows and bytes: read once, then kept by every write through this outbox. */
+  #tableSizes(): { messages: number; bytes: number } {
+    this.#sizes ??= this.#options.store.outboxSize();
+    return this.#sizes;
   }
 
   /** Stops the timers: the runtime is stopping. Held readings that never reached the disk are logged. */
@@ -130,6 +144,7 @@ export class Outbox {
     this.detach();
     clearTimeout(this.#heldRetry);
     this.#heldRetry = undefined;
+    this.#flushSettled();
     if (this.#held.length > 0) this.#options.logger.error("outbox.lost_on_stop", { messages: this.#held.length, note: "the store refused them until the end" });
   }
 
@@ -156,8 +171,15 @@ export class Outbox {
       return;
     }
     this.#held.push({ topic, priority, payload, at: clock.now() });
-    this.#writeHeld();
-    this.pump();
+    // Readings of one turn (a burst of edges, a poll's events) share one commit, one fsync.
+    if (!this.#heldWrite) {
+      this.#heldWrite = true;
+      queueMicrotask(() => {
+        this.#heldWrite = false;
+        this.#writeHeld();
+        this.pump();
+      });
+    }
   }
 
   /** Whether a report of this payload fits the catalog's payload limit. */
@@ -178,6 +200,10 @@ export class Outbox {
       return "too-large";
     }
     this.#options.store.recordAnswer(route, topic, report, advanceSequence, this.#options.clock.now(), lineState);
+    if (this.#sizes) {
+      this.#sizes.messages++;
+      this.#sizes.bytes += JSON.stringify(report).length;
+    }
     this.pump();
     return "recorded";
   }
@@ -194,10 +220,17 @@ export class Outbox {
   /** Writes held messages in order; on a refusal keeps them (bounded) and tries again later. */
   #writeHeld(): void {
     const { store, logger } = this.#options;
-    while (this.#held.length > 0) {
-      const next = this.#held[0]!;
+    if (this.#held.length > 0) {
+      const batch = this.#held.slice();
       try {
-        store.addToOutbox(next.topic, next.priority, next.payload, next.at);
+        const sizes = this.#tableSizes();
+        const added = store.addManyToOutbox(batch);
+        if (added === batch.length) {
+          sizes.messages += added;
+          sizes.bytes += batch.reduce((sum, row) => sum + JSON.stringify(row.payload).length, 0);
+        } else {
+          this.#sizes = undefined; // Some were there already (a redelivered report): count afresh.
+        }
       } catch (error) {
         if (this.#held.length > HELD_MAX) {
           const dropped = this.#held.splice(0, this.#held.length - HELD_MAX);
@@ -212,7 +245,7 @@ export class Outbox {
         }, HELD_RETRY_MS);
         return;
       }
-      this.#held.shift();
+      this.#held.splice(0, batch.length);
       this.#enforceBounds();
     }
     this.stats.held = 0;
@@ -230,13 +263,21 @@ export class Outbox {
   #trimToBounds(): void {
     const { store, logger } = this.#options;
     const over = () => {
-      const size = store.outboxSize();
-      return size.messages > this.#limits.maxMessages || size.bytes > this.#limits.maxBytes;
+      const size = this.#tableSizes();
+      return size.messages - this.#settling.size > this.#limits.maxMessages || size.bytes > this.#limits.maxBytes;
     };
+    if (!over()) return;
+    // The rare path: count from the table as it is, and again after each removal below.
+    this.#flushSettled();
+    const recount = () => {
+      this.#sizes = store.outboxSize();
+    };
+    recount();
     if (!over()) return;
     const busy = new Set(this.#inflight.keys());
     for (const topic of this.#latestValue) {
       const removed = store.coalesce(topic, busy);
+      recount();
       if (removed > 0) {
         this.stats.coalesced += removed;
         logger.warn("outbox.coalesced", { topic, removed, note: "the outbox is full; this route keeps its latest value" });
@@ -249,6 +290,7 @@ export class Outbox {
         return;
       }
       store.removeFromOutbox(oldest.messageId, oldest.topic);
+      recount();
       this.stats.dropped++;
       logger.warn("outbox.dropped", { message_id: oldest.messageId, topic: oldest.topic, reason: "the outbox is full; the oldest reading goes" });
     }
@@ -284,12 +326,20 @@ export class Outbox {
     if (FINAL.has(ack.status)) {
       this.#forget(messageId);
       let removed = false;
-      try {
-        removed = store.removeFromOutbox(messageId, topic);
-      } catch (error) {
-        // The ack is final but cannot be noted: the message is sent again later and the server
-        // answers `replayed`, which settles it then.
-        logger.warn("ack.not_recorded", { message_id: messageId, error: describeError(error) });
+      if (!this.#settling.has(messageId)) {
+        try {
+          // Known to wait when in flight; otherwise (an ack after a restart) looked up, unsynced.
+          const bytes = inflight ? inflight.row.payload.length : store.messageSize(messageId, topic);
+          if (bytes !== undefined) {
+            this.#settling.set(messageId, { topic, bytes });
+            this.#scheduleSettle();
+            removed = true;
+          }
+        } catch (error) {
+          // The ack is final but cannot be noted: the message is sent again later and the server
+          // answers `replayed`, which settles it then.
+          logger.warn("ack.not_recorded", { message_id: messageId, error: describeError(error) });
+        }
       }
       if (removed) this.stats[ack.status as "accepted" | "replayed" | "rejected" | "conflict"]++;
       this.#sent.delete(messageId);
@@ -310,6 +360,36 @@ export class Outbox {
     this.pump();
   }
 
+  /** Deletes acked rows in batches: a few milliseconds' worth of acks share one unsynced commit. */
+  #scheduleSettle(): void {
+    this.#settleFlush ??= setTimeout(() => {
+      this.#settleFlush = undefined;
+      this.#flushSettled();
+    }, SETTLE_BATCH_MS);
+  }
+
+  #flushSettled(): void {
+    clearTimeout(this.#settleFlush);
+    this.#settleFlush = undefined;
+    if (this.#settling.size === 0) return;
+    const batch = [...this.#settling];
+    try {
+      this.#options.store.removeSettled(batch.map(([messageId, { topic }]) => ({ messageId, topic })));
+    } catch (error) {
+      // Kept out of sends meanwhile; tried again with the next batch.
+      this.#options.logger.warn("ack.not_recorded", { messages: batch.length, error: describeError(error) });
+      this.#scheduleSettle();
+      return;
+    }
+    for (const [messageId, { bytes }] of batch) {
+      this.#settling.delete(messageId);
+      if (this.#sizes) {
+        this.#sizes.messages--;
+        this.#sizes.bytes -= bytes;
+      }
+    }
+  }
+
   /** Sends what waits, up to the in-flight limit and the publish rate. */
   pump(): void {
     if (this.#pumping) return;
@@ -325,7 +405,8 @@ export class Outbox {
       }
       let rows: OutboxRow[];
       try {
-        rows = this.#options.store.pendingOutbox(maxInflight + this.#inflight.size).filter((row) => !this.#inflight.has(row.messageId));
+        rows = this.#options.store.pendingOutbox(maxInflight + this.#inflight.size + this.#settling.size)
+          .filter((row) => !this.#inflight.has(row.messageId) && !this.#settling.has(row.messageId));
       } catch (error) {
         this.#options.logger.warn("outbox.read_failed", { error: describeError(error) });
         this.#wakeForToken();

@@ -191,10 +191,10 @@ export class DeviceStore {
   }
 
   /** Runs a write in one transaction, noting failure episodes (logged once each) and recoveries. */
-  #write<T>(fn: () => T): T {
+  #write<T>(fn: () => T, options?: { readonly lazy?: boolean }): T {
     let result: T;
     try {
-      result = this.#db.transaction(fn);
+      result = this.#db.transaction(fn, options);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const first = !this.#health.failing;
@@ -217,14 +217,39 @@ export class DeviceStore {
   }
 
   /** Adds a message; the same topic and message id again is a no-op. */
-  addToOutbox(topic: string, priority: Priority, payload: FeedPayload, now: number): void {
-    this.#write(() => this.#insertOutbox(topic, priority, payload, now));
+  addToOutbox(topic: string, priority: Priority, payload: FeedPayload, now: number): boolean {
+    return this.#write(() => this.#insertOutbox(topic, priority, payload, now));
   }
 
-  #insertOutbox(topic: string, priority: Priority, payload: FeedPayload, now: number): void {
-    this.#db
+  /** Adds several messages in one commit (one fsync); returns how many were new. */
+  addManyToOutbox(rows: readonly { readonly topic: string; readonly priority: Priority; readonly payload: FeedPayload; readonly at: number }[]): number {
+    return this.#write(() => rows.reduce((added, row) => added + (this.#insertOutbox(row.topic, row.priority, row.payload, row.at) ? 1 : 0), 0));
+  }
+
+  #insertOutbox(topic: string, priority: Priority, payload: FeedPayload, now: number): boolean {
+    return this.#db
       .prepare("INSERT OR IGNORE INTO outbox (topic, message_id, priority, payload, created_at) VALUES (?, ?, ?, ?, ?)")
-      .run(topic, payload.message_id, priority, JSON.stringify(payload), now);
+      .run(topic, payload.message_id, priority, JSON.stringify(payload), now) > 0;
+  }
+
+  /** The stored payload's length of a waiting message, or undefined when none waits under that id. */
+  messageSize(messageId: string, topic?: string): number | undefined {
+    const row = topic === undefined
+      ? this.#db.prepare("SELECT LENGTH(payload) AS n FROM outbox WHERE message_id = ? LIMIT 1").get(messageId)
+      : this.#db.prepare("SELECT LENGTH(payload) AS n FROM outbox WHERE message_id = ? AND topic = ?").get(messageId, topic);
+    return row === undefined ? undefined : Number(row.n);
+  }
+
+  /**
+   * Removes messages whose ack was final, in one commit that does not wait for the disk: a power
+   * cut may bring some back, and the server answers their resend `replayed` (see `transaction`).
+   */
+  removeSettled(settled: readonly { readonly messageId: string; readonly topic: string | undefined }[]): number {
+    return this.#write(() =>
+      settled.reduce((removed, { messageId, topic }) =>
+        removed + (topic === undefined
+          ? this.#db.prepare("DELETE FROM outbox WHERE message_id = ?").run(messageId)
+          : this.#db.prepare("DELETE FROM outbox WHERE message_id = ? AND topic = ?").run(messageId, topic)), 0), { lazy: true });
   }
 
   /** Removes a message once its ack is final. Returns whether it was there. */

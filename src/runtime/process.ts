@@ -33,7 +33,14 @@ export function spawnProcess(command: string, args: readonly string[], env: Read
     const streams = Promise.all([collect(child.stdout, (t) => (stdout += t)), collect(child.stderr, (t) => (stderr += t))]);
     return {
       pid: child.pid,
-      kill: (signal) => child.kill(signal),
+      kill: (signal) => {
+      try {
+        child.kill(signal);
+      } catch (error) {
+        // Deno throws for a child that already ended; Bun and Node let it pass. So do we.
+        if (!(error instanceof TypeError)) throw error;
+      }
+    },
       exited: child.exited.then(async (code) => {
         await streams;
         return child.signalCode === null ? code : null;
@@ -45,7 +52,14 @@ export function spawnProcess(command: string, args: readonly string[], env: Read
   const streams = Promise.all([collect(child.stdout, (t) => (stdout += t)), collect(child.stderr, (t) => (stderr += t))]);
   return {
     pid: child.pid,
-    kill: (signal) => child.kill(signal),
+    kill: (signal) => {
+      try {
+        child.kill(signal);
+      } catch (error) {
+        // Deno throws for a child that already ended; Bun and Node let it pass. So do we.
+        if (!(error instanceof TypeError)) throw error;
+      }
+    },
     exited: child.status.then(async (status) => {
       await streams;
       return status.signal === null ? status.code : null;

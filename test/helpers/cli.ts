@@ -4,13 +4,17 @@ import { type ChildProcessHandle, runtimeName, spawnProcess } from "../../src/ru
 
 const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 
-/** Starts `realer-edge ARGS` with `env` added to this process's environment. */
-export function startCli(args: readonly string[], env: Readonly<Record<string, string>> = {}): ChildProcessHandle {
+/**
+ * Starts `realer-edge ARGS` with `env` added to this process's environment; `wrapper` runs it
+ * under another program (strace, say): its command and arguments come first.
+ */
+export function startCli(args: readonly string[], env: Readonly<Record<string, string>> = {}, wrapper: readonly string[] = []): ChildProcessHandle {
   // Under Deno, the permissions of `deno task start` (no --allow-run, no --allow-ffi), with
   // writes anywhere because each test's state folder is a fresh temporary one.
   const runtimeArgs = runtimeName === "deno" ? ["run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", MAIN] : [MAIN];
   const base = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
-  return spawnProcess(process.execPath, [...runtimeArgs, ...args], { ...base, ...env, NO_COLOR: "1" });
+  const [command, ...rest] = [...wrapper, process.execPath, ...runtimeArgs, ...args];
+  return spawnProcess(command!, rest, { ...base, ...env, NO_COLOR: "1" });
 }
 
 /** Runs the CLI to its end. */
