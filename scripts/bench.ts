@@ -1,104 +1,235 @@
-// Prints, from one run: the desired → line active → ack round trip of the device runtime,
-// next to the raw round trip of an MQTT.js echo over the same TLS broker, and their ratio;
-// then how fast the outbox drains a backlog. Numbers only, no pass/fail.
-import mqtt from "mqtt";
+// The durable path, measured: the device runs as its own process (the source under Bun, then
+// under Deno, and a compiled binary with --binary PATH), the emulator and its broker outside it.
+// Every figure is printed next to its goal and to the floor measured in the same run (one 4 KiB
+// write + fdatasync on the same disk, a raw MQTT.js QoS 1 echo and one-way trip on the same
+// broker). Numbers and verdicts only: no test asserts on time. Samples go to
+// test-results/bench/samples.json and histograms to test-results/bench/report.html.
+//
+//   npm run bench                       Bun and Deno
+//   npm run bench -- --binary dist/realer-edge-linux-x64
+//   npm run bench -- --soak 30          adds the memory slope under 50 desired states a second
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { DEMO_ROUTES } from "../src/commands/demo-device.ts";
 import { DeviceStore } from "../src/device/store.ts";
-import { withNoDelay } from "../src/mqtt/no-delay.ts";
-import { runtimeVersion } from "../src/runtime/index.ts";
-import { RELAY_LINE, startDevice, startEmulator, tempDir, waitFor } from "../test/helpers/harness.ts";
+import type { Emulator, FeedReceived } from "../src/emulator/emulator.ts";
+import { findFreePort } from "../src/emulator/free-port.ts";
+import { deviceConfig, startEmulator, SWITCH_LINE, tempDir } from "../test/helpers/harness.ts";
+import { type DeviceKind, type DeviceProcess, sampler, startDevice } from "./bench/device-process.ts";
+import { brokerFloors, fdatasyncSamples } from "./bench/floors.ts";
+import { histogramPage } from "./bench/report.ts";
+import { renderTable, type Row, summarize } from "./bench/stats.ts";
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 300);
+const { values } = parseArgs({ options: { binary: { type: "string" }, soak: { type: "string" }, rounds: { type: "string" }, backlog: { type: "string" }, only: { type: "string" } } });
+const ROUNDS = Number(values.rounds ?? 300);
 const WARMUP = 30;
-const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 10_000);
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
-
-function summary(samples: readonly number[]) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const mean = sorted.reduce((sum, x) => sum + x, 0) / sorted.length;
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean };
-}
-
-const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
-
-// The catalog's publish rate is raised so the drain measures the outbox, not the limit it
-// honours (at the emulator's default of 20 per second, 10,000 messages take 500 s).
+const BACKLOG = Number(values.backlog ?? 10_000);
+const SOAK_MIN = Number(values.soak ?? 0);
+// The catalog's publish rate is raised so the drain measures the outbox, not the limit it honours.
 const DRAIN_RATE = 100_000;
-const { emulator, stop } = await startEmulator({ max_publish_per_second: DRAIN_RATE });
-try {
-  // 1. The device path: operator publishes a desired state; the device applies it to the line,
-  //    reads it back, publishes its report; the emulator acks; the device receives the ack.
-  const dev = await startDevice(emulator);
-  const relay = dev.device.routes.find((route) => route.source_type === "command")!.source_id;
-  await waitFor("online", () => dev.seen.online.length > 0);
-  const device: number[] = [];
-  const lineActive: number[] = [];
-  for (let i = 0; i < WARMUP + ROUNDS; i++) {
-    const value = i % 2 === 0 ? "1.0" : "0.0";
-    const started = performance.now();
-    let activeAt = 0;
-    const offDesired = dev.runtime.events.on("desired", () => (activeAt = performance.now()));
-    const acked = new Promise<void>((resolve) => {
-      const off = dev.runtime.events.on("settled", (settled) => {
-        if (settled.payload?.desired_id === undefined) return;
-        off();
-        resolve();
-      });
-    });
-    await emulator.setDesired(dev.device.device_id, relay, value);
-    await acked;
-    offDesired();
-    if (dev.mock.getLevel(RELAY_LINE) !== (value === "1.0" ? 1 : 0)) throw new Error("the line does not hold the desired value");
-    if (i >= WARMUP) {
-      device.push(performance.now() - started);
-      lineActive.push(activeAt - started);
+
+const kinds: { name: string; kind: DeviceKind }[] = [];
+if (values.only !== "deno") kinds.push({ name: "bun (source)", kind: { runtime: "bun" } });
+if (values.only !== "bun") kinds.push({ name: "deno (source)", kind: { runtime: "deno" } });
+if (values.binary) kinds.push({ name: `binary ${values.binary}`, kind: { binary: values.binary } });
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined && value !== false) return value;
+    if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await sleep(2);
+  }
+}
+
+/** Arrival times of reports at the emulator, by desired_id and by sensor reading. */
+function watchArrivals(emulator: Emulator, deviceId: number) {
+  const byDesired = new Map<string, number>();
+  const readings: { at: number; value: string }[] = [];
+  const off = emulator.onFeedReceived((received: FeedReceived) => {
+    if (received.deviceId !== deviceId) return;
+    const payload = JSON.parse(received.payload.toString("utf8")) as { desired_id?: string; value: string };
+    if (payload.desired_id !== undefined) byDesired.set(payload.desired_id, received.arrivedAt);
+    else readings.push({ at: received.arrivedAt, value: payload.value });
+  });
+  return { byDesired, readings, off };
+}
+
+async function launch(emulator: Emulator, kind: DeviceKind, stateDir: string, backlogDevice?: ReturnType<Emulator["provision"]>) {
+  const device = backlogDevice ?? emulator.provision(DEMO_ROUTES);
+  const port = await findFreePort();
+  const dir = tempDir("bench-config");
+  const config = {
+    ...deviceConfig(emulator, device, stateDir),
+    log: { level: "info", format: "json" },
+    gpio: { backend: "mock", control_port: port },
+    outbox: { max_messages: 4 * BACKLOG, max_bytes: 256 * 1024 * 1024 },
+  };
+  const path = join(dir.path, "device.json");
+  writeFileSync(path, JSON.stringify(config));
+  const proc = startDevice(kind, path, { REALER_CLIENT_SECRET: device.client_secret });
+  const connected = await until("the device to connect", () => proc.lines().find((line) => line.event === "mqtt.connected"), 60_000);
+  return { device, port, proc, connected, dir };
+}
+
+interface Measured {
+  readonly name: string;
+  readonly rows: Row[];
+  readonly samples: Record<string, number[]>;
+}
+
+async function measure(emulator: Emulator, name: string, kind: DeviceKind, floors: { sync: number[]; echo: number[]; oneWay: number[]; controlRtt: number[] }): Promise<Measured> {
+  const stateDir = tempDir("bench-state");
+  const spawnWall = Date.now();
+  const { device, port, proc, connected, dir } = await launch(emulator, kind, stateDir.path);
+  const startToConnack = Date.parse(String(connected.time)) - spawnWall;
+  const relay = device.routes.find((route) => route.source_type === "command")!.source_id;
+  const arrivals = watchArrivals(emulator, device.device_id);
+  const control = `http://127.0.0.1:${port}/lines/${SWITCH_LINE.chip}/${SWITCH_LINE.offset}`;
+  try {
+    await sleep(2000);
+    const idle = proc.rssMiB();
+    // 1. Desired published → report at the emulator, and the device's own share.
+    const roundTrip: number[] = [];
+    const ids: string[] = [];
+    for (let i = 0; i < WARMUP + ROUNDS; i++) {
+      const started = performance.now();
+      const desired = await emulator.setDesired(device.device_id, relay, i % 2 === 0 ? "1.0" : "0.0");
+      const at = await until("the report", () => arrivals.byDesired.get(desired.desiredId));
+      if (i >= WARMUP) {
+        roundTrip.push(at - started);
+        ids.push(desired.desiredId);
+      }
     }
+    await sleep(200);
+    const wanted = new Set(ids);
+    const share = proc.lines().filter((line) => line.event === "desired.applied" && wanted.has(String(line.desired_id))).map((line) => Number(line.took_ms));
+    // 2. Input edge → reading at the emulator (the edge is a pull through the mock's control port).
+    const edge: number[] = [];
+    for (let i = 0; i < WARMUP + ROUNDS; i++) {
+      const seen = arrivals.readings.length;
+      const started = performance.now();
+      await fetch(control, { method: "PUT", body: JSON.stringify({ level: i % 2 === 0 ? 1 : 0 }) }).then((answer) => answer.arrayBuffer());
+      const at = await until("the reading", () => arrivals.readings[seen]?.at);
+      if (i >= WARMUP) edge.push(at - started);
+    }
+    // 3. Memory under 50 desired states a second, for 10 s (or the soak).
+    const rss = sampler(() => proc.rssMiB(), 100);
+    const loadMs = SOAK_MIN > 0 ? SOAK_MIN * 60_000 : 10_000;
+    const loadStarted = performance.now();
+    const slope: { t: number; rss: number }[] = [];
+    for (let i = 0; performance.now() - loadStarted < loadMs; i++) {
+      void emulator.setDesired(device.device_id, relay, i % 2 === 0 ? "1.0" : "0.0");
+      if (i % 50 === 0) slope.push({ t: (performance.now() - loadStarted) / 3_600_000, rss: proc.rssMiB() });
+      await sleep(20);
+    }
+    const underLoad = rss.stop();
+    const s = summarize(roundTrip);
+    const d = summarize(share);
+    const e = summarize(edge);
+    const sync = summarize(floors.sync);
+    const echo = summarize(floors.echo);
+    const oneWay = summarize(floors.oneWay);
+    const rtt = summarize(floors.controlRtt);
+    const rows: Row[] = [
+      { figure: "device's share, desired arrival → report out, p50", measured: d.p50, unit: "ms", goal: { value: sync.p50 + 0.15, kind: "max", how: "fdatasync p50 + 0.15 ms" } },
+      { figure: "desired published → report at emulator, p50", measured: s.p50, unit: "ms", goal: { value: 1.3 * (echo.p50 + sync.p50), kind: "max", how: "1.3 × (raw echo + fdatasync) p50" } },
+      { figure: "desired published → report at emulator, p99", measured: s.p99, unit: "ms", goal: { value: 2 * (echo.p99 + sync.p99), kind: "max", how: "2 × (raw echo + fdatasync) p99" } },
+      { figure: "input edge → reading at emulator, p50", measured: e.p50, unit: "ms", goal: { value: oneWay.p50 + rtt.p50 + 0.1, kind: "max", how: "one-way + control-port hop + 0.1 ms" } },
+      { figure: "RSS idle", measured: idle, unit: "MiB", goal: { value: 56, kind: "max", how: "x64 binary goal" } },
+      { figure: `RSS peak, 50 desired/s for ${Math.round(loadMs / 1000)} s`, measured: Math.max(...underLoad), unit: "MiB", goal: { value: 72, kind: "max", how: "x64 binary goal" } },
+      { figure: "process start → CONNACK", measured: startToConnack, unit: "ms", goal: { value: 100, kind: "max", how: "x64 binary goal" } },
+    ];
+    if (SOAK_MIN > 0 && slope.length > 2) {
+      const n = slope.length;
+      const mt = slope.reduce((a, p) => a + p.t, 0) / n;
+      const mr = slope.reduce((a, p) => a + p.rss, 0) / n;
+      const k = slope.reduce((a, p) => a + (p.t - mt) * (p.rss - mr), 0) / slope.reduce((a, p) => a + (p.t - mt) ** 2, 0);
+      rows.push({ figure: `RSS slope over a ${SOAK_MIN} min soak (MiB per hour)`, measured: k, unit: "MiB", goal: { value: 1, kind: "max", how: "under 1 MiB an hour" } });
+    }
+    return { name, rows, samples: { roundTrip, share, edge } };
+  } finally {
+    arrivals.off();
+    await proc.stop();
+    stateDir.remove();
+    dir.remove();
   }
-  await dev.stop();
+}
 
-  // 2. The baseline: one MQTT.js client publishes QoS 1 to a topic it subscribes, same broker, same TLS.
-  const loop = await emulator.createLoopbackClient();
-  const client = await mqtt.connectAsync(withNoDelay({ protocol: "mqtts", host: "127.0.0.1", port: loop.port, ca: emulator.caPem, protocolVersion: 5, username: loop.username, password: loop.password.reveal(), reconnectPeriod: 0 }));
-  await client.subscribeAsync(loop.topic, { qos: 1 });
-  const raw: number[] = [];
-  for (let i = 0; i < WARMUP + ROUNDS; i++) {
-    const started = performance.now();
-    const received = new Promise<void>((resolve) => client.once("message", () => resolve()));
-    await client.publishAsync(loop.topic, JSON.stringify({ i }), { qos: 1 });
-    await received;
-    if (i >= WARMUP) raw.push(performance.now() - started);
-  }
-  await client.endAsync();
-
-  const d = summary(device);
-  const l = summary(lineActive);
-  const r = summary(raw);
-  console.log(`rounds: ${ROUNDS} (after ${WARMUP} warm-up), ${runtimeVersion()}`);
-  console.log(`desired → line active            p50 ${fmt(l.p50)}  p99 ${fmt(l.p99)}`);
-  console.log(`desired → line active → ack       p50 ${fmt(d.p50)}  p99 ${fmt(d.p99)}  mean ${fmt(d.mean)}`);
-  console.log(`raw MQTT.js echo (QoS 1, TLS)     p50 ${fmt(r.p50)}  p99 ${fmt(r.p99)}  mean ${fmt(r.mean)}`);
-  console.log(`ratio device / raw                p50 ${(d.p50 / r.p50).toFixed(2)}x  p99 ${(d.p99 / r.p99).toFixed(2)}x`);
-
-  // 3. Outbox drain: a backlog of readings recorded while offline, sent once connected.
-  const dir = tempDir("bench-backlog");
-  const backlogged = emulator.provision([{ source_type: "command", pin_port: "6" }, { source_type: "sensor", pin_port: "5" }]);
-  const topic = backlogged.routes[1]!.feed_data_topic;
-  const store = await DeviceStore.open(dir.path);
+async function drain(emulator: Emulator, kind: DeviceKind): Promise<{ rows: Row[]; rate: number }> {
+  const stateDir = tempDir("bench-backlog");
+  const device = emulator.provision(DEMO_ROUTES);
+  const topic = device.routes.find((route) => route.source_type === "sensor")!.feed_data_topic;
+  const store = await DeviceStore.open(stateDir.path);
   const now = Date.now();
-  for (let i = 0; i < BACKLOG; i++) {
-    store.addToOutbox(topic, 1, { message_id: `backlog-${i}`, value: String(i % 100), value_received_at: new Date(now + i).toISOString() }, now);
-  }
+  for (let i = 0; i < BACKLOG; i++) store.addToOutbox(topic, 1, { message_id: `backlog-${i}`, value: String(i % 100), value_received_at: new Date(now + i).toISOString() }, now);
   store.close();
-  const started = performance.now();
-  const drained = await startDevice(emulator, { device: backlogged, stateDir: dir.path, outboxMaxMessages: 2 * BACKLOG });
-  await waitFor("the backlog to drain", () => drained.runtime.outboxDepth === 0, 600_000);
-  const seconds = (performance.now() - started) / 1000;
-  const accepted = emulator.state.feedOf(backlogged.device_id).filter((entry) => entry.status === "accepted").length;
-  await drained.stop();
-  dir.remove();
-  console.log(`outbox drain: ${BACKLOG} messages in ${seconds.toFixed(2)} s = ${Math.round(BACKLOG / seconds)} msg/s (accepted at the emulator: ${accepted}; catalog max_publish_per_second raised to ${DRAIN_RATE}, max_inflight 20)`);
+  const arrivals = watchArrivals(emulator, device.device_id);
+  let proc: DeviceProcess | undefined;
+  let dir: { remove: () => void } | undefined;
+  try {
+    const launched = await launch(emulator, kind, stateDir.path, device);
+    proc = launched.proc;
+    dir = launched.dir;
+    const rss = sampler(() => proc!.rssMiB(), 50);
+    const idle = proc.rssMiB();
+    await until("the backlog to arrive", () => arrivals.readings.length >= BACKLOG, 600_000);
+    const peak = Math.max(...rss.stop());
+    const first = arrivals.readings[0]!.at;
+    const last = arrivals.readings[BACKLOG - 1]!.at;
+    const rate = BACKLOG / ((last - first) / 1000);
+    return {
+      rate,
+      rows: [
+        { figure: `outbox drain of ${BACKLOG} over MQTT (max_inflight 20)`, measured: rate, unit: "msg/s", goal: { value: 5000, kind: "min", how: "issue goal" } },
+        { figure: "RSS peak during the drain", measured: peak, unit: "MiB", goal: { value: idle + 16, kind: "max", how: `idle at connect (${idle.toFixed(1)}) + 16 MiB` } },
+      ],
+    };
+  } finally {
+    arrivals.off();
+    await proc?.stop();
+    dir?.remove();
+    stateDir.remove();
+  }
+}
+
+const { emulator, stop } = await startEmulator({ max_publish_per_second: DRAIN_RATE });
+const out = "test-results/bench";
+mkdirSync(out, { recursive: true });
+try {
+  const floorDir = tempDir("bench-floor");
+  const sync = fdatasyncSamples(floorDir.path, WARMUP + ROUNDS).slice(WARMUP);
+  floorDir.remove();
+  const broker = await brokerFloors(emulator, WARMUP + ROUNDS);
+  const echo = broker.echo.slice(WARMUP);
+  const oneWay = broker.oneWay.slice(WARMUP);
+  console.log(`floors (same run): 4 KiB write + fdatasync p50 ${summarize(sync).p50.toFixed(3)} ms p99 ${summarize(sync).p99.toFixed(3)} ms; raw QoS 1 echo p50 ${summarize(echo).p50.toFixed(3)} ms p99 ${summarize(echo).p99.toFixed(3)} ms; one-way p50 ${summarize(oneWay).p50.toFixed(3)} ms`);
+  const results: Measured[] = [];
+  for (const { name, kind } of kinds) {
+    // The hop into the mock's control port, measured against this device: part of every edge.
+    const probe = await launch(emulator, kind, tempDir("bench-probe").path);
+    const controlRtt: number[] = [];
+    for (let i = 0; i < WARMUP + ROUNDS; i++) {
+      const started = performance.now();
+      await fetch(`http://127.0.0.1:${probe.port}/lines/gpiochip0/20`).then((answer) => answer.arrayBuffer());
+      if (i >= WARMUP) controlRtt.push(performance.now() - started);
+    }
+    await probe.proc.stop();
+    probe.dir.remove();
+    const measured = await measure(emulator, name, kind, { sync, echo, oneWay, controlRtt });
+    const drained = await drain(emulator, kind);
+    measured.rows.push(...drained.rows);
+    measured.samples.controlRtt = controlRtt;
+    results.push(measured);
+    console.log(`\n${renderTable(`${name}: ${ROUNDS} rounds after ${WARMUP} warm-up`, measured.rows)}`);
+  }
+  const samples = { floors: { fdatasync: sync, echo, oneWay }, devices: results.map((r) => ({ name: r.name, rows: r.rows, samples: r.samples })) };
+  writeFileSync(join(out, "samples.json"), JSON.stringify(samples));
+  writeFileSync(join(out, "report.html"), histogramPage(samples));
+  console.log(`\nsamples: ${out}/samples.json; histograms: ${out}/report.html`);
 } finally {
   await stop();
 }

@@ -26,6 +26,14 @@ const FeedResultSchema = v.object({
 /** The result of one HTTPS feed-data item. */
 export type FeedResult = v.InferOutput<typeof FeedResultSchema>["result"];
 
+const FeedBatchResultSchema = v.object({
+  results: v.array(v.object({
+    message_id: v.nullish(v.string()),
+    status: v.string(),
+    error: v.nullish(v.object({ type: v.optional(v.string()), message: v.optional(v.string()) })),
+  })),
+});
+
 const bearer = (token: Secret) => ({ authorization: `Bearer ${token.reveal()}` });
 const devicePath = (deviceId: string | number, rest: string) => `/iot/v1/devices/${encodeURIComponent(String(deviceId))}/${rest}`;
 
@@ -50,4 +58,16 @@ export async function postFeedData(api: ApiClient, token: Secret, deviceId: stri
     body: JSON.stringify(item),
   });
   return answer.result;
+}
+
+/** `POST …/feed-data/batches` with several items: one result per item, in item order. */
+export async function postFeedDataBatch(api: ApiClient, token: Secret, deviceId: string | number, items: readonly Record<string, unknown>[]): Promise<FeedResult[]> {
+  const answer = await api.request({
+    method: "POST",
+    path: devicePath(deviceId, "feed-data/batches"),
+    schema: FeedBatchResultSchema,
+    headers: { ...bearer(token), "content-type": "application/json" },
+    body: JSON.stringify({ items }),
+  });
+  return answer.results;
 }

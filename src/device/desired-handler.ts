@@ -47,6 +47,8 @@ export interface DesiredHandlerOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly onOutcome?: (outcome: DesiredOutcome) => void;
+  /** A monotonic clock in fractional milliseconds, for the `took_ms` of each answer's log line. */
+  readonly monotonic?: () => number;
   /** How long to wait before recording again after the store refused (1 s doubling to 30 s). */
   readonly retry?: { readonly baseMs: number; readonly capMs: number };
 }
@@ -66,6 +68,8 @@ interface Answer {
 interface Pending {
   readonly payload: Uint8Array;
   readonly receivedAt: number;
+  /** Arrival on the monotonic clock, for the device's own share of the round trip. */
+  readonly arrived: number;
   /** Set once decided (the line acted on, if at all): then only recorded again, never re-decided. */
   answer?: Answer | "done";
 }
@@ -115,7 +119,7 @@ export class DesiredHandler {
 
   /** Handles one message from the route's desired topic (or the HTTPS list); see the class. */
   handle(payload: Uint8Array): Promise<void> {
-    const pending: Pending = { payload, receivedAt: this.#options.clock.now() };
+    const pending: Pending = { payload, receivedAt: this.#options.clock.now(), arrived: (this.#options.monotonic ?? (() => performance.now()))() };
     const run = this.#queue.then(async () => {
       this.#backlog.push(pending);
       await this.#drain();
@@ -170,7 +174,7 @@ export class DesiredHandler {
   async #process(pending: Pending): Promise<void> {
     pending.answer ??= await this.#decide(pending);
     if (pending.answer === "done") return;
-    this.#record(pending.answer, pending.receivedAt);
+    this.#record(pending.answer, pending.receivedAt, pending.arrived);
   }
 
   /** What to answer, acting on the line when the request is to be applied; "done" when nothing is to be recorded. */
@@ -277,7 +281,7 @@ export class DesiredHandler {
   }
 
   /** Records the answer and queues its report in one transaction; throws when the store refuses. */
-  #record(answer: Answer, receivedAt: number): void {
+  #record(answer: Answer, receivedAt: number, arrived: number): void {
     const { outbox, clock, logger } = this.#options;
     const { report, status, requested, reason } = answer;
     const desiredId = report.desired_id ?? "";
@@ -287,7 +291,9 @@ export class DesiredHandler {
       logger.error("desired.unanswerable", { route: this.#binding.name, desired_id: desiredId, note: "the report would be over max_payload_bytes" });
       return;
     }
-    const fields = { route: this.#binding.name, desired_id: desiredId, status, value: report.value, reason };
+    // From arrival to the report handed to the broker (recording it pumps the outbox at once).
+    const tookMs = Math.round(((this.#options.monotonic ?? (() => performance.now()))() - arrived) * 1000) / 1000;
+    const fields = { route: this.#binding.name, desired_id: desiredId, status, value: report.value, reason, took_ms: tookMs };
     if (status === "applied") logger.info("desired.applied", fields);
     else logger.warn(`desired.${status}`, fields);
     this.#options.onOutcome?.({

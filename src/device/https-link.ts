@@ -1,6 +1,6 @@
 import type { ApiClient } from "../cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
-import { fetchBootstrap, fetchDesiredStates, postFeedData } from "../cloud/https-api.ts";
+import { fetchBootstrap, fetchDesiredStates, type FeedResult, postFeedData, postFeedDataBatch } from "../cloud/https-api.ts";
 import type { TokenSource } from "../cloud/oauth.ts";
 import { type BackoffSettings, decideRetry, reportRetry } from "../cloud/retry-policy.ts";
 import type { Clock } from "../clock.ts";
@@ -51,6 +51,9 @@ export async function handleDesiredStates(states: readonly Record<string, unknow
   }
 }
 
+/** Items per feed-data batch: what waits goes in requests of this many, one request at a time. */
+const HTTPS_BATCH = 100;
+
 const STATUS: Record<string, string> = { created: "accepted", replayed: "replayed", conflict: "conflict", rejected: "rejected" };
 
 /**
@@ -71,7 +74,7 @@ export class HttpsLink {
   async run(signal: AbortSignal): Promise<Catalog | undefined> {
     const { outbox, clock, logger, pollMs, catalogCheckMs } = this.#options;
     logger.info("https.started", { poll_ms: pollMs, note: "MQTT is not offered; polling desired states over HTTPS" });
-    outbox.attach(this.#publisher());
+    outbox.attach(this.#publisher(), { maxInflight: HTTPS_BATCH, unmetered: true });
     let nextCatalogCheck = clock.now() + catalogCheckMs;
     let attempt = 0;
     try {
@@ -122,39 +125,83 @@ export class HttpsLink {
   }
 
   #publisher(): Publisher {
-    const { api, tokens, deviceId, outbox, logger } = this.#options;
-    // One POST at a time, in the outbox's order, so a route's messages arrive in order.
+    // What the outbox sends in one turn (up to its in-flight limit) goes as one batch POST, in
+    // the outbox's order, one batch at a time, so a route's messages arrive in order.
+    let waiting: { readonly topic: string; readonly payload: string; readonly done: () => void }[] = [];
     let chain: Promise<void> = Promise.resolve();
-    const send = async (topic: string, payload: string): Promise<void> => {
-        const binding = this.#byTopic.get(topic);
-        const sourceId = binding?.route.source_id;
-        const feed = JSON.parse(payload) as Record<string, unknown>;
-        if (!binding || sourceId === undefined) {
-          logger.error("https.unroutable", { topic, message_id: String(feed.message_id), note: "the route has no source_id to name over HTTPS; kept for MQTT" });
+    return {
+      publish: (topic, payload) =>
+        new Promise<void>((resolve) => {
+          waiting.push({ topic, payload, done: resolve });
+          if (waiting.length > 1) return;
+          queueMicrotask(() => {
+            const batch = waiting;
+            waiting = [];
+            chain = chain.then(() => this.#sendBatch(batch.map(({ topic, payload }) => ({ topic, payload })))).finally(() => {
+              for (const item of batch) item.done();
+            });
+          });
+        }),
+    };
+  }
+
+  /** Whether the server takes `feed-data/batches`; an older one answers 404, and items go one by one. */
+  #batches = true;
+
+  async #sendBatch(messages: readonly { readonly topic: string; readonly payload: string }[]): Promise<void> {
+    const { api, tokens, deviceId, outbox, logger } = this.#options;
+    const items: { readonly topic: string; readonly messageId: string; readonly item: Record<string, unknown> }[] = [];
+    for (const { topic, payload } of messages) {
+      const binding = this.#byTopic.get(topic);
+      const sourceId = binding?.route.source_id;
+      const feed = JSON.parse(payload) as Record<string, unknown>;
+      if (!binding || sourceId === undefined) {
+        logger.error("https.unroutable", { topic, message_id: String(feed.message_id), note: "the route has no source_id to name over HTTPS; kept for MQTT" });
+        continue;
+      }
+      items.push({ topic, messageId: String(feed.message_id), item: { ...feed, [binding.route.source_type === "command" ? "command_id" : "sensor_id"]: sourceId } });
+    }
+    if (items.length === 0) return;
+    const settleAll = (results: readonly FeedResult[]) =>
+      items.forEach(({ topic, messageId }, index) => {
+        const result = results[index];
+        const status = result ? STATUS[result.status] ?? result.status : "error";
+        outbox.settle({ message_id: result?.message_id ?? messageId, status, retryable: status === "error", error: result?.error ?? (result ? null : { type: "missing_result" }), feed_data_topic: topic });
+      });
+    const failAll = (error: unknown) => {
+      const code = error instanceof HttpError ? error.code : 0;
+      const final = code === 4000 || code === 4013 || code === 4022;
+      for (const { topic, messageId } of items) {
+        outbox.settle({ message_id: messageId, status: final ? "rejected" : "error", retryable: !final, error: { type: final ? `http_${code}` : "unreachable", message: describeError(error) }, feed_data_topic: topic });
+      }
+    };
+    if (this.#batches && items.length > 1) {
+      try {
+        settleAll(await withToken(tokens, (token) => postFeedDataBatch(api, token, deviceId, items.map(({ item }) => item))));
+        return;
+      } catch (error) {
+        if (error instanceof HttpError && error.status === 404) {
+          this.#batches = false;
+          logger.info("https.no_batches", { note: "the server has no feed-data/batches; sending items one by one" });
+        } else if (error instanceof HttpError && (error.code === 4000 || error.code === 4013 || error.code === 4022)) {
+          // One item may be at fault: the batch goes again item by item, so only that one is refused.
+          logger.warn("https.batch_refused", { items: items.length, error: describeError(error), note: "sending its items one by one" });
+        } else {
+          failAll(error);
           return;
         }
-        const item = { ...feed, [binding.route.source_type === "command" ? "command_id" : "sensor_id"]: sourceId };
-        try {
-          const result = await withToken(tokens, (token) => postFeedData(api, token, deviceId, item));
-          const status = STATUS[result.status] ?? result.status;
-          outbox.settle({ message_id: result.message_id ?? String(feed.message_id), status, retryable: status === "error", error: result.error ?? null, feed_data_topic: topic });
-        } catch (error) {
-          const code = error instanceof HttpError ? error.code : 0;
-          const final = code === 4000 || code === 4013 || code === 4022;
-          outbox.settle({
-            message_id: String(feed.message_id),
-            status: final ? "rejected" : "error",
-            retryable: !final,
-            error: { type: final ? `http_${code}` : "unreachable", message: describeError(error) },
-            feed_data_topic: topic,
-          });
-        }
-    };
-    return {
-      publish: (topic, payload) => {
-        chain = chain.then(() => send(topic, payload));
-        return chain;
-      },
-    };
+      }
+    }
+    for (const { topic, messageId, item } of items) {
+      try {
+        const result = await withToken(tokens, (token) => postFeedData(api, token, deviceId, item));
+        const status = STATUS[result.status] ?? result.status;
+        outbox.settle({ message_id: result.message_id ?? messageId, status, retryable: status === "error", error: result.error ?? null, feed_data_topic: topic });
+      } catch (error) {
+        const code = error instanceof HttpError ? error.code : 0;
+        const final = code === 4000 || code === 4013 || code === 4022;
+        outbox.settle({ message_id: messageId, status: final ? "rejected" : "error", retryable: !final, error: { type: final ? `http_${code}` : "unreachable", message: describeError(error) }, feed_data_topic: topic });
+      }
+    }
   }
 }

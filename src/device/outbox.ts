@@ -109,6 +109,7 @@ export class Outbox {
   /** Rows in the table and their payload characters, counted rather than scanned. */
   #sizes: { messages: number; bytes: number } | undefined;
   #lastDepth = 0;
+  #pacing: { readonly maxInflight: number; readonly unmetered: true } | undefined;
   #limits: OutboxLimits;
   #publisher: Publisher | undefined;
   #pumping = false;
@@ -296,10 +297,15 @@ export class Outbox {
     }
   }
 
-  /** Starts sending through `publisher`: everything not yet acked goes again, in order. */
-  attach(publisher: Publisher): void {
+  /**
+   * Starts sending through `publisher`: everything not yet acked goes again, in order. `pacing`
+   * replaces the catalog's MQTT limits for a transport with its own back-pressure (the HTTPS
+   * runtime sends one batch request at a time, so it needs no publish rate).
+   */
+  attach(publisher: Publisher, pacing?: { readonly maxInflight: number; readonly unmetered: true }): void {
     this.#clearInflight();
     this.#publisher = publisher;
+    this.#pacing = pacing;
     this.#writeHeld();
     this.pump();
   }
@@ -397,8 +403,8 @@ export class Outbox {
     try {
       const publisher = this.#publisher;
       if (!publisher) return;
-      const { maxInflight } = this.#limits;
-      const room = Math.min(maxInflight - this.#inflight.size, this.#takeTokens());
+      const maxInflight = this.#pacing?.maxInflight ?? this.#limits.maxInflight;
+      const room = Math.min(maxInflight - this.#inflight.size, this.#pacing ? Number.POSITIVE_INFINITY : this.#takeTokens());
       if (room <= 0) {
         if (this.#inflight.size < maxInflight) this.#wakeForToken();
         return;
@@ -413,7 +419,7 @@ export class Outbox {
         return;
       }
       const sending = rows.slice(0, room);
-      this.#tokens -= sending.length;
+      if (!this.#pacing) this.#tokens -= sending.length;
       for (const row of sending) this.#send(publisher, row);
       if (rows.length > sending.length && this.#inflight.size < maxInflight) this.#wakeForToken();
     } finally {

@@ -20,6 +20,15 @@ import { ServiceClient } from "./service-client.ts";
 import { TcpProxy } from "./tcp-proxy.ts";
 import { type DesiredRecord, type DeviceRecord, EmulatorState, type RouteRecord, type RouteSpec } from "./state.ts";
 
+
+/** A device publish as the emulator received it. */
+export interface FeedReceived {
+  readonly deviceId: number;
+  readonly sourceId: string;
+  readonly payload: Buffer;
+  /** `performance.now()` at arrival. */
+  readonly arrivedAt: number;
+}
 /** Options for {@linkcode Emulator}. */
 export interface EmulatorOptions {
   /** Where certificates and the broker's files live. */
@@ -60,6 +69,7 @@ export class Emulator {
   readonly state = new EmulatorState();
   readonly app: Hono;
   readonly broker: Broker;
+  readonly #feedListeners = new Set<(received: FeedReceived) => void>();
   readonly issuer: CredentialIssuer;
   /** Devices that are not offered MQTT (no `credential_endpoint`). */
   readonly mqttWithheld = new Set<number>();
@@ -262,9 +272,20 @@ export class Emulator {
     return this.issuer.issued.get(deviceId) ?? [];
   }
 
+  /**
+   * Calls `listener` with each device publish as it arrives (on the monotonic clock, before it is
+   * processed), for benchmarks and rigs that time the device from outside. Returns a remover.
+   */
+  onFeedReceived(listener: (received: FeedReceived) => void): () => void {
+    this.#feedListeners.add(listener);
+    return () => this.#feedListeners.delete(listener);
+  }
+
   async #onFeed(topic: string, payload: Buffer): Promise<void> {
+    const arrivedAt = performance.now();
     const owner = this.state.routeByTopic(topic);
     if (!owner) return;
+    for (const listener of this.#feedListeners) listener({ deviceId: owner.device.deviceId, sourceId: owner.route.sourceId, payload, arrivedAt });
     const { device, route } = owner;
     const now = Date.now();
     const mode = this.faults.ackMode;

@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Emulator } from "../../src/emulator/emulator.ts";
-import { DEMO_ROUTES, RELAY_LINE, startDevice, startEmulator, SWITCH_LINE, waitFor } from "../helpers/harness.ts";
+import { DeviceStore } from "../../src/device/store.ts";
+import { DEMO_ROUTES, RELAY_LINE, startDevice, startEmulator, SWITCH_LINE, tempDir, waitFor } from "../helpers/harness.ts";
 
 describe("HTTPS runtime and bootstrap (emulator section 8)", () => {
   let emulator: Emulator;
@@ -86,6 +87,39 @@ describe("HTTPS runtime and bootstrap (emulator section 8)", () => {
       }
     } finally {
       emulator.faults.bootstrapProtocols = undefined;
+    }
+  });
+
+  it("drains a backlog over HTTPS in feed-data/batches, in order, each reading once", { timeout: 60_000 }, async () => {
+    const device = emulator.provision(DEMO_ROUTES);
+    emulator.mqttWithheld.add(device.device_id);
+    const sensor = device.routes.find((route) => route.source_type === "sensor")!;
+    const dir = tempDir("https-backlog");
+    const store = await DeviceStore.open(dir.path);
+    const backlog = 300;
+    for (let i = 0; i < backlog; i++) store.addToOutbox(sensor.feed_data_topic, 1, { message_id: `backlog-${i}`, value: String(i % 2), value_received_at: new Date(Date.UTC(2026, 10, 30, 0, 0, i)).toISOString() }, i);
+    store.close();
+    const posts = { batches: 0, single: 0 };
+    const dev = await startDevice(emulator, {
+      device,
+      stateDir: dir.path,
+      wrapFetch: (inner) => ((input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+        const url = String(input instanceof Request ? input.url : input);
+        if (url.endsWith("/feed-data/batches")) posts.batches++;
+        else if (url.endsWith("/feed-data")) posts.single++;
+        return inner(input, init);
+      }) as typeof fetch,
+    });
+    try {
+      assert.equal(dev.runtime.transport, "https");
+      const ids = () => emulator.state.feedOf(device.device_id).map((entry) => (entry.payload as { message_id?: string }).message_id).filter((id) => id?.startsWith("backlog-"));
+      await waitFor("the backlog to arrive", () => ids().length >= backlog, 30_000);
+      assert.deepEqual(ids(), Array.from({ length: backlog }, (_, i) => `backlog-${i}`), "in order, each once");
+      assert.ok(posts.batches > 0 && posts.batches + posts.single <= backlog / 10, `${posts.batches} batch POSTs and ${posts.single} single ones for ${backlog} readings`);
+      await waitFor("the outbox to empty", () => dev.runtime.outboxDepth === 0, 10_000);
+    } finally {
+      await dev.stop();
+      emulator.mqttWithheld.delete(device.device_id);
     }
   });
 });
