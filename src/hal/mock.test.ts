@@ -40,4 +40,14 @@ describe("MockBackend", () => {
     const list = (await (await app.request("/lines")).json()) as { lines: { offset: number; consumer: string }[] };
     assert.equal(list.lines.find((line) => line.offset === 5)?.consumer, "rig");
   });
+
+  it("keeps the last 10,000 levels of a line, so a rig that runs for days stays bounded", async () => {
+    const mock = new MockBackend();
+    const line = await mock.requestLine({ chip: "gpiochip0", offset: 3 }, { direction: "output", outputValue: 0 }, "test");
+    for (let i = 0; i < 25_000; i++) await line.setValue(i % 2 === 0 ? 1 : 0);
+    const history = mock.levelHistory({ chip: "gpiochip0", offset: 3 });
+    assert.equal(history.length, 10_000);
+    assert.equal(history.at(-1), 0, "the newest level is kept");
+    assert.ok(mock.timeline().length <= 50_000);
+  });
 });

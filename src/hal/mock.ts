@@ -59,6 +59,13 @@ export interface MockFault {
   readonly set?: boolean | undefined;
 }
 
+/**
+ * How many level changes a line's history and the timeline keep: plenty for a test's glitch
+ * check, and a rig running for days at 50 changes a second stays within a few MiB.
+ */
+const HISTORY_MAX = 10_000;
+const TIMELINE_MAX = 50_000;
+
 const DEFAULT_CHIPS: readonly MockChipSpec[] = [{ name: "gpiochip0", label: "realer-mock", lines: 32 }];
 
 const toLevel = (value: LineValue, activeLow: boolean): Level => (activeLow ? (1 - value) as Level : value);
@@ -169,7 +176,7 @@ export class MockBackend implements GpioBackend {
 
   /**
    * Every level the pin of a line has shown, in order, since the backend was made (it starts at
-   * the pull, 0). A glitch at claim or restart shows here as an extra entry.
+   * the pull, 0), up to the last 10,000. A glitch at claim or restart shows here as an extra entry.
    */
   levelHistory(ref: LineRef): Level[] {
     const line = this.#find(ref, "read");
@@ -181,14 +188,16 @@ export class MockBackend implements GpioBackend {
     return [...this.#timeline];
   }
 
-  /** @internal Notes the pin's level after a change. */
+  /** @internal Notes the pin's level after a change; the oldest entries go past the bounds. */
   record(line: Line): void {
     const history = this.#history.get(line) ?? [0 as Level];
     const level = this.#levelOf(line);
     if (history.at(-1) === level) return;
     history.push(level);
+    if (history.length > HISTORY_MAX) history.splice(0, history.length - HISTORY_MAX);
     this.#history.set(line, history);
     this.#timeline.push({ chip: line.chip, offset: line.offset, level });
+    if (this.#timeline.length > TIMELINE_MAX) this.#timeline.splice(0, this.#timeline.length - TIMELINE_MAX);
   }
 
   /** The state of every line, for the control interface. */

@@ -107,6 +107,9 @@ export class MqttSession {
       properties: { sessionExpiryInterval: options.sessionExpirySeconds },
       keepalive: options.keepaliveSeconds,
       reconnectPeriod: 0,
+      // mqtt-packet would otherwise pre-make a buffer for every 16-bit number (about 8 MiB): a
+      // device writes a few packets a second and is better off without.
+      writeCache: false,
       connectTimeout: options.connectTimeoutMs ?? 10_000,
       rejectUnauthorized: true,
       ...(options.ca === undefined ? {} : { ca: options.ca }),
