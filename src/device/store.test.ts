@@ -43,15 +43,17 @@ describe("DeviceStore", () => {
     const dir = mkdtempSync(join(tmpdir(), "realer-store-"));
     const store = await DeviceStore.open(dir);
     assert.equal(store.highestSequence("relay"), Number.NEGATIVE_INFINITY);
-    store.recordAnswer("relay", "relay/topic", { ...reading("c1"), desired_id: "des_7", sequence_number: 7 }, true, 1, { route: "pin_port:6", value: 1 });
-    store.recordAnswer("relay", "relay/topic", { ...reading("c2"), desired_id: "des_5", report_status: "stale", sequence_number: 5 }, true, 2);
+    // Answered today: the ledger keeps a month of answers (older ones are pruned at open).
+    const today = Date.now();
+    store.recordAnswer("relay", "relay/topic", { ...reading("c1"), desired_id: "des_7", sequence_number: 7 }, true, today, { route: "pin_port:6", value: 1 });
+    store.recordAnswer("relay", "relay/topic", { ...reading("c2"), desired_id: "des_5", report_status: "stale", sequence_number: 5 }, true, today + 1);
     store.close();
     const again = await DeviceStore.open(dir);
     assert.equal(again.highestSequence("relay"), 7, "a lower answered number does not lower the mark");
     assert.equal(JSON.parse(again.answered("des_7")!.payload).message_id, "c1");
     assert.equal(again.answered("des_unknown"), undefined);
     assert.equal(again.outboxDepth(), 2);
-    assert.deepEqual(again.lineState("pin_port:6"), { value: 1, changedAt: 1 }, "an applied value is remembered with its answer, for restore");
+    assert.deepEqual(again.lineState("pin_port:6"), { value: 1, changedAt: today }, "an applied value is remembered with its answer, for restore");
     again.close();
   });
 

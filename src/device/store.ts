@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { type Logger, silentLogger } from "../log.ts";
 import type { FeedPayload } from "../mqtt/messages.ts";
 import { type Database, openDatabase, StorageError } from "../runtime/index.ts";
+import { OUR_TABLES, prepareSchema, SCHEMA_VERSION } from "./store-schema.ts";
 
 /** Command reports go before sensor telemetry. */
 export type Priority = 0 | 1;
@@ -24,44 +25,14 @@ export interface LedgerEntry {
   readonly payload: string;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS outbox (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  topic TEXT NOT NULL,
-  message_id TEXT NOT NULL,
-  priority INTEGER NOT NULL,
-  payload TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  UNIQUE (topic, message_id)
-);
-CREATE INDEX IF NOT EXISTS outbox_order ON outbox (priority, seq);
-CREATE INDEX IF NOT EXISTS outbox_message ON outbox (message_id);
-CREATE TABLE IF NOT EXISTS desired_ledger (
-  desired_id TEXT PRIMARY KEY,
-  route TEXT NOT NULL,
-  topic TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  answered_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS route_sequence (
-  route TEXT PRIMARY KEY,
-  highest INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS line_state (
-  route TEXT PRIMARY KEY,
-  value INTEGER NOT NULL,
-  changed_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS route_direction (
-  route TEXT PRIMARY KEY,
-  direction TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS write_probe (data BLOB);
-`;
 
 /** Marks a file as realer-edge's state ("REdg"), so another program's database is never taken for it. */
 const APPLICATION_ID = 0x52456467;
-const OUR_TABLES = ["outbox", "desired_ledger", "route_sequence", "line_state", "route_direction"];
+
+/** How long and how many answers the ledger keeps, and how often it is pruned while running. */
+const LEDGER_MAX_AGE_MS = 30 * 24 * 3600_000;
+const LEDGER_MAX_ENTRIES = 10_000;
+const PRUNE_EVERY = 1000;
 
 /** The file name of the state database inside `state_dir`. */
 export const STATE_FILE = "realer-edge.sqlite";
@@ -102,6 +73,7 @@ export class DeviceStore {
   readonly #db: Database;
   readonly #logger: Logger;
   readonly #now: () => number;
+  #answers = 0;
   #health: StorageHealth = { failing: false, error: undefined, since: undefined, failures: 0, episodes: 0, setAside: undefined };
 
   private constructor(db: Database, options: StoreOptions, setAside: string | undefined) {
@@ -159,13 +131,33 @@ export class DeviceStore {
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((row) => String(row.name));
       const foreign = (id !== 0 && id !== APPLICATION_ID) || (id === 0 && tables.length > 0 && !tables.some((name) => OUR_TABLES.includes(name)));
       if (foreign) throw new StorageError("corrupt", `Cannot use state file ${db.path}: it is another program's database`, undefined);
-      db.exec(SCHEMA);
+      const outcome = prepareSchema(db, tables);
+      if ("migratedFrom" in outcome) (options.logger ?? silentLogger).info("storage.migrated", { file: db.path || "(in memory)", from_schema: outcome.migratedFrom, to_schema: SCHEMA_VERSION });
       if (id === 0) db.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
     } catch (error) {
       db.close();
       throw error;
     }
-    return new DeviceStore(db, options, setAside);
+    const store = new DeviceStore(db, options, setAside);
+    store.pruneLedger((options.now ?? Date.now)());
+    return store;
+  }
+
+  /**
+   * Bounds the desired-state ledger: answers older than `maxAgeMs` (30 days) go, and beyond the
+   * newest `maxEntries` (10,000) the oldest go. A redelivery comes within the broker's session
+   * expiry (an hour), so only the route's sequence number ever needs an answer that old. Lazy:
+   * losing a prune to a power cut only means pruning again.
+   */
+  pruneLedger(now: number, maxAgeMs = LEDGER_MAX_AGE_MS, maxEntries = LEDGER_MAX_ENTRIES): number {
+    return this.#write(() =>
+      this.#db.prepare("DELETE FROM desired_ledger WHERE answered_at < ?").run(now - maxAgeMs) +
+      this.#db.prepare("DELETE FROM desired_ledger WHERE desired_id IN (SELECT desired_id FROM desired_ledger ORDER BY answered_at DESC LIMIT -1 OFFSET ?)").run(maxEntries), { lazy: true });
+  }
+
+  /** How many answers the ledger holds. */
+  ledgerSize(): number {
+    return Number(this.#db.prepare("SELECT COUNT(*) AS n FROM desired_ledger").get()?.n ?? 0);
   }
 
   /** Whether writes work, and what failed when they do not. */
@@ -340,6 +332,7 @@ export class DeviceStore {
       this.#db
         .prepare("INSERT OR IGNORE INTO desired_ledger (desired_id, route, topic, payload, answered_at) VALUES (?, ?, ?, ?, ?)")
         .run(payload.desired_id ?? "", route, topic, JSON.stringify(payload), now);
+      this.#answers++;
       if (advanceSequence && payload.sequence_number !== undefined) {
         this.#db
           .prepare("INSERT INTO route_sequence (route, highest) VALUES (?, ?) ON CONFLICT (route) DO UPDATE SET highest = MAX(highest, excluded.highest)")
@@ -347,6 +340,13 @@ export class DeviceStore {
       }
       this.#insertOutbox(topic, 0, payload, now);
     });
+    if (this.#answers % PRUNE_EVERY === 0) {
+      try {
+        this.pruneLedger(now);
+      } catch {
+        // The store logged it; the next prune tries again.
+      }
+    }
   }
 
   /** Remembers the value an output was last set to (committed before the call returns). */

@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { createLogger } from "../log.ts";
+import { openDatabase, StorageError } from "../runtime/index.ts";
+import { SCHEMA_VERSION } from "./store-schema.ts";
+import { DeviceStore, STATE_FILE } from "./store.ts";
+
+/** The schema 0.1.0 wrote, word for word, with no user_version. */
+const SCHEMA_0_1_0 = `
+CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, message_id TEXT NOT NULL, priority INTEGER NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL, UNIQUE (topic, message_id));
+CREATE INDEX IF NOT EXISTS outbox_order ON outbox (priority, seq);
+CREATE INDEX IF NOT EXISTS outbox_message ON outbox (message_id);
+CREATE TABLE IF NOT EXISTS desired_ledger (desired_id TEXT PRIMARY KEY, route TEXT NOT NULL, topic TEXT NOT NULL, payload TEXT NOT NULL, answered_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS route_sequence (route TEXT PRIMARY KEY, highest INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS line_state (route TEXT PRIMARY KEY, value INTEGER NOT NULL, changed_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS route_direction (route TEXT PRIMARY KEY, direction TEXT NOT NULL);
+`;
+
+const reading = (id: string) => JSON.stringify({ message_id: id, value: "1.0", value_received_at: "2026-04-29T10:00:01.000Z" });
+
+async function fileOf010(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "realer-schema-"));
+  const db = await openDatabase(join(dir, STATE_FILE));
+  db.exec(SCHEMA_0_1_0);
+  const insert = db.prepare("INSERT INTO outbox (topic, message_id, priority, payload, created_at) VALUES (?, ?, ?, ?, ?)");
+  insert.run("sensor/topic", "s1", 1, reading("s1"), 1);
+  insert.run("relay/topic", "c1", 0, reading("c1"), 2);
+  insert.run("sensor/topic", "s2", 1, reading("s2"), 3);
+  db.prepare("INSERT INTO desired_ledger VALUES (?, ?, ?, ?, ?)").run("des_7", "relay/topic", "relay/topic", reading("c1"), Date.now());
+  db.prepare("INSERT INTO route_sequence VALUES (?, ?)").run("relay/topic", 7);
+  db.prepare("INSERT INTO line_state VALUES (?, ?, ?)").run("pin_port:6", 1, 1234);
+  db.prepare("INSERT INTO route_direction VALUES (?, ?)").run("pin_port:6", "output");
+  db.close();
+  return dir;
+}
+
+describe("the state file's schema", () => {
+  it("opens a file written by 0.1.0 with its outbox, ledger and restore values intact, migrated to the current schema", async () => {
+    const dir = await fileOf010();
+    const lines: string[] = [];
+    const store = await DeviceStore.open(dir, { logger: createLogger({ format: "json", sink: (line) => lines.push(line) }) });
+    assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["c1", "s1", "s2"], "command reports first, then in order");
+    assert.equal(JSON.parse(store.answered("des_7")!.payload).message_id, "c1");
+    assert.equal(store.highestSequence("relay/topic"), 7);
+    assert.deepEqual(store.lineState("pin_port:6"), { value: 1, changedAt: 1234 });
+    assert.equal(store.direction("pin_port:6"), "output");
+    assert.ok(lines.some((line) => line.includes("storage.migrated") && line.includes('"from_schema":0')));
+    // It works as a current file: new rows keep the order, ids stay unique per topic.
+    assert.equal(store.addToOutbox("sensor/topic", 1, JSON.parse(reading("s3")), 4), true);
+    assert.equal(store.addToOutbox("sensor/topic", 1, JSON.parse(reading("s3")), 5), false);
+    assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["c1", "s1", "s2", "s3"]);
+    store.close();
+    const again = await openDatabase(join(dir, STATE_FILE));
+    assert.equal(Number(again.prepare("PRAGMA user_version").get()?.user_version), SCHEMA_VERSION);
+    assert.deepEqual(again.prepare("SELECT name FROM sqlite_master WHERE name LIKE '%_v1'").all(), [], "no old table left");
+    again.close();
+  });
+
+  it("refuses a file from a newer realer-edge with one line, and leaves it where it is", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "realer-schema-"));
+    (await DeviceStore.open(dir)).close();
+    const db = await openDatabase(join(dir, STATE_FILE));
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    await assert.rejects(DeviceStore.open(dir), (error: unknown) =>
+      error instanceof StorageError && error.message.includes(`written by a newer realer-edge (schema ${SCHEMA_VERSION + 1}; this one knows up to ${SCHEMA_VERSION})`) && !error.message.includes("\n"));
+  });
+
+  it("bounds the desired-state ledger by age and by count", async () => {
+    const store = await DeviceStore.open(":memory:");
+    const day = 24 * 3600_000;
+    const now = Date.UTC(2026, 10, 30);
+    for (let i = 0; i < 50; i++) {
+      store.recordAnswer("r", "t", { message_id: `m${i}`, value: "1.0", value_received_at: "", desired_id: `des_${i}` }, false, now - (i < 10 ? 40 * day : i * 1000));
+    }
+    assert.equal(store.pruneLedger(now, 30 * day, 30), 20, "10 older than 30 days, then 10 past the newest 30");
+    assert.equal(store.ledgerSize(), 30);
+    assert.equal(store.answered("des_5"), undefined);
+    assert.ok(store.answered("des_49") === undefined, "the oldest beyond the count go");
+    assert.ok(store.answered("des_10"), "the newest stay");
+  });
+});

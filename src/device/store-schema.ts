@@ -1,0 +1,94 @@
+// The state file's schema, by version, and the steps that bring an older file forward. A file
+// records its version in SQLite's user_version; 0.1.0 wrote none (0).
+import type { Database } from "../runtime/index.ts";
+import { StorageError } from "../runtime/index.ts";
+
+/** The version this code writes and reads. */
+export const SCHEMA_VERSION = 2;
+
+/**
+ * Version 2: the fewest pages a commit touches. No AUTOINCREMENT (its sqlite_sequence page was
+ * written by every insert), one index per outbox lookup, and the keyed tables WITHOUT ROWID (the
+ * key is the row: one B-tree, one page per write instead of two).
+ */
+const SCHEMA_V2 = `
+CREATE TABLE outbox (
+  seq INTEGER PRIMARY KEY,
+  topic TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  payload TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX outbox_message ON outbox (message_id, topic);
+CREATE INDEX outbox_order ON outbox (priority, seq);
+CREATE TABLE desired_ledger (
+  desired_id TEXT PRIMARY KEY,
+  route TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  answered_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE route_sequence (route TEXT PRIMARY KEY, highest INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE line_state (route TEXT PRIMARY KEY, value INTEGER NOT NULL, changed_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE route_direction (route TEXT PRIMARY KEY, direction TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE write_probe (data BLOB);
+`;
+
+/** The tables of every version, to tell a realer-edge file from another program's. */
+export const OUR_TABLES = ["outbox", "desired_ledger", "route_sequence", "line_state", "route_direction"];
+
+/** Version 1 (0.1.0, user_version 0) to 2: the same rows in the leaner tables. */
+const V1_TO_V2 = `
+ALTER TABLE outbox RENAME TO outbox_v1;
+ALTER TABLE desired_ledger RENAME TO desired_ledger_v1;
+ALTER TABLE route_sequence RENAME TO route_sequence_v1;
+ALTER TABLE line_state RENAME TO line_state_v1;
+ALTER TABLE route_direction RENAME TO route_direction_v1;
+DROP INDEX IF EXISTS outbox_order;
+DROP INDEX IF EXISTS outbox_message;
+DROP TABLE IF EXISTS write_probe;
+${SCHEMA_V2}
+INSERT INTO outbox (seq, topic, message_id, priority, payload, created_at) SELECT seq, topic, message_id, priority, payload, created_at FROM outbox_v1;
+INSERT INTO desired_ledger SELECT desired_id, route, topic, payload, answered_at FROM desired_ledger_v1;
+INSERT INTO route_sequence SELECT route, highest FROM route_sequence_v1;
+INSERT INTO line_state SELECT route, value, changed_at FROM line_state_v1;
+INSERT INTO route_direction SELECT route, direction FROM route_direction_v1;
+DROP TABLE outbox_v1;
+DROP TABLE desired_ledger_v1;
+DROP TABLE route_sequence_v1;
+DROP TABLE line_state_v1;
+DROP TABLE route_direction_v1;
+`;
+
+/** What became of the file's schema. */
+export type SchemaOutcome = { readonly created: true } | { readonly migratedFrom: number } | { readonly current: true };
+
+/**
+ * Makes a new file's schema, or brings an older file forward in one transaction (all or
+ * nothing: a power cut mid-way leaves the old file as it was). A file from a newer realer-edge
+ * is refused: this code cannot know what its tables mean.
+ */
+export function prepareSchema(db: Database, tables: readonly string[]): SchemaOutcome {
+  const version = Number(db.prepare("PRAGMA user_version").get()?.user_version ?? 0);
+  if (version > SCHEMA_VERSION) {
+    throw new StorageError("other", `Cannot use state file ${db.path}: it was written by a newer realer-edge (schema ${version}; this one knows up to ${SCHEMA_VERSION}); install that version again, or move the file aside to start afresh`, undefined);
+  }
+  if (!tables.some((name) => OUR_TABLES.includes(name))) {
+    db.transaction(() => {
+      db.exec(SCHEMA_V2);
+      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    });
+    return { created: true };
+  }
+  if (version === SCHEMA_VERSION) return { current: true };
+  db.transaction(() => {
+    // 0.1.0 may lack tables added later in its life (route_direction, write_probe): make them first.
+    db.exec(`CREATE TABLE IF NOT EXISTS route_direction (route TEXT PRIMARY KEY, direction TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS line_state (route TEXT PRIMARY KEY, value INTEGER NOT NULL, changed_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS route_sequence (route TEXT PRIMARY KEY, highest INTEGER NOT NULL);`);
+    db.exec(V1_TO_V2);
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+  });
+  return { migratedFrom: version };
+}
