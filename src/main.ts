@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { describeError, RealerError } from "./errors.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
-import { runtimeVersion } from "./runtime/index.ts";
+import { ShutdownLatch } from "./runtime/signals.ts";
 import { COMMIT, VERSION } from "./version.ts";
 
 const HELP = `realer-edge ${VERSION}: firmware runtime for Realer control devices
@@ -68,6 +68,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     if (values.version) {
+      const { runtimeVersion } = await import("./runtime/index.ts");
       console.log(`realer-edge ${VERSION} (commit ${COMMIT}, ${runtimeVersion()})`);
       return 0;
     }
@@ -76,8 +77,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     switch (positionals[0]) {
       case "run":
         if (values.config === undefined) throw new RealerError("config", "Cannot run: --config FILE is required");
+      {
+        // Caught before the runtime's modules load: a stop in the first moments is a clean stop.
+        const shutdown = new ShutdownLatch();
         // Each command is loaded when chosen: the field process never holds the emulator or the demo.
-        await (await import("./commands/run.ts")).runCommand({ configPath: values.config, logLevel: level, env: process.env });
+        await (await import("./commands/run.ts")).runCommand({ configPath: values.config, logLevel: level, env: process.env, shutdown });
+      }
         return 0;
       case "check":
         if (values.config === undefined) throw new RealerError("config", "Cannot check: --config FILE is required");

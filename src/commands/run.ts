@@ -6,7 +6,7 @@ import { createBackend } from "../hal/create.ts";
 import { MockBackend } from "../hal/mock.ts";
 import { mockControlApp } from "../hal/mock-control.ts";
 import { createLogger, type LogLevel } from "../log.ts";
-import { createFetch, onShutdownSignal, serve, type Server } from "../runtime/index.ts";
+import { createFetch, serve, type Server, ShutdownLatch } from "../runtime/index.ts";
 import { startDeviceConsole } from "../console/serve-console.ts";
 import type { Secret } from "../secret.ts";
 import { createNotifier } from "../service/systemd-notify.ts";
@@ -16,6 +16,8 @@ export interface RunOptions {
   readonly configPath: string;
   readonly logLevel?: LogLevel | undefined;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** The stop signal, caught before this module loaded (see main.ts); one is made when absent. */
+  readonly shutdown?: ShutdownLatch;
 }
 
 /** `realer-edge run`: the device runtime, until SIGINT or SIGTERM. */
@@ -23,7 +25,7 @@ export async function runCommand(options: RunOptions): Promise<void> {
   // First of all, so that a stop in the first moments of start-up is a clean stop, not a kill.
   let onStop: ((signal: string) => void) | undefined;
   let stopSignal: string | undefined;
-  onShutdownSignal((signal) => {
+  (options.shutdown ?? new ShutdownLatch()).on((signal) => {
     stopSignal ??= signal;
     onStop?.(signal);
   });

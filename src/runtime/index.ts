@@ -3,6 +3,7 @@ import { bunGlobal, denoGlobal } from "./globals.ts";
 export { openDatabase, StorageError, storageError } from "./sqlite.ts";
 export { type ChildProcessHandle, spawnProcess } from "./process.ts";
 export { type LibC, loadLibc } from "./libc.ts";
+export { onShutdownSignal, ShutdownLatch } from "./signals.ts";
 export type { Database, Statement } from "./sqlite.ts";
 
 /** The JavaScript runtime this process runs on. */
@@ -65,21 +66,4 @@ export function createFetch(ca?: string): typeof fetch {
     fetch(input, { ...init, client } as RequestInit)) as typeof fetch;
 }
 
-/** Calls `handler` once on SIGINT or SIGTERM; returns a function that removes it. */
-export function onShutdownSignal(handler: (signal: "SIGINT" | "SIGTERM") => void): () => void {
-  let fired = false;
-  const listeners = (["SIGINT", "SIGTERM"] as const).map((signal) => {
-    const listener = () => {
-      if (fired) return;
-      fired = true;
-      handler(signal);
-    };
-    if (denoGlobal) {
-      denoGlobal.addSignalListener(signal, listener);
-      return () => denoGlobal?.removeSignalListener(signal, listener);
-    }
-    process.on(signal, listener);
-    return () => process.off(signal, listener);
-  });
-  return () => listeners.forEach((remove) => remove());
-}
+
