@@ -286,14 +286,19 @@ export class DesiredHandler {
     const { report, status, requested, reason } = answer;
     const desiredId = report.desired_id ?? "";
     const lineState = answer.written === undefined ? undefined : { route: this.#line.key, value: answer.written };
+    const monotonic = this.#options.monotonic ?? (() => performance.now());
+    const committing = monotonic();
     const recorded = outbox.recordAnswer(this.#binding.key, this.#binding.route.mqtt.feed_data_topic, report, answer.advanceSequence, lineState);
+    const commitMs = Math.round((monotonic() - committing) * 1000) / 1000;
     if (recorded === "too-large") {
       logger.error("desired.unanswerable", { route: this.#binding.name, desired_id: desiredId, note: "the report would be over max_payload_bytes" });
       return;
     }
     // From arrival to the report handed to the broker (recording it pumps the outbox at once).
-    const tookMs = Math.round(((this.#options.monotonic ?? (() => performance.now()))() - arrived) * 1000) / 1000;
-    const fields = { route: this.#binding.name, desired_id: desiredId, status, value: report.value, reason, took_ms: tookMs };
+    const tookMs = Math.round((monotonic() - arrived) * 1000) / 1000;
+    // took_ms: arrival to the report handed to the broker; commit_ms: the answer's commit and the
+    // send it triggers, the part the disk sets.
+    const fields = { route: this.#binding.name, desired_id: desiredId, status, value: report.value, reason, took_ms: tookMs, commit_ms: commitMs };
     if (status === "applied") logger.info("desired.applied", fields);
     else logger.warn(`desired.${status}`, fields);
     this.#options.onOutcome?.({

@@ -75,6 +75,14 @@ describe("fsyncs per event (strace on the device process)", () => {
       process.kill(Number(child), "SIGTERM");
       assert.equal(await cli.exited, 0);
     } finally {
+      // strace's child is the device: a failed run must not leave it running.
+      for (const pid of spawnSync("pgrep", ["-P", String(cli.pid)], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean)) {
+        try {
+          process.kill(Number(pid), "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
       cli.kill("SIGKILL");
     }
   });
