@@ -213,7 +213,7 @@ try {
   console.log(`floors (same run): 4 KiB write + fdatasync p50 ${summarize(sync).p50.toFixed(3)} ms p99 ${summarize(sync).p99.toFixed(3)} ms; raw QoS 1 echo p50 ${summarize(echo).p50.toFixed(3)} ms p99 ${summarize(echo).p99.toFixed(3)} ms; one-way p50 ${summarize(oneWay).p50.toFixed(3)} ms`);
   const raw = emulator.provision(DEMO_ROUTES);
   const ackRate = await emulatorAckRate(emulator, raw.device_id, BACKLOG);
-  console.log(`\n${renderTable("the emulator", [{ figure: `acks from a raw client, ${BACKLOG} reports, 100 in flight`, measured: ackRate, unit: "msg/s", goal: { value: 10_000, kind: "min", how: "never the bottleneck" } }])}`);
+  console.log(`\n${renderTable("the emulator", [{ figure: `acks to a raw client on its thread, ${BACKLOG} reports, 100 in flight`, measured: ackRate, unit: "msg/s", goal: { value: 10_000, kind: "min", how: "never the bottleneck" } }])}`);
   const results: Measured[] = [];
   for (const { name, kind } of kinds) {
     // The hop into the mock's control port, measured against this device: part of every edge.

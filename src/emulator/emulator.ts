@@ -289,22 +289,26 @@ export class Emulator {
     const { device, route } = owner;
     const now = Date.now();
     const mode = this.faults.ackMode;
-    const { ack, payload: parsed } = mode === "error-retryable"
-      ? answerServerError(route, payload, now)
-      : processFeed(this.state, device, route, payload, { maxPayloadBytes: this.#limits.max_payload_bytes }, now);
-    this.state.logFeed({
-      deviceId: device.deviceId,
-      routeId: route.routeId,
-      sourceId: route.sourceId,
-      receivedAt: new Date(now).toISOString(),
-      payload: parsed,
-      status: ack.status,
+    // One commit per report: its idempotency record, its feed entry and its ack.
+    const ack = this.state.batch(() => {
+      const { ack, payload: parsed } = mode === "error-retryable"
+        ? answerServerError(route, payload, now)
+        : processFeed(this.state, device, route, payload, { maxPayloadBytes: this.#limits.max_payload_bytes }, now);
+      this.state.logFeed({
+        deviceId: device.deviceId,
+        routeId: route.routeId,
+        sourceId: route.sourceId,
+        receivedAt: new Date(now).toISOString(),
+        payload: parsed,
+        status: ack.status,
+      });
+      if (mode !== "withhold") this.state.logAck(device.deviceId, ack);
+      return ack;
     });
     if (mode === "withhold") {
       this.#logger.info("feed.ack_withheld", { device_id: device.deviceId, message_id: ack.message_id, status: ack.status });
       return;
     }
-    this.state.logAck(device.deviceId, ack);
     this.#logger.info("feed.acked", { device_id: device.deviceId, source_id: route.sourceId, message_id: ack.message_id, status: ack.status, error: ack.error?.type });
     try {
       await this.#service.publish(device.ackTopic, JSON.stringify(ack));

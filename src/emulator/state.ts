@@ -239,6 +239,11 @@ export class EmulatorState {
     this.#db?.prepare("INSERT OR REPLACE INTO stored (key, json) VALUES (?, ?)").run(key, JSON.stringify(feed));
   }
 
+  /** Runs `fn`'s writes in one transaction: a report's idempotency record, feed entry and ack together. */
+  batch<T>(fn: () => T): T {
+    return this.#db ? this.#db.transaction(fn) : fn();
+  }
+
   /** Logs one received message. */
   logFeed(entry: FeedEntry): void {
     this.#feed.push(entry);
