@@ -8,7 +8,7 @@
 //   npm run bench                       Bun and Deno
 //   npm run bench -- --binary dist/realer-edge-linux-x64
 //   npm run bench -- --soak 30          adds the memory slope under 50 desired states a second
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEMO_ROUTES } from "../src/commands/demo-device.ts";
@@ -138,7 +138,7 @@ async function measure(emulator: Emulator, name: string, kind: DeviceKind, floor
     const oneWay = summarize(floors.oneWay);
     const rtt = summarize(floors.controlRtt);
     const rows: Row[] = [
-      { figure: "device's share, desired arrival → report out, p50", measured: d.p50, unit: "ms", goal: { value: sync.p50 + 0.15, kind: "max", how: "fdatasync p50 + 0.15 ms" } },
+      { figure: "device's share, desired arrival → report out, p50", measured: d.p50, unit: "ms", goal: { value: sync.p50 + 0.15, kind: "max", how: "paced fdatasync p50 + 0.15 ms" } },
       { figure: "  of which the answer's commit and send, p50", measured: summarize(commit).p50, unit: "ms" },
       { figure: "desired published → report at emulator, p50", measured: s.p50, unit: "ms", goal: { value: 1.3 * (echo.p50 + sync.p50), kind: "max", how: "1.3 × (raw echo + fdatasync) p50" } },
       { figure: "desired published → report at emulator, p99", measured: s.p99, unit: "ms", goal: { value: 2 * (echo.p99 + sync.p99), kind: "max", how: "2 × (raw echo + fdatasync) p99" } },
@@ -200,17 +200,22 @@ async function drain(emulator: Emulator, kind: DeviceKind): Promise<{ rows: Row[
   }
 }
 
-const { emulator, stop } = await startEmulator({ max_publish_per_second: DRAIN_RATE });
+// The emulator's state goes to memory (/dev/shm when there is one): on the device's file system
+// its constant writes would ride along with the device's fsyncs (ext4 orders data per journal
+// commit), a cost no field device pays, since its cloud is not on its disk.
+const { emulator, stop } = await startEmulator({ max_publish_per_second: DRAIN_RATE }, false, existsSync("/dev/shm") ? "/dev/shm" : undefined);
 const out = "test-results/bench";
 mkdirSync(out, { recursive: true });
 try {
   const floorDir = tempDir("bench-floor");
-  const sync = fdatasyncSamples(floorDir.path, WARMUP + ROUNDS).slice(WARMUP);
+  const tight = (await fdatasyncSamples(floorDir.path, WARMUP + ROUNDS)).slice(WARMUP);
+  // Paced like the device's events (each round trip leaves the device idle for a few ms).
+  const sync = (await fdatasyncSamples(floorDir.path, WARMUP + ROUNDS, 3)).slice(WARMUP);
   floorDir.remove();
   const broker = await brokerFloors(emulator, WARMUP + ROUNDS);
   const echo = broker.echo.slice(WARMUP);
   const oneWay = broker.oneWay.slice(WARMUP);
-  console.log(`floors (same run): 4 KiB write + fdatasync p50 ${summarize(sync).p50.toFixed(3)} ms p99 ${summarize(sync).p99.toFixed(3)} ms; raw QoS 1 echo p50 ${summarize(echo).p50.toFixed(3)} ms p99 ${summarize(echo).p99.toFixed(3)} ms; one-way p50 ${summarize(oneWay).p50.toFixed(3)} ms`);
+  console.log(`floors (same run): 4 KiB write + fdatasync p50 ${summarize(sync).p50.toFixed(3)} ms p99 ${summarize(sync).p99.toFixed(3)} ms paced 3 ms apart as events are (in a tight loop: p50 ${summarize(tight).p50.toFixed(3)} ms); raw QoS 1 echo p50 ${summarize(echo).p50.toFixed(3)} ms p99 ${summarize(echo).p99.toFixed(3)} ms; one-way p50 ${summarize(oneWay).p50.toFixed(3)} ms`);
   const raw = emulator.provision(DEMO_ROUTES);
   const ackRate = await emulatorAckRate(emulator, raw.device_id, BACKLOG);
   console.log(`\n${renderTable("the emulator", [{ figure: `acks to a raw client on its thread, ${BACKLOG} reports, 100 in flight`, measured: ackRate, unit: "msg/s", goal: { value: 10_000, kind: "min", how: "never the bottleneck" } }])}`);
@@ -233,7 +238,7 @@ try {
     results.push(measured);
     console.log(`\n${renderTable(`${name}: ${ROUNDS} rounds after ${WARMUP} warm-up`, measured.rows)}`);
   }
-  const samples = { floors: { fdatasync: sync, echo, oneWay }, devices: results.map((r) => ({ name: r.name, rows: r.rows, samples: r.samples })) };
+  const samples = { floors: { fdatasync: sync, fdatasyncTight: tight, echo, oneWay }, devices: results.map((r) => ({ name: r.name, rows: r.rows, samples: r.samples })) };
   writeFileSync(join(out, "samples.json"), JSON.stringify(samples));
   writeFileSync(join(out, "report.html"), histogramPage(samples));
   console.log(`\nsamples: ${out}/samples.json; histograms: ${out}/report.html`);

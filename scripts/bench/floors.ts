@@ -6,14 +6,19 @@ import mqtt from "mqtt";
 import type { Emulator } from "../../src/emulator/emulator.ts";
 import { withNoDelay } from "../../src/mqtt/no-delay.ts";
 
-/** `rounds` 4 KiB writes, each followed by fdatasync, in a file under `dir`: the floor of one durable event. */
-export function fdatasyncSamples(dir: string, rounds: number): number[] {
+/**
+ * `rounds` 4 KiB writes, each followed by fdatasync, in a file under `dir`: the floor of one
+ * durable event. `pauseMs` idles between them as a device idles between events: on a virtual
+ * machine an fsync that follows idle time costs several times one in a tight loop.
+ */
+export async function fdatasyncSamples(dir: string, rounds: number, pauseMs = 0): Promise<number[]> {
   const folder = mkdtempSync(join(dir, "floor-"));
   const fd = openSync(join(folder, "probe"), "w");
   const block = Buffer.alloc(4096, 1);
   const samples: number[] = [];
   try {
     for (let i = 0; i < rounds; i++) {
+      if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
       const started = performance.now();
       writeSync(fd, block, 0, block.byteLength, 0);
       fdatasyncSync(fd);

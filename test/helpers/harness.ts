@@ -19,9 +19,9 @@ import { Secret } from "../../src/secret.ts";
 /** Retry timing for tests: the same shape as the field defaults, a hundred times faster. */
 export const FAST_BACKOFF: BackoffSettings = { baseMs: 20, capMs: 600, slowMs: 3000 };
 
-/** A fresh temporary directory, removed by the returned function. */
-export function tempDir(prefix: string): { path: string; remove: () => void } {
-  const path = mkdtempSync(join(tmpdir(), `realer-edge-${prefix}-`));
+/** A fresh temporary directory (under `parent`, the system's temp folder by default), removed by the returned function. */
+export function tempDir(prefix: string, parent = tmpdir()): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(parent, `realer-edge-${prefix}-`));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
@@ -51,8 +51,8 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
 }
 
 /** A started emulator in a temporary state folder. */
-export async function startEmulator(limits: Partial<Limits> = {}, brokerProxy = false): Promise<{ emulator: Emulator; stop: () => Promise<void> }> {
-  const dir = tempDir("emulator");
+export async function startEmulator(limits: Partial<Limits> = {}, brokerProxy = false, parent?: string): Promise<{ emulator: Emulator; stop: () => Promise<void> }> {
+  const dir = tempDir("emulator", parent);
   const emulator = new Emulator({ stateDir: dir.path, logger: testLogger("emulator"), limits, desiredPollSeconds: 1, brokerProxy });
   await emulator.start();
   return {
