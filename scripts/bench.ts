@@ -8,7 +8,7 @@
 //   npm run bench                       Bun and Deno
 //   npm run bench -- --binary dist/realer-edge-linux-x64
 //   npm run bench -- --soak 30          adds the memory slope under 50 desired states a second
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEMO_ROUTES } from "../src/commands/demo-device.ts";
@@ -72,7 +72,10 @@ async function launch(emulator: Emulator, kind: DeviceKind, stateDir: string, ba
   const path = join(dir.path, "device.json");
   writeFileSync(path, JSON.stringify(config));
   const proc = startDevice(kind, path, { REALER_CLIENT_SECRET: device.client_secret });
-  const connected = await until("the device to connect", () => proc.lines().find((line) => line.event === "mqtt.connected"), 60_000);
+  const connected = await until("the device to connect", () => proc.lines().find((line) => line.event === "mqtt.connected"), 60_000).catch((error: unknown) => {
+    const { stdout, stderr } = proc.handle.output();
+    throw new Error(`${error instanceof Error ? error.message : String(error)}; the device said:\n${(stdout + stderr).split("\n").slice(-8).join("\n")}`);
+  });
   return { device, port, proc, connected, dir };
 }
 
@@ -200,10 +203,7 @@ async function drain(emulator: Emulator, kind: DeviceKind): Promise<{ rows: Row[
   }
 }
 
-// The emulator's state goes to memory (/dev/shm when there is one): on the device's file system
-// its constant writes would ride along with the device's fsyncs (ext4 orders data per journal
-// commit), a cost no field device pays, since its cloud is not on its disk.
-const { emulator, stop } = await startEmulator({ max_publish_per_second: DRAIN_RATE }, false, existsSync("/dev/shm") ? "/dev/shm" : undefined);
+const { emulator, stop } = await startEmulator({ max_publish_per_second: DRAIN_RATE });
 const out = "test-results/bench";
 mkdirSync(out, { recursive: true });
 try {
