@@ -8,6 +8,7 @@
 //   npm run bench                       Bun and Deno
 //   npm run bench -- --binary dist/realer-edge-linux-x64
 //   npm run bench -- --soak 30          adds the memory slope under 50 desired states a second
+//   npm run bench -- --only bun         one of bun, deno, binary; --rounds N and --backlog N shorten a run
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -31,8 +32,9 @@ const SOAK_MIN = Number(values.soak ?? 0);
 const DRAIN_RATE = 100_000;
 
 const kinds: { name: string; kind: DeviceKind }[] = [];
-if (values.only !== "deno") kinds.push({ name: "bun (source)", kind: { runtime: "bun" } });
-if (values.only !== "bun") kinds.push({ name: "deno (source)", kind: { runtime: "deno" } });
+// --only bun, deno or binary runs that one (the binary needs --binary PATH).
+if (values.only === undefined || values.only === "bun") kinds.push({ name: "bun (source)", kind: { runtime: "bun" } });
+if (values.only === undefined || values.only === "deno") kinds.push({ name: "deno (source)", kind: { runtime: "deno" } });
 if (values.binary) kinds.push({ name: `binary ${values.binary}`, kind: { binary: values.binary } });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

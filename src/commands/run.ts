@@ -4,10 +4,8 @@ import { DeviceRuntime } from "../device/runtime.ts";
 import { DeviceStore } from "../device/store.ts";
 import { createBackend } from "../hal/create.ts";
 import { MockBackend } from "../hal/mock.ts";
-import { mockControlApp } from "../hal/mock-control.ts";
 import { createLogger, type LogLevel } from "../log.ts";
 import { createFetch, serve, type Server, ShutdownLatch } from "../runtime/index.ts";
-import { startDeviceConsole } from "../console/serve-console.ts";
 import type { Secret } from "../secret.ts";
 import { createNotifier } from "../service/systemd-notify.ts";
 
@@ -47,13 +45,15 @@ export async function runCommand(options: RunOptions): Promise<void> {
   const store = await DeviceStore.open(config.state_dir, { logger });
   let control: Server | undefined;
   if (backend instanceof MockBackend && config.gpio.control_port !== undefined) {
+    // Loaded only when asked for, like the console: a field device never holds hono at all.
+    const { mockControlApp } = await import("../hal/mock-control.ts");
     control = serve({ hostname: "127.0.0.1", port: config.gpio.control_port, fetch: mockControlApp(backend).fetch });
     logger.info("mock.control", { url: `http://127.0.0.1:${control.port}/lines` });
   }
   const consoleToken = config.console.enabled && config.console.token ? readSecret(config.console.token, "console.token", options.configPath, options.env) : undefined;
   const runtime = new DeviceRuntime({ config, clientSecret, backend, store, fetch: createFetch(ca), ca, clock: systemClock, logger });
   const web = config.console.enabled
-    ? startDeviceConsole({
+    ? (await import("../console/serve-console.ts")).startDeviceConsole({
       runtime,
       deviceId: config.device_id,
       host: config.console.host,

@@ -227,6 +227,8 @@ export class RouteLines {
     for (const sensor of this.#fileSensors) sensor.stop();
     for (const actuator of this.#actuators.values()) await actuator.shutdown();
     this.#actuators.clear();
-    for (const line of this.#lines.splice(0)) await line.release().catch(() => {});
+    for (const line of this.#lines.splice(0)) {
+      await line.release().catch((error: unknown) => this.#deps.logger.warn("line.release_failed", { line: `${line.chip}:${line.offset}`, error: String(error) }));
+    }
   }
 }
