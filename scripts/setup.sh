@@ -6,8 +6,13 @@
 # qemu-system-arm, gcc-aarch64-linux-gnu (builds gpio-sim out of tree), cpio and xz-utils;
 # and chromium for the console tests in a real browser.
 # Idempotent: a second run changes nothing and takes a second.
+#
+#   bash scripts/setup.sh        everything the tests need
+#   bash scripts/setup.sh demo   only what the demo and the benchmark need: the npm packages,
+#                                mosquitto and openssl (a first look costs seconds, not minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-all}
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -25,6 +30,7 @@ need=()
 has_dynsec() { for f in /usr/lib/*/mosquitto_dynamic_security.so /usr/lib/mosquitto_dynamic_security.so; do [ -f "$f" ] && return 0; done; return 1; }
 { [ -x /usr/sbin/mosquitto ] && has_dynsec; } || need+=(mosquitto)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if [ "$mode" != demo ]; then
 # The arm64 binary is tested under qemu-user, with Debian's arm64 glibc as its sysroot.
 [ -x /usr/bin/qemu-aarch64-static ] || need+=(qemu-user-static)
 [ -f /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need+=(libc6-arm64-cross)
@@ -42,6 +48,7 @@ command -v make >/dev/null 2>&1 || need+=(make)
 command -v strace >/dev/null 2>&1 || need+=(strace)
 # The consoles are tested in a real browser: Debian's Chromium, driven by playwright-core.
 [ -x /usr/bin/chromium ] || need+=(chromium)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then
@@ -52,6 +59,8 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 # Debian starts a system mosquitto on port 1883 after install; the emulator runs its own and needs none.
+
+[ "$mode" = demo ] && exit 0
 
 # Bun's arm64 runtime for cross-compiling: `bun build --compile --target=bun-linux-arm64` fetches it
 # from the npm registry the first time, which a test's build step must not have to wait for.

@@ -1,6 +1,7 @@
-// The one gate: type checks under tsc and Deno, then every test suite under Bun and under Deno.
-// Prints "N passed, N failed" last; each `it` counts once per runtime.
-import { spawnSync } from "node:child_process";
+// The one gate: type checks under tsc and Deno, then every test suite under Bun and under Deno,
+// each step's output shown as it comes. Prints "N passed, N failed" last; each `it` counts once
+// per runtime.
+import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 
 interface Counts {
@@ -62,19 +63,32 @@ const steps: Step[] = [
   { name: "deno test", command: DENO, args: ["test", "--allow-all", `--junit-path=${DENO_JUNIT}`, ...targets], count: () => denoCounts() },
 ];
 
+/** Runs one step, showing its output as it comes (a long suite is never silent), and returns all of it. */
+function run(step: Step): Promise<{ status: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(step.command, [...step.args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1" } });
+    let output = "";
+    const take = (chunk: Buffer) => {
+      const text = chunk.toString("utf8");
+      output += text;
+      process.stdout.write(text);
+    };
+    child.stdout.on("data", take);
+    child.stderr.on("data", take);
+    child.on("error", (error) => {
+      output += `\n${error.message}\n`;
+      resolve({ status: 1, output });
+    });
+    child.on("close", (status) => resolve({ status, output }));
+  });
+}
+
 const total: Counts = { passed: 0, failed: 0, skipped: 0 };
 for (const step of steps) {
   const started = performance.now();
   console.log(`\n=== ${step.name}`);
-  const result = spawnSync(step.command, [...step.args], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1" },
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  const output = `${result.stdout ?? ""}${result.stderr ?? ""}`;
-  process.stdout.write(output);
-  const counts = step.count?.(output);
+  const result = await run(step);
+  const counts = step.count?.(result.output);
   if (counts) {
     total.passed += counts.passed;
     total.failed += counts.failed;
