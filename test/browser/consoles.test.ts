@@ -165,4 +165,32 @@ describe("consoles in Chromium (emulator + mosquitto + mock GPIO)", { skip }, ()
       await guarded.stop();
     }
   });
+
+  it("says on the page what keeps the device from its cloud, live, and clears it once the secret is fixed", { timeout: 60_000 }, async () => {
+    const device = emulator.provision([{ source_type: "command", kind: "relay", pin_port: "6" }]);
+    let secret = "not-the-secret";
+    let troubled: RunningConsole | undefined;
+    const refused = await startDevice(emulator, {
+      device,
+      background: true,
+      clientSecret: () => new Secret(secret),
+      beforeStart: (runtime) => {
+        troubled = startDeviceConsole({ runtime, deviceId: device.device_id, host: "127.0.0.1", port: 0, token: undefined, clock: systemClock });
+      },
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+      await page.goto(troubled!.url);
+      const banner = page.locator("#trouble");
+      await banner.filter({ hasText: "the OAuth client was refused" }).waitFor({ timeout: 20_000 });
+      assert.ok(!(await page.content()).includes("not-the-secret"), "the page never shows a secret");
+      await page.screenshot({ path: screenshotPath("device-console-trouble"), fullPage: true });
+      secret = device.client_secret;
+      await waitFor("the device to come online", () => refused.seen.online.length > 0, 30_000);
+      await banner.waitFor({ state: "hidden", timeout: 10_000 });
+    } finally {
+      await troubled?.stop();
+      await refused.stop();
+    }
+  });
 });
