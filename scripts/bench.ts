@@ -61,7 +61,7 @@ function watchArrivals(emulator: Emulator, deviceId: number) {
   return { byDesired, readings, off };
 }
 
-async function launch(emulator: Emulator, kind: DeviceKind, stateDir: string, backlogDevice?: ReturnType<Emulator["provision"]>) {
+async function launch(emulator: Emulator, kind: DeviceKind, stateDir: string, backlogDevice?: ReturnType<Emulator["provision"]>, readyEvent = "mqtt.connected") {
   const device = backlogDevice ?? emulator.provision(DEMO_ROUTES);
   const port = await findFreePort();
   const dir = tempDir("bench-config");
@@ -74,7 +74,7 @@ async function launch(emulator: Emulator, kind: DeviceKind, stateDir: string, ba
   const path = join(dir.path, "device.json");
   writeFileSync(path, JSON.stringify(config));
   const proc = startDevice(kind, path, { REALER_CLIENT_SECRET: device.client_secret });
-  const connected = await until("the device to connect", () => proc.lines().find((line) => line.event === "mqtt.connected"), 60_000).catch((error: unknown) => {
+  const connected = await until("the device to connect", () => proc.lines().find((line) => line.event === readyEvent), 60_000).catch((error: unknown) => {
     const { stdout, stderr } = proc.handle.output();
     throw new Error(`${error instanceof Error ? error.message : String(error)}; the device said:\n${(stdout + stderr).split("\n").slice(-8).join("\n")}`);
   });
@@ -205,6 +205,35 @@ async function drain(emulator: Emulator, kind: DeviceKind): Promise<{ rows: Row[
   }
 }
 
+/** A backlog's drain over the HTTPS runtime (MQTT withheld): feed-data/batches, one request at a time. */
+async function drainHttps(emulator: Emulator, kind: DeviceKind): Promise<Row> {
+  const stateDir = tempDir("bench-https-backlog");
+  const device = emulator.provision(DEMO_ROUTES);
+  emulator.mqttWithheld.add(device.device_id);
+  const topic = device.routes.find((route) => route.source_type === "sensor")!.feed_data_topic;
+  const store = await DeviceStore.open(stateDir.path);
+  const now = Date.now();
+  for (let i = 0; i < BACKLOG; i++) store.addToOutbox(topic, 1, { message_id: `https-backlog-${i}`, value: String(i % 100), value_received_at: new Date(now + i).toISOString() }, now);
+  store.close();
+  const times: number[] = [];
+  const off = emulator.state.events.on("feed", (entry) => {
+    if (entry.deviceId === device.device_id && (entry.payload as { message_id?: string } | undefined)?.message_id?.startsWith("https-backlog-")) times.push(performance.now());
+  });
+  let launched: Awaited<ReturnType<typeof launch>> | undefined;
+  try {
+    launched = await launch(emulator, kind, stateDir.path, device, "https.started");
+    await until("the HTTPS backlog to arrive", () => times.length >= BACKLOG, 600_000);
+    const rate = BACKLOG / ((times[BACKLOG - 1]! - times[0]!) / 1000);
+    return { figure: `outbox drain of ${BACKLOG} over HTTPS (feed-data/batches)`, measured: rate, unit: "msg/s", goal: { value: 1000, kind: "min", how: "issue goal" } };
+  } finally {
+    off();
+    emulator.mqttWithheld.delete(device.device_id);
+    await launched?.proc.stop();
+    launched?.dir.remove();
+    stateDir.remove();
+  }
+}
+
 const { emulator, stop } = await startEmulator({ max_publish_per_second: DRAIN_RATE });
 const out = "test-results/bench";
 mkdirSync(out, { recursive: true });
@@ -235,7 +264,7 @@ try {
     probe.dir.remove();
     const measured = await measure(emulator, name, kind, { sync, echo, oneWay, controlRtt });
     const drained = await drain(emulator, kind);
-    measured.rows.push(...drained.rows);
+    measured.rows.push(...drained.rows, await drainHttps(emulator, kind));
     measured.samples.controlRtt = controlRtt;
     results.push(measured);
     console.log(`\n${renderTable(`${name}: ${ROUNDS} rounds after ${WARMUP} warm-up`, measured.rows)}`);

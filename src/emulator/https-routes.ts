@@ -117,7 +117,8 @@ export function httpsRoutes(deps: EmulatorDeps): Hono {
     if (!own(c.req.param("device_id"), auth.device)) return apiError(c, 403, 4003, "the token belongs to another device");
     const parsed = v.safeParse(BatchSchema, await c.req.json().catch(() => undefined));
     if (!parsed.success) return apiError(c, 400, 4000, `the body needs items: ${parsed.issues[0].message}`);
-    return c.json({ code: 2000, results: parsed.output.items.map((item) => accept(auth.device, item)) });
+    // One commit for the whole batch, as the broker path makes one per report.
+    return c.json({ code: 2000, results: deps.state.batch(() => parsed.output.items.map((item) => accept(auth.device, item))) });
   });
 
   return app;
