@@ -1,6 +1,7 @@
 /**
- * The kinds of domain failure the runtime distinguishes, by what handling they need: `config`
- * and `not-found` are a person's to fix before start (exit 2 at the command line); `io` is a line
+ * The kinds of domain failure the runtime distinguishes, by what handling they need: `config` is
+ * a person's to fix before start (exit 2 at the command line); `not-found` names a chip, line or
+ * file that is not there; `io` is a line
  * or file that failed while in use (retried, reported); `busy` and `released` are a line held
  * elsewhere or given back; `network`, `http`, `protocol` and `auth` are the cloud's (retried,
  * never fatal for a running device); `storage` is the state file or its disk.
@@ -69,11 +70,6 @@ export class HttpError extends RealerError {
     this.code = code;
     this.retryAfter = init.retryAfter;
   }
-}
-
-/** Whether an error is the person's to fix before start: a bad config or usage (exit code 2). */
-export function isUsageError(error: unknown): boolean {
-  return error instanceof RealerError && error.kind === "config";
 }
 
 /** One line for a person: the message of a known error, or a short description of anything else. */

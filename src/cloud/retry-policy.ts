@@ -38,6 +38,11 @@ export interface RetryDecision {
 /** Codes whose request must change before it is sent again (section 7). */
 const NEVER_UNCHANGED = new Set([4000, 4013, 4022]);
 
+/** Whether the server refused this request as it is (4000, 4013, 4022): the same bytes would be refused again. */
+export function isRefusedAsIs(error: unknown): error is HttpError {
+  return error instanceof HttpError && NEVER_UNCHANGED.has(error.code);
+}
+
 /** Whether `error` says the OAuth client itself was refused (wrong secret, unknown or revoked client). */
 export function isClientRefused(error: unknown): boolean {
   return error instanceof HttpError && error.url.endsWith("/oauth/token") && (error.status === 400 || error.status === 401 || error.code === 4001);
@@ -67,6 +72,14 @@ export function decideRetry(error: unknown, attempt: number, settings: BackoffSe
     return { delayMs: Math.max(settings.slowMs, backoff), class: "refused", reason: error.message };
   }
   return { delayMs: backoff, class: "transient", reason: error instanceof RealerError ? error.kind : "error" };
+}
+
+/**
+ * What keeps the device from its cloud beyond a passing fault, in one line for the console and
+ * systemd's STATUS; undefined for a transient failure, which the next try may well cure.
+ */
+export function troubleOf(error: unknown, decision: RetryDecision): string | undefined {
+  return decision.class === "transient" ? undefined : `${describeError(error)} (${decision.reason})`;
 }
 
 /** Logs a failed call and the wait before the next try, at the level its class deserves. */

@@ -1,7 +1,7 @@
 // The device console's HTTP side: the page, a JSON API, server-sent events and /metrics, behind
 // an access token when one is configured. Nothing it answers holds a secret, and no answer
 // repeats what the request sent.
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
 import * as v from "valibot";
@@ -52,10 +52,13 @@ export function deviceConsoleApp(options: DeviceConsoleOptions): Hono {
 
   if (token) {
     const sessions = new ConsoleSessions(token, clock);
-    const locked = (lockedMs: number) => ({ error: "too many wrong tokens; wait and try again" , retry: Math.ceil(lockedMs / 1000) });
+    const tooMany = (c: Context, lockedMs: number) => {
+      const seconds = String(Math.ceil(lockedMs / 1000));
+      return c.json({ error: "too many wrong tokens; wait and try again", retry: Number(seconds) }, 429, { "retry-after": seconds });
+    };
     app.post("/login", async (c) => {
       const lockedMs = sessions.lockedFor();
-      if (lockedMs > 0) return c.json(locked(lockedMs), 429, { "retry-after": String(Math.ceil(lockedMs / 1000)) });
+      if (lockedMs > 0) return tooMany(c, lockedMs);
       const form = await c.req.parseBody().catch(() => ({} as Record<string, unknown>));
       const given = typeof form.token === "string" ? form.token : "";
       if (!sessions.checkToken(given)) {
@@ -66,18 +69,19 @@ export function deviceConsoleApp(options: DeviceConsoleOptions): Hono {
       return c.redirect("./", 303);
     });
     app.use("*", async (c, next) => {
+      // The token page needs its stylesheet before anyone has logged in; it holds nothing else.
+      if (c.req.method === "GET" && new URL(c.req.url).pathname === "/style.css") return await next();
       const cookie = getCookie(c, COOKIE);
       if (cookie !== undefined && sessions.isSession(cookie)) return await next();
       const bearer = c.req.header("authorization")?.replace(/^Bearer\s+/i, "");
       if (bearer !== undefined) {
         const lockedMs = sessions.lockedFor();
-        if (lockedMs > 0) return c.json(locked(lockedMs), 429, { "retry-after": String(Math.ceil(lockedMs / 1000)) });
+        if (lockedMs > 0) return tooMany(c, lockedMs);
         if (sessions.checkToken(bearer)) return await next();
         logger.warn("console.wrong_token", { via: "bearer" });
       }
       const path = new URL(c.req.url).pathname;
       if (c.req.method === "GET" && path === "/") return c.html(tokenPage(false), 401);
-      if (c.req.method === "GET" && path === "/style.css") return c.body(STYLE, 200, { "content-type": "text/css; charset=utf-8" });
       return c.json({ error: "this console needs its access token (Authorization: Bearer …)" }, 401, { "www-authenticate": "Bearer" });
     });
   }

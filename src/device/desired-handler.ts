@@ -105,11 +105,13 @@ export class DesiredHandler {
   #attempt = 0;
   #retry: AbortController | undefined;
   #closed = false;
+  readonly #monotonic: () => number;
 
   constructor(options: DesiredHandlerOptions, binding: Binding, line: Output) {
     this.#options = options;
     this.#binding = binding;
     this.#line = line;
+    this.#monotonic = options.monotonic ?? (() => performance.now());
   }
 
   /** Messages whose answer is not on disk yet. */
@@ -119,7 +121,7 @@ export class DesiredHandler {
 
   /** Handles one message from the route's desired topic (or the HTTPS list); see the class. */
   handle(payload: Uint8Array): Promise<void> {
-    const pending: Pending = { payload, receivedAt: this.#options.clock.now(), arrived: (this.#options.monotonic ?? (() => performance.now()))() };
+    const pending: Pending = { payload, receivedAt: this.#options.clock.now(), arrived: this.#monotonic() };
     const run = this.#queue.then(async () => {
       this.#backlog.push(pending);
       await this.#drain();
@@ -237,9 +239,8 @@ export class DesiredHandler {
       ...LONGEST_REPORT_EXTRAS,
       ...(sequence === undefined ? {} : { sequence_number: sequence }),
     };
-    if (outbox.fits(probe)) return true;
+    if (outbox.canAnswer(probe)) return true;
     logger.error("desired.unanswerable", { route: this.#binding.name, desired_id: desiredId, desired_id_length: desiredId.length, note: "a report with this desired_id would be over max_payload_bytes; the line is left alone" });
-    outbox.stats.unanswerable++;
     this.#options.onOutcome?.({ route: this.#binding.key, desiredId: truncate(desiredId, 64), status: "unanswerable", value: formatLineValue(this.#line.written), ...(requested === undefined ? {} : { requested }), reason: "desired_id too long for a report", receivedAt, answeredAt: clock.now(), messageId: "" });
     return false;
   }
@@ -286,16 +287,15 @@ export class DesiredHandler {
     const { report, status, requested, reason } = answer;
     const desiredId = report.desired_id ?? "";
     const lineState = answer.written === undefined ? undefined : { route: this.#line.key, value: answer.written };
-    const monotonic = this.#options.monotonic ?? (() => performance.now());
-    const committing = monotonic();
+    const committing = this.#monotonic();
     const recorded = outbox.recordAnswer(this.#binding.key, this.#binding.route.mqtt.feed_data_topic, report, answer.advanceSequence, lineState);
-    const commitMs = Math.round((monotonic() - committing) * 1000) / 1000;
+    const commitMs = Math.round((this.#monotonic() - committing) * 1000) / 1000;
     if (recorded === "too-large") {
       logger.error("desired.unanswerable", { route: this.#binding.name, desired_id: desiredId, note: "the report would be over max_payload_bytes" });
       return;
     }
     // From arrival to the report handed to the broker (recording it pumps the outbox at once).
-    const tookMs = Math.round((monotonic() - arrived) * 1000) / 1000;
+    const tookMs = Math.round((this.#monotonic() - arrived) * 1000) / 1000;
     // took_ms: arrival to the report handed to the broker; commit_ms: the answer's commit and the
     // send it triggers, the part the disk sets.
     const fields = { route: this.#binding.name, desired_id: desiredId, status, value: report.value, reason, took_ms: tookMs, commit_ms: commitMs };

@@ -2,11 +2,12 @@ import type { ApiClient } from "../cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
 import { fetchBootstrap, fetchDesiredStates, type FeedResult, postFeedData, postFeedDataBatch } from "../cloud/https-api.ts";
 import type { TokenSource } from "../cloud/oauth.ts";
-import { type BackoffSettings, decideRetry, reportRetry } from "../cloud/retry-policy.ts";
+import { type BackoffSettings, decideRetry, isRefusedAsIs, reportRetry, troubleOf } from "../cloud/retry-policy.ts";
 import type { Clock } from "../clock.ts";
 import { describeError, HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { withToken } from "../mqtt/link.ts";
+import type { Ack } from "../mqtt/messages.ts";
 import type { Binding } from "./bindings.ts";
 import type { DesiredHandler } from "./desired-handler.ts";
 import type { Outbox, Publisher } from "./outbox.ts";
@@ -74,7 +75,7 @@ export class HttpsLink {
   async run(signal: AbortSignal): Promise<Catalog | undefined> {
     const { outbox, clock, logger, pollMs, catalogCheckMs } = this.#options;
     logger.info("https.started", { poll_ms: pollMs, note: "MQTT is not offered; polling desired states over HTTPS" });
-    outbox.attach(this.#publisher(), { maxInflight: HTTPS_BATCH, unmetered: true });
+    outbox.attach(this.#publisher(), { maxInflight: HTTPS_BATCH });
     let nextCatalogCheck = clock.now() + catalogCheckMs;
     let attempt = 0;
     try {
@@ -92,7 +93,7 @@ export class HttpsLink {
         } catch (error) {
           const decision = decideRetry(error, attempt++, this.#options.backoff);
           reportRetry(logger, "https.poll_failed", error, decision);
-          this.#options.onTrouble?.(decision.class === "transient" ? undefined : `${describeError(error)} (${decision.reason})`);
+          this.#options.onTrouble?.(troubleOf(error, decision));
           delay = Math.max(pollMs, decision.delayMs);
         }
         await clock.sleep(delay, signal).catch(() => {});
@@ -162,46 +163,48 @@ export class HttpsLink {
       items.push({ topic, messageId: String(feed.message_id), item: { ...feed, [binding.route.source_type === "command" ? "command_id" : "sensor_id"]: sourceId } });
     }
     if (items.length === 0) return;
-    const settleAll = (results: readonly FeedResult[]) =>
-      items.forEach(({ topic, messageId }, index) => {
-        const result = results[index];
-        const status = result ? STATUS[result.status] ?? result.status : "error";
-        outbox.settle({ message_id: result?.message_id ?? messageId, status, retryable: status === "error", error: result?.error ?? (result ? null : { type: "missing_result" }), feed_data_topic: topic });
-      });
-    const failAll = (error: unknown) => {
-      const code = error instanceof HttpError ? error.code : 0;
-      const final = code === 4000 || code === 4013 || code === 4022;
-      for (const { topic, messageId } of items) {
-        outbox.settle({ message_id: messageId, status: final ? "rejected" : "error", retryable: !final, error: { type: final ? `http_${code}` : "unreachable", message: describeError(error) }, feed_data_topic: topic });
-      }
-    };
     if (this.#batches && items.length > 1) {
       try {
-        settleAll(await withToken(tokens, (token) => postFeedDataBatch(api, token, deviceId, items.map(({ item }) => item))));
+        const results = await withToken(tokens, (token) => postFeedDataBatch(api, token, deviceId, items.map(({ item }) => item)));
+        items.forEach(({ topic, messageId }, index) => outbox.settle(ackOfResult(topic, messageId, results[index])));
         return;
       } catch (error) {
         if (error instanceof HttpError && error.status === 404) {
           this.#batches = false;
           logger.info("https.no_batches", { note: "the server has no feed-data/batches; sending items one by one" });
-        } else if (error instanceof HttpError && (error.code === 4000 || error.code === 4013 || error.code === 4022)) {
+        } else if (isRefusedAsIs(error)) {
           // One item may be at fault: the batch goes again item by item, so only that one is refused.
           logger.warn("https.batch_refused", { items: items.length, error: describeError(error), note: "sending its items one by one" });
         } else {
-          failAll(error);
+          for (const { topic, messageId } of items) outbox.settle(ackOfFailure(topic, messageId, error));
           return;
         }
       }
     }
     for (const { topic, messageId, item } of items) {
       try {
-        const result = await withToken(tokens, (token) => postFeedData(api, token, deviceId, item));
-        const status = STATUS[result.status] ?? result.status;
-        outbox.settle({ message_id: result.message_id ?? messageId, status, retryable: status === "error", error: result.error ?? null, feed_data_topic: topic });
+        outbox.settle(ackOfResult(topic, messageId, await withToken(tokens, (token) => postFeedData(api, token, deviceId, item))));
       } catch (error) {
-        const code = error instanceof HttpError ? error.code : 0;
-        const final = code === 4000 || code === 4013 || code === 4022;
-        outbox.settle({ message_id: messageId, status: final ? "rejected" : "error", retryable: !final, error: { type: final ? `http_${code}` : "unreachable", message: describeError(error) }, feed_data_topic: topic });
+        outbox.settle(ackOfFailure(topic, messageId, error));
       }
     }
   }
+}
+
+/** The ack an HTTPS feed result stands for; a missing result is a retryable error. */
+function ackOfResult(topic: string, messageId: string, result: FeedResult | undefined): Ack {
+  const status = result ? STATUS[result.status] ?? result.status : "error";
+  return { message_id: result?.message_id ?? messageId, status, retryable: status === "error", error: result?.error ?? (result ? null : { type: "missing_result" }), feed_data_topic: topic };
+}
+
+/** The ack a failed POST stands for: refused for good when the server refuses it as it is, else retryable. */
+function ackOfFailure(topic: string, messageId: string, error: unknown): Ack {
+  const refused = isRefusedAsIs(error);
+  return {
+    message_id: messageId,
+    status: refused ? "rejected" : "error",
+    retryable: !refused,
+    error: { type: refused ? `http_${error.code}` : "unreachable", message: describeError(error) },
+    feed_data_topic: topic,
+  };
 }

@@ -109,7 +109,8 @@ export class Outbox {
   /** Rows in the table and their payload characters, counted rather than scanned. */
   #sizes: { messages: number; bytes: number } | undefined;
   #lastDepth = 0;
-  #pacing: { readonly maxInflight: number; readonly unmetered: true } | undefined;
+  /** Set while a transport paces itself (see `attach`): its in-flight limit, and no publish rate. */
+  #pacing: { readonly maxInflight: number } | undefined;
   #limits: OutboxLimits;
   #publisher: Publisher | undefined;
   #pumping = false;
@@ -189,6 +190,17 @@ export class Outbox {
   }
 
   /**
+   * Whether an answer like `report` could be recorded at all; when not, it is counted as
+   * unanswerable (`stats.unanswerable`). The desired-state handler asks before acting, with the
+   * largest report it might send.
+   */
+  canAnswer(report: FeedPayload): boolean {
+    if (this.fits(report)) return true;
+    this.stats.unanswerable++;
+    return false;
+  }
+
+  /**
    * Records a desired state's answer and queues its report, in one transaction (see
    * `DeviceStore.recordAnswer`): the only way a report enters the outbox table besides
    * `enqueue`, so the payload limit holds for both. A report over the limit is never written
@@ -196,10 +208,7 @@ export class Outbox {
    * that cannot write throws its StorageError: nothing was recorded.
    */
   recordAnswer(route: string, topic: string, report: FeedPayload, advanceSequence: boolean, lineState?: { readonly route: string; readonly value: 0 | 1 }): AnswerRecord {
-    if (!this.fits(report)) {
-      this.stats.unanswerable++;
-      return "too-large";
-    }
+    if (!this.canAnswer(report)) return "too-large";
     this.#options.store.recordAnswer(route, topic, report, advanceSequence, this.#options.clock.now(), lineState);
     if (this.#sizes) {
       this.#sizes.messages++;
@@ -207,11 +216,6 @@ export class Outbox {
     }
     this.pump();
     return "recorded";
-  }
-
-  /** Readings held in memory because the store refused them, oldest first. */
-  get heldCount(): number {
-    return this.#held.length;
   }
 
   #size(payload: FeedPayload): number {
@@ -302,7 +306,7 @@ export class Outbox {
    * replaces the catalog's MQTT limits for a transport with its own back-pressure (the HTTPS
    * runtime sends one batch request at a time, so it needs no publish rate).
    */
-  attach(publisher: Publisher, pacing?: { readonly maxInflight: number; readonly unmetered: true }): void {
+  attach(publisher: Publisher, pacing?: { readonly maxInflight: number }): void {
     this.#clearInflight();
     this.#publisher = publisher;
     this.#pacing = pacing;

@@ -2,7 +2,7 @@ import { ApiClient } from "../cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
 import { type Bootstrap, fetchBootstrap, fetchDesiredStates } from "../cloud/https-api.ts";
 import { DEVICE_SCOPES, TokenSource } from "../cloud/oauth.ts";
-import { type BackoffSettings, DEFAULT_BACKOFF, decideRetry, reportRetry } from "../cloud/retry-policy.ts";
+import { type BackoffSettings, DEFAULT_BACKOFF, decideRetry, reportRetry, troubleOf } from "../cloud/retry-policy.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/schema.ts";
 import { describeError, HttpError, RealerError } from "../errors.ts";
@@ -321,7 +321,7 @@ export class DeviceRuntime {
         if (this.#abort.signal.aborted) throw error;
         const decision = decideRetry(error, attempt, this.#backoff);
         reportRetry(logger, "catalog.retry", error, decision);
-        this.#setTrouble(decision.class === "transient" ? undefined : `${describeError(error)} (${decision.reason})`);
+        this.#setTrouble(troubleOf(error, decision));
         await clock.sleep(decision.delayMs, this.#abort.signal);
       }
     }

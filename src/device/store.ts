@@ -101,12 +101,11 @@ export class DeviceStore {
     try {
       return DeviceStore.#prepare(await openDatabase(path), options, undefined);
     } catch (error) {
-      if (!(error instanceof StorageError) || error.failure !== "corrupt") {
-        const how = error instanceof StorageError && (error.failure === "cantopen" || error.failure === "readonly")
-          ? "; make the folder and file writable by the runtime's user"
-          : "";
-        throw new StorageError(error instanceof StorageError ? error.failure : "other", `${error instanceof Error ? error.message : String(error)}${how}`, error);
+      if (!(error instanceof StorageError)) throw error;
+      if (error.failure === "cantopen" || error.failure === "readonly") {
+        throw new StorageError(error.failure, `${error.message}; make the folder and file writable by the runtime's user`, error);
       }
+      if (error.failure !== "corrupt") throw error;
       const aside = `${path}.corrupt-${new Date((options.now ?? Date.now)()).toISOString().replace(/[:.]/g, "-")}`;
       for (const suffix of ["", "-wal", "-shm"]) {
         if (existsSync(`${path}${suffix}`)) renameSync(`${path}${suffix}`, `${aside}${suffix}`);

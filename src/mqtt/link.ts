@@ -4,7 +4,7 @@ import type { Catalog } from "../cloud/catalog.ts";
 import { type MqttCredential, requestCredential } from "../cloud/credentials.ts";
 import type { TokenSource } from "../cloud/oauth.ts";
 import type { Clock } from "../clock.ts";
-import { type BackoffSettings, decideRetry, reportRetry } from "../cloud/retry-policy.ts";
+import { type BackoffSettings, decideRetry, reportRetry, troubleOf } from "../cloud/retry-policy.ts";
 import { describeError, HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Secret } from "../secret.ts";
@@ -111,7 +111,7 @@ export class MqttLink {
         credential = undefined;
         const decision = decideRetry(error, attempt, this.#options.backoff);
         reportRetry(logger, "mqtt.connect_failed", error, decision);
-        this.#status = { ...this.#status, trouble: decision.class === "transient" ? undefined : `${describeError(error)} (${decision.reason})` };
+        this.#status = { ...this.#status, trouble: troubleOf(error, decision) };
         this.#options.onTrouble?.(this.#status.trouble);
         delay = decision.delayMs;
       }

@@ -1,6 +1,6 @@
 import { bunGlobal, denoGlobal } from "./globals.ts";
 
-export { openDatabase, StorageError, storageError } from "./sqlite.ts";
+export { openDatabase, StorageError } from "./sqlite.ts";
 export { type ChildProcessHandle, spawnProcess } from "./process.ts";
 export { type LibC, loadLibc } from "./libc.ts";
 export { onShutdownSignal, ShutdownLatch } from "./signals.ts";

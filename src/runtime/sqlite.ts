@@ -64,7 +64,7 @@ export type Durability =
   | "process-crash";
 
 /** `error` as a StorageError that names the file and the failure. */
-export function storageError(path: string, action: string, error: unknown): StorageError {
+function storageError(path: string, action: string, error: unknown): StorageError {
   if (error instanceof StorageError) return error;
   const failure = classifySqliteError(error);
   return new StorageError(failure, `Cannot ${action} state file ${path === "" ? "(in memory)" : path}: ${describeSqliteFailure(failure, error)}`, error);
