@@ -92,6 +92,8 @@ export class DeviceRuntime {
   readonly #routes: RouteLines;
   #link: MqttLink | undefined;
   #running: Promise<void> | undefined;
+  /** Reconciliations under way: stop() waits for them, so none reaches the cloud or a line after it. */
+  readonly #reconciling = new Set<Promise<void>>();
   #catalog: Catalog | undefined;
   #tokens: TokenSource | undefined;
   readonly #backoff: BackoffSettings;
@@ -232,7 +234,7 @@ export class DeviceRuntime {
         onOnline: (session) => {
           this.#outbox.attach(session);
           this.events.emit("online", { broker: catalog.mqtt.broker_url });
-          void this.#reconcile(api, tokens);
+          this.#track(this.#reconcile(api, tokens));
         },
         onOffline: () => {
           this.#outbox.detach();
@@ -303,6 +305,7 @@ export class DeviceRuntime {
   async stop(): Promise<void> {
     this.#abort.abort();
     await this.#running;
+    await Promise.all(this.#reconciling);
     this.#outbox.close();
     this.#routes.closeHandlers();
     await this.#routes.release();
@@ -327,6 +330,11 @@ export class DeviceRuntime {
     }
   }
 
+  #track(work: Promise<void>): void {
+    this.#reconciling.add(work);
+    void work.finally(() => this.#reconciling.delete(work));
+  }
+
   /**
    * After each connect, reads the open desired states over HTTPS once and hands them to the same
    * handlers: a request published before the device's first session (which no broker can queue)
@@ -337,6 +345,7 @@ export class DeviceRuntime {
     const { config, logger } = this.#deps;
     try {
       const open = await withToken(tokens, (token) => fetchDesiredStates(api, token, config.device_id));
+      if (this.#abort.signal.aborted) return;
       if (open.length > 0) logger.info("desired.reconciling", { open: open.length, note: "open at connect, read over HTTPS" });
       await handleDesiredStates(open, this.#routes.handlersBySource, logger);
     } catch (error) {

@@ -9,6 +9,11 @@ import { stream, verifyStream } from "../helpers/stream.ts";
 const SOAK_S = Number(process.env.REALER_SOAK_S ?? 60);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Waits until no request has reached the emulator for 300 ms: an aborted request of a stopped device may still arrive. */
+const quiet = async (emulator: Emulator) => {
+  await waitFor("the emulator to be quiet", () => (emulator.requests.at(-1)?.at ?? 0) < Date.now() - 300);
+};
+
 describe("resilience (emulator fault switches, real mosquitto)", () => {
   let emulator: Emulator;
   let stop: () => Promise<void>;
@@ -126,6 +131,7 @@ describe("resilience (emulator fault switches, real mosquitto)", () => {
   });
 
   it("waits at least Retry-After between requests during a 429 burst", { timeout: 30_000 }, async () => {
+    await quiet(emulator);
     const from = emulator.requests.length;
     emulator.faults.httpBurst = { status: 429, remaining: 3, retryAfterS: 1 };
     await withDevice(async () => {
@@ -138,6 +144,7 @@ describe("resilience (emulator fault switches, real mosquitto)", () => {
   });
 
   it("backs off exponentially through a 503 burst instead of looping", { timeout: 30_000 }, async () => {
+    await quiet(emulator);
     const from = emulator.requests.length;
     emulator.faults.httpBurst = { status: 503, remaining: 5, retryAfterS: undefined };
     // The top of each jitter range: waits of 100, 200, 400, 800, 1600 ms.
@@ -147,7 +154,8 @@ describe("resilience (emulator fault switches, real mosquitto)", () => {
       assert.equal(failed.length, 5);
       const times = [...failed.map((request) => request.at), seen.find((request) => request.status !== 503)!.at];
       const gaps = times.slice(1).map((at, i) => at - times[i]!);
-      gaps.forEach((gap, i) => assert.ok(gap >= 100 * 2 ** i - 20, `gap ${i} is ${gap} ms, at least ${100 * 2 ** i} ms`));
+      const trail = seen.map((request) => `${request.at - seen[0]!.at} ${request.method} ${request.path} ${request.status}`).join("; ");
+      gaps.forEach((gap, i) => assert.ok(gap >= 100 * 2 ** i - 20, `gap ${i} is ${gap} ms, at least ${100 * 2 ** i} ms (${trail})`));
     }, { backoff: { baseMs: 100, capMs: 5000, slowMs: 3000, random: () => 1 } });
   });
 
@@ -194,5 +202,24 @@ describe("resilience (emulator fault switches, real mosquitto)", () => {
       assert.deepEqual(copies().map((entry) => entry.status).slice(0, 1), ["accepted"]);
       assert.ok(copies().slice(1).every((entry) => entry.status === "replayed"));
     }, { ackTimeoutMs: 1000 });
+  });
+
+  it("starts no request and handles nothing once stop() returns, even when stopped the moment it came online", { timeout: 30_000 }, async () => {
+    for (let round = 0; round < 5; round++) {
+      const started: number[] = [];
+      const dev = await startDevice(emulator, {
+        wrapFetch: (inner) => (input, init) => {
+          started.push(Date.now());
+          return inner(input, init);
+        },
+      });
+      await waitFor("online", () => dev.seen.online.length > 0);
+      await dev.stop(); // the reconciliation read that follows every connect is still under way here
+      const stoppedAt = Date.now();
+      const handled = dev.seen.desired.length + dev.seen.settled.length;
+      await sleep(300);
+      assert.deepEqual(started.filter((at) => at > stoppedAt), [], `round ${round}: requests started after stop()`);
+      assert.equal(dev.seen.desired.length + dev.seen.settled.length, handled, `round ${round}: handled after stop()`);
+    }
   });
 });
