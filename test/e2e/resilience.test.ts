@@ -208,10 +208,10 @@ describe("resilience (emulator fault switches, real mosquitto)", () => {
     for (let round = 0; round < 5; round++) {
       const started: number[] = [];
       const dev = await startDevice(emulator, {
-        wrapFetch: (inner) => (input, init) => {
+        wrapFetch: (inner) => ((input: Parameters<typeof fetch>[0], init?: RequestInit) => {
           started.push(Date.now());
           return inner(input, init);
-        },
+        }) as typeof fetch,
       });
       await waitFor("online", () => dev.seen.online.length > 0);
       await dev.stop(); // the reconciliation read that follows every connect is still under way here
