@@ -1,9 +1,15 @@
-// Writes examples/device.schema.json from the valibot config schema, so editors can check configs.
+// Writes the JSON Schemas of the device config (examples/device.schema.json) and of a HIL
+// scenario (examples/hil/scenario.schema.json) from their valibot schemas, so editors can check them.
 import { toJsonSchema } from "@valibot/to-json-schema";
 import { writeFileSync } from "node:fs";
 import { ConfigSchema } from "../src/config/schema.ts";
+import { ScenarioSchema } from "../src/hil/scenario.ts";
 
-const schema = toJsonSchema(ConfigSchema, { errorMode: "ignore" });
-const out = new URL("../examples/device.schema.json", import.meta.url);
-writeFileSync(out, `${JSON.stringify({ ...schema, title: "realer-edge device config" }, null, 2)}\n`);
-console.log(`wrote ${out.pathname}`);
+for (const [schema, path, title] of [
+  [ConfigSchema, "../examples/device.schema.json", "realer-edge device config"],
+  [ScenarioSchema, "../examples/hil/scenario.schema.json", "realer-edge hil scenario"],
+] as const) {
+  const out = new URL(path, import.meta.url);
+  writeFileSync(out, `${JSON.stringify({ ...toJsonSchema(schema, { errorMode: "ignore" }), title }, null, 2)}\n`);
+  console.log(`wrote ${out.pathname}`);
+}

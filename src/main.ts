@@ -11,6 +11,7 @@ Usage:
   realer-edge check --config FILE    check config, lines and catalog; exit 0 when safe to start
   realer-edge emulator [--port N]    run the bundled Realer emulator (HTTPS API + mosquitto)
   realer-edge demo [--once]          emulator + one device on mock GPIO + a scripted scenario
+  realer-edge hil run SCENARIO…      hardware-in-the-loop scenarios (see examples/hil/)
   realer-edge gpio info              list chips and lines (--backend cdev, the default, or sysfs)
   realer-edge gpio get CHIP OFFSET   read a line as an input (or name a line: gpio get NAME)
   realer-edge gpio set CHIP OFFSET 0|1 [--hold-ms N]   drive a line until Ctrl-C or for N ms
@@ -28,8 +29,14 @@ Options:
   --bias BIAS          gpio: as-is, disabled, pull-up, pull-down
   --active-low         gpio: the line is active when low
   --debounce-ms N      gpio watch: debounce period
+  --rig NAME           hil: mock (default), gpio-sim or wired (a real board with jumper wires)
+  --binary PATH        hil: the device under test is this compiled binary (arm64 under qemu-user)
+  --junit FILE         hil: write JUnit XML
+  --report FILE        hil: write an HTML timeline of each scenario
+  --sim-dir DIR        hil, gpio-sim: the chip's sysfs directory (found when only one exists)
+  --chip LABEL         hil, gpio-sim: the chip the device's lines are on
 
-Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad usage or config.
+Exit codes: 0 stopped cleanly, 1 runtime failure (hil: a scenario failed), 2 bad usage or config.
 `;
 
 function logLevel(value: string | undefined): LogLevel | undefined {
@@ -59,6 +66,12 @@ export async function main(argv: readonly string[]): Promise<number> {
         "debounce-ms": { type: "string" },
         "hold-ms": { type: "string" },
         count: { type: "string" },
+        rig: { type: "string" },
+        binary: { type: "string" },
+        junit: { type: "string" },
+        report: { type: "string" },
+        "sim-dir": { type: "string" },
+        chip: { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
       },
@@ -93,6 +106,18 @@ export async function main(argv: readonly string[]): Promise<number> {
       case "demo":
         await (await import("./commands/demo.ts")).demoCommand({ stateDir: `${stateDir}/demo`, logLevel: level, once: values.once ?? false });
         return 0;
+      case "hil":
+        return await (await import("./commands/hil.ts")).hilCommand({
+          args: positionals.slice(1),
+          junit: values.junit,
+          report: values.report,
+          binary: values.binary,
+          rig: values.rig,
+          simDir: values["sim-dir"],
+          chip: values.chip,
+          stateDir,
+          print: (line) => console.log(line),
+        });
       case "gpio":
         return await (await import("./commands/gpio.ts")).gpioCommand({
           args: positionals.slice(1),

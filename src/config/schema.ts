@@ -4,7 +4,8 @@ import { BACKEND_NAMES } from "../hal/types.ts";
 
 const NonEmpty = v.pipe(v.string(), v.minLength(1, "must not be empty"));
 
-const LineSchema = v.union(
+/** A line: {chip, offset} or {name}. */
+export const LineSchema = v.union(
   [
     v.strictObject({
       chip: v.pipe(NonEmpty, v.description("Chip name (gpiochip0), label or path (/dev/gpiochip0).")),
@@ -24,49 +25,52 @@ const FileSourceSchema = v.strictObject({
 
 const Milliseconds = (max: number) => v.pipe(v.number(), v.integer("must be a whole number of milliseconds"), v.minValue(0, "must not be negative"), v.maxValue(max));
 
+/** The fields of a route entry; the HIL scenario schema reuses those that say how a line behaves. */
+export const ROUTE_ENTRIES = {
+  source_id: v.optional(v.pipe(NonEmpty, v.description("Bind the catalog route with this source_id."))),
+  pin_port: v.optional(v.pipe(NonEmpty, v.description("Bind the catalog route with this pin_port."))),
+  feed_data_topic: v.optional(v.pipe(NonEmpty, v.description("Bind the catalog route with this topic, when it has no id or pin_port."))),
+  line: v.optional(LineSchema),
+  file: v.optional(v.pipe(FileSourceSchema, v.description("Sensor routes: read a value from a file instead of a line."))),
+  direction: v.optional(
+    v.pipe(
+      v.picklist(["output", "input"], 'must be "output" (a command route) or "input" (a sensor route)'),
+      v.description("Claim the line at boot, before the network, with this direction. Without it, the direction the catalog last gave is used; on the very first start the line waits for the catalog."),
+    ),
+  ),
+  active_low: v.optional(v.boolean(), false),
+  bias: v.optional(v.picklist(["as-is", "disabled", "pull-up", "pull-down"]), "as-is"),
+  drive: v.optional(v.pipe(v.picklist(["push-pull", "open-drain", "open-source"]), v.description("Outputs: how the line drives.")), "push-pull"),
+  power_on: v.optional(
+    v.pipe(v.picklist(["off", "on", "restore"]), v.description("Outputs: the value the line takes when the runtime claims it at boot, before the network.")),
+    "off",
+  ),
+  restore_max_age_s: v.optional(
+    v.pipe(v.number(), v.minValue(0), v.description("power_on restore: restore the last value only when it was set less than this long ago; otherwise off.")),
+    86_400,
+  ),
+  pulse_ms: v.optional(v.pipe(Milliseconds(3_600_000), v.minValue(1, "must be at least 1 ms"), v.description("Outputs: a momentary output; it goes back to inactive by itself after this long, enforced locally even offline."))),
+  interlock: v.optional(v.pipe(NonEmpty, v.description("Outputs: the interlock group; at most one output of a group is active at a time."))),
+  interlock_dead_time_ms: v.optional(v.pipe(Milliseconds(60_000), v.description("Outputs: wait this long between switching one output of the group off and another on.")), 0),
+  shutdown: v.optional(
+    v.pipe(v.picklist(["hold", "safe"]), v.description('Outputs: on a clean stop, "hold" leaves the line as it is, "safe" sets it inactive first.')),
+    "hold",
+  ),
+  debounce_ms: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(10_000)), 0),
+  latest_value: v.optional(
+    v.pipe(v.boolean(), v.description("Sensor routes: when the outbox is full, keep only this route's newest reading.")),
+    false,
+  ),
+  sample_interval_s: v.optional(
+    v.pipe(v.number(), v.minValue(1, "must be at least 1 second"), v.description("Sensor routes: also report the value this often (a line), or read the file this often (10 s by default).")),
+  ),
+  deadband: v.optional(v.pipe(v.number(), v.minValue(0), v.description("File sensors: report a sample only when it moved at least this much since the last report."))),
+  heartbeat_s: v.optional(v.pipe(v.number(), v.minValue(1), v.description("File sensors: report at least this often, even inside the deadband.")), 300),
+};
+
 /** One route entry of the config. */
 export const RouteSchema = v.pipe(
-  v.strictObject({
-    source_id: v.optional(v.pipe(NonEmpty, v.description("Bind the catalog route with this source_id."))),
-    pin_port: v.optional(v.pipe(NonEmpty, v.description("Bind the catalog route with this pin_port."))),
-    feed_data_topic: v.optional(v.pipe(NonEmpty, v.description("Bind the catalog route with this topic, when it has no id or pin_port."))),
-    line: v.optional(LineSchema),
-    file: v.optional(v.pipe(FileSourceSchema, v.description("Sensor routes: read a value from a file instead of a line."))),
-    direction: v.optional(
-      v.pipe(
-        v.picklist(["output", "input"], 'must be "output" (a command route) or "input" (a sensor route)'),
-        v.description("Claim the line at boot, before the network, with this direction. Without it, the direction the catalog last gave is used; on the very first start the line waits for the catalog."),
-      ),
-    ),
-    active_low: v.optional(v.boolean(), false),
-    bias: v.optional(v.picklist(["as-is", "disabled", "pull-up", "pull-down"]), "as-is"),
-    drive: v.optional(v.pipe(v.picklist(["push-pull", "open-drain", "open-source"]), v.description("Outputs: how the line drives.")), "push-pull"),
-    power_on: v.optional(
-      v.pipe(v.picklist(["off", "on", "restore"]), v.description("Outputs: the value the line takes when the runtime claims it at boot, before the network.")),
-      "off",
-    ),
-    restore_max_age_s: v.optional(
-      v.pipe(v.number(), v.minValue(0), v.description("power_on restore: restore the last value only when it was set less than this long ago; otherwise off.")),
-      86_400,
-    ),
-    pulse_ms: v.optional(v.pipe(Milliseconds(3_600_000), v.minValue(1, "must be at least 1 ms"), v.description("Outputs: a momentary output; it goes back to inactive by itself after this long, enforced locally even offline."))),
-    interlock: v.optional(v.pipe(NonEmpty, v.description("Outputs: the interlock group; at most one output of a group is active at a time."))),
-    interlock_dead_time_ms: v.optional(v.pipe(Milliseconds(60_000), v.description("Outputs: wait this long between switching one output of the group off and another on.")), 0),
-    shutdown: v.optional(
-      v.pipe(v.picklist(["hold", "safe"]), v.description('Outputs: on a clean stop, "hold" leaves the line as it is, "safe" sets it inactive first.')),
-      "hold",
-    ),
-    debounce_ms: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(10_000)), 0),
-    latest_value: v.optional(
-      v.pipe(v.boolean(), v.description("Sensor routes: when the outbox is full, keep only this route's newest reading.")),
-      false,
-    ),
-    sample_interval_s: v.optional(
-      v.pipe(v.number(), v.minValue(1, "must be at least 1 second"), v.description("Sensor routes: also report the value this often (a line), or read the file this often (10 s by default).")),
-    ),
-    deadband: v.optional(v.pipe(v.number(), v.minValue(0), v.description("File sensors: report a sample only when it moved at least this much since the last report."))),
-    heartbeat_s: v.optional(v.pipe(v.number(), v.minValue(1), v.description("File sensors: report at least this often, even inside the deadband.")), 300),
-  }),
+  v.strictObject(ROUTE_ENTRIES),
   v.check(
     (route) => [route.source_id, route.pin_port, route.feed_data_topic].filter((key) => key !== undefined).length === 1,
     "needs exactly one of source_id, pin_port or feed_data_topic",

@@ -206,7 +206,10 @@ export class Emulator {
   /** Stops, starts or restarts the broker (a fault switch); it keeps its port, store and sessions. */
   async controlBroker(action: "stop" | "start" | "restart"): Promise<void> {
     if (action !== "start") await this.broker.stop();
-    if (action !== "stop") await this.broker.start();
+    if (action !== "stop") {
+      await this.broker.start();
+      await this.#service.ready();
+    }
     this.#logger.info(`broker.${action === "stop" ? "stopped" : action === "start" ? "started" : "restarted"}`, { port: this.broker.port });
   }
 
@@ -228,12 +231,16 @@ export class Emulator {
     return { ...(describeDevice(this.#deps, device) as Omit<Provisioned, "client_secret">), client_secret: secret };
   }
 
-  /** Sets a desired value on a command route and publishes it. */
-  setDesired(deviceId: number, sourceId: string, value: string, expiresIn = 300): Promise<DesiredRecord> {
+  /**
+   * Sets a desired value on a command route and publishes it, with the next sequence number or
+   * `sequence` (a lower one makes a stale request, as a reordered delivery would). An `expiresIn`
+   * of 0 or less sends one already expired.
+   */
+  setDesired(deviceId: number, sourceId: string, value: string, expiresIn = 300, sequence?: number): Promise<DesiredRecord> {
     const device = this.state.devices.get(deviceId);
     const route = device?.routes.find((candidate) => candidate.sourceId === sourceId);
     if (!device || !route) throw new RangeError(`Cannot set desired: no route ${sourceId} on device ${deviceId}`);
-    return this.#publishDesired(device, route, value, expiresIn);
+    return this.#publishDesired(device, route, value, expiresIn, sequence);
   }
 
   /** Publishes an already sent desired state again, byte for byte, as a QoS 1 redelivery would. */
@@ -317,17 +324,17 @@ export class Emulator {
     }
   }
 
-  async #publishDesired(device: DeviceRecord, route: RouteRecord, value: string, expiresIn: number): Promise<DesiredRecord> {
+  async #publishDesired(device: DeviceRecord, route: RouteRecord, value: string, expiresIn: number, sequence?: number): Promise<DesiredRecord> {
     if (!route.desiredTopic) throw new RangeError(`Cannot set desired on ${route.sourceId}: it is a sensor route`);
     const now = Date.now();
-    route.lastSequence++;
+    route.lastSequence = sequence === undefined ? route.lastSequence + 1 : Math.max(route.lastSequence, sequence);
     this.state.saveDevice(device);
     const desired: DesiredRecord = {
       desiredId: publicId("des"),
       deviceId: device.deviceId,
       routeId: route.routeId,
       value,
-      sequenceNumber: route.lastSequence,
+      sequenceNumber: sequence ?? route.lastSequence,
       requestedAt: new Date(now).toISOString(),
       expiresAt: new Date(now + expiresIn * 1000).toISOString(),
       answer: undefined,

@@ -73,6 +73,28 @@ export class ServiceClient {
     for (const filter of filters) await client.subscribeAsync(filter, { qos: 1 });
   }
 
+  /**
+   * Resolves once the client is connected again after a broker restart, with its dynsec answers
+   * subscribed: a command sent before that would wait out its timeout for an answer nobody reads.
+   */
+  async ready(timeoutMs = 10_000): Promise<void> {
+    const client = this.#requireClient();
+    if (!client.connected) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          client.off("connect", done);
+          reject(new RealerError("network", `Cannot reach the broker again: not connected within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const done = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        client.once("connect", done);
+      });
+    }
+    await client.subscribeAsync(RESPONSE_TOPIC, { qos: 1 });
+  }
+
   /** Disconnects. */
   async stop(): Promise<void> {
     const client = this.#client;
@@ -91,6 +113,8 @@ export class ServiceClient {
   /** Runs dynamic-security commands in one message and fails on the first error. */
   async dynsec(...commands: DynsecCommand[]): Promise<void> {
     const client = this.#requireClient();
+    // While the broker is down, say so at once: a queued command would only wait out its timeout.
+    if (!client.connected) throw new RealerError("network", "Cannot administer the broker: it is not reachable (stopped or restarting)");
     const tagged = commands.map((command) => ({ ...command, correlationData: String(++this.#correlation) }));
     const answers = tagged.map(
       (command) =>

@@ -13,6 +13,8 @@ export function mockControlApp(backend: MockBackend): Hono {
   const app = new Hono();
   app.onError((error, c) => c.json({ error: error.message }, 400));
   app.get("/lines", (c) => c.json({ lines: backend.snapshot() }));
+  // Every level change and claim after `after` (a seq), for rigs that must see each glitch.
+  app.get("/timeline", (c) => c.json({ changes: backend.timeline(Number(c.req.query("after") ?? 0) || 0) }));
   app.get("/lines/:chip/:offset", (c) => c.json(backend.lineState({ chip: c.req.param("chip"), offset: Number(c.req.param("offset")) })));
   app.put("/lines/:chip/:offset", async (c) => {
     const parsed = v.safeParse(PullSchema, await c.req.json().catch(() => undefined));

@@ -24,6 +24,21 @@ export interface MockChipSpec {
   readonly names?: readonly string[];
 }
 
+/**
+ * One entry of the mock's timeline: a pin's level changed, or a consumer claimed the line (a
+ * claim is noted even when the level stays, so a rig knows the level a new owner chose).
+ */
+export interface MockChange {
+  /** Counts up from 1 for the life of the backend. */
+  readonly seq: number;
+  /** Wall-clock milliseconds. */
+  readonly at: number;
+  readonly chip: string;
+  readonly offset: number;
+  readonly level: Level;
+  readonly claimed?: true;
+}
+
 /** What the simulator knows of one line, for tests and the control interface. */
 export interface MockLineState {
   readonly chip: string;
@@ -80,7 +95,8 @@ export class MockBackend implements GpioBackend {
   readonly name = "mock" as const;
   readonly #chips: readonly (ChipInfo & { readonly lineList: Line[] })[];
   readonly #history = new Map<Line, Level[]>();
-  readonly #timeline: { chip: string; offset: number; level: Level }[] = [];
+  readonly #timeline: MockChange[] = [];
+  #seq = 0;
 
   constructor(chips: readonly MockChipSpec[] = DEFAULT_CHIPS) {
     this.#chips = chips.map((spec) => ({
@@ -141,7 +157,7 @@ export class MockBackend implements GpioBackend {
       line.holder = undefined;
       throw error;
     }
-    this.record(line);
+    this.record(line, true);
     return request;
   }
 
@@ -183,20 +199,24 @@ export class MockBackend implements GpioBackend {
     return [...(this.#history.get(line) ?? [line.pull])];
   }
 
-  /** Every change of any pin's level, in the order they happened. */
-  timeline(): { chip: string; offset: number; level: Level }[] {
-    return [...this.#timeline];
+  /** Every change of any pin's level and every claim, in the order they happened; `after` a seq. */
+  timeline(after = 0): MockChange[] {
+    const from = this.#timeline.findIndex((change) => change.seq > after);
+    return from < 0 ? [] : this.#timeline.slice(from);
   }
 
-  /** @internal Notes the pin's level after a change; the oldest entries go past the bounds. */
-  record(line: Line): void {
+  /** @internal Notes the pin's level after a change (or a claim); the oldest entries go past the bounds. */
+  record(line: Line, claimed = false): void {
     const history = this.#history.get(line) ?? [0 as Level];
     const level = this.#levelOf(line);
-    if (history.at(-1) === level) return;
-    history.push(level);
-    if (history.length > HISTORY_MAX) history.splice(0, history.length - HISTORY_MAX);
-    this.#history.set(line, history);
-    this.#timeline.push({ chip: line.chip, offset: line.offset, level });
+    const changed = history.at(-1) !== level;
+    if (changed) {
+      history.push(level);
+      if (history.length > HISTORY_MAX) history.splice(0, history.length - HISTORY_MAX);
+      this.#history.set(line, history);
+    }
+    if (!changed && !claimed) return;
+    this.#timeline.push({ seq: ++this.#seq, at: Date.now(), chip: line.chip, offset: line.offset, level, ...(claimed ? { claimed: true as const } : {}) });
     if (this.#timeline.length > TIMELINE_MAX) this.#timeline.splice(0, this.#timeline.length - TIMELINE_MAX);
   }
 
