@@ -51,7 +51,8 @@ export class ScenarioRecord {
   readonly reports: ReportSeen[] = [];
   readonly markers: Marker[] = [];
   readonly steps: StepOutcome[] = [];
-  readonly #acks = new Map<string, AckStatus>();
+  /** Acks that came before their report was noted (the emulator publishes both at once). */
+  readonly #early = new Map<string, AckStatus[]>();
   /** Desired ids by the label a set_desired step gave them. */
   readonly labels = new Map<string, string>();
 
@@ -74,12 +75,14 @@ export class ScenarioRecord {
   }
 
   report(report: Omit<ReportSeen, "ack" | "consumed">): void {
-    this.reports.push({ ...report, ack: this.#acks.get(report.messageId), consumed: false });
+    this.reports.push({ ...report, ack: this.#early.get(report.messageId)?.shift(), consumed: false });
   }
 
+  /** Gives an ack to the oldest copy of its message without one: a resent copy gets its own (`replayed`). */
   ack(messageId: string, status: AckStatus): void {
-    this.#acks.set(messageId, status);
-    for (const report of this.reports) if (report.messageId === messageId) report.ack = status;
+    const waiting = this.reports.find((report) => report.messageId === messageId && report.ack === undefined);
+    if (waiting) waiting.ack = status;
+    else this.#early.set(messageId, [...(this.#early.get(messageId) ?? []), status]);
   }
 
   mark(marker: Marker): void {
