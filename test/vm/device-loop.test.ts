@@ -3,7 +3,7 @@
 // gpio-sim lines. A guest driver prints a verdict per check; each becomes a test here. Runs
 // once, under `bun test` (the guest binaries are the same whichever runtime runs this file).
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -11,6 +11,7 @@ import { runtimeName } from "../../src/runtime/index.ts";
 import { build } from "../../scripts/build.ts";
 import { bootVm, buildInitramfs, compileArm64, vmAssets, vmUnavailable } from "./qemu.ts";
 
+const HIL = new URL("../../examples/hil/", import.meta.url).pathname;
 const unavailable = vmUnavailable();
 const skip = runtimeName === "deno" ? "the VM runs compiled arm64 binaries; bun test runs it once" : unavailable ? `SKIPPED loudly: no arm64 VM here: ${unavailable}` : false;
 if (unavailable) console.warn(`\n*** The device loop on a real arm64 kernel is SKIPPED: ${unavailable} ***\n`);
@@ -32,6 +33,9 @@ const CHECKS = [
   "the runtime on the sysfs backend reports an input edge",
   "a sysfs relay is held by the kernel through SIGKILL and taken over with no glitch",
   "a clean stop unexports every sysfs line",
+  "hil runs the relay-follows-the-cloud scenario on gpio-sim",
+  "hil runs the restore-after-a-crash scenario on gpio-sim",
+  "hil on gpio-sim fails a relay that glitches at restart (control)",
 ];
 
 describe("device loop on a real arm64 kernel (qemu-system-aarch64, gpio-sim, mosquitto arm64)", { skip }, () => {
@@ -42,7 +46,17 @@ describe("device loop on a real arm64 kernel (qemu-system-aarch64, gpio-sim, mos
     const assets = vmAssets();
     const [binary] = build(["linux-arm64"], dir);
     compileArm64("test/vm/guest/device-loop.ts", join(dir, "driver"));
-    buildInitramfs(assets, join(dir, "initrd.gz"), "#!/bin/sh\n/opt/driver\n", { "opt/realer-edge": binary!, "opt/driver": join(dir, "driver") });
+    // The HIL examples, and a control whose relay powers on "off" where "restore" was meant.
+    const glitch = JSON.parse(readFileSync(join(HIL, "restore-after-crash.json"), "utf8")) as { routes: { power_on: string }[] };
+    glitch.routes[0]!.power_on = "off";
+    writeFileSync(join(dir, "glitch.json"), JSON.stringify(glitch));
+    buildInitramfs(assets, join(dir, "initrd.gz"), "#!/bin/sh\n/opt/driver\n", {
+      "opt/realer-edge": binary!,
+      "opt/driver": join(dir, "driver"),
+      "opt/hil/relay-follows-cloud.json": join(HIL, "relay-follows-cloud.json"),
+      "opt/hil/restore-after-crash.json": join(HIL, "restore-after-crash.json"),
+      "opt/hil/glitch.json": join(dir, "glitch.json"),
+    });
     const run = await bootVm(assets, join(dir, "initrd.gz"), 400_000);
     const notes = run.output.split("\n").filter((line) => line.startsWith("MEASURE") || line.startsWith("=== ") || line.startsWith("LOOP fail"));
     console.log(`arm64 VM device loop: ${run.wallMs} ms on the host\n${notes.join("\n")}`);

@@ -272,5 +272,27 @@ try {
 
 emulator.child.kill("SIGTERM");
 await exited(emulator);
+
+// 9. `realer-edge hil run` on gpio-sim: the same runner and scenario files as on the mock, the
+// compiled binary as both runner and device under test, the rig sampling the simulator's lines.
+// The control scenario powers on "off" where "restore" was meant: the rig must catch its glitch.
+try {
+  simPull(RELAY, 0);
+  simPull(SWITCH, 0);
+  const hil = (files: string[]) => {
+    const started = performance.now();
+    const proc = start(["hil", "run", "--rig", "gpio-sim", "--sim-dir", simDir, "--chip", label, "--state-dir", "/tmp/hil", ...files]);
+    return exited(proc).then((code) => ({ code, output: proc.output(), ms: performance.now() - started }));
+  };
+  const passing = await hil(["/opt/hil/relay-follows-cloud.json", "/opt/hil/restore-after-crash.json"]);
+  console.log(`MEASURE vm-hil-two-scenarios ${passing.ms.toFixed(0)} ms`);
+  for (const line of passing.output.split("\n").filter((line) => /^(PASS|FAIL|hil:)|FAIL /.test(line.trim()))) console.log(`=== HIL ${line}`);
+  verdict("hil runs the relay-follows-the-cloud scenario on gpio-sim", /^PASS {2}relay follows the cloud and is acked/m.test(passing.output), passing.output.slice(-1500));
+  verdict("hil runs the restore-after-a-crash scenario on gpio-sim", /^PASS {2}restore after a crash without a glitch/m.test(passing.output) && passing.code === 0, passing.output.slice(-1500));
+  const control = await hil(["/opt/hil/glitch.json"]);
+  verdict("hil on gpio-sim fails a relay that glitches at restart (control)", control.code === 1 && /hold 1 through the restart; it showed 0 at \+\d+ ms \(sampled\)/.test(control.output), `exit ${control.code}: ${control.output.slice(-1500)}`);
+} catch (error) {
+  verdict("hil runs the relay-follows-the-cloud scenario on gpio-sim", false, (error as Error).message);
+}
 console.log("LOOP DONE");
 process.exit(0);
