@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { RealerError } from "../errors.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { type Database, openDatabase, type Server, serve } from "../runtime/index.ts";
 import { Secret } from "../secret.ts";
@@ -135,7 +136,13 @@ export class Emulator {
       .route(OPERATOR_PREFIX, operatorRoutes(deps))
       .route(OPERATOR_PREFIX, consoleRoutes({ deps, stateDir: options.stateDir, apiUrl: () => this.url, caPath: () => this.caPath }))
       .onError((error, c) => {
-        this.#logger.error("api.failed", { method: c.req.method, path: new URL(c.req.url).pathname, error: error.message });
+        const path = new URL(c.req.url).pathname;
+        // The broker stopped or restarting (a fault switch): unavailable for now, as a real cloud would say.
+        if (error instanceof RealerError && error.kind === "network") {
+          this.#logger.warn("api.unavailable", { method: c.req.method, path, error: error.message });
+          return c.json({ code: 5000, error: "service unavailable: the broker is not reachable" }, 503);
+        }
+        this.#logger.error("api.failed", { method: c.req.method, path, error: error.message });
         return c.json({ code: 5000, error: "internal error" }, 500);
       });
     this.#deps = deps;
