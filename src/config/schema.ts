@@ -56,6 +56,16 @@ export const ROUTE_ENTRIES = {
     v.pipe(v.picklist(["hold", "safe"]), v.description('Outputs: on a clean stop, "hold" leaves the line as it is, "safe" sets it inactive first.')),
     "hold",
   ),
+  failsafe: v.optional(
+    v.pipe(
+      v.strictObject({
+        value: v.pipe(v.picklist([0, 1], "must be 0 (inactive) or 1 (active)"), v.description("The safe value: 0 inactive, 1 active.")),
+        after_s: v.pipe(v.number(), v.minValue(1, "must be at least 1 second"), v.maxValue(604_800, "must be at most a week"), v.description("Set the safe value once the device has had no working link to the cloud this long (since start, or since the link went down).")),
+        on_subscription_inactive: v.optional(v.pipe(v.boolean(), v.description("Also set it at once when Realer answers 4002 (subscription inactive).")), true),
+      }),
+      v.description("Outputs: a safe value for when the cloud is gone (heaters, pumps, locks). Off when absent."),
+    ),
+  ),
   debounce_ms: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(10_000)), 0),
   latest_value: v.optional(
     v.pipe(v.boolean(), v.description("Sensor routes: when the outbox is full, keep only this route's newest reading.")),
@@ -77,6 +87,8 @@ export const RouteSchema = v.pipe(
   ),
   v.check((route) => (route.line === undefined) !== (route.file === undefined), "needs exactly one of line or file"),
   v.check((route) => route.file === undefined || route.direction !== "output", "a file source is a sensor: it cannot be an output"),
+  v.check((route) => route.failsafe === undefined || (route.file === undefined && route.direction !== "input"), "a fail-safe is for outputs: an input or a file source cannot have one"),
+  v.check((route) => route.failsafe === undefined || route.pulse_ms === undefined || route.failsafe.value === 0, "a pulse output's fail-safe value must be 0: a pulse never stays active"),
   v.check(
     (route) => route.pulse_ms === undefined || route.power_on === "off",
     'a pulse output must power on "off": it never comes back active by itself',

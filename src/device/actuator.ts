@@ -12,7 +12,7 @@ import type { DeviceStore, SavedLineState } from "./store.ts";
 import { formatLineValue } from "./values.ts";
 
 /** Why an output changed. */
-export type ChangeCause = "desired" | "pulse" | "interlock" | "local" | "shutdown";
+export type ChangeCause = "desired" | "pulse" | "interlock" | "local" | "shutdown" | "failsafe";
 
 /** A change the actuator made by itself (not asked by a desired state): the cloud hears of it. */
 export interface LocalChange {
@@ -61,6 +61,8 @@ export class Actuator {
   readonly #line: LineRequest;
   readonly #deps: ActuatorDeps;
   readonly #listeners = new Set<(change: LocalChange) => void>();
+  /** The last change made before anyone listened (a fail-safe or pulse before the catalog bound the route). */
+  #unheard: LocalChange | undefined;
   #written: LineValue;
   #pulse: ReturnType<typeof setTimeout> | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -113,9 +115,12 @@ export class Actuator {
     return this.#drifts;
   }
 
-  /** Calls `listener` for each change the actuator makes by itself (pulse end, interlock, local). */
+  /** Calls `listener` for each change the actuator makes by itself (pulse end, interlock, fail-safe, local), starting with the last one nobody heard. */
   onLocalChange(listener: (change: LocalChange) => void): () => void {
     this.#listeners.add(listener);
+    const unheard = this.#unheard;
+    this.#unheard = undefined;
+    if (unheard) listener(unheard);
     return () => this.#listeners.delete(listener);
   }
 
@@ -189,6 +194,7 @@ export class Actuator {
     }
     if (cause !== "desired") {
       const change: LocalChange = { value: observed, cause, at: clock.now() };
+      if (this.#listeners.size === 0) this.#unheard = change;
       for (const listener of this.#listeners) listener(change);
     }
     return observed;

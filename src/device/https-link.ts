@@ -2,7 +2,7 @@ import type { ApiClient } from "../cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
 import { fetchBootstrap, fetchDesiredStates, type FeedResult, postFeedData, postFeedDataBatch } from "../cloud/https-api.ts";
 import type { TokenSource } from "../cloud/oauth.ts";
-import { type BackoffSettings, decideRetry, isRefusedAsIs, reportRetry, troubleOf } from "../cloud/retry-policy.ts";
+import { type BackoffSettings, decideRetry, isRefusedAsIs, reportRetry, type RetryClass, troubleOf } from "../cloud/retry-policy.ts";
 import type { Clock } from "../clock.ts";
 import { describeError, HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -29,7 +29,9 @@ export interface HttpsLinkOptions {
   /** Look at the MQTT catalog (and bootstrap) this often for MQTT becoming available. */
   readonly catalogCheckMs: number;
   /** Told what keeps the link from working beyond a passing fault (see `RetryClass`). */
-  readonly onTrouble?: (trouble: string | undefined) => void;
+  readonly onTrouble?: (trouble: string | undefined, retryClass?: RetryClass) => void;
+  /** After each poll: whether the link works, and when not, the retry's class. */
+  readonly onLink?: (working: boolean, retryClass?: RetryClass) => void;
 }
 
 /**
@@ -83,6 +85,7 @@ export class HttpsLink {
         let delay = pollMs;
         try {
           await this.#poll();
+          this.#options.onLink?.(true);
           if (attempt > 0) this.#options.onTrouble?.(undefined);
           if (clock.now() >= nextCatalogCheck) {
             nextCatalogCheck = clock.now() + catalogCheckMs;
@@ -93,7 +96,8 @@ export class HttpsLink {
         } catch (error) {
           const decision = decideRetry(error, attempt++, this.#options.backoff);
           reportRetry(logger, "https.poll_failed", error, decision);
-          this.#options.onTrouble?.(troubleOf(error, decision));
+          this.#options.onTrouble?.(troubleOf(error, decision), decision.class);
+          this.#options.onLink?.(false, decision.class);
           delay = Math.max(pollMs, decision.delayMs);
         }
         await clock.sleep(delay, signal).catch(() => {});

@@ -192,6 +192,11 @@ export class RouteLines {
   }
 
   /** Every bound route, with what its line reads now. */
+  /** The outputs claimed now. */
+  outputs(): Iterable<Actuator> {
+    return this.#actuators.values();
+  }
+
   async views(): Promise<RouteView[]> {
     const views: RouteView[] = [];
     for (const binding of this.#bindings) {

@@ -2,7 +2,8 @@ import { ApiClient } from "../cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
 import { type Bootstrap, fetchBootstrap, fetchDesiredStates } from "../cloud/https-api.ts";
 import { DEVICE_SCOPES, TokenSource } from "../cloud/oauth.ts";
-import { type BackoffSettings, DEFAULT_BACKOFF, decideRetry, reportRetry, troubleOf } from "../cloud/retry-policy.ts";
+import { type BackoffSettings, DEFAULT_BACKOFF, decideRetry, reportRetry, type RetryClass, troubleOf } from "../cloud/retry-policy.ts";
+import { FailSafes, type FailSafeStatus } from "./failsafe.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/schema.ts";
 import { describeError, HttpError, RealerError } from "../errors.ts";
@@ -51,6 +52,8 @@ export interface RuntimeEvents extends Record<string, unknown> {
   published: { readonly messageId: string; readonly topic: string; readonly at: number };
   /** What keeps the device from its cloud beyond a passing fault (a refused secret, 4002), or undefined once it is gone. */
   trouble: { readonly text: string | undefined };
+  /** An output's fail-safe was armed, fired or disarmed. */
+  failsafe: { readonly failsafes: readonly FailSafeStatus[] };
 }
 
 export type { RouteView } from "./route-lines.ts";
@@ -70,6 +73,8 @@ export interface RuntimeStatus {
   readonly unacknowledged: number;
   /** Repeating failures by where they happened (see `Faults`). */
   readonly faults: readonly { readonly where: string; readonly count: number }[];
+  /** Each output's fail-safe: idle, armed (with when it fires) or fired. */
+  readonly failsafes: readonly FailSafeStatus[];
 }
 
 /**
@@ -92,6 +97,7 @@ export class DeviceRuntime {
   readonly #routes: RouteLines;
   #link: MqttLink | undefined;
   #running: Promise<void> | undefined;
+  readonly #failsafes: FailSafes;
   /** Reconciliations under way: stop() waits for them, so none reaches the cloud or a line after it. */
   readonly #reconciling = new Set<Promise<void>>();
   #catalog: Catalog | undefined;
@@ -113,6 +119,15 @@ export class DeviceRuntime {
       onPublished: (published) => this.events.emit("published", published),
     });
     this.#routes = new RouteLines({ ...deps, outbox: this.#outbox, events: this.events, faults: this.faults });
+    this.#failsafes = new FailSafes({
+      clock: deps.clock,
+      logger: deps.logger,
+      outputs: () => this.#routes.outputs(),
+      onChange: () => this.events.emit("failsafe", { failsafes: this.#failsafes.status() }),
+    });
+    // The fail-safes follow the link: armed while it is down, disarmed once it works.
+    this.events.on("online", () => this.#failsafes.linkUp());
+    this.events.on("offline", () => this.#failsafes.linkDown());
   }
 
   /** The MQTT link's state, once it runs. */
@@ -144,6 +159,8 @@ export class DeviceRuntime {
   async start(): Promise<void> {
     const { config, logger, clock } = this.#deps;
     await this.#routes.claimOutputsAtBoot();
+    // No link yet: the fail-safes count from the start, whatever keeps the cloud away.
+    this.#failsafes.linkDown(clock.now());
     const api = new ApiClient(config.api_url, this.#deps.fetch, 15_000, this.#abort.signal);
     const tokens = new TokenSource({ api, clientId: config.client_id, clientSecret: this.#deps.clientSecret, scopes: DEVICE_SCOPES, clock, logger });
     this.#tokens = tokens;
@@ -161,6 +178,7 @@ export class DeviceRuntime {
     for (const route of unbound) logger.warn("route.unbound", { source_id: route.source_id, pin_port: route.pin_port, topic: route.mqtt.feed_data_topic, note: "no line in the config" });
     for (const entry of unused) logger.warn("route.unused", { source_id: entry.source_id, pin_port: entry.pin_port, note: "names no route in the catalog" });
     await this.#routes.claim(bindings);
+    this.#failsafes.refresh();
     const bootstrap = await this.#bootstrap(api, tokens);
     const mqttAllowed = catalog.mqtt.credential_endpoint !== undefined && (bootstrap?.available_protocols.includes("mqtt") ?? true);
     this.#running = this.#runTransports(api, tokens, catalog, bindings, mqttAllowed, bootstrap?.cadence.desired_state_poll_seconds).catch((error: unknown) => {
@@ -201,7 +219,8 @@ export class DeviceRuntime {
         backoff: this.#backoff,
         pollMs: Math.max(config.https.poll_interval_s, cadenceS ?? 0) * 1000,
         catalogCheckMs: config.https.catalog_check_s * 1000,
-        onTrouble: (trouble) => this.#setTrouble(trouble),
+        onTrouble: (trouble, retryClass) => this.#setTrouble(trouble, retryClass),
+        onLink: (working) => (working ? this.#failsafes.linkUp() : this.#failsafes.linkDown()),
       });
       this.#transport = "https";
       catalog = await https.run(this.#abort.signal);
@@ -242,7 +261,7 @@ export class DeviceRuntime {
         },
         onMessage: (topic, payload) => this.#onMessage(topic, payload),
         onUnacknowledged: () => this.#unacknowledged++,
-        onTrouble: (trouble) => this.#setTrouble(trouble),
+        onTrouble: (trouble, retryClass) => this.#setTrouble(trouble, retryClass),
         backoff: this.#backoff,
       });
     return this.#link.run(this.#abort.signal);
@@ -260,6 +279,7 @@ export class DeviceRuntime {
       trouble: this.#trouble,
       unacknowledged: this.#unacknowledged,
       faults: this.faults.counts(),
+      failsafes: this.#failsafes.status(),
     };
   }
 
@@ -272,7 +292,9 @@ export class DeviceRuntime {
   }
 
   /** Notes what keeps the device from its cloud, for sd_notify STATUS and the console. */
-  #setTrouble(trouble: string | undefined): void {
+  #setTrouble(trouble: string | undefined, retryClass?: RetryClass): void {
+    // 4002: the spec asks for safe local behaviour; outputs that follow that policy go safe now.
+    if (retryClass === "slow") this.#failsafes.subscriptionInactive();
     if (trouble === this.#trouble) return;
     this.#trouble = trouble;
     this.events.emit("trouble", { text: trouble });
@@ -304,6 +326,7 @@ export class DeviceRuntime {
   /** Stops MQTT, sensor timers and releases every line. */
   async stop(): Promise<void> {
     this.#abort.abort();
+    this.#failsafes.stop();
     await this.#running;
     await Promise.all(this.#reconciling);
     this.#outbox.close();
@@ -324,7 +347,7 @@ export class DeviceRuntime {
         if (this.#abort.signal.aborted) throw error;
         const decision = decideRetry(error, attempt, this.#backoff);
         reportRetry(logger, "catalog.retry", error, decision);
-        this.#setTrouble(troubleOf(error, decision));
+        this.#setTrouble(troubleOf(error, decision), decision.class);
         await clock.sleep(decision.delayMs, this.#abort.signal);
       }
     }

@@ -4,7 +4,7 @@ import type { Catalog } from "../cloud/catalog.ts";
 import { type MqttCredential, requestCredential } from "../cloud/credentials.ts";
 import type { TokenSource } from "../cloud/oauth.ts";
 import type { Clock } from "../clock.ts";
-import { type BackoffSettings, decideRetry, reportRetry, troubleOf } from "../cloud/retry-policy.ts";
+import { type BackoffSettings, decideRetry, reportRetry, type RetryClass, troubleOf } from "../cloud/retry-policy.ts";
 import { describeError, HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Secret } from "../secret.ts";
@@ -25,7 +25,8 @@ export interface LinkOptions {
   readonly onMessage: (topic: string, payload: Uint8Array) => void | Promise<void>;
   readonly backoff: BackoffSettings;
   /** Told what keeps the link down beyond a passing fault, and `undefined` once it connects. */
-  readonly onTrouble?: (trouble: string | undefined) => void;
+  /** What keeps the link down beyond a passing fault (undefined once gone), with the retry's class. */
+  readonly onTrouble?: (trouble: string | undefined, retryClass?: RetryClass) => void;
   /** Told of each message left without a PUBACK (its answer could not be recorded). */
   readonly onUnacknowledged?: (topic: string, error: unknown) => void;
 }
@@ -112,7 +113,7 @@ export class MqttLink {
         const decision = decideRetry(error, attempt, this.#options.backoff);
         reportRetry(logger, "mqtt.connect_failed", error, decision);
         this.#status = { ...this.#status, trouble: troubleOf(error, decision) };
-        this.#options.onTrouble?.(this.#status.trouble);
+        this.#options.onTrouble?.(this.#status.trouble, decision.class);
         delay = decision.delayMs;
       }
       attempt++;

@@ -140,7 +140,7 @@ export async function startDevice(
     ...(options.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: options.ackTimeoutMs }),
     backoff: options.backoff ?? FAST_BACKOFF,
   });
-  const seen = { online: [], offline: [], desired: [], settled: [], reading: [], local: [], published: [], trouble: [] } as RunningDevice["seen"];
+  const seen = { online: [], offline: [], desired: [], settled: [], reading: [], local: [], published: [], trouble: [], failsafe: [] } as RunningDevice["seen"];
   for (const key of Object.keys(seen) as (keyof RuntimeEvents)[]) {
     runtime.events.on(key, (data) => (seen[key] as unknown[]).push(data));
   }
