@@ -84,6 +84,7 @@ export async function checkCommand(options: CheckOptions): Promise<number> {
       if (line !== undefined && binding.route.source_type === "sensor" && directions.get(lineKey(binding.config)) === "output") {
         problems.push(`${describeLine(line)} is an output but is bound to sensor route ${binding.name}`);
       }
+      if (binding.route.source_type === "sensor" && binding.config.failsafe !== undefined) problems.push(`config entry ${entryText(binding.config)} has a fail-safe, but the catalog makes it a sensor route`);
       if (binding.route.source_type === "command" && line === undefined) problems.push(`command route ${binding.name} is bound to a file; it needs a line`);
       if (binding.config.direction !== undefined && binding.config.direction !== (binding.route.source_type === "command" ? "output" : "input")) {
         problems.push(`config entry ${entryText(binding.config)} says direction ${binding.config.direction}, but the catalog makes it a ${binding.route.source_type} route`);
@@ -91,6 +92,11 @@ export async function checkCommand(options: CheckOptions): Promise<number> {
     }
     for (const route of unbound) problems.push(`catalog route ${route.source_id ?? route.mqtt.feed_data_topic} (${route.source_type}${route.pin_port === undefined ? "" : `, pin_port ${route.pin_port}`}) has no line in the config`);
     for (const entry of unused) problems.push(`config entry ${entryText(entry)} names no route in the catalog: the config no longer matches it`);
+  }
+  for (const route of config.routes) {
+    const failsafe = route.failsafe;
+    if (failsafe === undefined) continue;
+    print(`fail-safe: ${entryText(route)} (${routeSource(route)}) goes to ${failsafe.value} after ${failsafe.after_s} s without a working link${failsafe.on_subscription_inactive ? ", and at once on 4002 (subscription inactive)" : ""}`);
   }
   for (const problem of problems) print(`problem: ${problem}`);
   print(problems.length === 0 ? "ok: safe to start" : `${problems.length} problem${problems.length === 1 ? "" : "s"}: not safe to start`);

@@ -148,3 +148,44 @@ describe("device console app", () => {
     assert.equal((await bearer("s3cret-token")).status, 200);
   });
 });
+
+describe("device console: fail-safes", () => {
+  it("shows a fail-safe armed while the cloud is away, then fired, on the page, in the status and in /metrics", async () => {
+    const clock = new ManualClock();
+    const config = parseConfig(JSON.stringify({
+      api_url: "https://127.0.0.1:9",
+      device_id: 42,
+      client_id: "cdv_x",
+      client_secret: { env: "X" },
+      gpio: { backend: "mock" },
+      routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 }, direction: "output", power_on: "on", failsafe: { value: 0, after_s: 60 } }],
+    }), "device.json");
+    const backend = new MockBackend();
+    const runtime = new DeviceRuntime({
+      config,
+      clientSecret: new Secret("the-client-secret"),
+      backend,
+      store: await DeviceStore.open(":memory:"),
+      fetch: (() => Promise.reject(new Error("offline"))) as unknown as typeof fetch,
+      ca: undefined,
+      clock,
+      logger: silentLogger,
+    });
+    const monitor = new DeviceMonitor(runtime, clock);
+    const app = deviceConsoleApp({ runtime, monitor, deviceId: 42, clock, token: undefined, host: "127.0.0.1", allowedHosts: [] });
+    const started = runtime.start().catch(() => {});
+    await clock.advance(0);
+    const status = async () => (await (await app.request("/api/status")).json()) as { failsafes: { state: string; route: string; value: number }[] };
+    assert.deepEqual((await status()).failsafes.map((failsafe) => failsafe.state), ["armed"]);
+    assert.match(await (await app.request("/")).text(), /Fail-safe armed: pin_port:6 goes to 0 if the cloud stays away/);
+    await clock.advance(60_000);
+    assert.equal(backend.getLevel({ chip: "gpiochip0", offset: 6 }), 0);
+    assert.deepEqual((await status()).failsafes.map((failsafe) => failsafe.state), ["fired"]);
+    assert.match(await (await app.request("/")).text(), /Fail-safe fired: pin_port:6 set to 0 \(no working link to the cloud for 60 s\)/);
+    assert.match(await (await app.request("/metrics")).text(), /^realer_failsafes_fired 1$/m);
+    runtime.requestStop();
+    await clock.advance(300_000);
+    await started;
+    await runtime.stop();
+  });
+});

@@ -14,7 +14,7 @@ export interface RouteActivity {
 /** One line of the recent-events list. */
 export interface ConsoleEvent {
   readonly at: number;
-  readonly kind: "applied" | "rejected" | "stale" | "duplicate" | "unanswerable" | "local" | "reading" | "ack" | "online" | "offline" | "trouble";
+  readonly kind: "applied" | "rejected" | "stale" | "duplicate" | "unanswerable" | "local" | "reading" | "ack" | "online" | "offline" | "trouble" | "failsafe";
   readonly route?: string;
   readonly text: string;
 }
@@ -69,6 +69,7 @@ export class DeviceMonitor {
     r.add(new CounterReader("realer_desired_unacknowledged", "Desired states left without a PUBACK because their answer could not be recorded.", () => [{ labels: {}, value: runtime.status().unacknowledged }]));
     r.add(new CounterReader("realer_desired_unanswerable", "Desired states whose desired_id no report within max_payload_bytes can carry.", () => [{ labels: {}, value: runtime.status().outbox.stats.unanswerable }]));
     r.add(new CounterReader("realer_faults", "Repeating failures (sensor reads, event listeners), by where they happened.", () => runtime.status().faults.map(({ where, count }) => ({ labels: { where }, value: count }))));
+    r.add(new Gauge("realer_failsafes_fired", "Outputs set to their fail-safe value and not yet told otherwise by the cloud.", () => runtime.status().failsafes.filter((failsafe) => failsafe.state === "fired").length));
     r.add(new Gauge("realer_cloud_trouble", "1 while something beyond a passing fault keeps the device from its cloud (a refused secret, 4002).", () => (runtime.status().trouble === undefined ? 0 : 1)));
     r.add(new Gauge("process_resident_memory_bytes", "Resident memory of the process.", () => process.memoryUsage().rss));
     r.add(new Gauge("process_heap_used_bytes", "JavaScript heap in use.", () => process.memoryUsage().heapUsed));
@@ -119,6 +120,16 @@ export class DeviceMonitor {
     runtime.events.on("online", (online) => this.#push({ at: this.#clock.now(), kind: "online", text: `connected to ${online.broker}` }));
     runtime.events.on("trouble", ({ text }) => this.#push({ at: this.#clock.now(), kind: "trouble", text: text ?? "the cloud answers again" }));
     runtime.events.on("offline", () => this.#push({ at: this.#clock.now(), kind: "offline", text: "connection lost; reconnecting" }));
+    const fired = new Set<string>();
+    runtime.events.on("failsafe", ({ failsafes }) => {
+      for (const failsafe of failsafes) {
+        if (failsafe.state !== "fired") fired.delete(failsafe.route);
+        else if (!fired.has(failsafe.route)) {
+          fired.add(failsafe.route);
+          this.#push({ at: this.#clock.now(), kind: "failsafe", text: `${failsafe.route} set to its safe value ${failsafe.value}: ${failsafe.reason ?? "no link"}` });
+        }
+      }
+    });
   }
 
   /** The activity of a route, by its key. */

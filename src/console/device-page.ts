@@ -4,7 +4,7 @@ import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import { VERSION } from "../version.ts";
 import type { ConsoleEvent } from "./device-monitor.ts";
-import type { RouteRow, Snapshot } from "./device-snapshot.ts";
+import { describeFailSafes, type RouteRow, type Snapshot } from "./device-snapshot.ts";
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
@@ -55,6 +55,7 @@ export function devicePage(snapshot: Snapshot): Html {
 </header>
 <main>
   <p id="trouble" class="notice" ${status.trouble === null && status.storage_error === null ? "hidden" : ""}>${[status.trouble, status.storage_error === null ? null : `The state file refuses writes: ${status.storage_error}`].filter((line) => line !== null).join(" · ")}</p>
+  <p id="failsafe" class="notice" ${status.failsafes.length === 0 ? "hidden" : ""}>${describeFailSafes(status.failsafes)}</p>
   <div class="cards">
     <div class="card"><h2>Connection</h2><dl>
       <dt>Transport</dt><dd data-field="transport">${status.transport}</dd>
@@ -156,6 +157,9 @@ export const CONSOLE_SCRIPT = `
     const lines = [s.trouble, s.storage_error === null ? null : "The state file refuses writes: " + s.storage_error].filter((line) => line !== null);
     trouble.textContent = lines.join(" · ");
     trouble.hidden = lines.length === 0;
+    const failsafe = $("#failsafe");
+    failsafe.textContent = (s.failsafes || []).map((f) => f.state === "fired" ? "Fail-safe fired: " + f.route + " set to " + f.value + " (" + (f.reason || "no link") + ")" : "Fail-safe armed: " + f.route + " goes to " + f.value + " if the cloud stays away").join(" · ");
+    failsafe.hidden = !s.failsafes || s.failsafes.length === 0;
     tick();
   }
   function addEvent(event) {

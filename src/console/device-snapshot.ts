@@ -24,6 +24,27 @@ export interface StatusView {
   readonly trouble: string | null;
   /** The state file's failure while it refuses writes, or null. */
   readonly storage_error: string | null;
+  /** Each output's fail-safe that is armed or has fired (idle ones are left out). */
+  readonly failsafes: readonly FailSafeView[];
+}
+
+/** An output's fail-safe as the console shows it. */
+export interface FailSafeView {
+  readonly route: string;
+  readonly value: 0 | 1;
+  readonly state: "armed" | "fired";
+  readonly fires_at: number | null;
+  readonly fired_at: number | null;
+  readonly reason: string | null;
+}
+
+/** One line for the console's notice: what each fail-safe is about to do, or did. */
+export function describeFailSafes(failsafes: readonly FailSafeView[]): string {
+  return failsafes.map((failsafe) =>
+    failsafe.state === "fired"
+      ? `Fail-safe fired: ${failsafe.route} set to ${failsafe.value} (${failsafe.reason ?? "no link"})`
+      : `Fail-safe armed: ${failsafe.route} goes to ${failsafe.value} if the cloud stays away`
+  ).join(" · ");
 }
 
 /** One entry of `/api/routes`. */
@@ -67,6 +88,14 @@ export function statusView(runtime: DeviceRuntime, deviceId: string | number, no
     outbox_dropped: status.outbox.stats.dropped,
     trouble: status.trouble ?? null,
     storage_error: status.storage.failing ? status.storage.error ?? "writes fail" : null,
+    failsafes: status.failsafes.filter((failsafe) => failsafe.state !== "idle").map((failsafe) => ({
+      route: failsafe.route,
+      value: failsafe.value,
+      state: failsafe.state === "fired" ? "fired" as const : "armed" as const,
+      fires_at: failsafe.firesAt ?? null,
+      fired_at: failsafe.firedAt ?? null,
+      reason: failsafe.reason ?? null,
+    })),
   };
 }
 

@@ -39,6 +39,24 @@ describe("realer-edge check", () => {
     assert.equal(lines.at(-1), "ok: safe to start");
   });
 
+  it("prints each output's fail-safe, and names one on a route the catalog makes a sensor", async () => {
+    const device = emulator.provision(DEMO_ROUTES);
+    const base = deviceConfig(emulator, device, dir.path);
+    const config = {
+      ...base,
+      routes: [
+        { ...base.routes[0]!, failsafe: { value: 0, after_s: 900, on_subscription_inactive: true } },
+        { ...base.routes[1]!, failsafe: { value: 1, after_s: 60, on_subscription_inactive: false } },
+      ],
+    };
+    const result = await check("failsafe.json", config, [], device.client_secret);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    const lines = result.stdout.split("\n");
+    assert.ok(lines.includes("fail-safe: pin_port 6 (gpiochip0:6) goes to 0 after 900 s without a working link, and at once on 4002 (subscription inactive)"), result.stdout);
+    assert.ok(lines.includes("fail-safe: pin_port 5 (gpiochip0:5) goes to 1 after 60 s without a working link"), result.stdout);
+    assert.ok(lines.includes("problem: config entry pin_port 5 has a fail-safe, but the catalog makes it a sensor route"), result.stdout);
+  });
+
   it("names each mistake on one line and exits 1", async () => {
     const device = emulator.provision(DEMO_ROUTES);
     const base = deviceConfig(emulator, device, dir.path);
