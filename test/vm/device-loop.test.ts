@@ -35,6 +35,7 @@ const CHECKS = [
   "a clean stop unexports every sysfs line",
   "hil runs the relay-follows-the-cloud scenario on gpio-sim",
   "hil runs the restore-after-a-crash scenario on gpio-sim",
+  "hil runs the fail-safe scenario on gpio-sim: the heater goes safe with the broker down",
   "hil on gpio-sim fails a relay that glitches at restart (control)",
 ];
 
@@ -55,6 +56,7 @@ describe("device loop on a real arm64 kernel (qemu-system-aarch64, gpio-sim, mos
       "opt/driver": join(dir, "driver"),
       "opt/hil/relay-follows-cloud.json": join(HIL, "relay-follows-cloud.json"),
       "opt/hil/restore-after-crash.json": join(HIL, "restore-after-crash.json"),
+      "opt/hil/failsafe-broker-down.json": join(HIL, "failsafe-broker-down.json"),
       "opt/hil/glitch.json": join(dir, "glitch.json"),
     });
     const run = await bootVm(assets, join(dir, "initrd.gz"), 400_000);

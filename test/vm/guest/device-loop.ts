@@ -284,11 +284,12 @@ try {
     const proc = start(["hil", "run", "--rig", "gpio-sim", "--sim-dir", simDir, "--chip", label, "--state-dir", "/tmp/hil", ...files]);
     return exited(proc).then((code) => ({ code, output: proc.output(), ms: performance.now() - started }));
   };
-  const passing = await hil(["/opt/hil/relay-follows-cloud.json", "/opt/hil/restore-after-crash.json"]);
-  console.log(`MEASURE vm-hil-two-scenarios ${passing.ms.toFixed(0)} ms`);
+  const passing = await hil(["/opt/hil/relay-follows-cloud.json", "/opt/hil/restore-after-crash.json", "/opt/hil/failsafe-broker-down.json"]);
+  console.log(`MEASURE vm-hil-three-scenarios ${passing.ms.toFixed(0)} ms`);
   for (const line of passing.output.split("\n").filter((line) => /^(PASS|FAIL|hil:)|FAIL /.test(line.trim()))) console.log(`=== HIL ${line}`);
   verdict("hil runs the relay-follows-the-cloud scenario on gpio-sim", /^PASS {2}relay follows the cloud and is acked/m.test(passing.output), passing.output.slice(-1500));
-  verdict("hil runs the restore-after-a-crash scenario on gpio-sim", /^PASS {2}restore after a crash without a glitch/m.test(passing.output) && passing.code === 0, passing.output.slice(-1500));
+  verdict("hil runs the restore-after-a-crash scenario on gpio-sim", /^PASS {2}restore after a crash without a glitch/m.test(passing.output), passing.output.slice(-1500));
+  verdict("hil runs the fail-safe scenario on gpio-sim: the heater goes safe with the broker down", /^PASS {2}a heater goes safe when the cloud is gone/m.test(passing.output) && passing.code === 0, passing.output.slice(-1500));
   const control = await hil(["/opt/hil/glitch.json"]);
   verdict("hil on gpio-sim fails a relay that glitches at restart (control)", control.code === 1 && /hold 1 through the restart; it showed 0 at \+\d+ ms \(sampled\)/.test(control.output), `exit ${control.code}: ${control.output.slice(-1500)}`);
 } catch (error) {
