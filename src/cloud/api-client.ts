@@ -81,6 +81,8 @@ export class ApiClient {
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
   readonly #stop: AbortSignal | undefined;
+  /** Told the `Date` header of every answer, with when the request left and the answer came (wall ms). */
+  onServerDate: ((date: string | null, sentAt: number, receivedAt: number) => void) | undefined;
 
   /** `stop` ends every request in flight when it aborts (the runtime is stopping). */
   constructor(baseUrl: string, fetchImpl: typeof fetch, timeoutMs = 15_000, stop?: AbortSignal) {
@@ -95,6 +97,7 @@ export class ApiClient {
     const url = `${this.#baseUrl}${request.path}`;
     const label = `${request.method} ${url}`;
     let response: Response;
+    const sentAt = Date.now();
     try {
       response = await this.#fetch(url, {
         method: request.method,
@@ -106,6 +109,7 @@ export class ApiClient {
       const reason = error instanceof Error ? error.message : String(error);
       throw new RealerError("network", `Cannot reach ${label}: ${reason}`, { cause: error });
     }
+    this.onServerDate?.(response.headers.get("date"), sentAt, Date.now());
     const text = await readBounded(response, MAX_ANSWER_BYTES, label);
     let body: unknown;
     try {

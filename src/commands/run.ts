@@ -5,7 +5,7 @@ import { DeviceStore } from "../device/store.ts";
 import { createBackend } from "../hal/create.ts";
 import { MockBackend } from "../hal/mock.ts";
 import { createLogger, type LogLevel } from "../log.ts";
-import { createFetch, serve, type Server, ShutdownLatch } from "../runtime/index.ts";
+import { createFetch, serve, type Server, ShutdownLatch, systemTimeSources } from "../runtime/index.ts";
 import type { Secret } from "../secret.ts";
 import { createNotifier } from "../service/systemd-notify.ts";
 
@@ -51,7 +51,8 @@ export async function runCommand(options: RunOptions): Promise<void> {
     logger.info("mock.control", { url: `http://127.0.0.1:${control.port}/lines` });
   }
   const consoleToken = config.console.enabled && config.console.token ? readSecret(config.console.token, "console.token", options.configPath, options.env) : undefined;
-  const runtime = new DeviceRuntime({ config, clientSecret, backend, store, fetch: createFetch(ca), ca, clock: systemClock, logger });
+  const time = await systemTimeSources();
+  const runtime = new DeviceRuntime({ config, clientSecret, backend, store, fetch: createFetch(ca), ca, clock: systemClock, logger, time });
   const web = config.console.enabled
     ? (await import("../console/serve-console.ts")).startDeviceConsole({
       runtime,

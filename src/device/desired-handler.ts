@@ -51,6 +51,8 @@ export interface DesiredHandlerOptions {
   readonly monotonic?: () => number;
   /** How long to wait before recording again after the store refused (1 s doubling to 30 s). */
   readonly retry?: { readonly baseMs: number; readonly capMs: number };
+  /** The time to judge expiry by while the wall clock cannot be believed; the wall clock without it. */
+  readonly time?: { now(): number | undefined };
 }
 
 /** A decided answer, kept until the store takes it. */
@@ -209,7 +211,11 @@ export class DesiredHandler {
       return this.#answer(desiredId, sequence, "stale", await this.#physical(), { requested, reason: `sequence_number ${sequence} is not newer than ${highest}` });
     }
     const expiresAt = desired.expires_at === undefined ? Number.NaN : Date.parse(desired.expires_at);
-    if (Number.isFinite(expiresAt) && expiresAt <= clock.now()) {
+    // Judged by the time to believe (the cloud's, while ours is not synchronised), never silently by a wrong clock.
+    const now = this.#options.time ? this.#options.time.now() : clock.now();
+    if (Number.isFinite(expiresAt) && now === undefined) {
+      this.#options.logger.warn("desired.expiry_not_judged", { route: binding.name, desired_id: desiredId, expires_at: truncate(desired.expires_at ?? "", 40), note: "the time is not known yet (clock not synchronised, no answer from the cloud)" });
+    } else if (Number.isFinite(expiresAt) && now !== undefined && expiresAt <= now) {
       return this.#answer(desiredId, sequence, "stale", await this.#physical(), { requested, reason: `expired at ${truncate(desired.expires_at ?? "", 40)}` });
     }
     const wanted = parseLineValue(desired.value);

@@ -2,6 +2,7 @@ import type { Clock } from "../clock.ts";
 import { describeError } from "../errors.ts";
 import { type Logger, truncate } from "../log.ts";
 import type { Ack, FeedPayload } from "../mqtt/messages.ts";
+import type { TimeKeeper } from "./time-keeper.ts";
 import type { DeviceStore, OutboxRow, Priority } from "./store.ts";
 
 /** Where the outbox publishes: the live MQTT session. */
@@ -51,10 +52,13 @@ export interface OutboxStats {
   held: number;
   /** Desired states that could not be answered at all: the report would be over the payload limit. */
   unanswerable: number;
+  /** Messages observed while the wall clock could not be believed, waiting for the time to be known. */
+  waitingForClock: number;
 }
 
 /** A new message the store could not take yet: kept in memory, in order, and written on recovery. */
 interface Held {
+  readonly clock?: { readonly mono: number; readonly bootId: string } | undefined;
   readonly topic: string;
   readonly priority: Priority;
   readonly payload: FeedPayload;
@@ -82,6 +86,12 @@ export interface OutboxOptions {
   readonly onSettled?: (settled: Settled) => void;
   /** Called when a message is published for the first time (not on resends). */
   readonly onPublished?: (published: { readonly messageId: string; readonly topic: string; readonly at: number }) => void;
+  /**
+   * Whether the wall clock can be believed, and the time when it cannot. Without it the wall
+   * clock is taken as it is. With it, a message observed while the time is unknown is stored
+   * with its monotonic moment and sent only once the time is known and it is stamped.
+   */
+  readonly time?: { readonly keeper: TimeKeeper; readonly bootId: string } | undefined;
 }
 
 interface Inflight {
@@ -99,7 +109,7 @@ export class Outbox {
   readonly #options: OutboxOptions;
   readonly #inflight = new Map<string, Inflight>();
   readonly #latestValue = new Set<string>();
-  readonly stats: OutboxStats = { accepted: 0, replayed: 0, rejected: 0, conflict: 0, dropped: 0, coalesced: 0, resent: 0, held: 0, unanswerable: 0 };
+  readonly stats: OutboxStats = { accepted: 0, replayed: 0, rejected: 0, conflict: 0, dropped: 0, coalesced: 0, resent: 0, held: 0, unanswerable: 0, waitingForClock: 0 };
   readonly #held: Held[] = [];
   #heldRetry: ReturnType<typeof setTimeout> | undefined;
   #heldWrite = false;
@@ -121,6 +131,14 @@ export class Outbox {
 
   constructor(options: OutboxOptions) {
     this.#options = options;
+    if (options.time) {
+      // Held in an earlier run: they wait for the clock as before.
+      try {
+        this.stats.waitingForClock = options.store.clockHeldCount();
+      } catch {
+        this.stats.waitingForClock = 0;
+      }
+    }
     this.#limits = { ...DEFAULT_OUTBOX_LIMITS, ...options.limits };
     this.#tokens = this.#limits.maxPublishPerSecond;
   }
@@ -172,7 +190,7 @@ export class Outbox {
       logger.error("outbox.dropped", { message_id: payload.message_id, reason: `payload is ${size} bytes, over max_payload_bytes ${this.#limits.maxPayloadBytes}` });
       return;
     }
-    this.#held.push({ topic, priority, payload, at: clock.now() });
+    this.#held.push({ topic, priority, ...this.#stamp(payload), at: clock.now() });
     // Readings of one turn (a burst of edges, a poll's events) share one commit, one fsync.
     if (!this.#heldWrite) {
       this.#heldWrite = true;
@@ -181,6 +199,35 @@ export class Outbox {
         this.#writeHeld();
         this.pump();
       });
+    }
+  }
+
+  /**
+   * The payload with its time corrected when the cloud's clock is in use, or, while the time is
+   * unknown, as it is with its monotonic moment, to be held until the time is known.
+   */
+  #stamp(payload: FeedPayload): { payload: FeedPayload; clock?: { mono: number; bootId: string } } {
+    const time = this.#options.time;
+    const observed = Date.parse(payload.value_received_at);
+    if (!time || !Number.isFinite(observed)) return { payload };
+    const corrected = time.keeper.correct(observed);
+    if (corrected === undefined) {
+      this.stats.waitingForClock++;
+      return { payload, clock: { mono: time.keeper.monoOf(observed), bootId: time.bootId } };
+    }
+    return Math.abs(corrected - observed) < 1000 ? { payload } : { payload: { ...payload, value_received_at: new Date(corrected).toISOString() } };
+  }
+
+  /** Stamps the messages held for the clock once the time is known, so that they can go. */
+  #releaseClockHeld(): void {
+    const time = this.#options.time;
+    if (!time || this.stats.waitingForClock === 0 || !time.keeper.trusted) return;
+    try {
+      const { restamped, otherBoot } = this.#options.store.restampClockHeld(time.bootId, (mono) => time.keeper.wallOfMono(mono) ?? this.#options.clock.now());
+      this.stats.waitingForClock = 0;
+      this.#options.logger.info("clock.restamped", { messages: restamped, ...(otherBoot > 0 ? { from_an_earlier_boot: otherBoot, note: "kept the stamp they were written with" } : {}) });
+    } catch (error) {
+      this.#options.logger.warn("clock.restamp_failed", { error: describeError(error), note: "tried again at the next send" });
     }
   }
 
@@ -413,9 +460,10 @@ export class Outbox {
         if (this.#inflight.size < maxInflight) this.#wakeForToken();
         return;
       }
+      this.#releaseClockHeld();
       let rows: OutboxRow[];
       try {
-        rows = this.#options.store.pendingOutbox(maxInflight + this.#inflight.size + this.#settling.size)
+        rows = this.#options.store.pendingOutbox(maxInflight + this.#inflight.size + this.#settling.size, this.stats.waitingForClock > 0)
           .filter((row) => !this.#inflight.has(row.messageId) && !this.#settling.has(row.messageId));
       } catch (error) {
         this.#options.logger.warn("outbox.read_failed", { error: describeError(error) });

@@ -43,6 +43,8 @@ export interface RouteLinesDeps {
   readonly outbox: Outbox;
   readonly events: Emitter<RuntimeEvents>;
   readonly faults: Faults;
+  /** The time to judge desired states' expiry by; the wall clock without it. */
+  readonly time?: { now(): number | undefined } | undefined;
 }
 
 /** The lines, sensors and handlers of every configured route. */
@@ -111,6 +113,7 @@ export class RouteLines {
           clock: this.#deps.clock,
           logger,
           onOutcome: (outcome) => this.#deps.events.emit("desired", outcome),
+          ...(this.#deps.time ? { time: this.#deps.time } : {}),
         }, binding, actuator);
         if (route.source_id !== undefined) this.handlersBySource.set(route.source_id, handler);
         if (route.mqtt.desired_topic) this.handlersByTopic.set(route.mqtt.desired_topic, handler);

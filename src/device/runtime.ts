@@ -4,6 +4,7 @@ import { type Bootstrap, fetchBootstrap, fetchDesiredStates } from "../cloud/htt
 import { DEVICE_SCOPES, TokenSource } from "../cloud/oauth.ts";
 import { type BackoffSettings, DEFAULT_BACKOFF, decideRetry, reportRetry, type RetryClass, troubleOf } from "../cloud/retry-policy.ts";
 import { FailSafes, type FailSafeStatus } from "./failsafe.ts";
+import { type TimeSource, TimeKeeper, type TimeSources } from "./time-keeper.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/schema.ts";
 import { describeError, HttpError, RealerError } from "../errors.ts";
@@ -37,6 +38,11 @@ export interface RuntimeDeps {
   readonly ackTimeoutMs?: number;
   /** Retry timing; tests shorten it. */
   readonly backoff?: BackoffSettings;
+  /**
+   * This machine's clocks: with them the runtime knows when the wall clock can be believed (see
+   * `TimeKeeper`). Without them (tests, the demo) the wall clock is taken as it is.
+   */
+  readonly time?: TimeSources & { readonly bootId: string };
 }
 
 /** Events the runtime emits, for tests, benchmarks and the demo. */
@@ -75,6 +81,8 @@ export interface RuntimeStatus {
   readonly faults: readonly { readonly where: string; readonly count: number }[];
   /** Each output's fail-safe: idle, armed (with when it fires) or fired. */
   readonly failsafes: readonly FailSafeStatus[];
+  /** Why the time is believed ("kernel", "agrees with the cloud", "the cloud's clock") or "unknown"; "wall clock" without time sources. */
+  readonly time: TimeSource | "wall clock";
 }
 
 /**
@@ -98,6 +106,7 @@ export class DeviceRuntime {
   #link: MqttLink | undefined;
   #running: Promise<void> | undefined;
   readonly #failsafes: FailSafes;
+  readonly #time: TimeKeeper | undefined;
   /** Reconciliations under way: stop() waits for them, so none reaches the cloud or a line after it. */
   readonly #reconciling = new Set<Promise<void>>();
   #catalog: Catalog | undefined;
@@ -109,7 +118,9 @@ export class DeviceRuntime {
     this.faults = new Faults(deps.logger, deps.clock);
     this.events = new Emitter<RuntimeEvents>((event, error) => this.faults.report("events.listener_failed", error, { event }));
     this.#backoff = deps.backoff ?? DEFAULT_BACKOFF;
+    this.#time = deps.time ? new TimeKeeper(deps.clock, deps.logger, deps.time) : undefined;
     this.#outbox = new Outbox({
+      ...(this.#time ? { time: { keeper: this.#time, bootId: deps.time!.bootId } } : {}),
       store: deps.store,
       clock: deps.clock,
       logger: deps.logger,
@@ -118,7 +129,9 @@ export class DeviceRuntime {
       onSettled: (settled) => this.events.emit("settled", settled),
       onPublished: (published) => this.events.emit("published", published),
     });
-    this.#routes = new RouteLines({ ...deps, outbox: this.#outbox, events: this.events, faults: this.faults });
+    this.#routes = new RouteLines({ ...deps, outbox: this.#outbox, events: this.events, faults: this.faults, time: this.#time });
+    // Once the time is known, what waited for it is stamped and goes.
+    this.#time?.onTrusted(() => this.#outbox.pump());
     this.#failsafes = new FailSafes({
       clock: deps.clock,
       logger: deps.logger,
@@ -162,6 +175,7 @@ export class DeviceRuntime {
     // No link yet: the fail-safes count from the start, whatever keeps the cloud away.
     this.#failsafes.linkDown(clock.now());
     const api = new ApiClient(config.api_url, this.#deps.fetch, 15_000, this.#abort.signal);
+    if (this.#time) api.onServerDate = (date, sentAt, receivedAt) => this.#time!.serverDate(date, sentAt, receivedAt);
     const tokens = new TokenSource({ api, clientId: config.client_id, clientSecret: this.#deps.clientSecret, scopes: DEVICE_SCOPES, clock, logger });
     this.#tokens = tokens;
     const catalog = await this.#firstCatalog(api, tokens);
@@ -280,6 +294,7 @@ export class DeviceRuntime {
       unacknowledged: this.#unacknowledged,
       faults: this.faults.counts(),
       failsafes: this.#failsafes.status(),
+      time: this.#time?.status().source ?? "wall clock",
     };
   }
 

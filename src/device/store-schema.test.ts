@@ -59,6 +59,22 @@ describe("the state file's schema", () => {
     again.close();
   });
 
+  it("brings a schema 2 file (before clock-held messages) forward to the current one with its outbox", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "realer-schema-"));
+    const first = await DeviceStore.open(dir);
+    first.addToOutbox("sensor/topic", 1, JSON.parse(reading("s1")), 1);
+    first.close();
+    const db = await openDatabase(join(dir, STATE_FILE));
+    db.exec("DROP TABLE clock_held; PRAGMA user_version = 2");
+    db.close();
+    const lines: string[] = [];
+    const store = await DeviceStore.open(dir, { logger: createLogger({ format: "json", sink: (line) => lines.push(line) }) });
+    assert.ok(lines.some((line) => line.includes("storage.migrated") && line.includes('"from_schema":2')), lines.join("\n"));
+    assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["s1"]);
+    assert.equal(store.clockHeldCount(), 0);
+    store.close();
+  });
+
   it("refuses a file from a newer realer-edge with one line, and leaves it where it is", async () => {
     const dir = mkdtempSync(join(tmpdir(), "realer-schema-"));
     (await DeviceStore.open(dir)).close();

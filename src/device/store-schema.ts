@@ -4,7 +4,7 @@ import type { Database } from "../runtime/index.ts";
 import { StorageError } from "../runtime/index.ts";
 
 /** The version this code writes and reads. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * Version 2: the fewest pages a commit touches. No AUTOINCREMENT (its sqlite_sequence page was
@@ -35,8 +35,22 @@ CREATE TABLE route_direction (route TEXT PRIMARY KEY, direction TEXT NOT NULL) W
 CREATE TABLE write_probe (data BLOB);
 `;
 
+/**
+ * Version 3: outbox messages observed while the wall clock could not be believed, with their
+ * moment on the boot's monotonic clock; they wait until the time is known and are stamped then.
+ */
+const V2_TO_V3 = `
+CREATE TABLE clock_held (
+  message_id TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  mono_ms REAL NOT NULL,
+  boot_id TEXT NOT NULL,
+  PRIMARY KEY (message_id, topic)
+) WITHOUT ROWID;
+`;
+
 /** The tables of every version, to tell a realer-edge file from another program's. */
-export const OUR_TABLES = ["outbox", "desired_ledger", "route_sequence", "line_state", "route_direction"];
+export const OUR_TABLES = ["outbox", "desired_ledger", "route_sequence", "line_state", "route_direction", "clock_held"];
 
 /** Version 1 (0.1.0, user_version 0) to 2: the same rows in the leaner tables. */
 const V1_TO_V2 = `
@@ -77,17 +91,21 @@ export function prepareSchema(db: Database, tables: readonly string[]): SchemaOu
   if (!tables.some((name) => OUR_TABLES.includes(name))) {
     db.transaction(() => {
       db.exec(SCHEMA_V2);
+      db.exec(V2_TO_V3);
       db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     });
     return { created: true };
   }
   if (version === SCHEMA_VERSION) return { current: true };
   db.transaction(() => {
-    // 0.1.0 may lack tables added later in its life (route_direction, write_probe): make them first.
-    db.exec(`CREATE TABLE IF NOT EXISTS route_direction (route TEXT PRIMARY KEY, direction TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS line_state (route TEXT PRIMARY KEY, value INTEGER NOT NULL, changed_at INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS route_sequence (route TEXT PRIMARY KEY, highest INTEGER NOT NULL);`);
-    db.exec(V1_TO_V2);
+    if (version < 2) {
+      // 0.1.0 may lack tables added later in its life (route_direction, write_probe): make them first.
+      db.exec(`CREATE TABLE IF NOT EXISTS route_direction (route TEXT PRIMARY KEY, direction TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS line_state (route TEXT PRIMARY KEY, value INTEGER NOT NULL, changed_at INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS route_sequence (route TEXT PRIMARY KEY, highest INTEGER NOT NULL);`);
+      db.exec(V1_TO_V2);
+    }
+    db.exec(V2_TO_V3);
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
   });
   return { migratedFrom: version };

@@ -212,9 +212,51 @@ export class DeviceStore {
     return this.#write(() => this.#insertOutbox(topic, priority, payload, now));
   }
 
-  /** Adds several messages in one commit (one fsync); returns how many were new. */
-  addManyToOutbox(rows: readonly { readonly topic: string; readonly priority: Priority; readonly payload: FeedPayload; readonly at: number }[]): number {
-    return this.#write(() => rows.reduce((added, row) => added + (this.#insertOutbox(row.topic, row.priority, row.payload, row.at) ? 1 : 0), 0));
+  /**
+   * Adds several messages in one commit (one fsync); returns how many were new. A message with
+   * `clock` was observed while the wall clock could not be believed: it is held (see
+   * `restampClockHeld`) with its moment on the boot's monotonic clock, in the same commit.
+   */
+  addManyToOutbox(rows: readonly { readonly topic: string; readonly priority: Priority; readonly payload: FeedPayload; readonly at: number; readonly clock?: { readonly mono: number; readonly bootId: string } | undefined }[]): number {
+    return this.#write(() =>
+      rows.reduce((added, row) => {
+        const inserted = this.#insertOutbox(row.topic, row.priority, row.payload, row.at);
+        if (inserted && row.clock) {
+          this.#db.prepare("INSERT OR IGNORE INTO clock_held (message_id, topic, mono_ms, boot_id) VALUES (?, ?, ?, ?)").run(row.payload.message_id, row.topic, row.clock.mono, row.clock.bootId);
+        }
+        return added + (inserted ? 1 : 0);
+      }, 0)
+    );
+  }
+
+  /** How many messages wait for the clock. */
+  clockHeldCount(): number {
+    return Number(this.#db.prepare("SELECT COUNT(*) AS n FROM clock_held h JOIN outbox o ON o.message_id = h.message_id AND o.topic = h.topic").get()?.n ?? 0);
+  }
+
+  /**
+   * Gives every message held for the clock its wall time, in one commit: `wallOf` turns a moment
+   * of this boot's monotonic clock into the time now known; a message held in another boot keeps
+   * the stamp it was written with (its moment means nothing now). Returns how many of each.
+   */
+  restampClockHeld(bootId: string, wallOf: (mono: number) => number): { restamped: number; otherBoot: number } {
+    return this.#write(() => {
+      const rows = this.#db.prepare("SELECT h.message_id, h.topic, h.mono_ms, h.boot_id, o.payload FROM clock_held h JOIN outbox o ON o.message_id = h.message_id AND o.topic = h.topic").all();
+      let restamped = 0;
+      let otherBoot = 0;
+      for (const row of rows) {
+        if (String(row.boot_id) !== bootId) {
+          otherBoot++;
+          continue;
+        }
+        const payload = JSON.parse(String(row.payload)) as FeedPayload;
+        const stamped = { ...payload, value_received_at: new Date(wallOf(Number(row.mono_ms))).toISOString() };
+        this.#db.prepare("UPDATE outbox SET payload = ? WHERE message_id = ? AND topic = ?").run(JSON.stringify(stamped), String(row.message_id), String(row.topic));
+        restamped++;
+      }
+      this.#db.exec("DELETE FROM clock_held");
+      return { restamped, otherBoot };
+    });
   }
 
   #insertOutbox(topic: string, priority: Priority, payload: FeedPayload, now: number): boolean {
@@ -253,9 +295,11 @@ export class DeviceStore {
     return changed > 0;
   }
 
-  /** Waiting messages: command reports first, then oldest first. */
-  pendingOutbox(limit: number): OutboxRow[] {
-    return this.#rows("ORDER BY priority, seq LIMIT ?", limit);
+  /** Waiting messages: command reports first, then oldest first; without those held for the clock when asked. */
+  pendingOutbox(limit: number, skipClockHeld = false): OutboxRow[] {
+    return skipClockHeld
+      ? this.#rows("WHERE NOT EXISTS (SELECT 1 FROM clock_held h WHERE h.message_id = outbox.message_id AND h.topic = outbox.topic) ORDER BY priority, seq LIMIT ?", limit)
+      : this.#rows("ORDER BY priority, seq LIMIT ?", limit);
   }
 
   #rows(clause: string, limit: number): OutboxRow[] {

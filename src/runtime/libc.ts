@@ -18,6 +18,8 @@ export interface LibC {
   bind(fd: number, address: Uint8Array): number;
   sendto(fd: number, message: Uint8Array, flags: number, address: Uint8Array): number;
   recv(fd: number, buffer: Uint8Array, flags: number): number;
+  /** adjtimex(2) on a `struct timex` buffer: the clock state (5, TIME_ERROR, while unsynchronised). */
+  adjtimex(buffer: Uint8Array): number;
   /** The calling thread's errno after a failed call. */
   errno(): number;
 }
@@ -99,6 +101,7 @@ export async function loadLibc(path = "libc.so.6"): Promise<LibC> {
       bind: { args: ["i32", "ptr", "u32"], returns: "i32" },
       sendto: { args: ["i32", "ptr", "u64", "i32", "ptr", "u32"], returns: "i64" },
       recv: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
+      adjtimex: { args: ["ptr"], returns: "i32" },
       __errno_location: { args: [], returns: "ptr" },
     });
     const call = symbols as unknown as Record<string, (...args: unknown[]) => number | bigint | unknown>;
@@ -116,6 +119,7 @@ export async function loadLibc(path = "libc.so.6"): Promise<LibC> {
       bind: (fd, address) => Number(call.bind!(fd, address, address.byteLength)),
       sendto: (fd, message, flags, address) => Number(call.sendto!(fd, message, message.byteLength, flags, address, address.byteLength)),
       recv: (fd, buffer, flags) => Number(call.recv!(fd, buffer, buffer.byteLength, flags)),
+      adjtimex: (buffer) => Number(call.adjtimex!(buffer)),
       errno: () => ffi.read.i32(call.__errno_location!(), 0),
     };
   }
@@ -134,6 +138,7 @@ export async function loadLibc(path = "libc.so.6"): Promise<LibC> {
     bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
     sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
     recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+    adjtimex: { parameters: ["buffer"], result: "i32" },
     __errno_location: { parameters: [], result: "pointer" },
   });
   const call = symbols as unknown as Record<string, (...args: unknown[]) => unknown>;
@@ -151,6 +156,7 @@ export async function loadLibc(path = "libc.so.6"): Promise<LibC> {
     bind: (fd, address) => Number(call.bind!(fd, address, address.byteLength)),
     sendto: (fd, message, flags, address) => Number(call.sendto!(fd, message, BigInt(message.byteLength), flags, address, address.byteLength)),
     recv: (fd, buffer, flags) => Number(call.recv!(fd, buffer, BigInt(buffer.byteLength), flags)),
+    adjtimex: (buffer) => Number(call.adjtimex!(buffer)),
     errno: () => new deno.UnsafePointerView(call.__errno_location!()).getInt32(0),
   };
 }
