@@ -69,6 +69,7 @@ export class DeviceMonitor {
     r.add(new CounterReader("realer_desired_unacknowledged", "Desired states left without a PUBACK because their answer could not be recorded.", () => [{ labels: {}, value: runtime.status().unacknowledged }]));
     r.add(new CounterReader("realer_desired_unanswerable", "Desired states whose desired_id no report within max_payload_bytes can carry.", () => [{ labels: {}, value: runtime.status().outbox.stats.unanswerable }]));
     r.add(new CounterReader("realer_faults", "Repeating failures (sensor reads, event listeners), by where they happened.", () => runtime.status().faults.map(({ where, count }) => ({ labels: { where }, value: count }))));
+    r.add(new Gauge("realer_outbox_waiting_for_clock", "Messages observed while the time was unknown (clock not synchronised, no answer from the cloud yet), waiting for it.", () => runtime.status().outbox.stats.waitingForClock));
     r.add(new Gauge("realer_failsafes_fired", "Outputs set to their fail-safe value and not yet told otherwise by the cloud.", () => runtime.status().failsafes.filter((failsafe) => failsafe.state === "fired").length));
     r.add(new Gauge("realer_cloud_trouble", "1 while something beyond a passing fault keeps the device from its cloud (a refused secret, 4002).", () => (runtime.status().trouble === undefined ? 0 : 1)));
     r.add(new Gauge("process_resident_memory_bytes", "Resident memory of the process.", () => process.memoryUsage().rss));

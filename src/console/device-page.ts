@@ -74,6 +74,8 @@ export function devicePage(snapshot: Snapshot): Html {
       <dt>Waiting for ack</dt><dd data-field="outbox_depth">${status.outbox_depth}</dd>
       <dt>Oldest waiting</dt><dd data-field="outbox_oldest_at">${status.outbox_oldest_at === null ? "–" : html`<span data-since="${status.outbox_oldest_at}">…</span>`}</dd>
       <dt>Dropped</dt><dd data-field="outbox_dropped">${status.outbox_dropped}</dd>
+      <dt>Waiting for the clock</dt><dd data-field="outbox_waiting_for_clock">${status.outbox_waiting_for_clock}</dd>
+      <dt>Time from</dt><dd data-field="time_source">${status.time_source}</dd>
     </dl></div>
   </div>
   <section><h2>Routes</h2><div class="scroll"><table>
@@ -138,7 +140,7 @@ export const CONSOLE_SCRIPT = `
     const connection = $("#connection");
     connection.className = "badge " + (s.connected ? "ok" : "bad");
     connection.textContent = s.connected ? "connected over " + s.transport : s.transport === "https" ? "HTTPS runtime" : "offline";
-    for (const field of ["transport", "broker", "reconnects", "renewals", "outbox_depth", "outbox_dropped"]) { const dd = $('[data-field="' + field + '"]'); if (dd) dd.textContent = text(s[field]); }
+    for (const field of ["transport", "broker", "reconnects", "renewals", "outbox_depth", "outbox_dropped", "outbox_waiting_for_clock", "time_source"]) { const dd = $('[data-field="' + field + '"]'); if (dd) dd.textContent = text(s[field]); }
     timed("connected_since", s.connected_since, "since");
     timed("outbox_oldest_at", s.outbox_oldest_at, "since");
     for (const field of ["credential_renew_at", "credential_expires_at", "token_renew_at", "token_expires_at"]) timed(field, s[field], "deadline");

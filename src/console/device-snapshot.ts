@@ -20,6 +20,10 @@ export interface StatusView {
   readonly outbox_depth: number;
   readonly outbox_oldest_at: number | null;
   readonly outbox_dropped: number;
+  /** Messages observed while the time was unknown, waiting for it. */
+  readonly outbox_waiting_for_clock: number;
+  /** Why the time is believed, or "unknown". */
+  readonly time_source: string;
   /** What keeps the device from its cloud beyond a passing fault, or null. */
   readonly trouble: string | null;
   /** The state file's failure while it refuses writes, or null. */
@@ -86,6 +90,8 @@ export function statusView(runtime: DeviceRuntime, deviceId: string | number, no
     outbox_depth: status.outbox.depth,
     outbox_oldest_at: status.outbox.oldestAt ?? null,
     outbox_dropped: status.outbox.stats.dropped,
+    outbox_waiting_for_clock: status.outbox.stats.waitingForClock,
+    time_source: status.time,
     trouble: status.trouble ?? null,
     storage_error: status.storage.failing ? status.storage.error ?? "writes fail" : null,
     failsafes: status.failsafes.filter((failsafe) => failsafe.state !== "idle").map((failsafe) => ({

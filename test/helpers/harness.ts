@@ -7,7 +7,7 @@ import type { BackoffSettings } from "../../src/cloud/retry-policy.ts";
 import { systemClock } from "../../src/clock.ts";
 import { DEMO_ROUTES, demoDeviceConfig } from "../../src/commands/demo-device.ts";
 import type { Config } from "../../src/config/schema.ts";
-import { DeviceRuntime, type RuntimeEvents } from "../../src/device/runtime.ts";
+import { DeviceRuntime, type RuntimeDeps, type RuntimeEvents } from "../../src/device/runtime.ts";
 import { DeviceStore } from "../../src/device/store.ts";
 import type { Limits } from "../../src/emulator/context.ts";
 import { Emulator, type Provisioned } from "../../src/emulator/emulator.ts";
@@ -114,6 +114,8 @@ export async function startDevice(
     clientSecret?: Secret | (() => Secret);
     /** Called with the runtime before it starts (to attach a console that sees every event). */
     beforeStart?: (runtime: DeviceRuntime, device: Provisioned) => void;
+    /** The machine's clocks as the runtime sees them (see `TimeKeeper`); none by default: the wall clock as it is. */
+    time?: RuntimeDeps["time"];
   } = {},
 ): Promise<RunningDevice> {
   const device = options.device ?? emulator.provision(DEMO_ROUTES);
@@ -139,6 +141,7 @@ export async function startDevice(
     logger: testLogger("device", log),
     ...(options.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: options.ackTimeoutMs }),
     backoff: options.backoff ?? FAST_BACKOFF,
+    ...(options.time ? { time: options.time } : {}),
   });
   const seen = { online: [], offline: [], desired: [], settled: [], reading: [], local: [], published: [], trouble: [], failsafe: [] } as RunningDevice["seen"];
   for (const key of Object.keys(seen) as (keyof RuntimeEvents)[]) {
