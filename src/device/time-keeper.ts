@@ -50,6 +50,7 @@ export class TimeKeeper {
     this.#sources = sources;
     this.#wallMinusMono = clock.now() - sources.mono();
     this.#update();
+    if (this.#source === "unknown") this.#logger.warn("clock.untrusted", { note: "the wall clock is not synchronised and the cloud has not told the time yet: observations wait for it" });
   }
 
   /** The boot's monotonic clock now. */
@@ -124,6 +125,7 @@ export class TimeKeeper {
     this.#wallMinusMono = wallMinusMono;
     if (Math.abs(jump) > JUMP_MS) {
       if (this.#offset !== undefined) this.#offset -= jump;
+      this.#kernel = undefined; // the clock was just set: ask the kernel again whether it is synchronised now
       this.#logger.warn("clock.moved", { by_s: Math.round(jump / 1000), now: new Date(this.#clock.now()).toISOString() });
     }
     const mono = this.#sources.mono();
