@@ -17,6 +17,8 @@ const skip = runtimeName === "deno" ? "the VM runs compiled arm64 binaries; bun 
 if (unavailable) console.warn(`\n*** The device loop on a real arm64 kernel is SKIPPED: ${unavailable} ***\n`);
 
 const CHECKS = [
+  "an unsynchronised kernel clock is not believed at boot, and the cloud's Date header then is",
+  "the runtime logs the clock being set, trusts the synchronised kernel and stamps readings right",
   "the runtime connects with the cdev backend on gpio-sim lines",
   "a desired state turns the simulated line active and the ack comes back accepted",
   "pulling an input produces an accepted reading",

@@ -2,9 +2,9 @@
 // the device runtime (`realer-edge run`, cdev backend on gpio-sim lines), both the compiled
 // arm64 binary, driven through the emulator's operator API and gpio-sim's pulls and values.
 // Prints one line per check for the host test:  LOOP ok|fail <name>[: <why>],  MEASURE …
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createFetch } from "../../../src/runtime/index.ts";
+import { createFetch, loadLibc } from "../../../src/runtime/index.ts";
 
 const BINARY = "/opt/realer-edge";
 const simDir = process.env.SIM_DIR!;
@@ -62,6 +62,72 @@ function sampleRelay(): { stop(): Promise<{ t: number; value: number }[]> } {
 }
 
 const exited = (proc: Proc) => new Promise<number | null>((resolve) => (proc.child.exitCode !== null ? resolve(proc.child.exitCode) : proc.child.on("exit", (code) => resolve(code))));
+
+// 0. A clock that is wrong at boot, on a real kernel. The guest's clock is set two days back (a
+// board that booted with the time of its last shutdown; the kernel says unsynchronised) and a
+// separate emulator starts on it, so its certificates hold. The runtime believes its clock only
+// as far as the cloud's Date header agrees; then the clock is set right (NTP would) and marked
+// synchronised through adjtimex: the runtime logs the jump, trusts the kernel, and stamps a reading
+// with the right time.
+const REAL_NOW = Date.now();
+const REAL_AT = performance.now();
+const TWO_DAYS_S = 2 * 86_400;
+const setClock = (epochMs: number) => spawnSync("date", ["-s", `@${Math.round(epochMs / 1000)}`]);
+/** Clears STA_UNSYNC (with a small max error), as an NTP daemon does once it has synchronised. */
+async function markSynchronised(): Promise<number> {
+  const timex = new Uint8Array(256);
+  const view = new DataView(timex.buffer);
+  view.setUint32(0, 0x0010 | 0x0004, true); // modes: ADJ_STATUS | ADJ_MAXERROR
+  view.setBigInt64(24, 0n, true); // maxerror
+  view.setInt32(40, 0, true); // status: STA_UNSYNC cleared
+  return (await loadLibc()).adjtimex(timex);
+}
+try {
+  setClock(REAL_NOW - TWO_DAYS_S * 1000);
+  const clockEmulator = start(["emulator", "--state-dir", "/tmp/clock-state", "--port", "8444"]);
+  const found = await waitFor("the clock test's emulator", () => /emulator\.ready.*?api=(\S+).*?ca_file=(\S+)/.exec(clockEmulator.output()) ?? undefined, 120_000);
+  const clockApi = found[1]!.replace(/"/g, "");
+  const clockCa = found[2]!.replace(/"/g, "");
+  const clockHttp = createFetch(readFileSync(clockCa, "utf8"));
+  const clockOperator = async (method: string, path: string, body?: unknown) =>
+    await (await clockHttp(`${clockApi}/_emulator${path}`, { method, headers: { "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })).json() as Record<string, unknown>;
+  const clockDevice = await clockOperator("POST", "/devices", { routes: [{ source_type: "sensor", kind: "switch", pin_port: "4" }] }) as { device_id: number; client_id: string; client_secret: string };
+  writeFileSync("/tmp/clock-device.json", JSON.stringify({
+    api_url: clockApi,
+    device_id: clockDevice.device_id,
+    client_id: clockDevice.client_id,
+    client_secret: { env: "REALER_CLIENT_SECRET" },
+    ca_file: clockCa,
+    state_dir: "/tmp/clock-device-state",
+    log: { level: "info", format: "text" },
+    gpio: { backend: "cdev" },
+    routes: [{ pin_port: "4", line: { chip: label, offset: 4 }, bias: "pull-down" }],
+  }));
+  const clockRuntime = start(["run", "--config", "/tmp/clock-device.json"], { REALER_CLIENT_SECRET: clockDevice.client_secret });
+  await waitFor("the clock test's device online", () => clockRuntime.output().includes("mqtt.connected"), 90_000);
+  const atBoot = clockRuntime.output();
+  verdict("an unsynchronised kernel clock is not believed at boot, and the cloud's Date header then is", /clock\.untrusted/.test(atBoot) && /clock\.trusted source="agrees with the cloud"/.test(atBoot), atBoot.split("\n").filter((line) => line.includes("clock.")).join(" | "));
+  setClock(REAL_NOW + (performance.now() - REAL_AT));
+  const synced = await markSynchronised();
+  // The runtime asks the kernel at most once a second: give it that second, as NTP's next minutes would.
+  await sleep(1500);
+  simPull(4, 1);
+  await waitFor("the jump and the kernel's word", () => /clock\.moved/.test(clockRuntime.output()) && /clock\.trusted source=kernel/.test(clockRuntime.output()), 30_000);
+  const feedNow = async () => ((await clockOperator("GET", `/devices/${clockDevice.device_id}/feed-data`)).feed_data as { payload: { value: string; value_received_at: string } }[]);
+  const reading = await waitFor("the reading after the clock was set", async () => (await feedNow()).find((entry) => entry.payload.value === "1.0"), 30_000);
+  const off = Math.abs(Date.parse(reading.payload.value_received_at) - Date.now());
+  const moved = clockRuntime.output().split("\n").find((line) => line.includes("clock.moved")) ?? "";
+  console.log(`MEASURE vm-clock-moved ${/by_s=(-?\d+)/.exec(moved)?.[1] ?? "?"} s`);
+  verdict("the runtime logs the clock being set, trusts the synchronised kernel and stamps readings right", synced === 0 && off < 60_000 && /by_s=17\d{4}/.test(moved), `adjtimex ${synced}, reading ${off} ms off, ${moved}`);
+  clockRuntime.child.kill("SIGTERM");
+  await exited(clockRuntime);
+  clockEmulator.child.kill("SIGTERM");
+  await exited(clockEmulator);
+} catch (error) {
+  setClock(REAL_NOW + (performance.now() - REAL_AT));
+  verdict("an unsynchronised kernel clock is not believed at boot, and the cloud's Date header then is", false, (error as Error).message);
+  verdict("the runtime logs the clock being set, trusts the synchronised kernel and stamps readings right", false, (error as Error).message);
+}
 
 // 1. The emulator.
 const emulatorStarted = performance.now();
