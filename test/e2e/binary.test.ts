@@ -3,7 +3,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Emulator } from "../../src/emulator/emulator.ts";
+import { join } from "node:path";
 import { build } from "../../scripts/build.ts";
+import { hilCommand } from "../../src/commands/hil.ts";
 import { canRunArm64, runBinaryScenario } from "../helpers/binary.ts";
 import { startEmulator, tempDir } from "../helpers/harness.ts";
 
@@ -34,6 +36,17 @@ describe("compiled binaries", () => {
     const result = await runBinaryScenario(emulator, built()[0]!, false, dir.path);
     assert.match(result.output, /mqtt\.connected/);
     console.log(`x64 binary: start to connected ${result.startToConnectedMs} ms`);
+  });
+
+  it("serves as the device under test of a HIL run: the x64 binary natively, the arm64 one under qemu-user", { timeout: 400_000, skip: arm64Missing }, async () => {
+    const [x64, arm64] = built();
+    const scenario = new URL("../../examples/hil/relay-follows-cloud.json", import.meta.url).pathname;
+    for (const binary of [x64!, arm64!]) {
+      const lines: string[] = [];
+      const code = await hilCommand({ args: ["run", scenario], binary, stateDir: join(dir.path, "hil"), print: (line) => lines.push(line) });
+      console.log(`hil --binary ${binary.split("/").at(-1)}: ${lines.at(-1)}`);
+      assert.equal(code, 0, lines.join("\n"));
+    }
   });
 
   it("runs the relay and sensor scenario as the arm64 binary under qemu-user", { timeout: 400_000, skip: arm64Missing }, async () => {
