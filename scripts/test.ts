@@ -58,6 +58,9 @@ mkdirSync("test-results", { recursive: true });
 const steps: Step[] = [
   { name: "tsc", command: bin("tsc"), args: ["-p", "."] },
   { name: "deno check", command: DENO, args: ["check", "--quiet", "src", "scripts", "test"] },
+  // Deno's recommended rules (no-empty, no-unsafe-finally, no-unused-vars…), less require-await:
+  // the GPIO backends are async on purpose, so that a failure rejects as the contract says.
+  { name: "deno lint", command: DENO, args: ["lint", "--quiet", "src", "scripts", "test"] },
   // --timeout reaches hooks too (bunfig's timeout does not: they keep bun's 5 s default).
   { name: "bun test", command: bin("bun"), args: ["test", "--timeout", "60000", ...targets], count: bunCounts },
   { name: "deno test", command: DENO, args: ["test", "--allow-all", `--junit-path=${DENO_JUNIT}`, ...targets], count: () => denoCounts() },

@@ -74,7 +74,7 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     await target.pull(b, 0);
   } },
 
-  { name: "refuses a line that is already held, naming the line and chip", run: async (backend, target, [a]) => {
+  { name: "refuses a line that is already held, naming the line and chip", run: async (backend, _target, [a]) => {
     await using _held = await backend.requestLine(a, { direction: "output" }, "first-holder");
     await assert.rejects(backend.requestLine(a, { direction: "input" }, "second"), (error: unknown) =>
       error instanceof RealerError && error.kind === "busy" && /^Cannot request line \d+ on \S+: line is busy/.test(error.message));
@@ -83,7 +83,7 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     assert.equal(info.consumer, "first-holder");
   } },
 
-  { name: "frees a line on release", run: async (backend, target, [a]) => {
+  { name: "frees a line on release", run: async (backend, _target, [a]) => {
     const line = await backend.requestLine(a, { direction: "output" }, "conformance");
     await line.release();
     assert.equal((await backend.getLineInfo(a)).used, false);
@@ -91,7 +91,7 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     assert.equal(again.offset, line.offset);
   } },
 
-  { name: "refuses edge detection on an output", run: async (backend, target, [a]) => {
+  { name: "refuses edge detection on an output", run: async (backend, _target, [a]) => {
     await assert.rejects(backend.requestLine(a, { direction: "output", edge: "both" }, "conformance"), RealerError);
   } },
 

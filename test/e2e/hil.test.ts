@@ -63,7 +63,7 @@ describe("realer-edge hil (emulator + mosquitto + the device as a process on moc
     const { code, output } = await run([file], { junit });
     assert.equal(code, 1);
     assert.match(output, /FAIL\s+3 expect_line relay at 0 within 500 ms \(\d+ ms\)\n\s+expected relay at 0 within 500 ms; it stayed at 1/);
-    assert.match(output, /^FAIL  expects the wrong level/m);
+    assert.match(output, /^FAIL {2}expects the wrong level/m);
     const xml = readFileSync(junit, "utf8");
     assert.match(xml, /<failure message="expected relay at 0 within 500 ms; it stayed at 1/);
     assert.match(xml, /name="04 expect_report[^"]*"[^>]*><skipped\/>/);

@@ -34,9 +34,10 @@ export async function runBinaryScenario(emulator: Emulator, binary: string, arm6
   const args = arm64 ? [binary, "run", "--config", configPath] : ["run", "--config", configPath];
   const started = Date.now();
   const child = spawnProcess(command, args, { ...env, REALER_CLIENT_SECRET: device.client_secret, QEMU_LD_PREFIX: ARM64_SYSROOT, NO_COLOR: "1" });
+  let startToConnectedMs = 0;
   try {
     await waitFor("the binary to connect", () => child.output().stdout.includes("mqtt.connected"), timeoutMs);
-    const startToConnectedMs = Date.now() - started;
+    startToConnectedMs = Date.now() - started;
     // Subscriptions are made after CONNACK; its first ack shows they are in place, so the
     // desired state below has a session to be queued in.
     await waitFor("the first ack", () => child.output().stdout.includes("ack.received"), timeoutMs);
@@ -47,13 +48,14 @@ export async function runBinaryScenario(emulator: Emulator, binary: string, arm6
     if (line.level !== 1) throw new Error(`the relay line reads ${line.level} after an accepted report`);
     await fetch(`http://127.0.0.1:${controlPort}/lines/gpiochip0/5`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ level: 1 }) });
     await waitFor("the sensor reading accepted", () => emulator.state.feedOf(device.device_id).find((e) => e.status === "accepted" && (e.payload as { value?: string }).value === "1.0" && e.routeId !== undefined && e.sourceId !== relay), timeoutMs);
-    return { startToConnectedMs, output: child.output().stdout };
   } catch (error) {
+    child.kill("SIGTERM");
+    await child.exited;
     const { stdout, stderr } = child.output();
     throw new Error(`${(error as Error).message}\n--- the binary said:\n${stdout.split("\n").slice(-25).join("\n")}\n${stderr.slice(-2000)}`);
-  } finally {
-    child.kill("SIGTERM");
-    const code = await child.exited;
-    if (code !== 0) throw new Error(`the binary exited ${code} after SIGTERM:\n${child.output().stderr}`);
   }
+  child.kill("SIGTERM");
+  const code = await child.exited;
+  if (code !== 0) throw new Error(`the binary exited ${code} after SIGTERM:\n${child.output().stderr}`);
+  return { startToConnectedMs, output: child.output().stdout };
 }
