@@ -87,7 +87,9 @@ export async function openDatabase(path: string, durability: Durability = "power
   try {
     // 1 KiB pages for a new file (an existing one keeps its size): a commit writes whole pages,
     // and the device's rows are small, so smaller pages mean fewer bytes before each fsync.
-    guard("open", () => db.exec(`PRAGMA page_size = 1024; PRAGMA journal_mode = WAL; PRAGMA synchronous = ${durability === "power-cut" ? "FULL" : "NORMAL"}; PRAGMA busy_timeout = 5000;`));
+    // The busy timeout first: switching to WAL needs a lock, and a process that has just let go
+    // of the file (a restarted service, a tool that read it) must be waited for, not refused.
+    guard("open", () => db.exec(`PRAGMA busy_timeout = 5000; PRAGMA page_size = 1024; PRAGMA journal_mode = WAL; PRAGMA synchronous = ${durability === "power-cut" ? "FULL" : "NORMAL"};`));
   } catch (error) {
     db.close();
     throw error;
