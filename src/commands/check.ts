@@ -34,9 +34,9 @@ async function checkLines(backend: GpioBackend, routes: readonly RouteConfig[]):
     seen.set(lineKey(route), route);
     if (route.line === undefined) {
       try {
-        readFileSync(route.file!.path, "utf8");
+        readFileSync(route.file.path, "utf8");
       } catch (error) {
-        problems.push(`file ${route.file!.path} cannot be read (${describeError(error)})`);
+        problems.push(`file ${route.file.path} cannot be read (${describeError(error)})`);
       }
       continue;
     }

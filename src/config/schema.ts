@@ -93,7 +93,15 @@ export const RouteSchema = v.pipe(
     (route) => route.pulse_ms === undefined || route.power_on === "off",
     'a pulse output must power on "off": it never comes back active by itself',
   ),
+  // The checks above made it one or the other; the type says so, so that no caller has to assert it.
+  v.transform((route) => route as LineRouteConfig | FileRouteConfig),
 );
+
+type RouteFields = v.InferOutput<v.StrictObjectSchema<typeof ROUTE_ENTRIES, undefined>>;
+/** A route entry that reads or drives a GPIO line. */
+export type LineRouteConfig = Omit<RouteFields, "line" | "file"> & { readonly line: NonNullable<RouteFields["line"]>; readonly file?: undefined };
+/** A sensor route entry that reads a number from a file. */
+export type FileRouteConfig = Omit<RouteFields, "line" | "file"> & { readonly file: NonNullable<RouteFields["file"]>; readonly line?: undefined };
 
 /** Where a configured route's output state is kept: its binding key, known before any catalog. */
 export function routeKey(route: { source_id?: string | undefined; pin_port?: string | undefined; feed_data_topic?: string | undefined }): string {
@@ -201,7 +209,12 @@ export function routeSource(route: RouteConfig): string {
   return "name" in route.line ? route.line.name : `${route.line.chip}:${route.line.offset}`;
 }
 
-/** A route entry with its defaults filled in, for code that builds configs (the demo, tests). */
-export function parseRoute(input: v.InferInput<typeof RouteSchema>): RouteConfig {
+type RouteInput = v.InferInput<typeof RouteSchema>;
+
+/** A route entry with its defaults filled in, for code that builds configs (the demo, tests); a line's or a file's by what it was given. */
+export function parseRoute(input: RouteInput & { readonly line: NonNullable<RouteInput["line"]> }): LineRouteConfig;
+export function parseRoute(input: RouteInput & { readonly file: NonNullable<RouteInput["file"]> }): FileRouteConfig;
+export function parseRoute(input: RouteInput): RouteConfig;
+export function parseRoute(input: RouteInput): RouteConfig {
   return v.parse(RouteSchema, input);
 }

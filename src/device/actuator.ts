@@ -4,7 +4,7 @@
 // from the other outputs of its interlock group.
 import type { Clock } from "../clock.ts";
 import { type RouteConfig, routeKey } from "../config/schema.ts";
-import { describeError } from "../errors.ts";
+import { describeError, RealerError } from "../errors.ts";
 import type { GpioBackend, LineRef, LineRequest, LineValue } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
 import type { InterlockGroup } from "./interlock.ts";
@@ -80,7 +80,8 @@ export class Actuator {
   static async claim(backend: GpioBackend, config: RouteConfig, deps: ActuatorDeps): Promise<Actuator> {
     const { store, clock, logger, interlock } = deps;
     const key = routeKey(config);
-    const ref = config.line as LineRef;
+    const ref = config.line;
+    if (ref === undefined) throw new RealerError("config", `Cannot claim ${key} as an output: it reads a file, not a line`);
     let saved: SavedLineState | undefined;
     try {
       saved = store.lineState(key);

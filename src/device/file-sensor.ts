@@ -3,7 +3,7 @@
 // timer, scaled, and reported when it leaves the deadband or when the heartbeat is due.
 import { readFile } from "node:fs/promises";
 import type { Clock } from "../clock.ts";
-import type { RouteConfig } from "../config/schema.ts";
+import type { FileRouteConfig } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 
 /** The number a sensor file holds, or why there is none. */
@@ -27,7 +27,7 @@ export function shouldReport(value: number, last: { value: number; at: number } 
 
 /** Options for {@linkcode FileSensor}. */
 export interface FileSensorOptions {
-  readonly config: RouteConfig;
+  readonly config: FileRouteConfig;
   readonly name: string;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -61,7 +61,7 @@ export class FileSensor {
   /** Reads the file once and reports the value when it is due. */
   async sample(): Promise<void> {
     const { config, name, clock, logger, report } = this.#options;
-    const file = config.file!;
+    const file = config.file;
     const now = clock.now();
     let parsed: ReturnType<typeof parseSensorFile>;
     try {

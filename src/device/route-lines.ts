@@ -140,7 +140,7 @@ export class RouteLines {
         logger.info("sensor.file", { route: binding.name, path: config.file.path });
         continue;
       }
-      const ref: LineRef = config.line!;
+      const ref: LineRef = config.line;
       const line = await backend.requestLine(ref, {
         direction: "input",
         activeLow: config.active_low,

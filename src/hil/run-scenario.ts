@@ -72,7 +72,7 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
   const rig = await options.rig(scenario);
   const dir = join(options.workDir, `device-${device.device_id}`);
   mkdirSync(dir, { recursive: true });
-  const lines: RigLine[] = scenario.routes.map((route) => ({ route: route.name, line: route.config.line!, direction: route.config.direction === "input" ? "input" : "output" }));
+  const lines: RigLine[] = scenario.routes.map((route) => ({ route: route.name, line: route.config.line, direction: route.config.direction === "input" ? "input" : "output" }));
   const config: Config = {
     api_url: emulator.url,
     device_id: device.device_id,
@@ -85,7 +85,7 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
     https: { poll_interval_s: 1, catalog_check_s: 5 },
     gpio: rig.gpio,
     console: { enabled: false, host: "127.0.0.1", port: 8480, allowed_hosts: [] },
-    routes: scenario.routes.map((route) => ({ ...route.config, line: rig.deviceLine(route.config.line!) })),
+    routes: scenario.routes.map((route) => ({ ...route.config, line: rig.deviceLine(route.config.line) })),
   };
   const configPath = join(dir, "device.json");
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);

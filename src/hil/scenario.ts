@@ -3,7 +3,7 @@
 // is generated from this schema for editors.
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
-import { LineSchema, parseRoute, ROUTE_ENTRIES, type RouteConfig } from "../config/schema.ts";
+import { type LineRouteConfig, LineSchema, parseRoute, ROUTE_ENTRIES, type RouteConfig } from "../config/schema.ts";
 import { RealerError } from "../errors.ts";
 
 const NonEmpty = v.pipe(v.string(), v.minLength(1, "must not be empty"));
@@ -131,7 +131,7 @@ export interface Scenario {
   readonly path: string;
   readonly name: string;
   readonly description: string | undefined;
-  readonly routes: readonly (ScenarioRoute & { readonly config: RouteConfig })[];
+  readonly routes: readonly (ScenarioRoute & { readonly config: LineRouteConfig })[];
   readonly wiring: Readonly<Record<string, v.InferOutput<typeof LineSchema>>> | undefined;
   readonly steps: readonly Step[];
 }
@@ -165,6 +165,7 @@ export function parseScenario(input: unknown, file: string): Scenario {
       const first = issues?.[0];
       throw new RealerError("config", `Cannot use scenario ${file}: routes[${i}]${first?.path ? `.${where(first.path)}` : ""}: ${first?.message ?? String(error)}`);
     }
+    if (entry.line === undefined) throw new RealerError("config", `Cannot use scenario ${file}: routes[${i}].line: a scenario's route needs a line`);
     if (route.source_type === "command" && entry.direction === "input") throw new RealerError("config", `Cannot use scenario ${file}: routes[${i}].direction: a command route drives an output`);
     if (route.source_type === "sensor" && entry.direction === "output") throw new RealerError("config", `Cannot use scenario ${file}: routes[${i}].direction: a sensor route reads an input`);
     return { ...route, config: { ...entry, direction: entry.direction ?? (route.source_type === "command" ? "output" as const : "input" as const) } };
