@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { systemClock } from "../clock.ts";
 import { silentLogger } from "../log.ts";
+import { ManualClock } from "../manual-clock.ts";
 import { Outbox, type OutboxLimits } from "./outbox.ts";
 import { DeviceStore } from "./store.ts";
 
@@ -84,6 +85,29 @@ describe("Outbox", () => {
     assert.deepEqual(sent.map((s) => s.id), ["a", "b", "c", "b", "c"], "an acked message is never sent again, deleted or not");
     await new Promise((resolve) => setTimeout(resolve, 20));
     assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["b", "c"], "deleted in the batch");
+    box.close();
+  });
+
+  it("sends a message answered with a retryable error again after a pause, never at once: no storm against a failing server", async () => {
+    const clock = new ManualClock();
+    const store = await DeviceStore.open(":memory:");
+    const box = new Outbox({ store, clock, logger: silentLogger, ackTimeoutMs: 60_000 });
+    const sent: string[] = [];
+    // The HTTPS runtime paces itself (no publish rate): only the pause keeps a retry from a storm.
+    box.attach({ publish: (_topic, payload) => Promise.resolve(void sent.push(JSON.parse(payload).message_id)) }, { maxInflight: 100 });
+    box.enqueue("sensor", 1, reading("s1"));
+    await clock.advance(0);
+    assert.deepEqual(sent, ["s1"]);
+    for (let i = 0; i < 3; i++) {
+      box.settle({ message_id: "s1", status: "error", retryable: true, error: { type: "http_503" }, feed_data_topic: "sensor" });
+      await clock.advance(999);
+      assert.equal(sent.length, i + 1, `not sent again within the pause (round ${i})`);
+      await clock.advance(1);
+      assert.equal(sent.length, i + 2, `sent again after it (round ${i})`);
+    }
+    box.settle({ message_id: "s1", status: "accepted", retryable: false, error: null, feed_data_topic: "sensor" });
+    await clock.advance(5000);
+    assert.equal(sent.length, 4, "settled: never again");
     box.close();
   });
 });

@@ -69,6 +69,8 @@ interface Held {
 const HELD_MAX = 1000;
 /** How long acks gather before their rows are deleted together. */
 const SETTLE_BATCH_MS = 5;
+/** How long a message answered with a retryable error waits before it is sent again. */
+const RETRY_AFTER_ERROR_MS = 1000;
 /** How often held readings are tried again while the disk refuses them. */
 const HELD_RETRY_MS = 1000;
 
@@ -128,6 +130,8 @@ export class Outbox {
   #refilledAt = 0;
   #wake: ReturnType<typeof setTimeout> | undefined;
   readonly #sent = new Set<string>();
+  /** Messages answered with a retryable error, and when they may go again. */
+  readonly #notBefore = new Map<string, number>();
 
   constructor(options: OutboxOptions) {
     this.#options = options;
@@ -382,6 +386,7 @@ export class Outbox {
     const payload = inflight ? (JSON.parse(inflight.row.payload) as FeedPayload) : undefined;
     if (FINAL.has(ack.status)) {
       this.#forget(messageId);
+      this.#notBefore.delete(messageId);
       let removed = false;
       if (!this.#settling.has(messageId)) {
         try {
@@ -408,8 +413,10 @@ export class Outbox {
     } else if (ack.status === "error") {
       logger.warn("ack.error", { message_id: messageId, error: ack.error?.type, retryable: ack.retryable });
       if (ack.retryable) {
+        // Sent again after a pause, not at once: a server that fails every try must not get a storm.
         this.#forget(messageId);
-        setTimeout(() => this.pump(), 1000);
+        this.#notBefore.set(messageId, this.#options.clock.now() + RETRY_AFTER_ERROR_MS);
+        void this.#options.clock.sleep(RETRY_AFTER_ERROR_MS).then(() => this.pump());
       }
     } else {
       logger.warn("ack.unknown_status", { message_id: messageId, status: truncate(ack.status, 40) });
@@ -463,8 +470,9 @@ export class Outbox {
       this.#releaseClockHeld();
       let rows: OutboxRow[];
       try {
-        rows = this.#options.store.pendingOutbox(maxInflight + this.#inflight.size + this.#settling.size, this.stats.waitingForClock > 0)
-          .filter((row) => !this.#inflight.has(row.messageId) && !this.#settling.has(row.messageId));
+        const now = this.#options.clock.now();
+        rows = this.#options.store.pendingOutbox(maxInflight + this.#inflight.size + this.#settling.size + this.#notBefore.size, this.stats.waitingForClock > 0)
+          .filter((row) => !this.#inflight.has(row.messageId) && !this.#settling.has(row.messageId) && (this.#notBefore.get(row.messageId) ?? 0) <= now);
       } catch (error) {
         this.#options.logger.warn("outbox.read_failed", { error: describeError(error) });
         this.#wakeForToken();
@@ -499,6 +507,7 @@ export class Outbox {
 
   #send(publisher: Publisher, row: OutboxRow): void {
     const { logger, ackTimeoutMs } = this.#options;
+    this.#notBefore.delete(row.messageId);
     const timer = setTimeout(() => {
       if (this.#inflight.get(row.messageId)?.timer !== timer) return;
       logger.warn("ack.timeout", { message_id: row.messageId, after_ms: ackTimeoutMs });
