@@ -3,6 +3,7 @@
 // rest are skipped), stops everything and puts the emulator's fault switches back.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { demoDeviceConfig } from "../commands/demo-device.ts";
 import type { Config } from "../config/schema.ts";
 import type { Emulator } from "../emulator/emulator.ts";
 import { noFaults } from "../emulator/faults.ts";
@@ -73,18 +74,13 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
   const dir = join(options.workDir, `device-${device.device_id}`);
   mkdirSync(dir, { recursive: true });
   const lines: RigLine[] = scenario.routes.map((route) => ({ route: route.name, line: route.config.line, direction: route.config.direction === "input" ? "input" : "output" }));
+  // The demo's config for this device (the emulator's URL and CA, the secret from the environment),
+  // with the scenario's routes on the rig's lines, JSON logs to read, and quick HTTPS polls.
   const config: Config = {
-    api_url: emulator.url,
-    device_id: device.device_id,
-    client_id: device.client_id,
-    client_secret: { env: "REALER_CLIENT_SECRET" },
-    ca_file: emulator.caPath,
-    state_dir: join(dir, "state"),
+    ...demoDeviceConfig(emulator, device, join(dir, "state")),
     log: { level: "info", format: "json" },
-    outbox: { max_messages: 10_000, max_bytes: 4 * 1024 * 1024 },
     https: { poll_interval_s: 1, catalog_check_s: 5 },
     gpio: rig.gpio,
-    console: { enabled: false, host: "127.0.0.1", port: 8480, allowed_hosts: [] },
     routes: scenario.routes.map((route) => ({ ...route.config, line: rig.deviceLine(route.config.line) })),
   };
   const configPath = join(dir, "device.json");
