@@ -63,6 +63,48 @@ function sampleRelay(): { stop(): Promise<{ t: number; value: number }[]> } {
 
 const exited = (proc: Proc) => new Promise<number | null>((resolve) => (proc.child.exitCode !== null ? resolve(proc.child.exitCode) : proc.child.on("exit", (code) => resolve(code))));
 
+/** A guest emulator: its process, API, CA file and a caller of its operator API. */
+interface GuestEmulator {
+  readonly proc: Proc;
+  readonly api: string;
+  readonly caFile: string;
+  operator(method: string, path: string, body?: unknown): Promise<Record<string, unknown>>;
+}
+
+/** Starts `realer-edge emulator` with its state in `stateDir` on `port`, and waits until it says it is ready. */
+async function startEmulatorProcess(stateDir: string, port: number): Promise<GuestEmulator> {
+  const proc = start(["emulator", "--state-dir", stateDir, "--port", String(port)]);
+  const ready = await waitFor(`the emulator in ${stateDir}`, () => {
+    if (proc.child.exitCode !== null) throw new Error(`the emulator exited ${proc.child.exitCode}`);
+    return /emulator\.ready.*?api=(\S+).*?ca_file=(\S+)/.exec(proc.output()) ?? undefined;
+  }, 120_000).catch((error: Error) => {
+    throw new Error(`${error.message} ${proc.output().slice(-1500)}`);
+  });
+  const api = ready[1]!.replace(/"/g, "");
+  const caFile = ready[2]!.replace(/"/g, "");
+  const http = createFetch(readFileSync(caFile, "utf8"));
+  const operator = async (method: string, path: string, body?: unknown) => {
+    const response = await http(`${api}/_emulator${path}`, { method, headers: { "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    return await response.json() as Record<string, unknown>;
+  };
+  return { proc, api, caFile, operator };
+}
+
+/** Writes the config of a device on the cdev backend, served by `cloud`, to `path`. */
+function writeCdevConfig(path: string, cloud: GuestEmulator, device: { device_id: number; client_id: string }, stateDir: string, routes: unknown[]): void {
+  writeFileSync(path, JSON.stringify({
+    api_url: cloud.api,
+    device_id: device.device_id,
+    client_id: device.client_id,
+    client_secret: { env: "REALER_CLIENT_SECRET" },
+    ca_file: cloud.caFile,
+    state_dir: stateDir,
+    log: { level: "info", format: "text" },
+    gpio: { backend: "cdev" },
+    routes,
+  }));
+}
+
 // 0. A clock that is wrong at boot, on a real kernel. The guest's clock is set two days back (a
 // board that booted with the time of its last shutdown; the kernel says unsynchronised) and a
 // separate emulator starts on it, so its certificates hold. The runtime believes its clock only
@@ -84,25 +126,10 @@ async function markSynchronised(): Promise<number> {
 }
 try {
   setClock(REAL_NOW - TWO_DAYS_S * 1000);
-  const clockEmulator = start(["emulator", "--state-dir", "/tmp/clock-state", "--port", "8444"]);
-  const found = await waitFor("the clock test's emulator", () => /emulator\.ready.*?api=(\S+).*?ca_file=(\S+)/.exec(clockEmulator.output()) ?? undefined, 120_000);
-  const clockApi = found[1]!.replace(/"/g, "");
-  const clockCa = found[2]!.replace(/"/g, "");
-  const clockHttp = createFetch(readFileSync(clockCa, "utf8"));
-  const clockOperator = async (method: string, path: string, body?: unknown) =>
-    await (await clockHttp(`${clockApi}/_emulator${path}`, { method, headers: { "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })).json() as Record<string, unknown>;
+  const clockCloud = await startEmulatorProcess("/tmp/clock-state", 8444);
+  const clockOperator = clockCloud.operator;
   const clockDevice = await clockOperator("POST", "/devices", { routes: [{ source_type: "sensor", kind: "switch", pin_port: "4" }] }) as { device_id: number; client_id: string; client_secret: string };
-  writeFileSync("/tmp/clock-device.json", JSON.stringify({
-    api_url: clockApi,
-    device_id: clockDevice.device_id,
-    client_id: clockDevice.client_id,
-    client_secret: { env: "REALER_CLIENT_SECRET" },
-    ca_file: clockCa,
-    state_dir: "/tmp/clock-device-state",
-    log: { level: "info", format: "text" },
-    gpio: { backend: "cdev" },
-    routes: [{ pin_port: "4", line: { chip: label, offset: 4 }, bias: "pull-down" }],
-  }));
+  writeCdevConfig("/tmp/clock-device.json", clockCloud, clockDevice, "/tmp/clock-device-state", [{ pin_port: "4", line: { chip: label, offset: 4 }, bias: "pull-down" }]);
   const clockRuntime = start(["run", "--config", "/tmp/clock-device.json"], { REALER_CLIENT_SECRET: clockDevice.client_secret });
   await waitFor("the clock test's device online", () => clockRuntime.output().includes("mqtt.connected"), 90_000);
   const atBoot = clockRuntime.output();
@@ -121,8 +148,8 @@ try {
   verdict("the runtime logs the clock being set, trusts the synchronised kernel and stamps readings right", synced === 0 && off < 60_000 && /by_s=17\d{4}/.test(moved), `adjtimex ${synced}, reading ${off} ms off, ${moved}`);
   clockRuntime.child.kill("SIGTERM");
   await exited(clockRuntime);
-  clockEmulator.child.kill("SIGTERM");
-  await exited(clockEmulator);
+  clockCloud.proc.child.kill("SIGTERM");
+  await exited(clockCloud.proc);
 } catch (error) {
   setClock(REAL_NOW + (performance.now() - REAL_AT));
   verdict("an unsynchronised kernel clock is not believed at boot, and the cloud's Date header then is", false, (error as Error).message);
@@ -131,22 +158,12 @@ try {
 
 // 1. The emulator.
 const emulatorStarted = performance.now();
-const emulator = start(["emulator", "--state-dir", "/tmp/state", "--port", "8443"]);
-const ready = await waitFor("the emulator", () => {
-  if (emulator.child.exitCode !== null) throw new Error(`the emulator exited ${emulator.child.exitCode}`);
-  return /emulator\.ready.*?api=(\S+).*?ca_file=(\S+)/.exec(emulator.output()) ?? undefined;
-}, 120_000).catch((error: Error) => {
-  console.log(`LOOP fail the emulator starts: ${error.message} ${emulator.output().slice(-1500)}`);
+const cloud = await startEmulatorProcess("/tmp/state", 8443).catch((error: Error) => {
+  console.log(`LOOP fail the emulator starts: ${error.message}`);
   return process.exit(1);
 });
-const api = ready[1]!.replace(/"/g, "");
-const caFile = ready[2]!.replace(/"/g, "");
+const { proc: emulator, operator } = cloud;
 console.log(`MEASURE vm-emulator-start ${(performance.now() - emulatorStarted).toFixed(0)} ms`);
-const http = createFetch(readFileSync(caFile, "utf8"));
-const operator = async (method: string, path: string, body?: unknown) => {
-  const response = await http(`${api}/_emulator${path}`, { method, headers: { "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  return await response.json() as Record<string, unknown>;
-};
 
 // 2. A device with a relay and a switch, on gpio-sim lines through the cdev backend.
 const device = await operator("POST", "/devices", { routes: [{ source_type: "command", kind: "relay", pin_port: "6" }, { source_type: "sensor", kind: "switch", pin_port: "5" }] }) as {
@@ -157,20 +174,10 @@ const device = await operator("POST", "/devices", { routes: [{ source_type: "com
 };
 const relay = device.routes.find((route) => route.source_type === "command")!.source_id;
 const switchSource = device.routes.find((route) => route.source_type === "sensor")!.source_id;
-writeFileSync("/tmp/device.json", JSON.stringify({
-  api_url: api,
-  device_id: device.device_id,
-  client_id: device.client_id,
-  client_secret: { env: "REALER_CLIENT_SECRET" },
-  ca_file: caFile,
-  state_dir: "/tmp/device-state",
-  log: { level: "info", format: "text" },
-  gpio: { backend: "cdev" },
-  routes: [
-    { pin_port: "6", line: { chip: label, offset: RELAY }, power_on: "restore" },
-    { pin_port: "5", line: { chip: label, offset: SWITCH }, bias: "pull-down", debounce_ms: 5 },
-  ],
-}));
+writeCdevConfig("/tmp/device.json", cloud, device, "/tmp/device-state", [
+  { pin_port: "6", line: { chip: label, offset: RELAY }, power_on: "restore" },
+  { pin_port: "5", line: { chip: label, offset: SWITCH }, bias: "pull-down", debounce_ms: 5 },
+]);
 const run = () => start(["run", "--config", "/tmp/device.json"], { REALER_CLIENT_SECRET: device.client_secret });
 const acks = async () => ((await operator("GET", `/devices/${device.device_id}/acks`)).acks as { desired_id?: string; status: string }[]);
 const feed = async () => ((await operator("GET", `/devices/${device.device_id}/feed-data`)).feed_data as { sourceId: string; status: string; payload: { value: string } }[]);
