@@ -75,8 +75,7 @@ async function launch(emulator: Emulator, kind: DeviceKind, stateDir: string, ba
   writeFileSync(path, JSON.stringify(config));
   const proc = startDevice(kind, path, { REALER_CLIENT_SECRET: device.client_secret });
   const connected = await until("the device to connect", () => proc.lines().find((line) => line.event === readyEvent), 60_000).catch((error: unknown) => {
-    const { stdout, stderr } = proc.handle.output();
-    throw new Error(`${error instanceof Error ? error.message : String(error)}; the device said:\n${(stdout + stderr).split("\n").slice(-8).join("\n")}`);
+    throw new Error(`${error instanceof Error ? error.message : String(error)}; the device said:\n${proc.tail().split("\n").slice(-8).join("\n")}`);
   });
   return { device, port, proc, connected, dir };
 }

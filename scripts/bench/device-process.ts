@@ -1,8 +1,8 @@
 // The device under test as its own process (the CLI under Bun or Deno, or a compiled binary),
-// with its log lines and its resident memory sampled from /proc.
+// with its log lines (read as the HIL runner reads them) and its resident memory sampled from /proc.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type ChildProcessHandle, spawnProcess } from "../../src/runtime/index.ts";
+import { type DeviceLogLine, DeviceUnderTest } from "../../src/hil/device-under-test.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 const BUN = fileURLToPath(new URL("../../node_modules/.bin/bun", import.meta.url));
@@ -13,55 +13,35 @@ export type DeviceKind = { readonly runtime: "bun" | "deno" } | { readonly binar
 
 /** A running device process. */
 export interface DeviceProcess {
-  readonly handle: ChildProcessHandle;
-  /** `performance.now()` when it was spawned. */
-  readonly spawnedAt: number;
   /** Resident memory now, in MiB (NaN once it has ended). */
   rssMiB(): number;
   /** Its JSON log lines so far. */
-  lines(): Record<string, unknown>[];
+  lines(): readonly DeviceLogLine[];
+  /** The last of what it printed, for an error message. */
+  tail(): string;
   stop(): Promise<number | null>;
 }
 
-/** Starts `realer-edge run --config CONFIG` as `kind`, with `env` added. */
+/** Starts `realer-edge run --config CONFIG` as `kind`, with `env` added. Deno gets only what the deployed service has. */
 export function startDevice(kind: DeviceKind, configPath: string, env: Readonly<Record<string, string>>): DeviceProcess {
-  const base = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
-  const [command, args] = "binary" in kind
-    ? [kind.binary, ["run", "--config", configPath]]
+  const command = "binary" in kind
+    ? [kind.binary]
     : kind.runtime === "bun"
-    ? [BUN, [MAIN, "run", "--config", configPath]]
-    : [DENO, ["run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", MAIN, "run", "--config", configPath]];
-  const spawnedAt = performance.now();
-  const handle = spawnProcess(command, args, { ...base, ...env, NO_COLOR: "1" });
-  let parsed = 0;
-  const cache: Record<string, unknown>[] = [];
+    ? [BUN, MAIN]
+    : [DENO, "run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", MAIN];
+  const device = DeviceUnderTest.start(command, configPath, env);
   return {
-    handle,
-    spawnedAt,
     rssMiB: () => {
       try {
-        const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${handle.pid}/status`, "utf8"))?.[1]);
+        const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${device.pid}/status`, "utf8"))?.[1]);
         return kb / 1024;
       } catch {
         return Number.NaN;
       }
     },
-    lines: () => {
-      const text = handle.output().stdout;
-      const all = text.split("\n");
-      for (; parsed < all.length - 1; parsed++) {
-        try {
-          cache.push(JSON.parse(all[parsed]!) as Record<string, unknown>);
-        } catch {
-          // Not a JSON line (a runtime's own warning): not ours to read.
-        }
-      }
-      return cache;
-    },
-    stop: () => {
-      handle.kill("SIGTERM");
-      return handle.exited;
-    },
+    lines: () => device.lines(),
+    tail: () => device.tail(),
+    stop: () => device.stop(),
   };
 }
 

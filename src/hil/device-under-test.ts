@@ -8,8 +8,9 @@ import { RealerError } from "../errors.ts";
 import { type ChildProcessHandle, runtimeName, spawnProcess } from "../runtime/index.ts";
 
 /** Where Debian's qemu-user and arm64 glibc put their files. */
-const QEMU_AARCH64 = "/usr/bin/qemu-aarch64-static";
-const ARM64_SYSROOT = "/usr/aarch64-linux-gnu";
+export const QEMU_AARCH64 = "/usr/bin/qemu-aarch64-static";
+/** See {@linkcode QEMU_AARCH64}. */
+export const ARM64_SYSROOT = "/usr/aarch64-linux-gnu";
 
 /** The command that starts a device: `[command, ...leading args]`, to which `run --config FILE` is added. */
 export function deviceCommand(binary: string | undefined): string[] {

@@ -4,12 +4,9 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Emulator } from "../../src/emulator/emulator.ts";
 import { findFreePort } from "../../src/emulator/free-port.ts";
+import { ARM64_SYSROOT, QEMU_AARCH64 } from "../../src/hil/device-under-test.ts";
 import { spawnProcess } from "../../src/runtime/index.ts";
 import { DEMO_ROUTES, deviceConfig, waitFor } from "./harness.ts";
-
-/** Where Debian's qemu-user and arm64 glibc put their files. */
-export const QEMU_AARCH64 = "/usr/bin/qemu-aarch64-static";
-export const ARM64_SYSROOT = "/usr/aarch64-linux-gnu";
 
 /** Whether this machine can run an arm64 binary under qemu-user. */
 export function canRunArm64(): boolean {
