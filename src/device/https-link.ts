@@ -30,8 +30,8 @@ export interface HttpsLinkOptions {
   readonly catalogCheckMs: number;
   /** Told what keeps the link from working beyond a passing fault (see `RetryClass`). */
   readonly onTrouble?: (trouble: string | undefined, retryClass?: RetryClass) => void;
-  /** After each poll: whether the link works, and when not, the retry's class. */
-  readonly onLink?: (working: boolean, retryClass?: RetryClass) => void;
+  /** After each poll: whether the link works. */
+  readonly onLink?: (working: boolean) => void;
 }
 
 /**
@@ -97,7 +97,7 @@ export class HttpsLink {
           const decision = decideRetry(error, attempt++, this.#options.backoff);
           reportRetry(logger, "https.poll_failed", error, decision);
           this.#options.onTrouble?.(troubleOf(error, decision), decision.class);
-          this.#options.onLink?.(false, decision.class);
+          this.#options.onLink?.(false);
           delay = Math.max(pollMs, decision.delayMs);
         }
         await clock.sleep(delay, signal).catch(() => {});

@@ -138,9 +138,6 @@ export class DeviceRuntime {
       outputs: () => this.#routes.outputs(),
       onChange: () => this.events.emit("failsafe", { failsafes: this.#failsafes.status() }),
     });
-    // The fail-safes follow the link: armed while it is down, disarmed once it works.
-    this.events.on("online", () => this.#failsafes.linkUp());
-    this.events.on("offline", () => this.#failsafes.linkDown());
   }
 
   /** The MQTT link's state, once it runs. */
@@ -266,11 +263,14 @@ export class DeviceRuntime {
         topics,
         onOnline: (session) => {
           this.#outbox.attach(session);
+          // The fail-safes follow the link: armed while it is down, disarmed once it works.
+          this.#failsafes.linkUp();
           this.events.emit("online", { broker: catalog.mqtt.broker_url });
           this.#track(this.#reconcile(api, tokens));
         },
         onOffline: () => {
           this.#outbox.detach();
+          this.#failsafes.linkDown();
           this.events.emit("offline", {});
         },
         onMessage: (topic, payload) => this.#onMessage(topic, payload),
