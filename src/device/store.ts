@@ -64,6 +64,9 @@ export interface SavedLineState {
   readonly changedAt: number;
 }
 
+/** The messages held for the clock that still wait in the outbox (a dropped one leaves its hold behind, ignored). */
+const CLOCK_HELD_ROWS = "FROM clock_held h JOIN outbox o ON o.message_id = h.message_id AND o.topic = h.topic";
+
 /**
  * The device's durable state in SQLite: the outbox of unacknowledged feed data and the
  * desired-state ledger. Every write commits before the runtime acts on it, so a crash or
@@ -231,7 +234,7 @@ export class DeviceStore {
 
   /** How many messages wait for the clock. */
   clockHeldCount(): number {
-    return Number(this.#db.prepare("SELECT COUNT(*) AS n FROM clock_held h JOIN outbox o ON o.message_id = h.message_id AND o.topic = h.topic").get()?.n ?? 0);
+    return Number(this.#db.prepare(`SELECT COUNT(*) AS n ${CLOCK_HELD_ROWS}`).get()?.n ?? 0);
   }
 
   /**
@@ -241,7 +244,7 @@ export class DeviceStore {
    */
   restampClockHeld(bootId: string, wallOf: (mono: number) => number): { restamped: number; otherBoot: number } {
     return this.#write(() => {
-      const rows = this.#db.prepare("SELECT h.message_id, h.topic, h.mono_ms, h.boot_id, o.payload FROM clock_held h JOIN outbox o ON o.message_id = h.message_id AND o.topic = h.topic").all();
+      const rows = this.#db.prepare(`SELECT h.message_id, h.topic, h.mono_ms, h.boot_id, o.payload ${CLOCK_HELD_ROWS}`).all();
       let restamped = 0;
       let otherBoot = 0;
       for (const row of rows) {

@@ -41,7 +41,8 @@ export class TimeKeeper {
   #offset: number | undefined;
   /** Wall minus monotonic when last looked: a change is the wall clock being set. */
   #wallMinusMono: number;
-  #source: TimeSource = "unknown";
+  /** Undefined only until the constructor's first look, so that the first look is logged either way. */
+  #source: TimeSource | undefined;
   readonly #listeners = new Set<() => void>();
 
   constructor(clock: Clock, logger: Logger, sources: TimeSources) {
@@ -50,7 +51,6 @@ export class TimeKeeper {
     this.#sources = sources;
     this.#wallMinusMono = clock.now() - sources.mono();
     this.#update();
-    if (this.#source === "unknown") this.#logger.warn("clock.untrusted", { note: "the wall clock is not synchronised and the cloud has not told the time yet: observations wait for it" });
   }
 
   /** The boot's monotonic clock now. */
@@ -86,6 +86,7 @@ export class TimeKeeper {
       case "the cloud's clock":
         return this.#clock.now() + this.#offset!;
       case "unknown":
+      case undefined:
         return undefined;
     }
   }
@@ -108,7 +109,7 @@ export class TimeKeeper {
 
   status(): TimeStatus {
     this.#update();
-    return { source: this.#source, offsetMs: this.#source === "the cloud's clock" ? this.#offset : undefined };
+    return { source: this.#source ?? "unknown", offsetMs: this.#source === "the cloud's clock" ? this.#offset : undefined };
   }
 
   /** Calls `listener` each time the time becomes known (after being unknown). */
