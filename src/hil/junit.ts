@@ -1,24 +1,23 @@
 // JUnit XML for CI systems: a test suite per scenario, a test case per step.
 import type { ScenarioResult } from "./run-scenario.ts";
-
-const escape = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+import { escapeMarkup } from "./escape-markup.ts";
 
 /** The JUnit XML of a HIL run. */
 export function junitXml(results: readonly ScenarioResult[]): string {
   const suites = results.map((result) => {
     const cases = result.record.steps.map((step) => {
-      const name = escape(step.index < 0 ? step.text : `${String(step.index + 1).padStart(2, "0")} ${step.text}`);
+      const name = escapeMarkup(step.index < 0 ? step.text : `${String(step.index + 1).padStart(2, "0")} ${step.text}`);
       const time = ((step.endedAt - step.startedAt) / 1000).toFixed(3);
       const body = step.status === "failed"
-        ? `<failure message="${escape(step.message ?? "failed")}">${escape(`${step.message ?? ""}${result.deviceTail ? `\n\ndevice output:\n${result.deviceTail}` : ""}`)}</failure>`
+        ? `<failure message="${escapeMarkup(step.message ?? "failed")}">${escapeMarkup(`${step.message ?? ""}${result.deviceTail ? `\n\ndevice output:\n${result.deviceTail}` : ""}`)}</failure>`
         : step.status === "skipped"
         ? "<skipped/>"
         : "";
-      return `    <testcase classname="${escape(result.scenario.name)}" name="${name}" time="${time}">${body}</testcase>`;
+      return `    <testcase classname="${escapeMarkup(result.scenario.name)}" name="${name}" time="${time}">${body}</testcase>`;
     });
     const failures = result.record.steps.filter((step) => step.status === "failed").length;
     const skipped = result.record.steps.filter((step) => step.status === "skipped").length;
-    return `  <testsuite name="${escape(result.scenario.name)}" file="${escape(result.scenario.path)}" tests="${cases.length}" failures="${failures}" skipped="${skipped}" time="${(result.durationMs / 1000).toFixed(3)}" hostname="${escape(result.rig)}">\n${cases.join("\n")}\n  </testsuite>`;
+    return `  <testsuite name="${escapeMarkup(result.scenario.name)}" file="${escapeMarkup(result.scenario.path)}" tests="${cases.length}" failures="${failures}" skipped="${skipped}" time="${(result.durationMs / 1000).toFixed(3)}" hostname="${escapeMarkup(result.rig)}">\n${cases.join("\n")}\n  </testsuite>`;
   });
   const tests = results.reduce((sum, result) => sum + result.record.steps.length, 0);
   const failures = results.reduce((sum, result) => sum + result.record.steps.filter((step) => step.status === "failed").length, 0);

@@ -73,14 +73,14 @@ export class SimRig implements Rig {
   beforeStop(): void {
     for (const line of this.#lines) {
       const level = this.#last.get(line.route);
-      if (line.direction === "output" && level !== undefined) writeFileSync(join(this.#dir, `sim_gpio${this.#offset(line.route)}`, "pull"), level === 1 ? "pull-up" : "pull-down");
+      if (line.direction === "output" && level !== undefined) this.#pull(line.route, level);
     }
   }
 
   deviceStopped(): void {}
 
   drive(route: string, level: Level): Promise<void> {
-    writeFileSync(join(this.#dir, `sim_gpio${this.#offset(route)}`, "pull"), level === 1 ? "pull-up" : "pull-down");
+    this.#pull(route, level);
     this.#observe(route, level, Date.now());
     return Promise.resolve();
   }
@@ -107,6 +107,11 @@ export class SimRig implements Rig {
       }
       if (++round % 20 === 0) await sleep(0);
     }
+  }
+
+  /** Pulls the simulated pin of a route's line to `level`. */
+  #pull(route: string, level: Level): void {
+    writeFileSync(join(this.#dir, `sim_gpio${this.#offset(route)}`, "pull"), level === 1 ? "pull-up" : "pull-down");
   }
 
   #offset(route: string): number {
