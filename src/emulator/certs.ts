@@ -26,26 +26,35 @@ async function openssl(dir: string, args: string[]): Promise<void> {
   }
 }
 
+/** The server certificate's extensions: localhost and loopback, and any `extraHosts` (IP addresses). */
+function serverExtensions(extraHosts: readonly string[]): string {
+  const names = ["DNS:localhost", "IP:127.0.0.1", "IP:::1", ...extraHosts.map((host) => `IP:${host}`)];
+  return `subjectAltName=${names.join(",")}\nbasicConstraints=CA:FALSE\n` +
+    "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n";
+}
+
 /**
- * Makes a CA and a server certificate for localhost and 127.0.0.1 in `dir`, or reuses the ones
- * already there, so a device configured with the CA file keeps trusting a restarted emulator.
+ * Makes a CA and a server certificate for localhost, 127.0.0.1 and `extraHosts` in `dir`, or
+ * reuses the ones already there, so a device configured with the CA file keeps trusting a
+ * restarted emulator. When the names asked for change, only the server certificate is made again,
+ * signed by the same CA.
  */
-export async function ensureCertificates(dir: string): Promise<Certificates> {
+export async function ensureCertificates(dir: string, extraHosts: readonly string[] = []): Promise<Certificates> {
   mkdirSync(dir, { recursive: true });
   const path = (name: string) => join(dir, name);
-  if (!existsSync(path("ca.crt")) || !existsSync(path("server.crt")) || !existsSync(path("server.key"))) {
-    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  if (!existsSync(path("ca.crt")) || !existsSync(path("ca.key"))) {
     await openssl(dir, [
       "req", "-x509", ...ec, "-days", "3650", "-subj", "/CN=Realer emulator CA",
       "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
       "-keyout", "ca.key", "-out", "ca.crt",
     ]);
+  }
+  const extensions = serverExtensions(extraHosts);
+  const current = existsSync(path("server.ext")) ? readFileSync(path("server.ext"), "utf8") : "";
+  if (!existsSync(path("server.crt")) || !existsSync(path("server.key")) || current !== extensions) {
     await openssl(dir, ["req", ...ec, "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr"]);
-    writeFileSync(
-      path("server.ext"),
-      "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nbasicConstraints=CA:FALSE\n" +
-        "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
-    );
+    writeFileSync(path("server.ext"), extensions);
     await openssl(dir, [
       "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
       "-days", "825", "-extfile", "server.ext", "-out", "server.crt",

@@ -42,6 +42,12 @@ export interface EmulatorOptions {
   readonly desiredPollSeconds?: number;
   /** Put a TCP proxy before the broker and name it in catalogs, so `freezeConnections()` works. */
   readonly brokerProxy?: boolean;
+  /**
+   * The IP address devices reach the emulator at, when not 127.0.0.1: a VM's gateway to its host
+   * (QEMU's user-mode network maps 10.0.2.2 to the host's loopback). It is named in the API URL,
+   * in catalogs and in the server certificate; the emulator still listens on 127.0.0.1 only.
+   */
+  readonly publicHost?: string;
 }
 
 /** What provisioning returns: the device as the operator sees it, and its secret, once. */
@@ -115,7 +121,7 @@ export class Emulator {
       issuer: this.issuer,
       limits: this.#limits,
       logger: this.#logger,
-      brokerUrl: () => `mqtts://127.0.0.1:${this.#proxy?.port ?? this.broker.port}`,
+      brokerUrl: () => `mqtts://${this.#host}:${this.#proxy?.port ?? this.broker.port}`,
       now: () => Date.now(),
       mqttOffered: (device) => !this.mqttWithheld.has(device.deviceId),
       bootstrapServed: () => !this.faults.noBootstrap,
@@ -151,7 +157,11 @@ export class Emulator {
 
   /** The HTTPS base URL, once started. */
   get url(): string {
-    return `https://127.0.0.1:${this.#server?.port ?? 0}`;
+    return `https://${this.#host}:${this.#server?.port ?? 0}`;
+  }
+
+  get #host(): string {
+    return this.#options.publicHost ?? "127.0.0.1";
   }
 
   /** The CA file devices must trust. */
@@ -179,7 +189,7 @@ export class Emulator {
     this.#db = await openDatabase(join(stateDir, "emulator.sqlite"), "process-crash");
     this.state.attach(this.#db);
     const saved = readPorts(stateDir);
-    this.#certificates = await ensureCertificates(join(stateDir, "tls"));
+    this.#certificates = await ensureCertificates(join(stateDir, "tls"), this.#options.publicHost ? [this.#options.publicHost] : []);
     await this.broker.start(this.#certificates, saved.broker);
     await this.#service.start(this.broker.port, this.#certificates.caPem, [`${DEVICE_TOPIC_ROOT}/+/routes/+/feed-data`]);
     if (this.#options.brokerProxy) {
