@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fetches and builds what the arm64 VM tests boot: Debian 12's arm64 kernel, gpio-sim built out of
-# tree against its headers (Debian's kernel does not enable it), busybox, glibc, and mosquitto and
+# Fetches and builds what the arm64 VM tests boot: Debian 12's arm64 kernel with the modules of a
+# virtio disk, ext4 and a virtio network card, gpio-sim built out of tree against its headers
+# (Debian's kernel does not enable it), busybox, glibc, and mosquitto and
 # openssl for arm64 with every library they load. Everything comes from Debian's archive through a
 # private APT config (no `dpkg --add-architecture`), and is cached: a second run prints the cache
 # directory and does nothing else.
@@ -10,7 +11,7 @@ HERE=$(dirname "$(realpath "$0")")
 CACHE=${REALER_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/realer-edge/vm}
 ASSETS=$CACHE/assets
 say() { printf 'vm-assets: %s\n' "$*" >&2; }
-STAMP=$ASSETS/COMPLETE-2   # bumped when the set of assets changes
+STAMP=$ASSETS/COMPLETE-3   # bumped when the set of assets changes
 if [ -f "$STAMP" ]; then echo "$ASSETS"; exit 0; fi
 
 WORK=$CACHE/work
@@ -67,6 +68,16 @@ say "collecting assets"
 cp "root/boot/vmlinuz-$ABI" "$ASSETS/vmlinuz"
 mkdir -p "$ASSETS/modules" "$ASSETS/bin" "$ASSETS/lib"
 cp "root/lib/modules/$ABI/kernel/fs/configfs/configfs.ko" gpio-sim/gpio-sim.ko "$ASSETS/modules/"
+# a disk (virtio-blk with ext4) and a network card (virtio-net) for the power-cut tests, in the
+# order they load (each after what it depends on); the guest init loads the ones listed in ORDER
+KMOD=root/lib/modules/$ABI/kernel
+DISK_AND_NET="drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci
+  drivers/block/virtio_blk lib/crc16 fs/mbcache fs/jbd2/jbd2 crypto/crc32c_generic fs/ext4/ext4
+  net/core/failover drivers/net/net_failover drivers/net/virtio_net"
+for module in $DISK_AND_NET; do
+  cp "$KMOD/$module.ko" "$ASSETS/modules/"
+  echo "$(basename "$module").ko" >> "$ASSETS/modules/ORDER"
+done
 cp root/bin/busybox root/usr/sbin/mosquitto root/usr/bin/openssl "$ASSETS/bin/"
 cp root/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so "$ASSETS/lib/"
 cp -L root/lib/ld-linux-aarch64.so.1 "$ASSETS/lib/"

@@ -1,6 +1,6 @@
 // Boots Debian's arm64 kernel under qemu-system-aarch64 with an initramfs built for one test:
-// busybox, glibc, gpio-sim, the compiled arm64 binaries and a script. The VM has no network
-// device; everything it needs is in the initramfs, and what it says comes back on the serial line.
+// busybox, glibc, gpio-sim, the compiled arm64 binaries and a script. What it says comes back on the
+// serial line. By default the VM has no network card and no disk; the power-cut tests give it both.
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -70,25 +70,69 @@ export interface VmRun {
   readonly exitCode: number | null;
 }
 
-/** Boots the kernel with `initrd` and returns what the serial console printed once the VM powers off. */
-export function bootVm(assets: string, initrd: string, timeoutMs: number, memoryMb = 2048): Promise<VmRun> {
+/** What a VM has besides its kernel and initramfs. */
+export interface VmOptions {
+  readonly memoryMb?: number;
+  /** A raw disk image, attached as a virtio block device (the guest mounts its ext4 at /data). */
+  readonly disk?: string;
+  /** A virtio network card on QEMU's user-mode network: the guest reaches the host's loopback at 10.0.2.2. */
+  readonly network?: boolean;
+  /** More kernel command line, which the guest's scripts read from /proc/cmdline. */
+  readonly append?: string;
+  /** Called with each whole line of the serial console as it arrives, with `performance.now()`. */
+  readonly onLine?: (line: string, at: number) => void;
+}
+
+/** A running VM: what it printed so far, a power cut, and its end. */
+export interface Vm {
+  output(): string;
+  /** Kills QEMU at once (SIGKILL): the board loses power, nothing in the guest is flushed. */
+  cut(): void;
+  readonly ended: Promise<VmRun>;
+}
+
+/** Boots the kernel with `initrd` and returns the running VM. */
+export function startVm(assets: string, initrd: string, options: VmOptions = {}): Vm {
   const started = Date.now();
-  const qemu = spawn("qemu-system-aarch64", [
-    "-nographic", "-M", "virt", "-cpu", "cortex-a57", "-m", String(memoryMb), "-smp", "2", "-nic", "none",
+  const args = [
+    "-nographic", "-M", "virt", "-cpu", "cortex-a57", "-m", String(options.memoryMb ?? 2048), "-smp", "2",
     "-kernel", join(assets, "vmlinuz"), "-initrd", initrd,
-    "-append", "console=ttyAMA0 rdinit=/init quiet loglevel=4 panic=-1", "-no-reboot",
-  ], { stdio: ["ignore", "pipe", "pipe"] });
+    "-append", `console=ttyAMA0 rdinit=/init quiet loglevel=4 panic=-1${options.append ? ` ${options.append}` : ""}`, "-no-reboot",
+  ];
+  // (no option ROM: the guest boots its kernel directly, and Debian's qemu-system-arm lacks efi-virtio.rom)
+  args.push(...(options.network ? ["-netdev", "user,id=net0", "-device", "virtio-net-pci,netdev=net0,romfile="] : ["-nic", "none"]));
+  // cache=writeback: what the guest wrote or flushed reaches the host file and outlives QEMU; what
+  // sits in the guest's page cache dies with it, as on a board with an SD card that loses power.
+  if (options.disk) args.push("-drive", `file=${options.disk},format=raw,if=virtio,cache=writeback`);
+  const qemu = spawn("qemu-system-aarch64", args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
-  qemu.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
-  qemu.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      output += `\n=== HOST killed the VM after ${timeoutMs} ms\n`;
-      qemu.kill("SIGKILL");
-    }, timeoutMs);
-    qemu.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ output: output.replaceAll("\r", ""), wallMs: Date.now() - started, exitCode: code });
-    });
+  let partial = "";
+  const take = (chunk: Buffer) => {
+    const text = chunk.toString("utf8").replaceAll("\r", "");
+    output += text;
+    if (!options.onLine) return;
+    const at = performance.now();
+    const lines = (partial + text).split("\n");
+    partial = lines.pop()!;
+    for (const line of lines) options.onLine(line, at);
+  };
+  qemu.stdout.on("data", take);
+  qemu.stderr.on("data", take);
+  const ended = new Promise<VmRun>((resolve) => {
+    qemu.on("exit", (code) => resolve({ output, wallMs: Date.now() - started, exitCode: code }));
   });
+  return { output: () => output, cut: () => void qemu.kill("SIGKILL"), ended };
+}
+
+/** Boots the kernel with `initrd` and returns what the serial console printed once the VM powers off. */
+export async function bootVm(assets: string, initrd: string, timeoutMs: number, memoryMb = 2048): Promise<VmRun> {
+  const vm = startVm(assets, initrd, { memoryMb });
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    vm.cut();
+  }, timeoutMs);
+  const run = await vm.ended;
+  clearTimeout(timer);
+  return killed ? { ...run, output: `${run.output}\n=== HOST killed the VM after ${timeoutMs} ms\n` } : run;
 }
