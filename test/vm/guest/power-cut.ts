@@ -1,0 +1,99 @@
+// Runs inside the power-cut VM at every boot: checks the state database the last power cut left on
+// the disk, starts the runtime (the compiled arm64 binary, cdev backend on gpio-sim lines, state on
+// the virtio disk, the cloud on the host), samples the relay from before the runtime starts until it
+// is online, then flips the switch input until the host cuts the power. Prints, for the host:
+//   PC integrity <result>            PRAGMA integrity_check of the database found at boot
+//   PC committed <value>|none        the relay's value in the database at boot
+//   PC levels <a,b,…> <ms>           the relay's level runs from before the start until online
+//   PC online                        the runtime connected (MQTT)
+//   PC edge <level> <epoch ms>       the switch was flipped (printed after the flip)
+//   PC log <line>                    a runtime log line worth keeping (readings and their sends among them)
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { openDatabase } from "../../../src/runtime/index.ts";
+
+const BINARY = "/opt/realer-edge";
+const DATABASE = "/data/state/realer-edge.sqlite";
+const RELAY = 6;
+const SWITCH = 5;
+const simDir = process.env.SIM_DIR!;
+const final = readFileSync("/proc/cmdline", "utf8").includes("realer.final=1");
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const say = (text: string) => console.log(`PC ${text}`);
+const simValue = (offset: number) => (readFileSync(`${simDir}/sim_gpio${offset}/value`, "utf8").trim() === "1" ? 1 : 0);
+const simPull = (offset: number, level: 0 | 1) => writeFileSync(`${simDir}/sim_gpio${offset}/pull`, level === 1 ? "pull-up" : "pull-down");
+
+say(`boot uptime=${readFileSync("/proc/uptime", "utf8").split(" ")[0]} final=${final}`);
+
+// 1. What the cut left on the disk, read before the runtime touches it.
+if (existsSync(DATABASE)) {
+  try {
+    const db = await openDatabase(DATABASE, "power-cut");
+    const integrity = db.prepare("PRAGMA integrity_check").all().map((row) => Object.values(row)[0]).join("; ");
+    const rows = db.prepare("SELECT route, value FROM line_state").all();
+    db.close();
+    say(`integrity ${integrity}`);
+    say(`committed ${rows.length === 0 ? "none" : String(rows[0]!.value)}`);
+  } catch (error) {
+    say(`integrity cannot-open ${(error as Error).message}`);
+    say("committed none");
+  }
+} else {
+  say("integrity none");
+  say("committed none");
+}
+
+// 2. The relay sampled in a tight loop from before the runtime starts until it is online.
+const runs: number[] = [];
+let sampling = true;
+const sampler = (async () => {
+  let count = 0;
+  while (sampling) {
+    const level = simValue(RELAY);
+    if (runs.at(-1) !== level) runs.push(level);
+    if (++count % 50 === 0) await sleep(0);
+  }
+})();
+
+// (a reading's feed.publish, a debug line, is proof that it was committed: the outbox sends from the disk)
+const KEEP = /line\.claimed|line\.power_on|mqtt\.connected|desired\.(applied|duplicate|invalid|deferred)|storage\.|outbox\.|clock\.|sensor\.reading|feed\.publish .*sensor-|WARN|ERROR/;
+const started = performance.now();
+const runtime: ChildProcess = spawn(BINARY, ["run", "--config", "/opt/device.json"], {
+  env: { ...process.env, NO_COLOR: "1", REALER_CLIENT_SECRET: readFileSync("/opt/secret", "utf8").trim() },
+  stdio: ["ignore", "pipe", "pipe"],
+});
+let online = false;
+let partial = "";
+const onOutput = (chunk: Buffer) => {
+  const lines = (partial + chunk.toString()).split("\n");
+  partial = lines.pop()!;
+  for (const line of lines) {
+    if (KEEP.test(line)) say(`log ${line}`);
+    if (line.includes("mqtt.connected")) online = true;
+  }
+};
+runtime.stdout!.on("data", onOutput);
+runtime.stderr!.on("data", onOutput);
+runtime.on("exit", (code, signal) => say(`log runtime exited ${code ?? signal}`));
+
+while (!online && performance.now() - started < 180_000) await sleep(20);
+sampling = false;
+await sampler;
+say(`levels ${runs.join(",")} ${(performance.now() - started).toFixed(0)}`);
+if (!online) {
+  say("never-online");
+} else {
+  say("online");
+  if (!final) {
+    // 3. The switch flips every 200–450 ms until the power goes.
+    let level: 0 | 1 = 0;
+    for (;;) {
+      await sleep(200 + Math.floor(Math.random() * 250));
+      level = level === 1 ? 0 : 1;
+      simPull(SWITCH, level);
+      say(`edge ${level} ${Date.now()}`);
+    }
+  }
+}
+// The final boot idles until the host has seen everything and powers it off.
+await new Promise(() => {});
