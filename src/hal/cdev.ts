@@ -50,6 +50,8 @@ export class CdevBackend implements GpioBackend {
   readonly #devDir: string;
   readonly #watcher: FdWatcher;
   #chips: Chip[] | undefined;
+  /** Chips seen in the device folder that this user may not open (EACCES, EPERM), from the last look. */
+  #closed: string[] = [];
   readonly #requests = new Set<CdevRequest>();
 
   constructor(libc: LibC, devDir = "/dev") {
@@ -125,6 +127,7 @@ export class CdevBackend implements GpioBackend {
 
   #allChips(): Chip[] {
     if (this.#chips) return this.#chips;
+    this.#closed = [];
     let names: string[];
     try {
       names = readdirSync(this.#devDir).filter((entry) => /^gpiochip\d+$/.test(entry));
@@ -136,7 +139,11 @@ export class CdevBackend implements GpioBackend {
     for (const name of names) {
       const path = `${this.#devDir}/${name}`;
       const fd = this.#libc.open(path, O_RDWR | O_CLOEXEC);
-      if (fd < 0) continue;
+      if (fd < 0) {
+        const errno = this.#libc.errno();
+        if (errno === ERRNO.EACCES || errno === ERRNO.EPERM) this.#closed.push(path);
+        continue;
+      }
       const bytes = new Uint8Array(SIZE.chipInfo);
       if (this.#libc.ioctl(fd, IOCTL.GET_CHIPINFO, bytes) < 0) {
         this.#libc.close(fd);
@@ -177,6 +184,10 @@ export class CdevBackend implements GpioBackend {
       return { chip, offset: ref.offset };
     }
     const why = "name" in ref ? "no line has that name" : `no such chip in ${this.#devDir}`;
+    // A chip this user may not open cannot be told from a missing one: name the ones it could not.
+    if (this.#closed.length > 0) {
+      throw new RealerError("permission", `Cannot ${action} ${describeLine(ref)}: ${why} that this user may open (${this.#closed.join(", ")}: permission denied; the user needs the group that owns them, gpio on Raspberry Pi OS and with realer-edge's udev rule)`);
+    }
     throw new RealerError("not-found", `Cannot ${action} ${describeLine(ref)}: ${why}`);
   }
 
