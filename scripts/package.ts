@@ -1,5 +1,6 @@
 // Builds realer-edge_<version>_<arch>.deb for arm64 and amd64 with dpkg-deb: the binary, the
-// systemd unit, an example config, and maintainer scripts that create the service user.
+// systemd unit, a udev rule that gives the GPIO chips to the gpio group, an example config, and
+// maintainer scripts that create the service user.
 // `npm run package`; prints what lintian says.
 import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -32,6 +33,8 @@ export function buildDeb(arch: keyof typeof ARCHES, binary: string, outDir: stri
   chmodSync(join(root, "usr/bin/realer-edge"), 0o755);
   mkdirSync(join(root, "lib/systemd/system"), { recursive: true });
   copyFileSync(here("realer-edge.service"), join(root, "lib/systemd/system/realer-edge.service"));
+  mkdirSync(join(root, "lib/udev/rules.d"), { recursive: true });
+  copyFileSync(here("debian/udev.rules"), join(root, "lib/udev/rules.d/60-realer-edge.rules"));
   mkdirSync(join(root, "etc/realer-edge"), { recursive: true });
   copyFileSync(here("device.json"), join(root, "etc/realer-edge/device.json"));
   const doc = join(root, "usr/share/doc/realer-edge");
@@ -67,6 +70,8 @@ export function buildDeb(arch: keyof typeof ARCHES, binary: string, outDir: stri
   chmodSync(join(root, "DEBIAN/postinst"), 0o755);
   copyFileSync(here("debian/postrm"), join(root, "DEBIAN/postrm"));
   chmodSync(join(root, "DEBIAN/postrm"), 0o755);
+  copyFileSync(here("debian/prerm"), join(root, "DEBIAN/prerm"));
+  chmodSync(join(root, "DEBIAN/prerm"), 0o755);
   const deb = join(outDir, `realer-edge_${VERSION}_${arch}.deb`);
   // gzip: quick on 108 MiB (xz takes over a minute on two cores) and read by every dpkg.
   const built = run("dpkg-deb", ["--root-owner-group", "-Zgzip", "--build", root, deb]);

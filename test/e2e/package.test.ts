@@ -11,6 +11,7 @@ import { parseConfig } from "../../src/config/load.ts";
 import { VERSION } from "../../src/version.ts";
 import { tempDir } from "../helpers/harness.ts";
 
+const noAnalyze = spawnSync("systemd-analyze", ["--version"]).status === 0 ? false : "systemd-analyze is not installed";
 const noLintian = existsSync("/usr/bin/lintian") ? false : "lintian is not installed (scripts/setup.sh installs it)";
 if (noLintian) console.error(`SKIPPING lintian: ${noLintian}`);
 
@@ -43,7 +44,7 @@ describe("Debian package (amd64)", () => {
     assert.match(control, /^Architecture: amd64$/m);
     assert.match(control, /^Depends: libc6 \(>= 2\.27\), adduser$/m);
     assert.equal(readFileSync(join(root, "DEBIAN/conffiles"), "utf8"), "/etc/realer-edge/device.json\n");
-    for (const script of ["postinst", "postrm"]) assert.ok(statSync(join(root, "DEBIAN", script)).mode & 0o100, `${script} is executable`);
+    for (const script of ["postinst", "prerm", "postrm"]) assert.ok(statSync(join(root, "DEBIAN", script)).mode & 0o100, `${script} is executable`);
     assert.match(readFileSync(join(root, "DEBIAN/postinst"), "utf8"), /adduser --quiet realer-edge gpio/);
   });
 
@@ -59,9 +60,18 @@ describe("Debian package (amd64)", () => {
     assert.doesNotMatch(unit, /secret=|CLIENT_SECRET/i, "no secret in the unit");
     const config = parseConfig(readFileSync(join(root, "etc/realer-edge/device.json"), "utf8"), "device.json");
     assert.deepEqual(config.client_secret, { file: "/run/credentials/realer-edge.service/client-secret" });
+    assert.match(readFileSync(join(root, "lib/udev/rules.d/60-realer-edge.rules"), "utf8"), /^SUBSYSTEM=="gpio", KERNEL=="gpiochip\[0-9\]\*", GROUP="gpio", MODE="0660"$/m);
     for (const file of ["usr/share/doc/realer-edge/copyright", "usr/share/doc/realer-edge/changelog.gz", "usr/share/man/man1/realer-edge.1.gz"]) {
       assert.ok(existsSync(join(root, file)), file);
     }
+  });
+
+  it("is hardened to an exposure of 2.5 or less in systemd-analyze security", { skip: noAnalyze }, () => {
+    const result = spawnSync("systemd-analyze", ["security", "--offline=true", "--no-pager", join(root, "lib/systemd/system/realer-edge.service")], { encoding: "utf8" });
+    const score = /Overall exposure level for realer-edge\.service: (\d+\.\d+)/.exec(result.stdout)?.[1];
+    assert.ok(score, `systemd-analyze printed no score: ${result.stdout.slice(-500)}${result.stderr}`);
+    console.log(`systemd-analyze security (offline): ${score} (was 7.6 before the unit was hardened)`);
+    assert.ok(Number(score) <= 2.5, `exposure ${score}`);
   });
 
   it("passes lintian without errors", { skip: noLintian, timeout: 120_000 }, () => {
