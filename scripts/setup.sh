@@ -3,7 +3,9 @@
 # npm packages (which bring Bun and Deno), and from Debian when absent: mosquitto and openssl
 # (the emulator), qemu-user-static and libc6-arm64-cross (running the arm64 binary in tests),
 # lintian (checking the Debian package), and for the GPIO tests on a real arm64 kernel:
-# qemu-system-arm, gcc-aarch64-linux-gnu (builds gpio-sim out of tree), cpio and xz-utils;
+# qemu-system-arm, gcc-aarch64-linux-gnu (builds gpio-sim out of tree), cpio, xz-utils,
+# e2fsprogs (the power-cut VM's disk), debootstrap (the systemd board image) and systemd
+# (systemd-analyze scores the unit);
 # and chromium for the console tests in a real browser.
 # Idempotent: a second run changes nothing and takes a second.
 #
@@ -44,6 +46,11 @@ command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || need+=(gcc-aarch64-linux-gnu
 command -v cpio >/dev/null 2>&1 || need+=(cpio)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 command -v make >/dev/null 2>&1 || need+=(make)
+# The power-cut campaign's disk image is an ext4 file system made on the host; the systemd board
+# image is Debian's, made by debootstrap; the unit's hardening is scored by systemd-analyze.
+[ -x /usr/sbin/mkfs.ext4 ] || [ -x /sbin/mkfs.ext4 ] || need+=(e2fsprogs)
+[ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 # The durable path's fsyncs per event are counted with strace.
 command -v strace >/dev/null 2>&1 || need+=(strace)
 # The consoles are tested in a real browser: Debian's Chromium, driven by playwright-core.
