@@ -17,8 +17,8 @@ describe("power-cut judge", () => {
   it("passes a clean campaign: restored on, answered once, every edge read", () => {
     const figures = judge(evidence({
       boots: [
-        boot(5000, "integrity none", "committed none", "levels 0 100", "online", "edge 1 1000000", "edge 0 1000300"),
-        boot(undefined, "integrity ok", "committed 1", "levels 0,1 100", "online"),
+        boot(5000, "integrity none", "committed none", "levels 0@1 connected@500", "online", "edge 1 1000000", "edge 0 1000300"),
+        boot(undefined, "integrity ok", "committed 1", "levels 0@1,1@200 connected@500", "online"),
       ],
       sent: [{ desiredId: "d1", value: "1.0" }],
       reports: [report("m1", "d1"), report("m1", "d1")], // the same report redelivered is not a second answer
@@ -34,20 +34,25 @@ describe("power-cut judge", () => {
     assert.equal(figures.edgesDriven, 2);
   });
 
-  it("finds a relay that showed another level before its committed one, or never came up", () => {
+  it("finds a relay that showed another level than its committed one before the runtime connected", () => {
     const figures = judge(evidence({
       boots: [
-        boot(1, "integrity ok", "committed 0", "levels 0,1,0 100", "online"),
-        boot(1, "integrity ok", "committed 1", "levels 0,1,0,1 100", "online"),
-        boot(1, "integrity ok", "committed 1", "levels 0 100", "online"),
-        boot(1, "integrity ok", "committed 1", "levels 1 100", "online"),
+        boot(1, "integrity ok", "committed 0", "levels 0@1,1@200,0@210 connected@500", "online"),
+        boot(1, "integrity ok", "committed 1", "levels 0@1,1@200,0@210,1@220 connected@500", "online"),
+        boot(1, "integrity ok", "committed 1", "levels 0@1 connected@500", "online"),
+        boot(1, "integrity ok", "committed 1", "levels 0@1,1@600 connected@500", "online"),
+        boot(1, "integrity ok", "committed 0", "levels 0@1,1@200 connected@500", "online"),
+        // not glitches: the committed level at the claim, then desired states once connected
+        boot(1, "integrity ok", "committed 1", "levels 1@1 connected@500", "online"),
+        boot(1, "integrity ok", "committed 0", "levels 0@1,1@600,0@700 connected@500", "online"),
+        boot(1, "integrity ok", "committed 1", "levels 0@1,1@200,0@600 connected@500", "online"),
       ],
     }));
-    assert.deepEqual(figures.glitches.map((glitch) => glitch.split(":")[0]), ["boot 1", "boot 2", "boot 3"]);
+    assert.deepEqual(figures.glitches.map((glitch) => glitch.split(":")[0]), ["boot 1", "boot 2", "boot 3", "boot 4", "boot 5"]);
   });
 
   it("finds a damaged database and a boot that never came online", () => {
-    const figures = judge(evidence({ boots: [boot(undefined, "integrity *** in database main *** Page 7: btreeInitPage() returns error code 11", "committed none", "levels 0 100")] }));
+    const figures = judge(evidence({ boots: [boot(undefined, "integrity *** in database main *** Page 7: btreeInitPage() returns error code 11", "committed none", "levels 0@1 connected@500")] }));
     assert.equal(figures.integrityFailures.length, 1);
     assert.equal(figures.bootsNeverOnline, 1);
   });

@@ -4,7 +4,8 @@
 // is online, then flips the switch input until the host cuts the power. Prints, for the host:
 //   PC integrity <result>            PRAGMA integrity_check of the database found at boot
 //   PC committed <value>|none        the relay's value in the database at boot
-//   PC levels <a,b,…> <ms>           the relay's level runs from before the start until online
+//   PC levels <level>@<ms>,… connected@<ms>   the relay's levels (wall time of each change) from
+//                                    before the start until online, and when the runtime connected
 //   PC online                        the runtime connected (MQTT)
 //   PC edge <level> <epoch ms>       the switch was flipped (printed after the flip)
 //   PC log <line>                    a runtime log line worth keeping (readings and their sends among them)
@@ -43,33 +44,47 @@ if (existsSync(DATABASE)) {
   say("committed none");
 }
 
-// 2. The relay sampled in a tight loop from before the runtime starts until it is online.
-const runs: number[] = [];
+// 2. The relay sampled in a tight loop from before the runtime starts until it is online, each
+// change with its wall time, to set against the moment the runtime says it connected (from then
+// on, desired states queued while the board was down may move the relay).
+const runs: { level: number; at: number }[] = [];
 let sampling = true;
 const sampler = (async () => {
   let count = 0;
   while (sampling) {
     const level = simValue(RELAY);
-    if (runs.at(-1) !== level) runs.push(level);
+    if (runs.at(-1)?.level !== level) runs.push({ level, at: Date.now() });
     if (++count % 50 === 0) await sleep(0);
   }
 })();
+/** The wall time of a text log line ("HH:MM:SS.mmm …", UTC), on today's date. */
+const logTime = (line: string): number | undefined => {
+  const match = /^(\d\d):(\d\d):(\d\d)\.(\d\d\d) /.exec(line);
+  if (!match) return undefined;
+  const now = new Date();
+  const at = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), Number(match[1]), Number(match[2]), Number(match[3]), Number(match[4]));
+  return at - now.getTime() > 12 * 3_600_000 ? at - 86_400_000 : at;
+};
 
 // (a reading's feed.publish, a debug line, is proof that it was committed: the outbox sends from the disk)
-const KEEP = /line\.claimed|line\.power_on|mqtt\.connected|desired\.(applied|duplicate|invalid|deferred)|storage\.|outbox\.|clock\.|sensor\.reading|feed\.publish .*sensor-|WARN|ERROR/;
+const KEEP = /line\.claimed|line\.power_on|mqtt\.connected|desired\.(applied|duplicate|invalid|deferred)|storage\.|outbox\.|clock\.|sensor\.reading|feed\.publish| (warn|error) /;
 const started = performance.now();
 const runtime: ChildProcess = spawn(BINARY, ["run", "--config", "/opt/device.json"], {
   env: { ...process.env, NO_COLOR: "1", REALER_CLIENT_SECRET: readFileSync("/opt/secret", "utf8").trim() },
   stdio: ["ignore", "pipe", "pipe"],
 });
 let online = false;
+let connectedAt: number | undefined;
 let partial = "";
 const onOutput = (chunk: Buffer) => {
   const lines = (partial + chunk.toString()).split("\n");
   partial = lines.pop()!;
   for (const line of lines) {
     if (KEEP.test(line)) say(`log ${line}`);
-    if (line.includes("mqtt.connected")) online = true;
+    if (line.includes("mqtt.connected")) {
+      online = true;
+      connectedAt ??= logTime(line);
+    }
   }
 };
 runtime.stdout!.on("data", onOutput);
@@ -79,7 +94,7 @@ runtime.on("exit", (code, signal) => say(`log runtime exited ${code ?? signal}`)
 while (!online && performance.now() - started < 180_000) await sleep(20);
 sampling = false;
 await sampler;
-say(`levels ${runs.join(",")} ${(performance.now() - started).toFixed(0)}`);
+say(`levels ${runs.map((run) => `${run.level}@${run.at}`).join(",")} connected@${connectedAt ?? "never"}`);
 if (!online) {
   say("never-online");
 } else {
