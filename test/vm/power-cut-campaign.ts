@@ -213,9 +213,10 @@ export async function runPowerCutCampaign(options: CampaignOptions): Promise<Cam
     await pump;
     const { vm, record } = boot(true);
     if (!(await waitUntil(() => record.onlineAt !== undefined, 180_000))) log(`the final boot never came online:\n${vm.output().slice(-3000)}`);
+    // It is done when every desired state is answered and its outbox is empty (all acked).
     const answered = () => sent.every((desired) => received.get(relay)!.some((report) => report.desiredId === desired.desiredId));
-    await waitUntil(answered, 120_000);
-    await sleep(5000);
+    const drained = () => record.lines.filter((line) => line.text.startsWith("outbox ")).at(-1)?.text === "outbox 0";
+    if (!(await waitUntil(() => answered() && drained(), 600_000))) log(`the final boot did not drain: ${record.lines.filter((line) => line.text.startsWith("outbox")).at(-1)?.text ?? "no outbox count"}`);
     vm.cut();
     await vm.ended;
     log(`final boot: online ${record.onlineAt !== undefined ? `after ${((record.onlineAt - record.startedAt) / 1000).toFixed(1)} s` : "never"}`);
@@ -363,7 +364,7 @@ export function describeFigures(figures: CampaignFigures): string {
     `boots checked: ${figures.bootsChecked}; integrity failures: ${figures.integrityFailures.length}; relay glitches: ${figures.glitches.length} (${figures.bootsRestoringOn} boots restored it on); boots never online: ${figures.bootsNeverOnline}; power on → online p50 ${(median(figures.bootToOnlineMs) / 1000).toFixed(1)} s`,
     `desired states: ${figures.desiredSent} sent, ${figures.desiredUnanswered} unanswered, ${figures.desiredAnsweredTwice} answered twice`,
     `readings: ${figures.edgesDriven} edges driven, ${figures.readingsReceived} observations received, ${figures.readingDuplicates} under two ids, ${figures.readingsUnmatched} unmatched`,
-    `readings lost: ${figures.readingsLost}${lost.length === 0 ? "" : ` (flipped ${lost.map((ms) => `${Math.round(ms)} ms`).join(", ")} before their cut)`}; lost before a delivered one: ${figures.readingsLostBeforeDelivered}; lost after being committed: ${figures.committedReadingsLost.length}`,
+    `readings lost: ${figures.readingsLost} of ${figures.edgesDriven}${lost.length === 0 ? "" : ` (flipped ${Math.round(median(lost))} ms before their cut at the median, ${Math.round(Math.max(...lost))} ms at most)`}; lost before a delivered one: ${figures.readingsLostBeforeDelivered}; lost after being committed: ${figures.committedReadingsLost.length}`,
     ...figures.integrityFailures.map((failure) => `  integrity: ${failure}`),
     ...figures.glitches.map((glitch) => `  glitch: ${glitch}`),
   ].join("\n");

@@ -9,6 +9,7 @@
 //   PC online                        the runtime connected (MQTT)
 //   PC edge <level> <epoch ms>       the switch was flipped (printed after the flip)
 //   PC log <line>                    a runtime log line worth keeping (readings and their sends among them)
+//   PC outbox <n>                    (the final boot, every second) messages still waiting to be acked
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { openDatabase } from "../../../src/runtime/index.ts";
@@ -110,5 +111,16 @@ if (!online) {
     }
   }
 }
-// The final boot idles until the host has seen everything and powers it off.
-await new Promise(() => {});
+// The final boot says how many messages still wait in the outbox, until the host has seen
+// everything and powers it off.
+for (;;) {
+  await sleep(1000);
+  try {
+    const db = await openDatabase(DATABASE, "power-cut");
+    const waiting = Number(db.prepare("SELECT count(*) AS n FROM outbox").get()?.n ?? -1);
+    db.close();
+    say(`outbox ${waiting}`);
+  } catch (error) {
+    say(`outbox unknown ${(error as Error).message}`);
+  }
+}
