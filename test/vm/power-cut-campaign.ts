@@ -38,6 +38,8 @@ export interface CampaignFigures {
   readonly lostBeforeCutMs: readonly number[];
   /** Lost readings followed by a delivered one from the same boot: a hole, not the tail a cut may cost. */
   readonly readingsLostBeforeDelivered: number;
+  /** Lost readings the runtime had read from the kernel (its `sensor.reading`) but not yet committed. */
+  readonly readingsLostUncommitted: number;
   /** Readings the runtime had sent from its outbox (so committed) before the cut and never delivered. */
   readonly committedReadingsLost: readonly string[];
   /** Readings that match no printed edge: the level each start reports, or a flip cut before it was printed. */
@@ -290,8 +292,16 @@ export function judge(evidence: Evidence): CampaignFigures {
   const readings = evidence.readings.map((reading) => ({ value: Number.parseFloat(reading.value), at: Date.parse(reading.observedAt ?? ""), used: false }));
   let edgesDriven = 0;
   let readingsLostBeforeDelivered = 0;
+  let readingsLostUncommitted = 0;
   const lostBeforeCutMs: number[] = [];
   for (const boot of evidence.boots) {
+    // What the runtime read in this boot: each reading's level and observed time (in its message id).
+    const read = boot.lines.flatMap((line) => {
+      const match = /sensor\.reading .*value=(\S+) cause=edge message_id=sensor-(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)(\d{3})Z/.exec(line.text);
+      if (!match) return [];
+      const [, value, year, month, day, hour, minute, second, ms] = match.map((part) => part ?? "");
+      return [{ value: Number.parseFloat(value!), at: Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second), Number(ms)) }];
+    });
     let lostSoFar = 0;
     for (const line of boot.lines) {
       if (!line.text.startsWith("edge ")) continue;
@@ -306,6 +316,7 @@ export function judge(evidence: Evidence): CampaignFigures {
       } else {
         lostSoFar++;
         lostBeforeCutMs.push(boot.cutAt === undefined ? Number.POSITIVE_INFINITY : boot.cutAt - line.at);
+        if (read.some((reading) => reading.value === Number(level) && Math.abs(reading.at - flippedAt) <= 250)) readingsLostUncommitted++;
       }
     }
   }
@@ -334,6 +345,7 @@ export function judge(evidence: Evidence): CampaignFigures {
     readingsLost: lostBeforeCutMs.length,
     lostBeforeCutMs,
     readingsLostBeforeDelivered,
+    readingsLostUncommitted,
     committedReadingsLost,
     readingsUnmatched: readings.filter((reading) => !reading.used).length,
     bootToOnlineMs,
@@ -364,7 +376,7 @@ export function describeFigures(figures: CampaignFigures): string {
     `boots checked: ${figures.bootsChecked}; integrity failures: ${figures.integrityFailures.length}; relay glitches: ${figures.glitches.length} (${figures.bootsRestoringOn} boots restored it on); boots never online: ${figures.bootsNeverOnline}; power on → online p50 ${(median(figures.bootToOnlineMs) / 1000).toFixed(1)} s`,
     `desired states: ${figures.desiredSent} sent, ${figures.desiredUnanswered} unanswered, ${figures.desiredAnsweredTwice} answered twice`,
     `readings: ${figures.edgesDriven} edges driven, ${figures.readingsReceived} observations received, ${figures.readingDuplicates} under two ids, ${figures.readingsUnmatched} unmatched`,
-    `readings lost: ${figures.readingsLost} of ${figures.edgesDriven}${lost.length === 0 ? "" : ` (flipped ${Math.round(median(lost))} ms before their cut at the median, ${Math.round(Math.max(...lost))} ms at most)`}; lost before a delivered one: ${figures.readingsLostBeforeDelivered}; lost after being committed: ${figures.committedReadingsLost.length}`,
+    `readings lost: ${figures.readingsLost} of ${figures.edgesDriven}${lost.length === 0 ? "" : ` (${figures.readingsLost - figures.readingsLostUncommitted} not yet read from the kernel, ${figures.readingsLostUncommitted} read but not yet committed; flipped ${Math.round(median(lost))} ms before their cut at the median, ${Math.round(Math.max(...lost))} ms at most)`}; lost before a delivered one: ${figures.readingsLostBeforeDelivered}; lost after being committed: ${figures.committedReadingsLost.length}`,
     ...figures.integrityFailures.map((failure) => `  integrity: ${failure}`),
     ...figures.glitches.map((glitch) => `  glitch: ${glitch}`),
   ].join("\n");

@@ -77,6 +77,14 @@ describe("power-cut judge", () => {
     assert.equal(figures.readingsLostBeforeDelivered, 0, "the boot's last reading is what a cut may cost");
   });
 
+  it("tells a lost reading the runtime had read (not yet committed) from one it never read", () => {
+    const figures = judge(evidence({
+      boots: [boot(900, "online", "edge 1 1796019344214", 'log 06:15:44.230 info  [device] sensor.reading route=r value=1.0 cause=edge message_id=sensor-20261130T061544219Z-79058f6c', "edge 0 1796019344600")],
+    }));
+    assert.equal(figures.readingsLost, 2);
+    assert.equal(figures.readingsLostUncommitted, 1);
+  });
+
   it("finds a hole: a reading lost before one that arrived", () => {
     const figures = judge(evidence({
       boots: [boot(900, "online", "edge 1 2000000", "edge 0 2000400")],

@@ -28,7 +28,7 @@ describe(`power cuts on the arm64 VM (${CUTS} cuts, cloud on the host)`, { skip 
   it("every boot comes online again", options, async () => {
     assert.equal((await figures()).bootsNeverOnline, 0);
   });
-  it("the relay comes up in its committed state, with no other level sampled first", options, async () => {
+  it("the relay comes up in its committed state, with no other level before the runtime connects", options, async () => {
     assert.deepEqual((await figures()).glitches, []);
   });
   it("every desired state sent is answered, and none twice", options, async () => {

@@ -175,7 +175,7 @@ await check("systemctl stop ends within the stop timeout, and the journal holds 
 const security = run("systemd-analyze", "security", "--no-pager", "realer-edge.service").out.split("\n").at(-1) ?? "";
 say(`measure security ${security}`);
 
-await check("dpkg --purge removes the program, its unit and its enable link, its config, its state and its user", async () => {
+await check("dpkg --purge removes the program, its unit and its enable link, its config, its state and its user, and leaves the gpio group", async () => {
   const purged = run("dpkg", "--purge", "realer-edge");
   const left = ["/usr/bin/realer-edge", "/lib/systemd/system/realer-edge.service", "/etc/realer-edge/device.json", "/var/lib/realer-edge", "/etc/systemd/system/multi-user.target.wants/realer-edge.service"].filter((path) => {
     try {
@@ -186,7 +186,9 @@ await check("dpkg --purge removes the program, its unit and its enable link, its
     }
   });
   const user = run("getent", "passwd", "realer-edge").out;
-  return purged.status === 0 && left.length === 0 && user === "" ? true : `purge ${purged.status} ${purged.out}; left: ${left.join(", ")}; user "${user}"`;
+  // and nothing else: the gpio group may serve others (Raspberry Pi OS's own users are in it)
+  const group = run("getent", "group", "gpio").out;
+  return purged.status === 0 && left.length === 0 && user === "" && group !== "" ? true : `purge ${purged.status} ${purged.out}; left: ${left.join(", ")}; user "${user}"; gpio group "${group}"`;
 });
 
 /** What the service keeps on its disk: the ledger's answers, the outbox and the relay's restore value. */
