@@ -10,6 +10,7 @@ import type { Binding } from "./bindings.ts";
 import { type DesiredOutcome, DesiredHandler, type Output } from "./desired-handler.ts";
 import { Outbox } from "./outbox.ts";
 import { DeviceStore } from "./store.ts";
+import { seeded } from "../../test/helpers/seeded.ts";
 
 /** An output line whose reads and writes can be made to fail, as a dead expander's would. */
 class FakeLine implements Output {
@@ -175,18 +176,6 @@ describe("DesiredHandler", () => {
     assert.deepEqual(reports().map((r) => [r.desired_id, r.value]), [["des_1", "1.0"]]);
   });
 });
-
-/** A seeded generator (mulberry32), so a failing fuzz run can be replayed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("DesiredHandler fuzz", () => {
   it("answers every usable desired_id exactly once among 10,000 seeded hostile and valid payloads", async () => {

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "../../scripts/build.ts";
 import { Emulator } from "../../src/emulator/emulator.ts";
+import { seeded } from "../helpers/seeded.ts";
 import { buildInitramfs, compileArm64, startVm, vmAssets } from "./qemu.ts";
 
 /** What one campaign found. */
@@ -58,17 +59,6 @@ export interface CampaignOptions {
   readonly evidenceFile?: string;
 }
 
-/** A small seeded generator, so a campaign that fails can be run again the same way. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
