@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createFetch } from "../../../src/runtime/index.ts";
+import { createFetch, openDatabase } from "../../../src/runtime/index.ts";
 
 const HERE = "/opt/realer-test";
 const simDir = process.env.SIM_DIR!;
@@ -63,6 +63,24 @@ async function check(name: string, body: () => Promise<string | true>): Promise<
     return false;
   }
 }
+/** Reads the relay's pin in a tight loop until `stop()`, which returns every sample. */
+function sampleRelay(): { stop(): Promise<number[]> } {
+  const samples: number[] = [];
+  let sampling = true;
+  const loop = (async () => {
+    while (sampling) {
+      samples.push(simValue(RELAY));
+      if (samples.length % 50 === 0) await sleep(0);
+    }
+  })();
+  return {
+    stop: async () => {
+      sampling = false;
+      await loop;
+      return samples;
+    },
+  };
+}
 const acks = async () => ((await operator("GET", `/devices/${payload.device_id}/acks`)).acks as { desired_id?: string; message_id: string; status: string }[]);
 const feed = async () => ((await operator("GET", `/devices/${payload.device_id}/feed-data`)).feed_data as { sourceId: string; status: string; payload: { value: string } }[]);
 
@@ -102,14 +120,7 @@ await check("an input edge reaches the cloud as an accepted reading", async () =
 
 await check("systemctl kill -s KILL: Restart=on-failure brings it back, the relay held on throughout", async () => {
   const before = Number(show("NRestarts"));
-  const samples: number[] = [];
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      samples.push(simValue(RELAY));
-      if (samples.length % 50 === 0) await sleep(0);
-    }
-  })();
+  const sampler = sampleRelay();
   // gpio-sim lets a line its holder released fall to its pull; a board's pin keeps its level
   // while nobody holds it. Pull the relay up, as the pin would stay, so that only the runtime's
   // own claim at restart can move it.
@@ -119,8 +130,7 @@ await check("systemctl kill -s KILL: Restart=on-failure brings it back, the rela
   const back = await waitFor(() => Number(show("NRestarts")) > before && show("ActiveState") === "active", 90_000);
   say(`measure kill-to-ready ${(performance.now() - killedAt).toFixed(0)} ms (RestartSec=5)`);
   await sleep(1000);
-  sampling = false;
-  await sampler;
+  const samples = await sampler.stop();
   const low = samples.filter((level) => level !== 1).length;
   say(`measure relay-samples-through-restart ${samples.length}, ${low} not on`);
   return back && low === 0 ? true : `restarted ${Boolean(back)}, NRestarts ${show("NRestarts")}, ${low} of ${samples.length} samples not on`;
@@ -193,7 +203,6 @@ await check("dpkg --purge removes the program, its unit and its enable link, its
 
 /** What the service keeps on its disk: the ledger's answers, the outbox and the relay's restore value. */
 async function kept(): Promise<{ answers: number; outbox: number; relay: number | undefined }> {
-  const { openDatabase } = await import("../../../src/runtime/index.ts");
   const db = await openDatabase("/var/lib/realer-edge/realer-edge.sqlite", "power-cut");
   try {
     const count = (table: string) => Number(db.prepare(`SELECT count(*) AS n FROM ${table}`).get()!.n);
@@ -231,20 +240,12 @@ await check("an upgrade to this release keeps the config, the state and a runnin
   const before = await kept();
   const pid = show("MainPID");
   simPull(RELAY, 1); // as a board's pin keeps its level between holders (see the KILL check)
-  const samples: number[] = [];
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      samples.push(simValue(RELAY));
-      if (samples.length % 50 === 0) await sleep(0);
-    }
-  })();
+  const sampler = sampleRelay();
   const upgradedAt = performance.now();
   const upgraded = await runAsync("dpkg", "-i", join(HERE, payload.deb));
   const back = await waitFor(() => show("ActiveState") === "active" && show("MainPID") !== pid && show("StatusText").includes("connected"), 90_000);
   say(`measure upgrade-to-ready ${(performance.now() - upgradedAt).toFixed(0)} ms`);
-  sampling = false;
-  await sampler;
+  const samples = await sampler.stop();
   const after = await kept();
   const version = run("dpkg-query", "-W", "-f", "${Version}", "realer-edge").out;
   const low = samples.filter((level) => level !== 1).length;
