@@ -16,7 +16,7 @@ import { VERSION } from "../../src/version.ts";
 import { runtimeName } from "../../src/runtime/index.ts";
 import { boardImage, copyBoardImage } from "./board-image.ts";
 import { buildPreviousReleaseDeb, PREVIOUS_RELEASE } from "./previous-release.ts";
-import { buildInitramfs, compileArm64, startVm, vmAssets, vmUnavailable } from "./qemu.ts";
+import { assertGuestVerdict, buildInitramfs, compileArm64, startVm, vmAssets, vmUnavailable } from "./qemu.ts";
 
 const GUEST = new URL("./guest/", import.meta.url).pathname;
 const debootstrap = spawnSync("sh", ["-c", "command -v debootstrap || test -x /usr/sbin/debootstrap"]).status === 0;
@@ -110,10 +110,7 @@ describe("the Debian package on a systemd board (arm64 VM, Debian 12)", { skip }
 
   for (const check of CHECKS) {
     it(check, { timeout: 3_600_000 }, async () => {
-      const output = await (booted ??= boot());
-      const line = output.split("\n").find((candidate) => candidate.startsWith("BOARD ") && candidate.includes(` ${check}`));
-      assert.ok(line, `the board printed nothing for "${check}"`);
-      assert.ok(line.startsWith("BOARD ok "), line);
+      assertGuestVerdict(await (booted ??= boot()), "BOARD", check);
     });
   }
 });

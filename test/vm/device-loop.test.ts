@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { runtimeName } from "../../src/runtime/index.ts";
 import { build } from "../../scripts/build.ts";
-import { bootVm, buildInitramfs, compileArm64, vmAssets, vmUnavailable } from "./qemu.ts";
+import { assertGuestVerdict, bootVm, buildInitramfs, compileArm64, vmAssets, vmUnavailable } from "./qemu.ts";
 
 const HIL = new URL("../../examples/hil/", import.meta.url).pathname;
 const unavailable = vmUnavailable();
@@ -73,10 +73,7 @@ describe("device loop on a real arm64 kernel (qemu-system-aarch64, gpio-sim, mos
 
   for (const check of CHECKS) {
     it(check, { timeout: 600_000 }, async () => {
-      const output = await (booted ??= boot());
-      const line = output.split("\n").find((candidate) => candidate.startsWith("LOOP ") && candidate.includes(` ${check}`));
-      assert.ok(line, `the guest printed nothing for "${check}"`);
-      assert.ok(line.startsWith("LOOP ok "), line);
+      assertGuestVerdict(await (booted ??= boot()), "LOOP", check);
     });
   }
 });

@@ -1,6 +1,7 @@
 // Boots Debian's arm64 kernel under qemu-system-aarch64 with an initramfs built for one test:
 // busybox, glibc, gpio-sim, the compiled arm64 binaries and a script. What it says comes back on the
 // serial line. By default the VM has no network card and no disk; the power-cut tests give it both.
+import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -135,4 +136,11 @@ export async function bootVm(assets: string, initrd: string, timeoutMs: number, 
   const run = await vm.ended;
   clearTimeout(timer);
   return killed ? { ...run, output: `${run.output}\n=== HOST killed the VM after ${timeoutMs} ms\n` } : run;
+}
+
+/** Asserts that the guest printed `<prefix> ok <check>`: each check a guest reports is one test on the host. */
+export function assertGuestVerdict(output: string, prefix: string, check: string): void {
+  const line = output.split("\n").find((candidate) => candidate.startsWith(`${prefix} `) && candidate.includes(` ${check}`));
+  assert.ok(line, `the guest printed nothing for "${check}"`);
+  assert.ok(line.startsWith(`${prefix} ok `), line);
 }
