@@ -88,6 +88,59 @@ describe("Outbox", () => {
     box.close();
   });
 
+  it("sends a message queued again while its acked row waits to be deleted (a redelivered desired state's answer), and keeps it", async () => {
+    const { store, box, sent, attach } = await outbox({ maxInflight: 10, maxPublishPerSecond: 1000 });
+    const report = { ...reading("r1"), desired_id: "des_1" };
+    box.enqueue("relay", 0, report);
+    await turn();
+    attach();
+    box.settle({ message_id: "r1", status: "accepted", retryable: false, feed_data_topic: "relay" });
+    box.enqueue("relay", 0, report); // the same answer again, before the acked row's delete
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(sent.map((s) => s.id), ["r1", "r1"], "sent again");
+    assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["r1"], "kept until this copy's ack");
+    box.settle({ message_id: "r1", status: "replayed", retryable: false, feed_data_topic: "relay" });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(store.outboxDepth(), 0);
+    box.close();
+  });
+
+  it("sends a message queued again while a copy is in flight once more after that copy's ack", async () => {
+    const { store, box, sent, attach } = await outbox({ maxInflight: 10, maxPublishPerSecond: 1000 });
+    const report = { ...reading("r1"), desired_id: "des_1" };
+    box.enqueue("relay", 0, report);
+    await turn();
+    attach();
+    box.enqueue("relay", 0, report); // repeated while the first copy waits for its ack
+    await turn();
+    assert.deepEqual(sent.map((s) => s.id), ["r1"], "one copy in flight at a time");
+    box.settle({ message_id: "r1", status: "accepted", retryable: false, feed_data_topic: "relay" });
+    assert.deepEqual(sent.map((s) => s.id), ["r1", "r1"], "the repeat goes after the first copy's ack");
+    box.settle({ message_id: "r1", status: "replayed", retryable: false, feed_data_topic: "relay" });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(store.outboxDepth(), 0);
+    box.close();
+  });
+
+  it("drains a backlog larger than one read ahead in order, each message once", async () => {
+    const { store, box, sent, attach } = await outbox({ maxInflight: 20, maxPublishPerSecond: 1_000_000, maxMessages: 100_000 });
+    const now = Date.now();
+    for (let i = 0; i < 700; i++) store.addToOutbox("sensor", 1, reading(`b${i}`), now);
+    attach();
+    // Each message is acked as it goes out, as a broker and server would.
+    for (let acked = 0; acked < sent.length; acked++) {
+      // A command report arriving mid-drain goes before the readings still waiting.
+      if (acked === 300) box.recordAnswer("relay", "relay", { ...reading("c1"), desired_id: "des_9" }, false);
+      box.settle({ message_id: sent[acked]!.id, status: "accepted", retryable: false, feed_data_topic: sent[acked]!.topic });
+    }
+    const ids = sent.map((s) => s.id);
+    assert.equal(ids.length, 701);
+    assert.equal(new Set(ids).size, 701, "no message sent twice");
+    assert.deepEqual(ids.filter((id) => id !== "c1"), Array.from({ length: 700 }, (_, i) => `b${i}`), "readings in order");
+    assert.ok(ids.indexOf("c1") < ids.indexOf("b322"), `the report went before the waiting readings (at ${ids.indexOf("c1")})`);
+    box.close();
+  });
+
   it("sends a message answered with a retryable error again after a pause, never at once: no storm against a failing server", async () => {
     const clock = new ManualClock();
     const store = await DeviceStore.open(":memory:");

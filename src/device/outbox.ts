@@ -73,6 +73,11 @@ const SETTLE_BATCH_MS = 5;
 const RETRY_AFTER_ERROR_MS = 1000;
 /** How often held readings are tried again while the disk refuses them. */
 const HELD_RETRY_MS = 1000;
+/**
+ * How many waiting rows one read of the store brings ahead of sending: a backlog drains with a
+ * read per this many messages instead of one per ack.
+ */
+const READ_AHEAD = 256;
 
 /** What became of a desired state's answer. */
 export type AnswerRecord = "recorded" | "too-large";
@@ -132,6 +137,16 @@ export class Outbox {
   readonly #sent = new Set<string>();
   /** Messages answered with a retryable error, and when they may go again. */
   readonly #notBefore = new Map<string, number>();
+  /**
+   * Rows read from the store in send order and not handed out since (see `#take`). Anything that
+   * changes what waits or its order (a new row, a resend, a deletion, a restamp) empties it.
+   */
+  #ready: OutboxRow[] = [];
+  /** Messages queued again while a copy was in flight: that copy's ack leaves the row to go once more. */
+  readonly #again = new Set<string>();
+  #readyAt = 0;
+  /** Whether the last read found every row that waits: nothing beyond `#ready` is to be read. */
+  #readAll = false;
 
   constructor(options: OutboxOptions) {
     this.#options = options;
@@ -229,6 +244,7 @@ export class Outbox {
     try {
       const { restamped, otherBoot } = this.#options.store.restampClockHeld(time.bootId, (mono) => time.keeper.wallOfMono(mono) ?? this.#options.clock.now());
       this.stats.waitingForClock = 0;
+      this.#reread();
       this.#options.logger.info("clock.restamped", { messages: restamped, ...(otherBoot > 0 ? { from_an_earlier_boot: otherBoot, note: "kept the stamp they were written with" } : {}) });
     } catch (error) {
       this.#options.logger.warn("clock.restamp_failed", { error: describeError(error), note: "tried again at the next send" });
@@ -261,6 +277,7 @@ export class Outbox {
   recordAnswer(route: string, topic: string, report: FeedPayload, advanceSequence: boolean, lineState?: { readonly route: string; readonly value: 0 | 1 }): AnswerRecord {
     if (!this.canAnswer(report)) return "too-large";
     this.#options.store.recordAnswer(route, topic, report, advanceSequence, this.#options.clock.now(), lineState);
+    this.#reread();
     if (this.#sizes) {
       this.#sizes.messages++;
       this.#sizes.bytes += JSON.stringify(report).length;
@@ -278,9 +295,17 @@ export class Outbox {
     const { store, logger } = this.#options;
     if (this.#held.length > 0) {
       const batch = this.#held.slice();
+      // A message queued again (a redelivered desired state's answer, repeated) goes again: while
+      // its row waits to be deleted, the delete is called off; while a copy is in flight, the
+      // copy's ack does not end it.
+      for (const row of batch) {
+        this.#settling.delete(row.payload.message_id);
+        if (this.#inflight.has(row.payload.message_id)) this.#again.add(row.payload.message_id);
+      }
       try {
         const sizes = this.#tableSizes();
         const added = store.addManyToOutbox(batch);
+        this.#reread();
         if (added === batch.length) {
           sizes.messages += added;
           sizes.bytes += batch.reduce((sum, row) => sum + JSON.stringify(row.payload).length, 0);
@@ -324,6 +349,7 @@ export class Outbox {
     };
     if (!over()) return;
     // The rare path: count from the table as it is, and again after each removal below.
+    this.#reread();
     this.#flushSettled();
     const recount = () => {
       this.#sizes = store.outboxSize();
@@ -359,6 +385,7 @@ export class Outbox {
    */
   attach(publisher: Publisher, pacing?: { readonly maxInflight: number }): void {
     this.#clearInflight();
+    this.#reread();
     this.#publisher = publisher;
     this.#pacing = pacing;
     this.#writeHeld();
@@ -368,6 +395,7 @@ export class Outbox {
   /** Stops sending; what is in flight is sent again on the next attach. */
   detach(): void {
     this.#publisher = undefined;
+    this.#reread();
     clearTimeout(this.#wake);
     this.#wake = undefined;
     this.#clearInflight();
@@ -388,13 +416,17 @@ export class Outbox {
       this.#forget(messageId);
       this.#notBefore.delete(messageId);
       let removed = false;
-      if (!this.#settling.has(messageId)) {
+      if (this.#again.delete(messageId)) {
+        this.#reread(); // Its row stays, to be sent again.
+      } else if (!this.#settling.has(messageId)) {
         try {
           // Known to wait when in flight; otherwise (an ack after a restart) looked up, unsynced.
           const bytes = inflight ? inflight.row.payload.length : store.messageSize(messageId, topic);
           if (bytes !== undefined) {
             this.#settling.set(messageId, { topic, bytes });
             this.#scheduleSettle();
+            // Not in flight (an ack after a restart): a row read ahead may be this one.
+            if (!inflight) this.#reread();
             removed = true;
           }
         } catch (error) {
@@ -416,7 +448,10 @@ export class Outbox {
         // Sent again after a pause, not at once: a server that fails every try must not get a storm.
         this.#forget(messageId);
         this.#notBefore.set(messageId, this.#options.clock.now() + RETRY_AFTER_ERROR_MS);
-        void this.#options.clock.sleep(RETRY_AFTER_ERROR_MS).then(() => this.pump());
+        void this.#options.clock.sleep(RETRY_AFTER_ERROR_MS).then(() => {
+          this.#reread();
+          this.pump();
+        });
       }
     } else {
       logger.warn("ack.unknown_status", { message_id: messageId, status: truncate(ack.status, 40) });
@@ -468,20 +503,18 @@ export class Outbox {
         return;
       }
       this.#releaseClockHeld();
-      let rows: OutboxRow[];
+      let sending: OutboxRow[];
       try {
-        const now = this.#options.clock.now();
-        rows = this.#options.store.pendingOutbox(maxInflight + this.#inflight.size + this.#settling.size + this.#notBefore.size, this.stats.waitingForClock > 0)
-          .filter((row) => !this.#inflight.has(row.messageId) && !this.#settling.has(row.messageId) && (this.#notBefore.get(row.messageId) ?? 0) <= now);
+        sending = this.#take(room, this.stats.waitingForClock > 0);
       } catch (error) {
+        this.#reread();
         this.#options.logger.warn("outbox.read_failed", { error: describeError(error) });
         this.#wakeForToken();
         return;
       }
-      const sending = rows.slice(0, room);
       if (!this.#pacing) this.#tokens -= sending.length;
       for (const row of sending) this.#send(publisher, row);
-      if (rows.length > sending.length && this.#inflight.size < maxInflight) this.#wakeForToken();
+      if (sending.length === room && this.#moreMayWait && this.#inflight.size < maxInflight) this.#wakeForToken();
     } finally {
       this.#pumping = false;
     }
@@ -512,6 +545,7 @@ export class Outbox {
       if (this.#inflight.get(row.messageId)?.timer !== timer) return;
       logger.warn("ack.timeout", { message_id: row.messageId, after_ms: ackTimeoutMs });
       this.#inflight.delete(row.messageId);
+      this.#reread();
       this.pump();
     }, ackTimeoutMs);
     this.#inflight.set(row.messageId, { row, timer });
@@ -526,6 +560,40 @@ export class Outbox {
     });
   }
 
+  /** Forgets the rows read ahead: the next pump reads what waits afresh. */
+  #reread(): void {
+    this.#ready = [];
+    this.#readyAt = 0;
+    this.#readAll = false;
+  }
+
+  /**
+   * Up to `room` rows to send now, in order: command reports first, then oldest first, none in
+   * flight, settling or waiting out a retry pause. Read from the store a page at a time.
+   */
+  #take(room: number, skipClockHeld: boolean): OutboxRow[] {
+    const now = this.#options.clock.now();
+    const out: OutboxRow[] = [];
+    while (out.length < room) {
+      if (this.#readyAt >= this.#ready.length) {
+        if (this.#readAll) break;
+        const limit = READ_AHEAD + this.#inflight.size + this.#settling.size + this.#notBefore.size;
+        this.#ready = this.#options.store.pendingOutbox(limit, skipClockHeld);
+        this.#readyAt = 0;
+        this.#readAll = this.#ready.length < limit;
+        if (this.#ready.length === 0) break;
+      }
+      const row = this.#ready[this.#readyAt++]!;
+      if (!this.#inflight.has(row.messageId) && !this.#settling.has(row.messageId) && (this.#notBefore.get(row.messageId) ?? 0) <= now) out.push(row);
+    }
+    return out;
+  }
+
+  /** Whether rows may wait beyond those just sent. */
+  get #moreMayWait(): boolean {
+    return this.#readyAt < this.#ready.length || !this.#readAll;
+  }
+
   #forget(messageId: string): void {
     const inflight = this.#inflight.get(messageId);
     if (inflight) clearTimeout(inflight.timer);
@@ -535,5 +603,6 @@ export class Outbox {
   #clearInflight(): void {
     for (const inflight of this.#inflight.values()) clearTimeout(inflight.timer);
     this.#inflight.clear();
+    this.#again.clear(); // Everything waiting goes again on the next attach, repeats included.
   }
 }
