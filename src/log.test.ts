@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
 import { describe, it } from "node:test";
-import { createLogger } from "./log.ts";
+import { batchedSink, createLogger } from "./log.ts";
 import { Secret } from "./secret.ts";
 
 describe("createLogger()", () => {
@@ -40,5 +40,37 @@ describe("createLogger()", () => {
       assert.ok(line.length < 500, `line of ${line.length} characters`);
       assert.match(line, /…\(\+999700 chars\)/);
     }
+  });
+});
+
+describe("batchedSink()", () => {
+  it("writes the lines of one turn in one write, in order, and nothing is lost", async () => {
+    const writes: string[] = [];
+    const { sink } = batchedSink((text) => writes.push(text));
+    const log = createLogger({ format: "json", sink, now: () => 0 });
+    for (let i = 0; i < 100; i++) log.info("ack.received", { message_id: `m-${i}` });
+    assert.equal(writes.length, 0, "nothing written before the turn ends");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(writes.length, 1, "one write for the burst");
+    assert.deepEqual(writes[0]!.split("\n").map((line) => (JSON.parse(line) as { message_id: string }).message_id), Array.from({ length: 100 }, (_, i) => `m-${i}`));
+    log.info("later");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(writes.length, 2, "a later turn writes again");
+  });
+
+  it("writes what waits on flush (before an exit), and at once when a burst grows large", () => {
+    const writes: string[] = [];
+    const { sink, flush } = batchedSink((text) => writes.push(text));
+    sink("one", "info");
+    sink("two", "error");
+    flush();
+    assert.deepEqual(writes, ["one\ntwo"]);
+    flush();
+    assert.equal(writes.length, 1, "an empty flush writes nothing");
+    const long = "x".repeat(40 * 1024);
+    sink(long, "info");
+    sink(long, "info");
+    assert.equal(writes.length, 2, "64 KiB waiting is written without waiting for the turn");
+    flush();
   });
 });

@@ -33,6 +33,45 @@ export interface LoggerOptions {
 
 const defaultSink: LogSink = (line) => console.log(line);
 
+/** How many characters of lines wait before a batched sink writes them without waiting for the turn to end. */
+const BATCH_CHARS = 64 * 1024;
+
+/** A sink that can be told to write what it holds now. */
+export interface FlushingSink {
+  readonly sink: LogSink;
+  flush(): void;
+}
+
+/**
+ * A sink that writes the lines of one turn of the event loop together: a burst of events (a
+ * backlog's acks, a poll's readings) costs one write to stdout, not one per line, and a line
+ * waits at most until the turn ends. `flush` writes what waits, for the moment before an exit;
+ * `write` is where the text goes (console.log by default).
+ */
+export function batchedSink(write: (text: string) => void = (text) => console.log(text)): FlushingSink {
+  let lines: string[] = [];
+  let chars = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (lines.length === 0) return;
+    const text = lines.join("\n");
+    lines = [];
+    chars = 0;
+    write(text);
+  };
+  return {
+    flush,
+    sink: (line) => {
+      lines.push(line);
+      chars += line.length + 1;
+      if (chars >= BATCH_CHARS) flush();
+      else timer ??= setTimeout(flush, 0);
+    },
+  };
+}
+
 /**
  * The longest a field's text may be in a line. Fields carry what the network sent (ids, values,
  * topics, error bodies); a megabyte id must not become a megabyte log line.
@@ -90,4 +129,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 }
 
 /** A logger that drops everything, for code whose caller does not care. */
-export const silentLogger: Logger = createLogger({ sink: () => {} });
+export const silentLogger: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  child: () => silentLogger,
+};

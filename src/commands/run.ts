@@ -4,7 +4,7 @@ import { DeviceRuntime } from "../device/runtime.ts";
 import { DeviceStore } from "../device/store.ts";
 import { createBackend } from "../hal/create.ts";
 import { MockBackend } from "../hal/mock.ts";
-import { createLogger, type LogLevel } from "../log.ts";
+import { batchedSink, createLogger, type LogLevel } from "../log.ts";
 import { createFetch, serve, type Server, ShutdownLatch, systemTimeSources } from "../runtime/index.ts";
 import type { Secret } from "../secret.ts";
 import { createNotifier } from "../service/systemd-notify.ts";
@@ -29,7 +29,11 @@ export async function runCommand(options: RunOptions): Promise<void> {
   });
   const config = loadConfig(options.configPath);
   const firstSecret = readClientSecret(config, options.configPath, options.env);
-  const logger = createLogger({ level: options.logLevel ?? config.log.level, format: config.log.format, source: "device" });
+  // Lines of a turn go out in one write (a backlog's acks are thousands a second); the rest
+  // is written before the process ends, whichever way it ends.
+  const lines = batchedSink();
+  process.once("exit", lines.flush);
+  const logger = createLogger({ level: options.logLevel ?? config.log.level, format: config.log.format, source: "device", sink: lines.sink });
   // Read afresh for every token: an operator who fixes a wrong secret file needs no restart.
   const clientSecret = (): Secret => {
     try {
@@ -117,6 +121,8 @@ export async function runCommand(options: RunOptions): Promise<void> {
     await backend.close();
     store.close();
     notifier.close();
+    lines.flush();
+    process.off("exit", lines.flush);
   }
 }
 
