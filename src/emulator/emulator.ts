@@ -19,7 +19,7 @@ import { oauthRoutes } from "./oauth-routes.ts";
 import { describeDevice, operatorRoutes } from "./operator-routes.ts";
 import { ServiceClient } from "./service-client.ts";
 import { TcpProxy } from "./tcp-proxy.ts";
-import { type DesiredRecord, type DeviceRecord, EmulatorState, type RouteRecord, type RouteSpec } from "./state.ts";
+import { type AckMessage, type DesiredRecord, type DeviceRecord, EmulatorState, type RouteRecord, type RouteSpec } from "./state.ts";
 
 
 /** A device publish as the emulator received it. */
@@ -313,22 +313,30 @@ export class Emulator {
     const { device, route } = owner;
     const now = Date.now();
     const mode = this.faults.ackMode;
-    // One commit per report: its idempotency record, its feed entry and its ack.
-    const ack = this.state.batch(() => {
-      const { ack, payload: parsed } = mode === "error-retryable"
-        ? answerServerError(route, payload, now)
-        : processFeed(this.state, device, route, payload, { maxPayloadBytes: this.#limits.max_payload_bytes }, now);
-      this.state.logFeed({
-        deviceId: device.deviceId,
-        routeId: route.routeId,
-        sourceId: route.sourceId,
-        receivedAt: new Date(now).toISOString(),
-        payload: parsed,
-        status: ack.status,
+    // A report's idempotency record, feed entry and ack are written together, and the reports of
+    // one turn share a commit; the ack goes once it is committed.
+    let ack: AckMessage;
+    try {
+      ack = await this.state.grouped(() => {
+        const { ack, payload: parsed } = mode === "error-retryable"
+          ? answerServerError(route, payload, now)
+          : processFeed(this.state, device, route, payload, { maxPayloadBytes: this.#limits.max_payload_bytes }, now);
+        this.state.logFeed({
+          deviceId: device.deviceId,
+          routeId: route.routeId,
+          sourceId: route.sourceId,
+          receivedAt: new Date(now).toISOString(),
+          payload: parsed,
+          status: ack.status,
+        });
+        if (mode !== "withhold") this.state.logAck(device.deviceId, ack);
+        return ack;
       });
-      if (mode !== "withhold") this.state.logAck(device.deviceId, ack);
-      return ack;
-    });
+    } catch (error) {
+      // Not acked: the device sends it again after its ack timeout.
+      this.#logger.warn("feed.not_recorded", { device_id: device.deviceId, error: error instanceof Error ? error.message : String(error) });
+      return;
+    }
     if (mode === "withhold") {
       this.#logger.info("feed.ack_withheld", { device_id: device.deviceId, message_id: ack.message_id, status: ack.status });
       return;

@@ -244,6 +244,22 @@ export class EmulatorState {
     return this.#db ? this.#db.transaction(fn) : fn();
   }
 
+  /**
+   * Runs `fn` now, its writes in the transaction of this turn of the event loop (the reports of a
+   * turn share one commit); resolves once committed. The maps change at once, so a report later
+   * in the same turn already sees this one.
+   */
+  grouped<T>(fn: () => T): Promise<T> {
+    if (!this.#db) {
+      try {
+        return Promise.resolve(fn());
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#db.grouped(fn);
+  }
+
   /** Logs one received message. */
   logFeed(entry: FeedEntry): void {
     this.#feed.push(entry);

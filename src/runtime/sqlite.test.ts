@@ -33,4 +33,92 @@ describe("SQLite through the runtime seam", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  describe("grouped()", () => {
+    const rows = async (file: string) => {
+      // A second connection sees only what was committed.
+      const other = await openDatabase(file);
+      try {
+        return other.prepare("SELECT x FROM t ORDER BY x").all().map((row) => Number(row.x));
+      } finally {
+        other.close();
+      }
+    };
+
+    it("commits a turn's writes together, at the turn's end, and settles each caller after", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "realer-sqlite-"));
+      try {
+        const file = join(dir, "state.sqlite");
+        const db = await openDatabase(file);
+        db.exec("CREATE TABLE t (x INTEGER)");
+        const insert = db.prepare("INSERT INTO t (x) VALUES (?)");
+        const settled: number[] = [];
+        const calls = [1, 2, 3].map((x) => db.grouped(() => insert.run(x)).then(() => settled.push(x)));
+        assert.deepEqual(await rows(file), [], "nothing committed within the turn");
+        await Promise.all(calls);
+        assert.deepEqual(settled, [1, 2, 3]);
+        assert.deepEqual(await rows(file), [1, 2, 3]);
+        db.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("undoes only the writes of a call that throws, and rejects that call alone", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "realer-sqlite-"));
+      try {
+        const file = join(dir, "state.sqlite");
+        const db = await openDatabase(file);
+        db.exec("CREATE TABLE t (x INTEGER)");
+        const insert = db.prepare("INSERT INTO t (x) VALUES (?)");
+        const first = db.grouped(() => insert.run(1));
+        const failing = db.grouped(() => {
+          insert.run(2);
+          throw new Error("bad report");
+        });
+        const third = db.grouped(() => insert.run(3));
+        await assert.rejects(failing, /bad report/);
+        await Promise.all([first, third]);
+        assert.deepEqual(await rows(file), [1, 3]);
+        db.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("commits the open group before a transaction of its own, which commits when it returns", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "realer-sqlite-"));
+      try {
+        const file = join(dir, "state.sqlite");
+        const db = await openDatabase(file);
+        db.exec("CREATE TABLE t (x INTEGER)");
+        const insert = db.prepare("INSERT INTO t (x) VALUES (?)");
+        const grouped = db.grouped(() => insert.run(1));
+        db.transaction(() => insert.run(2));
+        assert.deepEqual(await rows(file), [1, 2], "both committed once the transaction returned");
+        await grouped;
+        db.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("rejects every caller of the turn when the commit fails (a full disk), and works again after", async () => {
+      const db = await openDatabase(":memory:");
+      db.exec("CREATE TABLE t (x BLOB)");
+      const insert = db.prepare("INSERT INTO t (x) VALUES (?)");
+      const pages = Number(db.prepare("PRAGMA page_count").get()?.page_count ?? 0);
+      db.exec(`PRAGMA max_page_count = ${pages + 2}`);
+      const calls = [1, 2, 3, 4].map(() => db.grouped(() => insert.run(new Uint8Array(900))));
+      const outcomes = await Promise.allSettled(calls);
+      // A full disk shows in the call that overflows (that call alone is undone) or at the commit.
+      assert.ok(outcomes.some((outcome) => outcome.status === "rejected"), "the disk is full");
+      const ok = outcomes.filter((outcome) => outcome.status === "fulfilled").length;
+      assert.equal(Number(db.prepare("SELECT COUNT(*) AS n FROM t").get()?.n), ok, "exactly the calls that succeeded are stored");
+      db.exec("PRAGMA max_page_count = 1000000");
+      await db.grouped(() => insert.run(new Uint8Array(10)));
+      assert.equal(Number(db.prepare("SELECT COUNT(*) AS n FROM t").get()?.n), ok + 1);
+      db.close();
+    });
+  });
 });

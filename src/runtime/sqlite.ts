@@ -26,6 +26,13 @@ export interface Database {
    * cut can lose it but never tear it. For bookkeeping whose loss only repeats work.
    */
   transaction<T>(fn: () => T, options?: { readonly lazy?: boolean }): T;
+  /**
+   * Runs `fn` now inside the transaction of this turn of the event loop: the first call of a
+   * turn opens it, the turn's end commits it, and the promise settles once that commit has (it
+   * rejects when `fn` throws, which undoes `fn`'s writes alone, or when the commit fails, which
+   * undoes the turn's). Many small writes whose callers can wait a turn share one commit.
+   */
+  grouped<T>(fn: () => T): Promise<T>;
   close(): void;
 }
 
@@ -95,7 +102,50 @@ export async function openDatabase(path: string, durability: Durability = "power
     throw error;
   }
   const statements = new Map<string, Statement>();
+  // Transaction control runs per event: prepared once rather than parsed each time.
+  const controls = new Map<string, NativeStatement>();
+  const control = (sql: string) => {
+    let statement = controls.get(sql);
+    if (!statement) {
+      statement = db.prepare(sql);
+      controls.set(sql, statement);
+    }
+    statement.run();
+  };
   let depth = 0;
+  /** The turn's open group: its commit timer and who waits for it. */
+  let group: { readonly timer: ReturnType<typeof setTimeout>; readonly waiting: { resolve(): void; reject(error: unknown): void }[] } | undefined;
+  let inGroup = false;
+  /** Ends the turn's group without its writes: every caller waiting for it is told `error`. */
+  const abortGroup = (error: unknown) => {
+    const open = group;
+    if (!open) return;
+    group = undefined;
+    clearTimeout(open.timer);
+    depth--;
+    try {
+      control("ROLLBACK");
+    } catch {
+      // Nothing open to roll back.
+    }
+    for (const waiter of open.waiting) waiter.reject(error);
+  };
+  const commitGroup = () => {
+    const open = group;
+    if (!open) return;
+    group = undefined;
+    clearTimeout(open.timer);
+    depth--;
+    try {
+      guard("write", () => control("COMMIT"));
+    } catch (error) {
+      group = open;
+      depth++;
+      abortGroup(error);
+      return;
+    }
+    for (const waiter of open.waiting) waiter.resolve();
+  };
   return {
     path: label,
     exec: (sql) => guard("write", () => db.exec(sql)),
@@ -112,21 +162,23 @@ export async function openDatabase(path: string, durability: Durability = "power
       return wrapped;
     },
     transaction: (fn, options) => {
+      // A transaction of its own commits when it returns: the turn's group goes first.
+      if (group && !inGroup) commitGroup();
       if (depth > 0) return fn();
       depth++;
       const lazy = options?.lazy === true && durability === "power-cut";
       try {
-        if (lazy) db.exec("PRAGMA synchronous = NORMAL");
-        guard("write", () => db.exec("BEGIN IMMEDIATE"));
+        if (lazy) control("PRAGMA synchronous = NORMAL");
+        guard("write", () => control("BEGIN IMMEDIATE"));
         try {
           const result = fn();
-          guard("write", () => db.exec("COMMIT"));
+          guard("write", () => control("COMMIT"));
           return result;
         } catch (error) {
           // SQLite may already have rolled back (a full disk does): a failing ROLLBACK must not
           // hide the error that matters.
           try {
-            db.exec("ROLLBACK");
+            control("ROLLBACK");
           } catch {
             // Nothing open to roll back: the original error below says what happened.
           }
@@ -134,11 +186,61 @@ export async function openDatabase(path: string, durability: Durability = "power
         }
       } finally {
         depth--;
-        if (lazy) db.exec("PRAGMA synchronous = FULL");
+        if (lazy) control("PRAGMA synchronous = FULL");
       }
     },
+    grouped: <T>(fn: () => T): Promise<T> => {
+      if (!group) {
+        if (depth > 0) {
+          // Inside a transaction already: part of it.
+          try {
+            return Promise.resolve(fn());
+          } catch (error) {
+            return Promise.reject(error);
+          }
+        }
+        try {
+          guard("write", () => control("BEGIN IMMEDIATE"));
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        depth++;
+        group = { timer: setTimeout(commitGroup, 0), waiting: [] };
+      }
+      const open = group;
+      let result: T;
+      try {
+        guard("write", () => control("SAVEPOINT grouped"));
+      } catch (error) {
+        abortGroup(error);
+        return Promise.reject(error);
+      }
+      try {
+        inGroup = true;
+        result = fn();
+      } catch (error) {
+        try {
+          db.exec("ROLLBACK TO grouped; RELEASE grouped");
+        } catch {
+          // SQLite ended the whole transaction (a full disk does): the turn's writes are gone.
+          abortGroup(error);
+        }
+        return Promise.reject(error);
+      } finally {
+        inGroup = false;
+      }
+      try {
+        guard("write", () => control("RELEASE grouped"));
+      } catch (error) {
+        abortGroup(error);
+        return Promise.reject(error);
+      }
+      return new Promise<T>((resolve, reject) => open.waiting.push({ resolve: () => resolve(result), reject }));
+    },
     close: () => {
+      commitGroup();
       statements.clear();
+      controls.clear();
       db.close();
     },
   };
