@@ -9,6 +9,7 @@
 //   npm run bench -- --binary dist/realer-edge-linux-x64
 //   npm run bench -- --soak 30          adds the memory slope under 50 desired states a second
 //   npm run bench -- --only bun         one of bun, deno, binary; --rounds N and --backlog N shorten a run
+//   npm run bench -- --profile DIR      a CPU profile (markdown) of each device under Bun, in DIR
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -23,7 +24,7 @@ import { brokerFloors, fdatasyncSamples } from "./bench/floors.ts";
 import { histogramPage } from "./bench/report.ts";
 import { renderTable, type Row, summarize } from "./bench/stats.ts";
 
-const { values } = parseArgs({ options: { binary: { type: "string" }, soak: { type: "string" }, rounds: { type: "string" }, backlog: { type: "string" }, only: { type: "string" } } });
+const { values } = parseArgs({ options: { binary: { type: "string" }, soak: { type: "string" }, rounds: { type: "string" }, backlog: { type: "string" }, only: { type: "string" }, profile: { type: "string" } } });
 const ROUNDS = Number(values.rounds ?? 300);
 const WARMUP = 30;
 const BACKLOG = Number(values.backlog ?? 10_000);
@@ -73,7 +74,7 @@ async function launch(emulator: Emulator, kind: DeviceKind, stateDir: string, ba
   };
   const path = join(dir.path, "device.json");
   writeFileSync(path, JSON.stringify(config));
-  const proc = startDevice(kind, path, { REALER_CLIENT_SECRET: device.client_secret });
+  const proc = startDevice(kind, path, { REALER_CLIENT_SECRET: device.client_secret }, values.profile);
   const connected = await until("the device to connect", () => proc.lines().find((line) => line.event === readyEvent), 60_000).catch((error: unknown) => {
     throw new Error(`${error instanceof Error ? error.message : String(error)}; the device said:\n${proc.tail().split("\n").slice(-8).join("\n")}`);
   });
@@ -247,8 +248,9 @@ try {
   const oneWay = broker.oneWay.slice(WARMUP);
   console.log(`floors (same run): 4 KiB write + fdatasync p50 ${summarize(sync).p50.toFixed(3)} ms p99 ${summarize(sync).p99.toFixed(3)} ms paced 3 ms apart as events are (in a tight loop: p50 ${summarize(tight).p50.toFixed(3)} ms); raw QoS 1 echo p50 ${summarize(echo).p50.toFixed(3)} ms p99 ${summarize(echo).p99.toFixed(3)} ms; one-way p50 ${summarize(oneWay).p50.toFixed(3)} ms`);
   const raw = emulator.provision(DEMO_ROUTES);
-  const ackRate = await emulatorAckRate(emulator, raw.device_id, BACKLOG);
-  console.log(`\n${renderTable("the emulator", [{ figure: `acks to a raw client on its thread, ${BACKLOG} reports, 100 in flight`, measured: ackRate, unit: "msg/s", goal: { value: 10_000, kind: "min", how: "never the bottleneck" } }])}`);
+  const rawDir = tempDir("bench-raw");
+  const ackRate = await emulatorAckRate(emulator, raw.device_id, BACKLOG, rawDir.path).finally(() => rawDir.remove());
+  console.log(`\n${renderTable("the emulator", [{ figure: `acks to a raw client (its own process), ${BACKLOG} reports, 100 in flight`, measured: ackRate, unit: "msg/s", goal: { value: 10_000, kind: "min", how: "never the bottleneck" } }])}`);
   const results: Measured[] = [];
   for (const { name, kind } of kinds) {
     // The hop into the mock's control port, measured against this device: part of every edge.

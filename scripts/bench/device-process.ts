@@ -22,12 +22,15 @@ export interface DeviceProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts `realer-edge run --config CONFIG` as `kind`, with `env` added. Deno gets only what the deployed service has. */
-export function startDevice(kind: DeviceKind, configPath: string, env: Readonly<Record<string, string>>): DeviceProcess {
+/**
+ * Starts `realer-edge run --config CONFIG` as `kind`, with `env` added. Deno gets only what the
+ * deployed service has. With `profileDir`, a device under Bun writes a CPU profile there (markdown) when it stops.
+ */
+export function startDevice(kind: DeviceKind, configPath: string, env: Readonly<Record<string, string>>, profileDir?: string): DeviceProcess {
   const command = "binary" in kind
     ? [kind.binary]
     : kind.runtime === "bun"
-    ? [BUN, MAIN]
+    ? [BUN, ...(profileDir === undefined ? [] : ["--cpu-prof-md", `--cpu-prof-dir=${profileDir}`]), MAIN]
     : [DENO, "run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", MAIN];
   const device = DeviceUnderTest.start(command, configPath, env);
   return {

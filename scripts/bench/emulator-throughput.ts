@@ -1,46 +1,95 @@
 // How many reports a second the emulator acks from a raw MQTT.js client holding a device's
-// credential: the emulator must never be what limits a device's drain.
+// credential: the emulator must never be what limits a device's drain. The client runs as its
+// own process (this file as a script), so that its work is not charged to the emulator.
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
 import { MQTT_SCOPES } from "../../src/emulator/credentials.ts";
 import type { Emulator } from "../../src/emulator/emulator.ts";
 import { withNoDelay } from "../../src/mqtt/no-delay.ts";
+import { spawnProcess } from "../../src/runtime/index.ts";
+
+/** What the client process needs: where the broker is, the device's tuple and topics, how much to send. */
+interface RawClientJob {
+  readonly port: number;
+  readonly caFile: string;
+  readonly clientId: string;
+  readonly username: string;
+  readonly password: string;
+  readonly feedTopic: string;
+  readonly ackTopic: string;
+  readonly count: number;
+  readonly inflight: number;
+}
 
 /** Publishes `count` readings with `inflight` at a time and returns acks per second. */
-export async function emulatorAckRate(emulator: Emulator, deviceId: number, count: number, inflight = 100): Promise<number> {
-  const device = emulator.state.devices.get(deviceId);
-  if (!device) throw new RangeError(`Cannot measure: no device ${deviceId}`);
-  const route = device.routes.find((candidate) => candidate.desiredTopic === undefined);
-  if (!route) throw new RangeError("Cannot measure: the device has no sensor route");
-  const tuple = await emulator.issuer.issue(device, MQTT_SCOPES);
+async function publishAndCount(job: RawClientJob): Promise<number> {
   const client = await mqtt.connectAsync(withNoDelay({
     protocol: "mqtts",
     host: "127.0.0.1",
-    port: emulator.broker.port,
-    ca: emulator.caPem,
+    port: job.port,
+    ca: readFileSync(job.caFile, "utf8"),
     protocolVersion: 5,
-    clientId: tuple.mqtt_client_id,
-    username: tuple.mqtt_username,
-    password: tuple.mqtt_credential,
+    clientId: job.clientId,
+    username: job.username,
+    password: job.password,
     reconnectPeriod: 0,
   }));
   try {
-    await client.subscribeAsync(device.ackTopic, { qos: 1 });
+    await client.subscribeAsync(job.ackTopic, { qos: 1 });
     let acked = 0;
     let sent = 0;
     const started = performance.now();
     await new Promise<void>((resolve) => {
       const send = () => {
         const i = sent++;
-        void client.publishAsync(route.feedDataTopic, JSON.stringify({ message_id: `raw-${i}`, value: String(i % 100), value_received_at: new Date().toISOString() }), { qos: 1 });
+        void client.publishAsync(job.feedTopic, JSON.stringify({ message_id: `raw-${i}`, value: String(i % 100), value_received_at: new Date().toISOString() }), { qos: 1 });
       };
       client.on("message", () => {
-        if (++acked === count) resolve();
-        else if (sent < count) send();
+        if (++acked === job.count) resolve();
+        else if (sent < job.count) send();
       });
-      for (let i = 0; i < Math.min(inflight, count); i++) send();
+      for (let i = 0; i < Math.min(job.inflight, job.count); i++) send();
     });
-    return count / ((performance.now() - started) / 1000);
+    return job.count / ((performance.now() - started) / 1000);
   } finally {
     await client.endAsync();
   }
+}
+
+/** Runs the raw client as its own process against `deviceId` and returns the emulator's acks per second. */
+export async function emulatorAckRate(emulator: Emulator, deviceId: number, count: number, workDir: string, inflight = 100): Promise<number> {
+  const device = emulator.state.devices.get(deviceId);
+  if (!device) throw new RangeError(`Cannot measure: no device ${deviceId}`);
+  const route = device.routes.find((candidate) => candidate.desiredTopic === undefined);
+  if (!route) throw new RangeError("Cannot measure: the device has no sensor route");
+  const tuple = await emulator.issuer.issue(device, MQTT_SCOPES);
+  const caFile = join(workDir, "ca.pem");
+  writeFileSync(caFile, emulator.caPem);
+  const job: RawClientJob = {
+    port: emulator.broker.port,
+    caFile,
+    clientId: tuple.mqtt_client_id,
+    username: tuple.mqtt_username,
+    password: tuple.mqtt_credential,
+    feedTopic: route.feedDataTopic,
+    ackTopic: device.ackTopic,
+    count,
+    inflight,
+  };
+  const env = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  // The job in the environment, not argv: the password stays out of the process list.
+  const child = spawnProcess(process.execPath, [fileURLToPath(import.meta.url)], { ...env, REALER_RAW_CLIENT_JOB: JSON.stringify(job) });
+  const code = await child.exited;
+  const out = child.output();
+  const rate = Number(/^rate (\S+)$/m.exec(out.stdout)?.[1]);
+  if (code !== 0 || !Number.isFinite(rate)) throw new Error(`The raw client failed (exit ${code}): ${out.stderr.trim().split("\n").slice(-3).join(" ")}`);
+  return rate;
+}
+
+if (import.meta.main) {
+  const job = JSON.parse(process.env.REALER_RAW_CLIENT_JOB ?? "{}") as RawClientJob;
+  console.log(`rate ${await publishAndCount(job)}`);
+  process.exit(0);
 }
