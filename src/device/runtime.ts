@@ -178,6 +178,8 @@ export class DeviceRuntime {
     const catalog = await this.#firstCatalog(api, tokens);
     this.#catalog = catalog;
     logger.info("catalog.loaded", { routes: catalog.mqtt_routes.length, broker: catalog.mqtt.broker_url, mqtt: catalog.mqtt.credential_endpoint ? "offered" : "not offered" });
+    // Asked for while the lines are claimed: start-up waits for one round trip the less.
+    const bootstrapping = this.#bootstrap(api, tokens);
     const limits = catalog.mqtt.limits;
     this.#outbox.configure({
       ...(limits.max_inflight === undefined ? {} : { maxInflight: limits.max_inflight }),
@@ -190,7 +192,7 @@ export class DeviceRuntime {
     for (const entry of unused) logger.warn("route.unused", { source_id: entry.source_id, pin_port: entry.pin_port, note: "names no route in the catalog" });
     await this.#routes.claim(bindings);
     this.#failsafes.refresh();
-    const bootstrap = await this.#bootstrap(api, tokens);
+    const bootstrap = await bootstrapping;
     const mqttAllowed = catalog.mqtt.credential_endpoint !== undefined && (bootstrap?.available_protocols.includes("mqtt") ?? true);
     this.#running = this.#runTransports(api, tokens, catalog, bindings, mqttAllowed, bootstrap?.cadence.desired_state_poll_seconds).catch((error: unknown) => {
       // Every cloud failure is retried inside the links; reaching here is a fault of ours. Lines,
