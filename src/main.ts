@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { describeError, RealerError } from "./errors.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
-import { ShutdownLatch } from "./runtime/signals.ts";
+import { ShutdownLatch } from "./platform/signals.ts";
 import { COMMIT, VERSION } from "./version.ts";
 
 const HELP = `realer-edge ${VERSION}: firmware runtime for Realer control devices
@@ -81,7 +81,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     if (values.version) {
-      const { runtimeVersion } = await import("./runtime/index.ts");
+      const { runtimeVersion } = await import("./platform/index.ts");
       console.log(`realer-edge ${VERSION} (commit ${COMMIT}, ${runtimeVersion()})`);
       return 0;
     }

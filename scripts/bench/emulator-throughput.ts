@@ -8,7 +8,7 @@ import mqtt from "mqtt";
 import { MQTT_SCOPES } from "../../src/emulator/credentials.ts";
 import type { Emulator } from "../../src/emulator/emulator.ts";
 import { withNoDelay } from "../../src/mqtt/no-delay.ts";
-import { spawnProcess } from "../../src/runtime/index.ts";
+import { spawnProcess } from "../../src/platform/index.ts";
 
 /** What the client process needs: where the broker is, the device's tuple and topics, how much to send. */
 interface RawClientJob {

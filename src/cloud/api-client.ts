@@ -1,6 +1,6 @@
 import * as v from "valibot";
-import { issuePath } from "../config/load.ts";
 import { HttpError, RealerError } from "../errors.ts";
+import { issuePath } from "../issue-path.ts";
 import { truncate } from "../log.ts";
 
 /** One request to Realer's HTTPS API. */

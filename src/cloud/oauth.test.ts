@@ -7,11 +7,10 @@ import type { Clock } from "../clock.ts";
 import { Emulator } from "../emulator/emulator.ts";
 import { HttpError } from "../errors.ts";
 import { silentLogger } from "../log.ts";
-import { withToken } from "../mqtt/link.ts";
 import { Secret } from "../secret.ts";
 import { ApiClient } from "./api-client.ts";
 import { fetchCatalog } from "./catalog.ts";
-import { DEVICE_SCOPES, TokenSource } from "./oauth.ts";
+import { DEVICE_SCOPES, TokenSource, withToken } from "./oauth.ts";
 
 // The emulator's app in process: no network, every request recorded.
 const emulator = new Emulator({ stateDir: mkdtempSync(join(tmpdir(), "realer-oauth-")) });

@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import type { Clock } from "../clock.ts";
+import { HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { Secret } from "../secret.ts";
 import type { ApiClient } from "./api-client.ts";
@@ -87,5 +88,16 @@ export class TokenSource {
     logger.info("auth.token", { renew_after_s: Math.round(renewAfter), scope: answer.scope });
     const now = clock.now();
     return { value: new Secret(answer.access_token), renewAt: now + renewAfter * 1000, expiresAt: answer.expires_in === undefined ? undefined : now + answer.expires_in * 1000 };
+  }
+}
+
+/** Runs `call` with a bearer token; on 401 / 4001 it gets a new token and tries once more. */
+export async function withToken<T>(tokens: TokenSource, call: (token: Secret) => Promise<T>): Promise<T> {
+  try {
+    return await call(await tokens.get());
+  } catch (error) {
+    if (!(error instanceof HttpError) || error.kind !== "auth") throw error;
+    tokens.invalidate();
+    return await call(await tokens.get());
   }
 }

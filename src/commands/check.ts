@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { ApiClient } from "../cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
-import { DEVICE_SCOPES, TokenSource } from "../cloud/oauth.ts";
+import { DEVICE_SCOPES, TokenSource, withToken } from "../cloud/oauth.ts";
 import { systemClock } from "../clock.ts";
 import { loadConfig, readCaFile, readClientSecret } from "../config/load.ts";
 import { type RouteConfig, routeSource } from "../config/schema.ts";
@@ -10,8 +10,7 @@ import { describeError } from "../errors.ts";
 import { createBackend } from "../hal/create.ts";
 import { describeLine, type GpioBackend } from "../hal/types.ts";
 import { silentLogger } from "../log.ts";
-import { withToken } from "../mqtt/link.ts";
-import { createFetch } from "../runtime/index.ts";
+import { createFetch } from "../platform/index.ts";
 
 /** Options of `realer-edge check`. */
 export interface CheckOptions {

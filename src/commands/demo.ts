@@ -10,7 +10,7 @@ import { startDeviceConsole } from "../console/serve-console.ts";
 import { MockBackend } from "../hal/mock.ts";
 import { mockControlApp } from "../hal/mock-control.ts";
 import { createLogger, type Logger, type LogLevel } from "../log.ts";
-import { createFetch, onShutdownSignal, serve } from "../runtime/index.ts";
+import { createFetch, onShutdownSignal, serve } from "../platform/index.ts";
 import { Secret } from "../secret.ts";
 
 /** Options of `realer-edge demo`. */

@@ -1,6 +1,6 @@
 import { Emulator, OPERATOR_PREFIX } from "../emulator/emulator.ts";
 import { createLogger, type LogLevel } from "../log.ts";
-import { onShutdownSignal } from "../runtime/index.ts";
+import { onShutdownSignal } from "../platform/index.ts";
 
 /** Options of `realer-edge emulator`. */
 export interface EmulatorCommandOptions {

@@ -3,7 +3,7 @@
 import { RealerError } from "../errors.ts";
 import { createBackend } from "../hal/create.ts";
 import { BACKEND_NAMES, type BackendName, type Bias, type GpioBackend, type LineRef, type LineValue } from "../hal/types.ts";
-import { onShutdownSignal } from "../runtime/index.ts";
+import { onShutdownSignal } from "../platform/index.ts";
 
 /** Options of `realer-edge gpio`. */
 export interface GpioCommandOptions {

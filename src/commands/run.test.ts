@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { ShutdownLatch } from "../runtime/signals.ts";
+import { ShutdownLatch } from "../platform/signals.ts";
 import { runCommand } from "./run.ts";
 
 describe("runCommand()", () => {

@@ -5,7 +5,7 @@ import { DeviceStore } from "../device/store.ts";
 import { createBackend } from "../hal/create.ts";
 import { MockBackend } from "../hal/mock.ts";
 import { batchedSink, createLogger, type LogLevel } from "../log.ts";
-import { createFetch, serve, type Server, ShutdownLatch, systemTimeSources } from "../runtime/index.ts";
+import { createFetch, serve, type Server, ShutdownLatch, systemTimeSources } from "../platform/index.ts";
 import type { Secret } from "../secret.ts";
 import { createNotifier } from "../service/systemd-notify.ts";
 

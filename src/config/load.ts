@@ -1,18 +1,9 @@
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
 import { RealerError } from "../errors.ts";
+import { issuePath } from "../issue-path.ts";
 import { Secret } from "../secret.ts";
 import { type Config, ConfigSchema } from "./schema.ts";
-
-/** Formats a valibot issue path as `routes[0].line.offset`. */
-export function issuePath(issue: v.BaseIssue<unknown>): string {
-  let out = "";
-  for (const item of issue.path ?? []) {
-    const key = item.key;
-    out += typeof key === "number" ? `[${key}]` : out === "" ? String(key) : `.${String(key)}`;
-  }
-  return out;
-}
 
 function describeIssue(issue: v.BaseIssue<unknown>): string {
   const path = issuePath(issue);

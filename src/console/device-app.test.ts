@@ -35,6 +35,26 @@ async function consoleApp(token?: string, clock: Clock = systemClock) {
 }
 
 describe("device console app", () => {
+  it("stops following the runtime's events once its monitor is closed", async () => {
+    const runtime = new DeviceRuntime({
+      config: parseConfig(JSON.stringify({ api_url: "https://127.0.0.1:9", device_id: 42, client_id: "cdv_x", client_secret: { env: "X" }, gpio: { backend: "mock" }, routes: [] }), "device.json"),
+      clientSecret: new Secret("s"),
+      backend: new MockBackend(),
+      store: await DeviceStore.open(":memory:"),
+      fetch: (() => Promise.reject(new Error("offline"))) as unknown as typeof fetch,
+      ca: undefined,
+      clock: systemClock,
+      logger: silentLogger,
+    });
+    const monitor = new DeviceMonitor(runtime, systemClock);
+    const ack = { messageId: "m1", topic: "t", status: "accepted", errorType: undefined, payload: undefined };
+    runtime.events.emit("settled", ack);
+    assert.equal(monitor.recent().length, 1);
+    monitor.close();
+    runtime.events.emit("settled", { ...ack, messageId: "m2" });
+    assert.equal(monitor.recent().length, 1, "nothing more after close");
+  });
+
   it("answers the status as JSON without any secret, and /metrics as OpenMetrics", async () => {
     const app = await consoleApp();
     const status = await app.request("/api/status");

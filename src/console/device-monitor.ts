@@ -1,7 +1,7 @@
 // What the device console shows, gathered from the runtime's events: per route the last desired
 // value, report and ack; the recent events; and the metrics behind /metrics.
 import type { Clock } from "../clock.ts";
-import type { DeviceRuntime } from "../device/runtime.ts";
+import type { DeviceRuntime, RuntimeEvents } from "../device/runtime.ts";
 import { Counter, CounterReader, Gauge, Histogram, LATENCY_BUCKETS, Registry } from "./metrics.ts";
 
 /** What the console knows of one route beyond what its line reads. */
@@ -44,6 +44,9 @@ export class DeviceMonitor {
   readonly ackLatency: Histogram;
   readonly inputLatency: Histogram;
 
+  /** Removes this monitor's listeners from the runtime. */
+  readonly #off: (() => void)[] = [];
+
   constructor(runtime: DeviceRuntime, clock: Clock) {
     this.#clock = clock;
     const r = this.registry;
@@ -52,6 +55,18 @@ export class DeviceMonitor {
     this.applyLatency = r.add(new Histogram("realer_desired_apply_seconds", "From a desired state's arrival to its line set and its report recorded.", LATENCY_BUCKETS));
     this.ackLatency = r.add(new Histogram("realer_desired_ack_seconds", "From a desired state's report recorded to its application ack.", LATENCY_BUCKETS));
     this.inputLatency = r.add(new Histogram("realer_input_publish_seconds", "From an input edge (or sample) to its reading leaving for the broker.", LATENCY_BUCKETS));
+    this.#readStatus(runtime, clock);
+    this.#follow(runtime);
+  }
+
+  /** Stops following the runtime (the console is stopping); what was gathered stays readable. */
+  close(): void {
+    for (const off of this.#off.splice(0)) off();
+  }
+
+  /** The gauges and counters read from the runtime's status when /metrics is asked. */
+  #readStatus(runtime: DeviceRuntime, clock: Clock): void {
+    const r = this.registry;
     r.add(new CounterReader("realer_mqtt_reconnects", "MQTT reconnects since start.", () => [{ labels: {}, value: runtime.status().link?.reconnects ?? 0 }]));
     r.add(new CounterReader("realer_mqtt_renewals", "MQTT credential renewals since start.", () => [{ labels: {}, value: runtime.status().link?.renewals ?? 0 }]));
     r.add(new Gauge("realer_mqtt_connected", "1 while the MQTT connection is up.", () => (runtime.status().link?.connected ? 1 : 0)));
@@ -74,8 +89,12 @@ export class DeviceMonitor {
     r.add(new Gauge("realer_cloud_trouble", "1 while something beyond a passing fault keeps the device from its cloud (a refused secret, 4002).", () => (runtime.status().trouble === undefined ? 0 : 1)));
     r.add(new Gauge("process_resident_memory_bytes", "Resident memory of the process.", () => process.memoryUsage().rss));
     r.add(new Gauge("process_heap_used_bytes", "JavaScript heap in use.", () => process.memoryUsage().heapUsed));
+  }
 
-    runtime.events.on("desired", (outcome) => {
+  /** The counters, latencies, route activity and recent events that the runtime's events feed. */
+  #follow(runtime: DeviceRuntime): void {
+    const on = <K extends keyof RuntimeEvents>(event: K, listener: (data: RuntimeEvents[K]) => void) => this.#off.push(runtime.events.on(event, listener));
+    on("desired", (outcome) => {
       this.desired.inc({ outcome: outcome.status });
       if (outcome.status !== "duplicate" && outcome.status !== "unanswerable") {
         this.applyLatency.observe((outcome.answeredAt - outcome.receivedAt) / 1000);
@@ -88,24 +107,24 @@ export class DeviceMonitor {
       const kind = outcome.status === "applied" ? "applied" : outcome.status === "duplicate" ? "duplicate" : outcome.status;
       this.#push({ at: outcome.answeredAt, kind, route: outcome.route, text: `${outcome.desiredId}: ${outcome.requested ?? "?"} → reported ${outcome.value}${outcome.reason ? ` (${outcome.reason})` : ""}` });
     });
-    runtime.events.on("reading", (reading) => {
+    on("reading", (reading) => {
       remember(this.#observedAt, reading.messageId, reading.observedAt);
       remember(this.#routeOf, reading.messageId, reading.route);
       this.#route(reading.route).reported = { value: reading.value, at: reading.observedAt, messageId: reading.messageId };
       this.#push({ at: reading.observedAt, kind: "reading", route: reading.route, text: `reading ${reading.value}` });
     });
-    runtime.events.on("local", (change) => {
+    on("local", (change) => {
       remember(this.#routeOf, change.messageId, change.route);
       this.#route(change.route).reported = { value: change.value, at: change.at, messageId: change.messageId };
       this.#push({ at: change.at, kind: "local", route: change.route, text: `local change to ${change.value} (${change.cause})` });
     });
-    runtime.events.on("published", (published) => {
+    on("published", (published) => {
       const observed = this.#observedAt.get(published.messageId);
       if (observed === undefined) return;
       this.#observedAt.delete(published.messageId);
       this.inputLatency.observe(Math.max(0, published.at - observed) / 1000);
     });
-    runtime.events.on("settled", (settled) => {
+    on("settled", (settled) => {
       this.acks.inc({ status: settled.status });
       const now = this.#clock.now();
       const answered = this.#answeredAt.get(settled.messageId);
@@ -118,11 +137,11 @@ export class DeviceMonitor {
       if (activity.reported?.messageId === settled.messageId) activity.ack = { status: settled.status, at: now, errorType: settled.errorType };
       this.#push({ at: now, kind: "ack", route, text: `ack ${settled.status}${settled.errorType ? ` (${settled.errorType})` : ""} for ${settled.messageId}` });
     });
-    runtime.events.on("online", (online) => this.#push({ at: this.#clock.now(), kind: "online", text: `connected to ${online.broker}` }));
-    runtime.events.on("trouble", ({ text }) => this.#push({ at: this.#clock.now(), kind: "trouble", text: text ?? "the cloud answers again" }));
-    runtime.events.on("offline", () => this.#push({ at: this.#clock.now(), kind: "offline", text: "connection lost; reconnecting" }));
+    on("online", (online) => this.#push({ at: this.#clock.now(), kind: "online", text: `connected to ${online.broker}` }));
+    on("trouble", ({ text }) => this.#push({ at: this.#clock.now(), kind: "trouble", text: text ?? "the cloud answers again" }));
+    on("offline", () => this.#push({ at: this.#clock.now(), kind: "offline", text: "connection lost; reconnecting" }));
     const fired = new Set<string>();
-    runtime.events.on("failsafe", ({ failsafes }) => {
+    on("failsafe", ({ failsafes }) => {
       for (const failsafe of failsafes) {
         if (failsafe.state !== "fired") fired.delete(failsafe.route);
         else if (!fired.has(failsafe.route)) {

@@ -2,7 +2,7 @@
 // start), then the HTTP server on the configured address.
 import type { Clock } from "../clock.ts";
 import type { DeviceRuntime } from "../device/runtime.ts";
-import { type Server, serve } from "../runtime/index.ts";
+import { type Server, serve } from "../platform/index.ts";
 import type { Logger } from "../log.ts";
 import type { Secret } from "../secret.ts";
 import { deviceConsoleApp } from "./device-app.ts";
@@ -43,6 +43,9 @@ export function startDeviceConsole(options: {
     url: `http://${host}:${server.port}/`,
     monitor,
     // A browser's open event stream must not hold a stop: bounded like the rig's control server.
-    stop: () => Promise.race([server.stop(), new Promise<void>((resolve) => setTimeout(resolve, 500).unref?.())]),
+    stop: () => {
+      monitor.close();
+      return Promise.race([server.stop(), new Promise<void>((resolve) => setTimeout(resolve, 500).unref?.())]);
+    },
   };
 }

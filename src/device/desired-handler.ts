@@ -4,7 +4,7 @@ import { describeError, RealerError } from "../errors.ts";
 import type { LineValue } from "../hal/types.ts";
 import { type Logger, truncate } from "../log.ts";
 import { DesiredSchema, type FeedPayload, parsePayload, type ReportStatus } from "../mqtt/messages.ts";
-import { StorageError } from "../runtime/index.ts";
+import { StorageError } from "../platform/index.ts";
 import type { Binding } from "./bindings.ts";
 import { newMessageId } from "./message-id.ts";
 import type { Outbox } from "./outbox.ts";

@@ -1,12 +1,11 @@
 import type { ApiClient } from "../cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
 import { fetchBootstrap, fetchDesiredStates, type FeedResult, postFeedData, postFeedDataBatch } from "../cloud/https-api.ts";
-import type { TokenSource } from "../cloud/oauth.ts";
+import { type TokenSource, withToken } from "../cloud/oauth.ts";
 import { type BackoffSettings, decideRetry, isRefusedAsIs, reportRetry, type RetryClass, troubleOf } from "../cloud/retry-policy.ts";
 import type { Clock } from "../clock.ts";
 import { describeError, HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { withToken } from "../mqtt/link.ts";
 import type { Ack } from "../mqtt/messages.ts";
 import type { Binding } from "./bindings.ts";
 import type { DesiredHandler } from "./desired-handler.ts";

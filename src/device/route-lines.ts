@@ -2,7 +2,7 @@
 // names them, inputs watched, file sensors sampled; each bound route's handler, its local
 // changes and readings into the outbox; and everything given back at the end.
 import type { Clock } from "../clock.ts";
-import { type Config, type RouteConfig, routeKey, routeSource } from "../config/schema.ts";
+import { type Config, type FileRouteConfig, type RouteConfig, routeKey, routeSource } from "../config/schema.ts";
 import { RealerError } from "../errors.ts";
 import type { Emitter } from "../events.ts";
 import type { Faults } from "../faults.ts";
@@ -15,7 +15,7 @@ import { FileSensor } from "./file-sensor.ts";
 import { InterlockGroup } from "./interlock.ts";
 import { newMessageId } from "./message-id.ts";
 import type { Outbox } from "./outbox.ts";
-import type { RuntimeEvents } from "./runtime.ts";
+import type { RuntimeEvents } from "./runtime-events.ts";
 import { SensorReader } from "./sensor-reader.ts";
 import type { DeviceStore } from "./store.ts";
 
@@ -93,83 +93,96 @@ export class RouteLines {
   }
 
   async claim(bindings: readonly Binding[]): Promise<void> {
-    const { backend, logger } = this.#deps;
     for (const binding of bindings) {
-      const { config, route } = binding;
-      const key = routeKey(config);
-      if (route.source_type === "command") {
-        if (!route.mqtt.desired_topic) {
-          logger.warn("route.no_desired_topic", { route: binding.name });
-        }
-        if (config.line === undefined) {
-          logger.error("route.needs_line", { route: binding.name, note: "a command route needs a line, not a file; it stays unserved" });
-          continue;
-        }
-        const actuator = this.#actuators.get(key) ?? await this.#claimActuator(config);
-        actuator.onLocalChange((change) => this.#reportLocal(binding, change));
-        const handler = new DesiredHandler({
-          store: this.#deps.store,
-          outbox: this.#deps.outbox,
-          clock: this.#deps.clock,
-          logger,
-          onOutcome: (outcome) => this.#deps.events.emit("desired", outcome),
-          ...(this.#deps.time ? { time: this.#deps.time } : {}),
-        }, binding, actuator);
-        if (route.source_id !== undefined) this.handlersBySource.set(route.source_id, handler);
-        if (route.mqtt.desired_topic) this.handlersByTopic.set(route.mqtt.desired_topic, handler);
-        logger.info("line.claimed", { route: binding.name, line: describeRef(config.line), direction: "output" });
-        continue;
+      if (binding.route.source_type === "command") await this.#claimCommand(binding);
+      else {
+        await this.#releaseEarlyOutput(binding);
+        const { config } = binding;
+        if (config.file !== undefined) await this.#startFileSensor(binding, config);
+        else await this.#claimInput(binding, config.line);
       }
-      const early = this.#actuators.get(key);
-      if (early) {
-        // The config or an earlier catalog said output; this catalog says sensor. The catalog wins.
-        logger.error("route.direction_changed", { route: binding.name, note: "claimed as an output at boot, but the catalog makes it a sensor route; reclaiming it as an input" });
-        await early.shutdown();
-        this.#actuators.delete(key);
-      }
-      if (config.file !== undefined) {
-        const sensor = new FileSensor({
-          config,
-          name: binding.name,
-          clock: this.#deps.clock,
-          logger,
-          report: (value, observedAt) => this.#reportReading(binding, value, observedAt),
-        });
-        await sensor.start();
-        this.#fileSensors.push(sensor);
-        logger.info("sensor.file", { route: binding.name, path: config.file.path });
-        continue;
-      }
-      const ref: LineRef = config.line;
-      const line = await backend.requestLine(ref, {
-        direction: "input",
-        activeLow: config.active_low,
-        bias: config.bias,
-        edge: "both",
-        debounceMs: config.debounce_ms,
-      }, "realer-edge");
-      this.#lines.push(line);
-      this.#sensorLines.set(binding.key, line);
-      const reader = new SensorReader({
-        binding,
-        line,
-        outbox: this.#deps.outbox,
-        clock: this.#deps.clock,
-        logger,
-        faults: this.#deps.faults,
-        onReading: (reading) => this.#deps.events.emit("reading", reading),
-      });
-      await reader.start();
-      this.#sensors.push(reader);
-      logger.info("line.claimed", { route: binding.name, line: describeRef(ref), direction: "input" });
     }
     this.#bindings.push(...bindings);
     try {
       for (const binding of bindings) this.#deps.store.saveDirection(routeKey(binding.config), binding.route.source_type === "command" ? "output" : "input");
     } catch (error) {
       // Only the next boot's early claim needs it; the store logs its own failure.
-      logger.debug("route.direction_not_saved", { error: String(error) });
+      this.#deps.logger.debug("route.direction_not_saved", { error: String(error) });
     }
+  }
+
+  /** A command route: its output (claimed at boot already, or now) and its desired-state handler. */
+  async #claimCommand(binding: Binding): Promise<void> {
+    const { logger } = this.#deps;
+    const { config, route } = binding;
+    if (!route.mqtt.desired_topic) logger.warn("route.no_desired_topic", { route: binding.name });
+    if (config.line === undefined) {
+      logger.error("route.needs_line", { route: binding.name, note: "a command route needs a line, not a file; it stays unserved" });
+      return;
+    }
+    const actuator = this.#actuators.get(routeKey(config)) ?? await this.#claimActuator(config);
+    actuator.onLocalChange((change) => this.#reportLocal(binding, change));
+    const handler = new DesiredHandler({
+      store: this.#deps.store,
+      outbox: this.#deps.outbox,
+      clock: this.#deps.clock,
+      logger,
+      onOutcome: (outcome) => this.#deps.events.emit("desired", outcome),
+      ...(this.#deps.time ? { time: this.#deps.time } : {}),
+    }, binding, actuator);
+    if (route.source_id !== undefined) this.handlersBySource.set(route.source_id, handler);
+    if (route.mqtt.desired_topic) this.handlersByTopic.set(route.mqtt.desired_topic, handler);
+    logger.info("line.claimed", { route: binding.name, line: describeRef(config.line), direction: "output" });
+  }
+
+  /** A sensor route's line claimed as an output at boot (the config or an earlier catalog said so): the catalog wins. */
+  async #releaseEarlyOutput(binding: Binding): Promise<void> {
+    const key = routeKey(binding.config);
+    const early = this.#actuators.get(key);
+    if (!early) return;
+    this.#deps.logger.error("route.direction_changed", { route: binding.name, note: "claimed as an output at boot, but the catalog makes it a sensor route; reclaiming it as an input" });
+    await early.shutdown();
+    this.#actuators.delete(key);
+  }
+
+  /** A sensor read from a file (a 1-Wire thermometer, a value another program writes). */
+  async #startFileSensor(binding: Binding, config: FileRouteConfig): Promise<void> {
+    const sensor = new FileSensor({
+      config,
+      name: binding.name,
+      clock: this.#deps.clock,
+      logger: this.#deps.logger,
+      report: (value, observedAt) => this.#reportReading(binding, value, observedAt),
+    });
+    await sensor.start();
+    this.#fileSensors.push(sensor);
+    this.#deps.logger.info("sensor.file", { route: binding.name, path: config.file.path });
+  }
+
+  /** A sensor on an input line, with its edges (and samples) reported as readings. */
+  async #claimInput(binding: Binding, ref: LineRef): Promise<void> {
+    const { config } = binding;
+    const line = await this.#deps.backend.requestLine(ref, {
+      direction: "input",
+      activeLow: config.active_low,
+      bias: config.bias,
+      edge: "both",
+      debounceMs: config.debounce_ms,
+    }, "realer-edge");
+    this.#lines.push(line);
+    this.#sensorLines.set(binding.key, line);
+    const reader = new SensorReader({
+      binding,
+      line,
+      outbox: this.#deps.outbox,
+      clock: this.#deps.clock,
+      logger: this.#deps.logger,
+      faults: this.#deps.faults,
+      onReading: (reading) => this.#deps.events.emit("reading", reading),
+    });
+    await reader.start();
+    this.#sensors.push(reader);
+    this.#deps.logger.info("line.claimed", { route: binding.name, line: describeRef(ref), direction: "input" });
   }
 
   /** Stops the desired-state handlers' retries (the runtime is stopping). */

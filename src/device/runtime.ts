@@ -1,7 +1,7 @@
 import { ApiClient } from "../cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
 import { type Bootstrap, fetchBootstrap, fetchDesiredStates } from "../cloud/https-api.ts";
-import { DEVICE_SCOPES, TokenSource } from "../cloud/oauth.ts";
+import { DEVICE_SCOPES, TokenSource, withToken } from "../cloud/oauth.ts";
 import { type BackoffSettings, DEFAULT_BACKOFF, decideRetry, reportRetry, type RetryClass, troubleOf } from "../cloud/retry-policy.ts";
 import { FailSafes, type FailSafeStatus } from "./failsafe.ts";
 import { type TimeSource, TimeKeeper, type TimeSources } from "./time-keeper.ts";
@@ -12,13 +12,14 @@ import { Emitter } from "../events.ts";
 import { Faults } from "../faults.ts";
 import type { GpioBackend } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
-import { MqttLink, type LinkStatus, withToken } from "../mqtt/link.ts";
+import { MqttLink, type LinkStatus } from "../mqtt/link.ts";
 import { AckSchema, parsePayload } from "../mqtt/messages.ts";
 import type { Secret } from "../secret.ts";
 import { type Binding, bindRoutes } from "./bindings.ts";
-import { type DesiredOutcome, DesiredHandler } from "./desired-handler.ts";
+import { DesiredHandler } from "./desired-handler.ts";
 import { handleDesiredStates, HttpsLink } from "./https-link.ts";
-import { Outbox, type OutboxStats, type Settled } from "./outbox.ts";
+import { Outbox, type OutboxStats } from "./outbox.ts";
+import type { RuntimeEvents } from "./runtime-events.ts";
 import { RouteLines, type RouteView } from "./route-lines.ts";
 import type { DeviceStore, StorageHealth } from "./store.ts";
 
@@ -45,22 +46,7 @@ export interface RuntimeDeps {
   readonly time?: TimeSources & { readonly bootId: string };
 }
 
-/** Events the runtime emits, for tests, benchmarks and the demo. */
-export interface RuntimeEvents extends Record<string, unknown> {
-  online: { readonly broker: string };
-  offline: Record<string, never>;
-  desired: DesiredOutcome;
-  settled: Settled;
-  reading: { readonly route: string; readonly value: string; readonly messageId: string; readonly observedAt: number };
-  /** An output changed by itself (pulse end, interlock, a local switch), reported without a desired_id. */
-  local: { readonly route: string; readonly value: string; readonly cause: string; readonly messageId: string; readonly at: number };
-  /** A message left for the broker for the first time. */
-  published: { readonly messageId: string; readonly topic: string; readonly at: number };
-  /** What keeps the device from its cloud beyond a passing fault (a refused secret, 4002), or undefined once it is gone. */
-  trouble: { readonly text: string | undefined };
-  /** An output's fail-safe was armed, fired or disarmed. */
-  failsafe: { readonly failsafes: readonly FailSafeStatus[] };
-}
+export type { RuntimeEvents } from "./runtime-events.ts";
 
 export type { RouteView } from "./route-lines.ts";
 

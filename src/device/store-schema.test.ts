@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { createLogger } from "../log.ts";
-import { openDatabase, StorageError } from "../runtime/index.ts";
+import { openDatabase, StorageError } from "../platform/index.ts";
 import { SCHEMA_VERSION } from "./store-schema.ts";
 import { DeviceStore, STATE_FILE } from "./store.ts";
 

@@ -1,7 +1,7 @@
 // The state file's schema, by version, and the steps that bring an older file forward. A file
 // records its version in SQLite's user_version; 0.1.0 wrote none (0).
-import type { Database } from "../runtime/index.ts";
-import { StorageError } from "../runtime/index.ts";
+import type { Database } from "../platform/index.ts";
+import { StorageError } from "../platform/index.ts";
 
 /** The version this code writes and reads. */
 export const SCHEMA_VERSION = 3;

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { type Logger, silentLogger } from "../log.ts";
 import type { FeedPayload } from "../mqtt/messages.ts";
-import { type Database, openDatabase, StorageError } from "../runtime/index.ts";
+import { type Database, openDatabase, StorageError } from "../platform/index.ts";
 import { OUR_TABLES, prepareSchema, SCHEMA_VERSION } from "./store-schema.ts";
 
 /** Command reports go before sensor telemetry. */

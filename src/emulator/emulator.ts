@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RealerError } from "../errors.ts";
 import { type Logger, silentLogger } from "../log.ts";
-import { type Database, openDatabase, type Server, serve } from "../runtime/index.ts";
+import { type Database, openDatabase, type Server, serve } from "../platform/index.ts";
 import { Secret } from "../secret.ts";
 import { consoleRoutes } from "./console-routes.ts";
 import { Broker, DEVICE_TOPIC_ROOT } from "./broker.ts";

@@ -2,7 +2,7 @@ import { Emitter } from "../events.ts";
 import { createHash } from "node:crypto";
 import { DEVICE_TOPIC_ROOT } from "./broker.ts";
 import { publicId } from "./ids.ts";
-import type { Database } from "../runtime/index.ts";
+import type { Database } from "../platform/index.ts";
 
 /** What a route carries: sensor readings or command reports. */
 export type SourceType = "sensor" | "command";

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { RealerError } from "../errors.ts";
-import { ERRNO, type LibC } from "../runtime/libc.ts";
+import { ERRNO, type LibC } from "../platform/libc.ts";
 import { CdevBackend } from "./cdev.ts";
 
 /** A libc whose every open fails with `errno`: the chips are there, this user may not open them. */

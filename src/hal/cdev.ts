@@ -3,7 +3,7 @@
 // library versions; `libgpiod` in the config names this backend too.
 import { readdirSync } from "node:fs";
 import { RealerError } from "../errors.ts";
-import { ERRNO, F_GETFL, F_SETFL, type LibC, loadLibc, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLERR, POLLIN } from "../runtime/libc.ts";
+import { ERRNO, F_GETFL, F_SETFL, type LibC, loadLibc, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLERR, POLLIN } from "../platform/libc.ts";
 import { FdWatcher } from "./fd-watcher.ts";
 import { checkSettings } from "./settings.ts";
 import type { ChipInfo, EdgeEvent, GpioBackend, LineInfo, LineRef, LineRequest, LineSettings, LineValue } from "./types.ts";

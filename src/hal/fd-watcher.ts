@@ -1,7 +1,7 @@
 // Waits for file descriptors (cdev line requests, sysfs value files) without blocking the event
 // loop. Deno runs poll(2) on a worker thread through a non-blocking FFI call; Bun has no such
 // call, so it asks poll(2) with a zero timeout on a short timer. One poll covers every fd.
-import type { LibC } from "../runtime/libc.ts";
+import type { LibC } from "../platform/libc.ts";
 
 const POLLFD_SIZE = 8;
 /** How long one off-thread poll waits before the set of fds is read again (Deno). */

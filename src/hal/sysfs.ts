@@ -3,7 +3,7 @@
 // the same controller is gpiochip504 on one kernel and gpiochip512 on the next.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { RealerError } from "../errors.ts";
-import { type LibC, loadLibc, O_CLOEXEC, O_NONBLOCK, O_RDONLY, POLLERR, POLLPRI } from "../runtime/libc.ts";
+import { type LibC, loadLibc, O_CLOEXEC, O_NONBLOCK, O_RDONLY, POLLERR, POLLPRI } from "../platform/libc.ts";
 import { checkSettings } from "./settings.ts";
 import { FdWatcher } from "./fd-watcher.ts";
 import type { ChipInfo, EdgeEvent, GpioBackend, LineInfo, LineRef, LineRequest, LineSettings, LineValue } from "./types.ts";

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { arch } from "node:process";
 import { fileURLToPath } from "node:url";
 import { RealerError } from "../errors.ts";
-import { type ChildProcessHandle, runtimeName, spawnProcess } from "../runtime/index.ts";
+import { type ChildProcessHandle, runtimeName, spawnProcess } from "../platform/index.ts";
 
 /** Where Debian's qemu-user and arm64 glibc put their files. */
 export const QEMU_AARCH64 = "/usr/bin/qemu-aarch64-static";

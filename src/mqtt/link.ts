@@ -2,12 +2,11 @@ import { backoffDelay } from "../backoff.ts";
 import type { ApiClient } from "../cloud/api-client.ts";
 import type { Catalog } from "../cloud/catalog.ts";
 import { type MqttCredential, requestCredential } from "../cloud/credentials.ts";
-import type { TokenSource } from "../cloud/oauth.ts";
+import { type TokenSource, withToken } from "../cloud/oauth.ts";
 import type { Clock } from "../clock.ts";
 import { type BackoffSettings, decideRetry, reportRetry, type RetryClass, troubleOf } from "../cloud/retry-policy.ts";
-import { describeError, HttpError } from "../errors.ts";
+import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { Secret } from "../secret.ts";
 import { MqttSession, reasonName, type SessionEnd } from "./session.ts";
 
 /** Options for {@linkcode MqttLink}. */
@@ -44,17 +43,6 @@ export interface LinkStatus {
 }
 
 const STABLE_MS = 60_000;
-
-/** Runs `call` with a bearer token; on 401 / 4001 it gets a new token and tries once more. */
-export async function withToken<T>(tokens: TokenSource, call: (token: Secret) => Promise<T>): Promise<T> {
-  try {
-    return await call(await tokens.get());
-  } catch (error) {
-    if (!(error instanceof HttpError) || error.kind !== "auth") throw error;
-    tokens.invalidate();
-    return await call(await tokens.get());
-  }
-}
 
 /**
  * Keeps the device connected: credential, CONNECT with exactly that tuple, SUBSCRIBE with every

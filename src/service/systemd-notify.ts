@@ -1,6 +1,6 @@
 import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { AF_UNIX, type LibC, loadLibc, MSG_DONTWAIT, SOCK_CLOEXEC, SOCK_DGRAM, unixAddress } from "../runtime/libc.ts";
+import { AF_UNIX, type LibC, loadLibc, MSG_DONTWAIT, SOCK_CLOEXEC, SOCK_DGRAM, unixAddress } from "../platform/libc.ts";
 
 /** Talks to systemd for a `Type=notify` unit with a watchdog. */
 export interface ServiceNotifier {

@@ -9,7 +9,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { type RunningConsole, startDeviceConsole } from "../../src/console/serve-console.ts";
 import { systemClock } from "../../src/clock.ts";
 import type { Emulator } from "../../src/emulator/emulator.ts";
-import { runtimeName } from "../../src/runtime/index.ts";
+import { runtimeName } from "../../src/platform/index.ts";
 import { Secret } from "../../src/secret.ts";
 import { startCli } from "../helpers/cli.ts";
 import { browserUnavailable, chromiumArgs, CHROMIUM, screenshotPath, spkiPin } from "../helpers/browser.ts";

@@ -11,7 +11,7 @@ import type { Emulator, Provisioned } from "../../src/emulator/emulator.ts";
 import { RealerError } from "../../src/errors.ts";
 import { silentLogger } from "../../src/log.ts";
 import { MqttSession } from "../../src/mqtt/session.ts";
-import { createFetch } from "../../src/runtime/index.ts";
+import { createFetch } from "../../src/platform/index.ts";
 import { Secret } from "../../src/secret.ts";
 import { DEMO_ROUTES, startEmulator, waitFor } from "../helpers/harness.ts";
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { hilCommand } from "../../src/commands/hil.ts";
 import { deviceCommand } from "../../src/hil/device-under-test.ts";
-import { spawnProcess } from "../../src/runtime/index.ts";
+import { spawnProcess } from "../../src/platform/index.ts";
 import { tempDir } from "../helpers/harness.ts";
 
 const EXAMPLES = new URL("../../examples/hil/", import.meta.url).pathname;

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import type { Emulator } from "../../src/emulator/emulator.ts";
-import { AF_UNIX, type LibC, loadLibc, MSG_DONTWAIT, SOCK_DGRAM, unixAddress } from "../../src/runtime/libc.ts";
-import { runtimeName } from "../../src/runtime/index.ts";
+import { AF_UNIX, type LibC, loadLibc, MSG_DONTWAIT, SOCK_DGRAM, unixAddress } from "../../src/platform/libc.ts";
+import { runtimeName } from "../../src/platform/index.ts";
 import { startCli } from "../helpers/cli.ts";
 import { DEMO_ROUTES, deviceConfig, startEmulator, tempDir, waitFor } from "../helpers/harness.ts";
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Emulator } from "../../src/emulator/emulator.ts";
 import { findFreePort } from "../../src/emulator/free-port.ts";
 import { ARM64_SYSROOT, QEMU_AARCH64 } from "../../src/hil/device-under-test.ts";
-import { spawnProcess } from "../../src/runtime/index.ts";
+import { spawnProcess } from "../../src/platform/index.ts";
 import { DEMO_ROUTES, deviceConfig, waitFor } from "./harness.ts";
 
 /** Whether this machine can run an arm64 binary under qemu-user. */

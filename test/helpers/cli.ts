@@ -1,6 +1,6 @@
 // Runs the realer-edge CLI as a child process under the runtime the tests run on.
 import { fileURLToPath } from "node:url";
-import { type ChildProcessHandle, runtimeName, spawnProcess } from "../../src/runtime/index.ts";
+import { type ChildProcessHandle, runtimeName, spawnProcess } from "../../src/platform/index.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 

@@ -13,7 +13,7 @@ import type { Limits } from "../../src/emulator/context.ts";
 import { Emulator, type Provisioned } from "../../src/emulator/emulator.ts";
 import { MockBackend } from "../../src/hal/mock.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/log.ts";
-import { createFetch } from "../../src/runtime/index.ts";
+import { createFetch } from "../../src/platform/index.ts";
 import { Secret } from "../../src/secret.ts";
 
 /** Retry timing for tests: the same shape as the field defaults, a hundred times faster. */

@@ -1,7 +1,7 @@
 // Holds an exclusive lock on a SQLite file for a while, as another process would (a service
 // instance still closing, a tool reading it), then lets go. Prints "held" once it holds it.
 // Usage: hold-database.ts FILE MS
-import { openDatabase } from "../../src/runtime/index.ts";
+import { openDatabase } from "../../src/platform/index.ts";
 
 const [file, ms] = process.argv.slice(2);
 const db = await openDatabase(file!);

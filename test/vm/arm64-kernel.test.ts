@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { CONFORMANCE_CASES } from "../../src/hal/conformance.ts";
-import { runtimeName } from "../../src/runtime/index.ts";
+import { runtimeName } from "../../src/platform/index.ts";
 import { bootVm, buildInitramfs, compileArm64, vmAssets, vmUnavailable } from "./qemu.ts";
 
 const unavailable = vmUnavailable();

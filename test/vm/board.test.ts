@@ -13,7 +13,7 @@ import { build } from "../../scripts/build.ts";
 import { buildDeb } from "../../scripts/package.ts";
 import { Emulator } from "../../src/emulator/emulator.ts";
 import { VERSION } from "../../src/version.ts";
-import { runtimeName } from "../../src/runtime/index.ts";
+import { runtimeName } from "../../src/platform/index.ts";
 import { boardImage, copyBoardImage } from "./board-image.ts";
 import { buildPreviousReleaseDeb, PREVIOUS_RELEASE } from "./previous-release.ts";
 import { assertGuestVerdict, buildInitramfs, compileArm64, startVm, vmAssets, vmUnavailable } from "./qemu.ts";

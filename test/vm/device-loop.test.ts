@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { runtimeName } from "../../src/runtime/index.ts";
+import { runtimeName } from "../../src/platform/index.ts";
 import { build } from "../../scripts/build.ts";
 import { assertGuestVerdict, bootVm, buildInitramfs, compileArm64, vmAssets, vmUnavailable } from "./qemu.ts";
 

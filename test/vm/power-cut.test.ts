@@ -3,7 +3,7 @@
 // and the end are checked. Runs once, under `bun test`; the figures are printed.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { runtimeName } from "../../src/runtime/index.ts";
+import { runtimeName } from "../../src/platform/index.ts";
 import { type CampaignFigures, describeFigures, runPowerCutCampaign } from "./power-cut-campaign.ts";
 import { vmUnavailable } from "./qemu.ts";
 

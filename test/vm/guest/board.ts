@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createFetch, openDatabase } from "../../../src/runtime/index.ts";
+import { createFetch, openDatabase } from "../../../src/platform/index.ts";
 
 const HERE = "/opt/realer-test";
 const simDir = process.env.SIM_DIR!;

@@ -7,7 +7,7 @@ import { CdevBackend } from "../../../src/hal/cdev.ts";
 import { CONFORMANCE_CASES, type ConformanceTarget, runCase } from "../../../src/hal/conformance.ts";
 import { SysfsBackend } from "../../../src/hal/sysfs.ts";
 import type { GpioBackend, LineRef } from "../../../src/hal/types.ts";
-import { loadLibc } from "../../../src/runtime/libc.ts";
+import { loadLibc } from "../../../src/platform/libc.ts";
 
 const simDir = process.env.SIM_DIR!; // /sys/devices/platform/gpio-sim.0/gpiochipN
 const label = process.env.SIM_LABEL!;

@@ -4,7 +4,7 @@
 // Prints one line per check for the host test:  LOOP ok|fail <name>[: <why>],  MEASURE …
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createFetch, loadLibc } from "../../../src/runtime/index.ts";
+import { createFetch, loadLibc } from "../../../src/platform/index.ts";
 
 const BINARY = "/opt/realer-edge";
 const simDir = process.env.SIM_DIR!;

@@ -12,7 +12,7 @@
 //   PC outbox <n>                    (the final boot, every second) messages still waiting to be acked
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { openDatabase } from "../../../src/runtime/index.ts";
+import { openDatabase } from "../../../src/platform/index.ts";
 
 const BINARY = "/opt/realer-edge";
 const DATABASE = "/data/state/realer-edge.sqlite";

@@ -8,7 +8,7 @@ import { openDatabase, runtimeName, spawnProcess } from "./index.ts";
 
 const HOLDER = fileURLToPath(new URL("../../test/helpers/hold-database.ts", import.meta.url));
 
-describe("SQLite through the runtime seam", () => {
+describe("SQLite through the platform seam", () => {
   it("waits for another process that holds the file at open, rather than refusing it", { timeout: 30_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "realer-sqlite-"));
     try {
