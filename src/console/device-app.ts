@@ -5,7 +5,7 @@ import { type Context, Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
 import * as v from "valibot";
-import type { Clock } from "../clock.ts";
+import type { Clock, Timer } from "../clock.ts";
 import type { DeviceRuntime } from "../device/runtime.ts";
 import { describeError, RealerError } from "../errors.ts";
 import { type Logger, silentLogger } from "../log.ts";
@@ -120,21 +120,21 @@ export function deviceConsoleApp(options: DeviceConsoleOptions): Hono {
         // A browser that went away mid-write; the abort handler below cleans up.
         logger.debug("console.stream_write_failed", { error: describeError(error) });
       };
-      let pending: ReturnType<typeof setTimeout> | undefined;
+      let pending: Timer | undefined;
       const unsubscribe = monitor.subscribe((event) => {
         void stream.writeSSE({ event: "event", data: JSON.stringify(event) }).catch(dropped);
         // Many events in a burst make one snapshot.
-        pending ??= setTimeout(() => {
+        pending ??= clock.after(100, () => {
           pending = undefined;
           void send().catch(dropped);
-        }, 100);
+        });
       });
-      const timer = setInterval(() => void send().catch(dropped), options.snapshotEveryMs ?? 2000);
+      const timer = clock.every(options.snapshotEveryMs ?? 2000, () => void send().catch(dropped));
       stream.onAbort(() => {
         closed = true;
         unsubscribe();
-        clearInterval(timer);
-        clearTimeout(pending);
+        timer.cancel();
+        pending?.cancel();
       });
       await send();
       while (!closed) await stream.sleep(1000);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { systemClock } from "../clock.ts";
+import { ManualClock } from "../manual-clock.ts";
 import { parseRoute, type RouteConfig, routeKey } from "../config/schema.ts";
 import { MockBackend } from "../hal/mock.ts";
 import type { GpioBackend, LineRequest } from "../hal/types.ts";
@@ -13,7 +14,6 @@ import { DeviceStore } from "./store.ts";
 
 const relay = (offset: number, extra: Partial<Parameters<typeof parseRoute>[0]> = {}): RouteConfig =>
   parseRoute({ pin_port: String(offset), line: { chip: "gpiochip0", offset }, ...extra });
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const deps = async () => ({ store: await DeviceStore.open(":memory:"), clock: systemClock, logger: testLogger("actuator") });
 
 describe("power-on policy", () => {
@@ -54,12 +54,15 @@ describe("power-on policy", () => {
 describe("Actuator", () => {
   it("ends a pulse by itself and reports it as a local change", async () => {
     const mock = new MockBackend();
-    const actuator = await Actuator.claim(mock, relay(6, { pulse_ms: 60 }), await deps());
+    const clock = new ManualClock();
+    const actuator = await Actuator.claim(mock, relay(6, { pulse_ms: 60 }), { ...(await deps()), clock });
     const changes: LocalChange[] = [];
     actuator.onLocalChange((change) => changes.push(change));
     assert.equal(await actuator.apply(1, "desired"), 1);
     assert.equal(mock.getLevel({ chip: "gpiochip0", offset: 6 }), 1);
-    await sleep(150);
+    await clock.advance(59);
+    assert.equal(mock.getLevel({ chip: "gpiochip0", offset: 6 }), 1, "on for the whole pulse");
+    await clock.advance(1);
     assert.equal(mock.getLevel({ chip: "gpiochip0", offset: 6 }), 0);
     assert.deepEqual(changes.map((change) => [change.value, change.cause]), [[0, "pulse"]]);
   });

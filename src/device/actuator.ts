@@ -2,7 +2,7 @@
 // chooses (set in the same request, so the line never shows another level), written and read
 // back, remembered for `restore`, reverted by itself when it is a pulse output, and kept apart
 // from the other outputs of its interlock group.
-import type { Clock } from "../clock.ts";
+import type { Clock, Timer } from "../clock.ts";
 import { type RouteConfig, routeKey } from "../config/schema.ts";
 import { describeError, RealerError } from "../errors.ts";
 import type { GpioBackend, LineRef, LineRequest, LineValue } from "../hal/types.ts";
@@ -64,7 +64,7 @@ export class Actuator {
   /** The last change made before anyone listened (a fail-safe or pulse before the catalog bound the route). */
   #unheard: LocalChange | undefined;
   #written: LineValue;
-  #pulse: ReturnType<typeof setTimeout> | undefined;
+  #pulse: Timer | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #drifts = 0;
 
@@ -149,7 +149,7 @@ export class Actuator {
   /** Ends a pending pulse and gives the line back, first setting it inactive when the policy (or a pulse) says so. */
   async shutdown(): Promise<void> {
     const pulsing = this.#pulse !== undefined;
-    clearTimeout(this.#pulse);
+    this.#pulse?.cancel();
     this.#pulse = undefined;
     if ((this.config.shutdown === "safe" || pulsing) && this.#written === 1) {
       await this.#write(0, "shutdown").catch((error: unknown) => {
@@ -175,7 +175,7 @@ export class Actuator {
 
   async #write(value: LineValue, cause: ChangeCause): Promise<LineValue> {
     const { clock, logger } = this.#deps;
-    clearTimeout(this.#pulse);
+    this.#pulse?.cancel();
     this.#pulse = undefined;
     await this.#line.setValue(value);
     this.#written = value;
@@ -188,10 +188,10 @@ export class Actuator {
     }
     if (value === 1 && this.config.pulse_ms !== undefined) {
       const pulseMs = this.config.pulse_ms;
-      this.#pulse = setTimeout(() => {
+      this.#pulse = clock.after(pulseMs, () => {
         this.#pulse = undefined;
         void this.apply(0, "pulse").catch((error: unknown) => logger.error("line.pulse_failed", { route: this.key, error: describeError(error) }));
-      }, pulseMs);
+      });
     }
     if (cause !== "desired") {
       const change: LocalChange = { value: observed, cause, at: clock.now() };

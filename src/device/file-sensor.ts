@@ -2,7 +2,7 @@
 // temperature file (millidegrees) or its older w1_slave form ("... t=23125"). Sampled on a
 // timer, scaled, and reported when it leaves the deadband or when the heartbeat is due.
 import { readFile } from "node:fs/promises";
-import type { Clock } from "../clock.ts";
+import type { Clock, Timer } from "../clock.ts";
 import type { FileRouteConfig } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 
@@ -38,7 +38,7 @@ export interface FileSensorOptions {
 /** Samples one file source. */
 export class FileSensor {
   readonly #options: FileSensorOptions;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #timer: Timer | undefined;
   #last: { value: number; at: number } | undefined;
   #failing = false;
 
@@ -50,12 +50,12 @@ export class FileSensor {
   async start(): Promise<void> {
     await this.sample();
     const intervalS = this.#options.config.sample_interval_s ?? 10;
-    this.#timer = setInterval(() => void this.sample(), intervalS * 1000);
+    this.#timer = this.#options.clock.every(intervalS * 1000, () => void this.sample());
   }
 
   /** Stops sampling. */
   stop(): void {
-    clearInterval(this.#timer);
+    this.#timer?.cancel();
   }
 
   /** Reads the file once and reports the value when it is due. */

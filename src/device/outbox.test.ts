@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { systemClock } from "../clock.ts";
 import { silentLogger } from "../log.ts";
 import { ManualClock } from "../manual-clock.ts";
 import { Outbox, type OutboxLimits } from "./outbox.ts";
@@ -12,13 +11,15 @@ const reading = (id: string, value = "1.0") => ({ message_id: id, value, value_r
 
 async function outbox(limits: Partial<OutboxLimits>) {
   const store = await DeviceStore.open(":memory:");
-  const box = new Outbox({ store, clock: systemClock, logger: silentLogger, ackTimeoutMs: 60_000, limits });
+  const clock = new ManualClock();
+  const box = new Outbox({ store, clock, logger: silentLogger, ackTimeoutMs: 60_000, limits });
   const sent: { topic: string; id: string; at: number }[] = [];
   return {
     store,
     box,
     sent,
-    attach: () => box.attach({ publish: (topic, payload) => Promise.resolve(void sent.push({ topic, id: JSON.parse(payload).message_id, at: Date.now() })) }),
+    clock,
+    attach: () => box.attach({ publish: (topic, payload) => Promise.resolve(void sent.push({ topic, id: JSON.parse(payload).message_id, at: clock.now() })) }),
   };
 }
 
@@ -59,19 +60,22 @@ describe("Outbox", () => {
   });
 
   it("holds to max_publish_per_second", async () => {
-    const { box, sent, attach } = await outbox({ maxInflight: 100, maxPublishPerSecond: 5 });
+    const { box, sent, attach, clock } = await outbox({ maxInflight: 100, maxPublishPerSecond: 5 });
     for (let i = 0; i < 8; i++) box.enqueue("sensor", 1, reading(`m${i}`));
-    const started = Date.now();
+    await clock.advance(0);
+    const started = clock.now();
     attach();
     assert.equal(sent.length, 5, "one second's worth at once");
-    await new Promise((resolve) => setTimeout(resolve, 700));
-    assert.ok(sent.length >= 7 && sent.length <= 8, `${sent.length} sent after 0.7 s`);
-    assert.ok(sent.at(-1)!.at - started >= 150, "the rest waited for tokens");
+    await clock.advance(150);
+    assert.equal(sent.length, 5, "nothing more before a token (one per 200 ms)");
+    await clock.advance(450);
+    assert.equal(sent.length, 8, "three more by 0.6 s");
+    assert.deepEqual(sent.slice(5).map((s) => s.at - started), [200, 400, 600], "one a token");
     box.detach();
   });
 
   it("writes the readings of one turn in one commit, and settles acks in a batch the next sends skip", async () => {
-    const { store, box, sent, attach } = await outbox({ maxInflight: 10, maxPublishPerSecond: 1000 });
+    const { store, box, sent, attach, clock } = await outbox({ maxInflight: 10, maxPublishPerSecond: 1000 });
     for (const id of ["a", "b", "c"]) box.enqueue("sensor", 1, reading(id));
     assert.equal(store.outboxDepth(), 0, "not yet: the turn is not over");
     assert.equal(box.depth, 3, "but counted as waiting");
@@ -83,30 +87,30 @@ describe("Outbox", () => {
     box.detach();
     attach();
     assert.deepEqual(sent.map((s) => s.id), ["a", "b", "c", "b", "c"], "an acked message is never sent again, deleted or not");
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await clock.advance(20);
     assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["b", "c"], "deleted in the batch");
     box.close();
   });
 
   it("sends a message queued again while its acked row waits to be deleted (a redelivered desired state's answer), and keeps it", async () => {
-    const { store, box, sent, attach } = await outbox({ maxInflight: 10, maxPublishPerSecond: 1000 });
+    const { store, box, sent, attach, clock } = await outbox({ maxInflight: 10, maxPublishPerSecond: 1000 });
     const report = { ...reading("r1"), desired_id: "des_1" };
     box.enqueue("relay", 0, report);
     await turn();
     attach();
     box.settle({ message_id: "r1", status: "accepted", retryable: false, feed_data_topic: "relay" });
     box.enqueue("relay", 0, report); // the same answer again, before the acked row's delete
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await clock.advance(20);
     assert.deepEqual(sent.map((s) => s.id), ["r1", "r1"], "sent again");
     assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["r1"], "kept until this copy's ack");
     box.settle({ message_id: "r1", status: "replayed", retryable: false, feed_data_topic: "relay" });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await clock.advance(20);
     assert.equal(store.outboxDepth(), 0);
     box.close();
   });
 
   it("sends a message queued again while a copy is in flight once more after that copy's ack", async () => {
-    const { store, box, sent, attach } = await outbox({ maxInflight: 10, maxPublishPerSecond: 1000 });
+    const { store, box, sent, attach, clock } = await outbox({ maxInflight: 10, maxPublishPerSecond: 1000 });
     const report = { ...reading("r1"), desired_id: "des_1" };
     box.enqueue("relay", 0, report);
     await turn();
@@ -117,7 +121,7 @@ describe("Outbox", () => {
     box.settle({ message_id: "r1", status: "accepted", retryable: false, feed_data_topic: "relay" });
     assert.deepEqual(sent.map((s) => s.id), ["r1", "r1"], "the repeat goes after the first copy's ack");
     box.settle({ message_id: "r1", status: "replayed", retryable: false, feed_data_topic: "relay" });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await clock.advance(20);
     assert.equal(store.outboxDepth(), 0);
     box.close();
   });

@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.ts";
+import type { Clock, Timer } from "../clock.ts";
 import { describeError } from "../errors.ts";
 import { type Logger, truncate } from "../log.ts";
 import type { Ack, FeedPayload } from "../mqtt/messages.ts";
@@ -103,7 +103,7 @@ export interface OutboxOptions {
 
 interface Inflight {
   readonly row: OutboxRow;
-  readonly timer: ReturnType<typeof setTimeout>;
+  readonly timer: Timer;
 }
 
 const FINAL = new Set(["accepted", "replayed", "rejected", "conflict"]);
@@ -118,11 +118,11 @@ export class Outbox {
   readonly #latestValue = new Set<string>();
   readonly stats: OutboxStats = { accepted: 0, replayed: 0, rejected: 0, conflict: 0, dropped: 0, coalesced: 0, resent: 0, held: 0, unanswerable: 0, waitingForClock: 0 };
   readonly #held: Held[] = [];
-  #heldRetry: ReturnType<typeof setTimeout> | undefined;
+  #heldRetry: Timer | undefined;
   #heldWrite = false;
   /** Acked messages whose row is not deleted yet (the delete is batched and not synced). */
   readonly #settling = new Map<string, { readonly topic: string | undefined; readonly bytes: number }>();
-  #settleFlush: ReturnType<typeof setTimeout> | undefined;
+  #settleFlush: Timer | undefined;
   /** Rows in the table and their payload characters, counted rather than scanned. */
   #sizes: { messages: number; bytes: number } | undefined;
   #lastDepth = 0;
@@ -133,7 +133,7 @@ export class Outbox {
   #pumping = false;
   #tokens = 0;
   #refilledAt = 0;
-  #wake: ReturnType<typeof setTimeout> | undefined;
+  #wake: Timer | undefined;
   readonly #sent = new Set<string>();
   /** Messages answered with a retryable error, and when they may go again. */
   readonly #notBefore = new Map<string, number>();
@@ -181,7 +181,7 @@ export class Outbox {
   /** Stops the timers: the runtime is stopping. Held readings that never reached the disk are logged. */
   close(): void {
     this.detach();
-    clearTimeout(this.#heldRetry);
+    this.#heldRetry?.cancel();
     this.#heldRetry = undefined;
     this.#flushSettled();
     if (this.#held.length > 0) this.#options.logger.error("outbox.lost_on_stop", { messages: this.#held.length, note: "the store refused them until the end" });
@@ -319,11 +319,11 @@ export class Outbox {
           logger.warn("outbox.dropped", { messages: dropped.length, reason: `the store refuses writes and ${HELD_MAX} readings already wait in memory`, error: describeError(error) });
         }
         this.stats.held = this.#held.length;
-        this.#heldRetry ??= setTimeout(() => {
+        this.#heldRetry ??= this.#options.clock.after(HELD_RETRY_MS, () => {
           this.#heldRetry = undefined;
           this.#writeHeld();
           this.pump();
-        }, HELD_RETRY_MS);
+        });
         return;
       }
       this.#held.splice(0, batch.length);
@@ -396,7 +396,7 @@ export class Outbox {
   detach(): void {
     this.#publisher = undefined;
     this.#reread();
-    clearTimeout(this.#wake);
+    this.#wake?.cancel();
     this.#wake = undefined;
     this.#clearInflight();
   }
@@ -461,14 +461,14 @@ export class Outbox {
 
   /** Deletes acked rows in batches: a few milliseconds' worth of acks share one unsynced commit. */
   #scheduleSettle(): void {
-    this.#settleFlush ??= setTimeout(() => {
+    this.#settleFlush ??= this.#options.clock.after(SETTLE_BATCH_MS, () => {
       this.#settleFlush = undefined;
       this.#flushSettled();
-    }, SETTLE_BATCH_MS);
+    });
   }
 
   #flushSettled(): void {
-    clearTimeout(this.#settleFlush);
+    this.#settleFlush?.cancel();
     this.#settleFlush = undefined;
     if (this.#settling.size === 0) return;
     const batch = [...this.#settling];
@@ -532,22 +532,22 @@ export class Outbox {
   #wakeForToken(): void {
     if (this.#wake !== undefined) return;
     const waitMs = Math.max(1, Math.ceil(((1 - (this.#tokens % 1)) / this.#limits.maxPublishPerSecond) * 1000));
-    this.#wake = setTimeout(() => {
+    this.#wake = this.#options.clock.after(waitMs, () => {
       this.#wake = undefined;
       this.pump();
-    }, waitMs);
+    });
   }
 
   #send(publisher: Publisher, row: OutboxRow): void {
     const { logger, ackTimeoutMs } = this.#options;
     this.#notBefore.delete(row.messageId);
-    const timer = setTimeout(() => {
+    const timer = this.#options.clock.after(ackTimeoutMs, () => {
       if (this.#inflight.get(row.messageId)?.timer !== timer) return;
       logger.warn("ack.timeout", { message_id: row.messageId, after_ms: ackTimeoutMs });
       this.#inflight.delete(row.messageId);
       this.#reread();
       this.pump();
-    }, ackTimeoutMs);
+    });
     this.#inflight.set(row.messageId, { row, timer });
     if (this.#sent.has(row.messageId)) this.stats.resent++;
     else {
@@ -596,12 +596,12 @@ export class Outbox {
 
   #forget(messageId: string): void {
     const inflight = this.#inflight.get(messageId);
-    if (inflight) clearTimeout(inflight.timer);
+    inflight?.timer.cancel();
     this.#inflight.delete(messageId);
   }
 
   #clearInflight(): void {
-    for (const inflight of this.#inflight.values()) clearTimeout(inflight.timer);
+    for (const inflight of this.#inflight.values()) inflight.timer.cancel();
     this.#inflight.clear();
     this.#again.clear(); // Everything waiting goes again on the next attach, repeats included.
   }

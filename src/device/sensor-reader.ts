@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.ts";
+import type { Clock, Timer } from "../clock.ts";
 import type { Faults } from "../faults.ts";
 import type { LineRequest, LineValue } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
@@ -26,7 +26,7 @@ export interface SensorReaderOptions {
 export class SensorReader {
   readonly #options: SensorReaderOptions;
   #unwatch: (() => void) | undefined;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #timer: Timer | undefined;
 
   constructor(options: SensorReaderOptions) {
     this.#options = options;
@@ -39,19 +39,19 @@ export class SensorReader {
     this.#report(await line.getValue(), clock.now(), "start");
     const interval = binding.config.sample_interval_s;
     if (interval !== undefined) {
-      this.#timer = setInterval(() => {
+      this.#timer = clock.every(interval * 1000, () => {
         void line.getValue().then(
           (value) => this.#report(value, clock.now(), "sample"),
           (error: unknown) => this.#options.faults?.report("sensor.read_failed", error, { route: binding.name }),
         );
-      }, interval * 1000);
+      });
     }
   }
 
   /** Stops watching and sampling. */
   stop(): void {
     this.#unwatch?.();
-    clearInterval(this.#timer);
+    this.#timer?.cancel();
   }
 
   #report(value: LineValue, observedAt: number, cause: string): void {
