@@ -3,14 +3,14 @@ import { join } from "node:path";
 import { systemClock } from "../clock.ts";
 import { DeviceRuntime, type RuntimeEvents } from "../device/runtime.ts";
 import { DEMO_ROUTES, demoDeviceConfig, RELAY_LINE, SWITCH_LINE } from "./demo-device.ts";
-import { DeviceStore } from "../device/store.ts";
+import { composeDevice } from "../device/compose.ts";
 import { Emulator, OPERATOR_PREFIX } from "../emulator/emulator.ts";
 import { describeError } from "../errors.ts";
 import { startDeviceConsole } from "../console/serve-console.ts";
 import { MockBackend } from "../hal/mock.ts";
 import { mockControlApp } from "../hal/mock-control.ts";
 import { createLogger, type Logger, type LogLevel } from "../log.ts";
-import { createFetch, onShutdownSignal, serve } from "../platform/index.ts";
+import { onShutdownSignal, serve } from "../platform/index.ts";
 import { Secret } from "../secret.ts";
 
 /** Options of `realer-edge demo`. */
@@ -78,18 +78,8 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
   rmSync(deviceDir, { recursive: true, force: true });
   const config = demoDeviceConfig(emulator, device, deviceDir, level);
   const mock = new MockBackend();
-  const store = await DeviceStore.open(deviceDir);
+  const { runtime, close } = await composeDevice({ config, clientSecret: new Secret(device.client_secret), ca: emulator.caPem, backend: mock, logger: createLogger({ level, source: "device" }) });
   const control = serve({ hostname: "127.0.0.1", port: 0, fetch: mockControlApp(mock).fetch });
-  const runtime = new DeviceRuntime({
-    config,
-    clientSecret: new Secret(device.client_secret),
-    backend: mock,
-    store,
-    fetch: createFetch(emulator.caPem),
-    ca: emulator.caPem,
-    clock: systemClock,
-    logger: createLogger({ level, source: "device" }),
-  });
   const web = startDeviceConsole({ runtime, deviceId: device.device_id, host: "127.0.0.1", port: 0, token: undefined, clock: systemClock });
   log.info("consoles", { device: web.url, emulator: `${emulator.url}${OPERATOR_PREFIX}/console` });
   const stopped = new Promise<void>((resolve) => onShutdownSignal(() => resolve()));
@@ -108,7 +98,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     await runtime.stop();
     await web.stop();
     await control.stop();
-    store.close();
+    await close();
     await emulator.stop();
     log.info("stopped");
   }

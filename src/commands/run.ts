@@ -1,11 +1,9 @@
 import { systemClock } from "../clock.ts";
 import { loadConfig, readCaFile, readClientSecret, readSecret } from "../config/load.ts";
-import { DeviceRuntime } from "../device/runtime.ts";
-import { DeviceStore } from "../device/store.ts";
-import { createBackend } from "../hal/create.ts";
+import { composeDevice } from "../device/compose.ts";
 import { MockBackend } from "../hal/mock.ts";
 import { batchedSink, createLogger, type LogLevel } from "../log.ts";
-import { createFetch, serve, type Server, ShutdownLatch, systemTimeSources } from "../platform/index.ts";
+import { serve, type Server, ShutdownLatch, systemTimeSources } from "../platform/index.ts";
 import type { Secret } from "../secret.ts";
 import { createNotifier } from "../service/systemd-notify.ts";
 
@@ -45,8 +43,8 @@ export async function runCommand(options: RunOptions): Promise<void> {
   };
   const ca = readCaFile(config, options.configPath);
   if (stopSignal) return;
-  const backend = await createBackend(config.gpio.backend);
-  const store = await DeviceStore.open(config.state_dir, { logger });
+  const time = await systemTimeSources();
+  const { runtime, backend, close } = await composeDevice({ config, clientSecret, ca, logger, time });
   let control: Server | undefined;
   if (backend instanceof MockBackend && config.gpio.control_port !== undefined) {
     // Loaded only when asked for, like the console: a field device never holds hono at all.
@@ -55,8 +53,6 @@ export async function runCommand(options: RunOptions): Promise<void> {
     logger.info("mock.control", { url: `http://127.0.0.1:${control.port}/lines` });
   }
   const consoleToken = config.console.enabled && config.console.token ? readSecret(config.console.token, "console.token", options.configPath, options.env) : undefined;
-  const time = await systemTimeSources();
-  const runtime = new DeviceRuntime({ config, clientSecret, backend, store, fetch: createFetch(ca), ca, clock: systemClock, logger, time });
   const web = config.console.enabled
     ? (await import("../console/serve-console.ts")).startDeviceConsole({
       runtime,
@@ -118,8 +114,7 @@ export async function runCommand(options: RunOptions): Promise<void> {
     // Deno's server stop waits for idle keep-alive connections; a rig's must not hold the exit.
     await Promise.race([control?.stop(), new Promise((resolve) => setTimeout(resolve, 500).unref?.())]);
     await web?.stop();
-    await backend.close();
-    store.close();
+    await close();
     notifier.close();
     lines.flush();
     process.off("exit", lines.flush);

@@ -4,16 +4,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BackoffSettings } from "../../src/cloud/retry-policy.ts";
-import { systemClock } from "../../src/clock.ts";
 import { DEMO_ROUTES, demoDeviceConfig } from "../../src/commands/demo-device.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { DeviceRuntime, type RuntimeDeps, type RuntimeEvents } from "../../src/device/runtime.ts";
-import { DeviceStore } from "../../src/device/store.ts";
+import { composeDevice } from "../../src/device/compose.ts";
+import type { DeviceStore } from "../../src/device/store.ts";
 import type { Limits } from "../../src/emulator/context.ts";
 import { Emulator, type Provisioned } from "../../src/emulator/emulator.ts";
 import { MockBackend } from "../../src/hal/mock.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/log.ts";
-import { createFetch } from "../../src/platform/index.ts";
 import { Secret } from "../../src/secret.ts";
 
 /** Retry timing for tests: the same shape as the field defaults, a hundred times faster. */
@@ -123,9 +122,8 @@ export async function startDevice(
   const stateDir = options.stateDir ?? dir!.path;
   const mock = options.mock ?? new MockBackend();
   const log: string[] = [];
-  const store = await DeviceStore.open(stateDir, { logger: testLogger("store", log) });
   const base = deviceConfig(emulator, device, stateDir, options.sampleIntervalS);
-  const runtime = new DeviceRuntime({
+  const { runtime, store, close } = await composeDevice({
     config: {
       ...base,
       routes: options.routes ? options.routes(base.routes) : base.routes,
@@ -134,11 +132,10 @@ export async function startDevice(
     },
     clientSecret: options.clientSecret ?? new Secret(device.client_secret),
     backend: mock,
-    store,
-    fetch: options.wrapFetch ? options.wrapFetch(createFetch(emulator.caPem)) : createFetch(emulator.caPem),
     ca: emulator.caPem,
-    clock: systemClock,
     logger: testLogger("device", log),
+    storeLogger: testLogger("store", log),
+    ...(options.wrapFetch ? { wrapFetch: options.wrapFetch } : {}),
     ...(options.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: options.ackTimeoutMs }),
     backoff: options.backoff ?? FAST_BACKOFF,
     ...(options.time ? { time: options.time } : {}),
@@ -162,8 +159,7 @@ export async function startDevice(
       runtime.requestStop();
       await started.catch(() => {});
       await runtime.stop();
-      store.close();
-      await mock.close();
+      await close();
       dir?.remove();
     },
   };

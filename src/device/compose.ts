@@ -1,0 +1,81 @@
+// The one place a device is put together from its config: the GPIO backend, the state store, the
+// HTTPS client that trusts the config's CA, and the runtime over them. `realer-edge run`, the
+// demo and the test harness all call it, and differ only in what they pass.
+import { type Clock, systemClock } from "../clock.ts";
+import type { BackoffSettings } from "../cloud/retry-policy.ts";
+import type { Config } from "../config/schema.ts";
+import { createBackend } from "../hal/create.ts";
+import type { GpioBackend } from "../hal/types.ts";
+import type { Logger } from "../log.ts";
+import { createFetch } from "../platform/index.ts";
+import type { Secret } from "../secret.ts";
+import { DeviceRuntime, type RuntimeDeps } from "./runtime.ts";
+import { DeviceStore } from "./store.ts";
+
+/** What the caller decides; everything else follows from `config`. */
+export interface DeviceParts {
+  readonly config: Config;
+  /** The client secret, or a reader that fetches it afresh for each token. */
+  readonly clientSecret: Secret | (() => Secret);
+  /** PEM CA for the API and the broker (the config's `ca_file`), or undefined for the system's. */
+  readonly ca: string | undefined;
+  readonly logger: Logger;
+  /** The store's own logger (its failures and recoveries); the device's by default. */
+  readonly storeLogger?: Logger;
+  /** A backend made by the caller (a mock it drives); by default the config's `gpio.backend`. */
+  readonly backend?: GpioBackend;
+  readonly clock?: Clock;
+  /** Wraps the HTTPS client (a test's captive portal, say). */
+  readonly wrapFetch?: (inner: typeof fetch) => typeof fetch;
+  readonly time?: RuntimeDeps["time"];
+  readonly ackTimeoutMs?: number;
+  readonly backoff?: BackoffSettings;
+}
+
+/** A device put together, not yet started. */
+export interface ComposedDevice {
+  readonly runtime: DeviceRuntime;
+  readonly store: DeviceStore;
+  readonly backend: GpioBackend;
+  /** Closes the store and the backend, after `runtime.stop()`. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the backend and the store (at the config's `state_dir`) and builds the runtime over them.
+ * A store that cannot be opened closes the backend it opened before failing.
+ */
+export async function composeDevice(parts: DeviceParts): Promise<ComposedDevice> {
+  const { config, logger } = parts;
+  const backend = parts.backend ?? await createBackend(config.gpio.backend);
+  let store: DeviceStore;
+  try {
+    store = await DeviceStore.open(config.state_dir, { logger: parts.storeLogger ?? logger });
+  } catch (error) {
+    if (!parts.backend) await backend.close();
+    throw error;
+  }
+  const https = createFetch(parts.ca);
+  const runtime = new DeviceRuntime({
+    config,
+    clientSecret: parts.clientSecret,
+    backend,
+    store,
+    fetch: parts.wrapFetch ? parts.wrapFetch(https) : https,
+    ca: parts.ca,
+    clock: parts.clock ?? systemClock,
+    logger,
+    ...(parts.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: parts.ackTimeoutMs }),
+    ...(parts.backoff === undefined ? {} : { backoff: parts.backoff }),
+    ...(parts.time === undefined ? {} : { time: parts.time }),
+  });
+  return {
+    runtime,
+    store,
+    backend,
+    close: async () => {
+      store.close();
+      await backend.close();
+    },
+  };
+}
