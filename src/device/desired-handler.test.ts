@@ -177,6 +177,37 @@ describe("DesiredHandler", () => {
   });
 });
 
+describe("DesiredHandler: the spec's desired-state rules (5.3), one row each", () => {
+  // Each row starts on a relay that des_0 (value 1.0, sequence 10) has switched on, then sends one
+  // message; the clock stands at 2026-11-30T12:00:00Z.
+  const minutes = (n: number) => new Date(Date.UTC(2026, 10, 30, 12) + n * 60_000).toISOString();
+  const rows: { rule: string; message: Uint8Array; status: DesiredOutcome["status"]; value: string; writes: LineValue[]; sequence?: number }[] = [
+    { rule: "a newer sequence_number is applied first, then reported with what the line reads", message: desired("des_1", "0.0", 11), status: "applied", value: "0.0", writes: [1, 0], sequence: 11 },
+    { rule: "an equal sequence_number is outdated: stale, the hardware untouched", message: desired("des_1", "0.0", 10), status: "stale", value: "1.0", writes: [1], sequence: 10 },
+    { rule: "a lower sequence_number is outdated: stale, the hardware untouched", message: desired("des_1", "0.0", 9), status: "stale", value: "1.0", writes: [1], sequence: 9 },
+    { rule: "an expires_at in the past: stale, not acted on", message: desired("des_1", "0.0", 11, { expires_at: minutes(-1) }), status: "stale", value: "1.0", writes: [1] },
+    { rule: "an expires_at still ahead: applied", message: desired("des_1", "0.0", 11, { expires_at: minutes(5) }), status: "applied", value: "0.0", writes: [1, 0] },
+    { rule: "a value the relay cannot take (0.5): rejected, with the physical state", message: desired("des_1", "0.5", 11), status: "rejected", value: "1.0", writes: [1] },
+    { rule: "a value that is not a number: rejected, with the physical state", message: desired("des_1", "on", 11), status: "rejected", value: "1.0", writes: [1] },
+    { rule: "a message without a value: rejected, with the physical state", message: encode({ desired_id: "des_1", sequence_number: 11 }), status: "rejected", value: "1.0", writes: [1] },
+    { rule: "a duplicate delivery of an answered desired_id repeats the stored report and does not act twice", message: desired("des_0", "0.0", 10), status: "duplicate", value: "1.0", writes: [1] },
+  ];
+  for (const row of rows) {
+    it(row.rule, async () => {
+      const { line, handler, outcomes, reports } = await setup();
+      await handler.handle(desired("des_0", "1.0", 10));
+      await handler.handle(row.message);
+      const outcome = outcomes.at(-1);
+      assert.deepEqual([outcome?.status, outcome?.value], [row.status, row.value]);
+      assert.deepEqual(line.writes, row.writes, "what reached the hardware");
+      const answer = reports().find((report) => report.message_id === outcome?.messageId);
+      assert.ok(answer, "its report waits in the outbox");
+      assert.equal(answer.desired_id, row.status === "duplicate" ? "des_0" : "des_1", "the report carries the desired_id");
+      if (row.sequence !== undefined) assert.equal(answer.sequence_number, row.sequence, "the sequence_number is echoed");
+    });
+  }
+});
+
 describe("DesiredHandler fuzz", () => {
   it("answers every usable desired_id exactly once among 10,000 seeded hostile and valid payloads", async () => {
     const { line, handler, store, outcomes, outbox } = await setup();

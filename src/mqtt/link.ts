@@ -7,7 +7,7 @@ import type { Clock } from "../clock.ts";
 import { type BackoffSettings, decideRetry, reportRetry, type RetryClass, troubleOf } from "../cloud/retry-policy.ts";
 import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { MqttSession, reasonName, type SessionEnd } from "./session.ts";
+import { MqttSession, reasonName, type SessionEnd, type SessionOptions } from "./session.ts";
 
 /** Options for {@linkcode MqttLink}. */
 export interface LinkOptions {
@@ -19,16 +19,20 @@ export interface LinkOptions {
   readonly logger: Logger;
   /** Topics to subscribe after every connect: the ack topic and each desired topic. */
   readonly topics: readonly string[];
-  readonly onOnline: (session: MqttSession) => void;
+  readonly onOnline: (session: LinkSession) => void;
   readonly onOffline: () => void;
   readonly onMessage: (topic: string, payload: Uint8Array) => void | Promise<void>;
   readonly backoff: BackoffSettings;
-  /** Told what keeps the link down beyond a passing fault, and `undefined` once it connects. */
   /** What keeps the link down beyond a passing fault (undefined once gone), with the retry's class. */
   readonly onTrouble?: (trouble: string | undefined, retryClass?: RetryClass) => void;
   /** Told of each message left without a PUBACK (its answer could not be recorded). */
   readonly onUnacknowledged?: (topic: string, error: unknown) => void;
+  /** Opens a session: `MqttSession.connect`, a real broker over TLS, unless a test gives a fake. */
+  readonly connect?: (options: SessionOptions) => Promise<LinkSession>;
 }
+
+/** What the link and the runtime use of a session (`MqttSession`, or a test's fake). */
+export type LinkSession = Pick<MqttSession, "publish" | "subscribe" | "end" | "closed">;
 
 /** What the link is doing, for status pages and tests. */
 export interface LinkStatus {
@@ -121,10 +125,11 @@ export class MqttLink {
     return credential;
   }
 
-  async #connect(credential: MqttCredential, signal: AbortSignal): Promise<MqttSession> {
+  async #connect(credential: MqttCredential, signal: AbortSignal): Promise<LinkSession> {
     const { catalog, ca, logger, topics } = this.#options;
     const limits = catalog.mqtt.limits;
-    const session = await MqttSession.connect({
+    const connect = this.#options.connect ?? ((options: SessionOptions) => MqttSession.connect(options));
+    const session = await connect({
       brokerUrl: catalog.mqtt.broker_url,
       credential,
       ca,
@@ -149,7 +154,7 @@ export class MqttLink {
     return session;
   }
 
-  async #waitForEndOrRenewal(session: MqttSession, credential: MqttCredential, signal: AbortSignal): Promise<SessionEnd | "renew" | "abort"> {
+  async #waitForEndOrRenewal(session: LinkSession, credential: MqttCredential, signal: AbortSignal): Promise<SessionEnd | "renew" | "abort"> {
     const { clock } = this.#options;
     const lifetime = Math.max(0, credential.renewAt - credential.issuedAt);
     const jitter = Math.random() * Math.min(30_000, lifetime * 0.1);
@@ -168,7 +173,7 @@ export class MqttLink {
     }
   }
 
-  async #renew(old: MqttCredential, session: MqttSession): Promise<MqttCredential | undefined> {
+  async #renew(old: MqttCredential, session: LinkSession): Promise<MqttCredential | undefined> {
     const { logger } = this.#options;
     logger.info("mqtt.renewing", { username: old.username });
     try {

@@ -1,0 +1,89 @@
+// The routes' lines with no network: the mock backend, a store in memory, a manual clock.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { CatalogRoute } from "../cloud/catalog.ts";
+import { parseConfig } from "../config/load.ts";
+import { Emitter } from "../events.ts";
+import { Faults } from "../faults.ts";
+import { MockBackend } from "../hal/mock.ts";
+import { silentLogger } from "../log.ts";
+import { ManualClock } from "../manual-clock.ts";
+import type { FeedPayload } from "../mqtt/messages.ts";
+import { bindRoutes } from "./bindings.ts";
+import { Outbox } from "./outbox.ts";
+import { RouteLines } from "./route-lines.ts";
+import type { RuntimeEvents } from "./runtime-events.ts";
+import { DeviceStore } from "./store.ts";
+
+const RELAY = { chip: "gpiochip0", offset: 6 };
+const SWITCH = { chip: "gpiochip0", offset: 5 };
+const topic = (pin: string) => `realer/iot/v1/devices/1/routes/${pin}/feed-data`;
+const catalogRoute = (pin: string, type: "command" | "sensor"): CatalogRoute => ({
+  source_type: type,
+  source_id: `${type}_${pin}`,
+  pin_port: pin,
+  mqtt: { feed_data_topic: topic(pin), ...(type === "command" ? { desired_topic: `realer/iot/v1/devices/1/routes/${pin}/desired` } : {}) },
+} as CatalogRoute);
+
+async function setup(routes: unknown[], store?: DeviceStore) {
+  const config = parseConfig(JSON.stringify({ api_url: "https://127.0.0.1:9", device_id: 1, client_id: "cdv_x", client_secret: { env: "X" }, gpio: { backend: "mock" }, routes }), "device.json");
+  const clock = new ManualClock();
+  const backend = new MockBackend();
+  const state = store ?? await DeviceStore.open(":memory:");
+  const outbox = new Outbox({ store: state, clock, logger: silentLogger, ackTimeoutMs: 60_000 });
+  const events = new Emitter<RuntimeEvents>();
+  const lines = new RouteLines({ config, backend, store: state, clock, logger: silentLogger, outbox, events, faults: new Faults(silentLogger, clock) });
+  const waiting = () => state.pendingOutbox(1000).map((row) => ({ topic: row.topic, ...(JSON.parse(row.payload) as FeedPayload) }));
+  return { config, clock, backend, store: state, outbox, events, lines, waiting };
+}
+
+describe("RouteLines", () => {
+  it("claims a command route's line as an output with its handler, and a sensor's as an input that reports its start value", async () => {
+    const { config, backend, lines, waiting, clock } = await setup([{ pin_port: "6", line: RELAY }, { pin_port: "5", line: SWITCH, bias: "pull-up" }]);
+    const { bindings } = bindRoutes([catalogRoute("6", "command"), catalogRoute("5", "sensor")], config.routes);
+    await lines.claim(bindings);
+    await clock.advance(0);
+    assert.equal(backend.getLevel(RELAY), 0, "the relay powers on off");
+    assert.ok(lines.handlersBySource.has("command_6") && lines.handlersByTopic.has("realer/iot/v1/devices/1/routes/6/desired"));
+    assert.deepEqual(waiting().map((m) => [m.topic, m.value]), [[topic("5"), "1.0"]], "the switch's level at start, as a reading");
+    await lines.release();
+  });
+
+  it("reports a sensor edge as a reading and a local change of an output as a report without desired_id", async () => {
+    const { config, backend, lines, waiting, clock, events } = await setup([{ pin_port: "6", line: RELAY }, { pin_port: "5", line: SWITCH }]);
+    await lines.claim(bindRoutes([catalogRoute("6", "command"), catalogRoute("5", "sensor")], config.routes).bindings);
+    const seen: string[] = [];
+    events.on("reading", (reading) => seen.push(`reading ${reading.value}`));
+    events.on("local", (change) => seen.push(`local ${change.value} ${change.cause}`));
+    backend.setPull(SWITCH, 1);
+    await clock.advance(0);
+    assert.equal(await lines.setLocal(topic("6"), 1), "1.0");
+    await clock.advance(0);
+    assert.equal(backend.getLevel(RELAY), 1);
+    assert.deepEqual(seen, ["reading 1.0", "local 1.0 local"]);
+    const relayReports = waiting().filter((m) => m.topic === topic("6"));
+    assert.deepEqual(relayReports.map((m) => [m.value, m.desired_id]), [["1.0", undefined]]);
+    await lines.release();
+  });
+
+  it("claims a known output at boot, before any catalog, and gives it back as an input when the catalog says sensor", async () => {
+    const store = await DeviceStore.open(":memory:");
+    store.saveDirection("pin_port:6", "output");
+    store.saveLineState("pin_port:6", 1, new ManualClock().now() - 60_000); // a minute before this boot
+    const { config, backend, lines } = await setup([{ pin_port: "6", line: RELAY, power_on: "restore" }], store);
+    await lines.claimOutputsAtBoot();
+    assert.equal(backend.getLevel(RELAY), 1, "restored before the network");
+    await lines.claim(bindRoutes([catalogRoute("6", "sensor")], config.routes).bindings);
+    assert.equal(store.direction("pin_port:6"), "input", "remembered for the next boot");
+    assert.equal(lines.handlersBySource.size, 0, "no desired states on a sensor");
+    await lines.release();
+  });
+
+  it("leaves a command route on a file unserved, and says so, while serving the rest", async () => {
+    const { config, lines, backend } = await setup([{ pin_port: "6", file: { path: "/nonexistent/temp" } }, { pin_port: "7", line: { chip: "gpiochip0", offset: 7 } }]);
+    await lines.claim(bindRoutes([catalogRoute("6", "command"), catalogRoute("7", "command")], config.routes).bindings);
+    assert.deepEqual([...lines.handlersBySource.keys()], ["command_7"]);
+    assert.equal(backend.getLevel({ chip: "gpiochip0", offset: 7 }), 0);
+    await lines.release();
+  });
+});
