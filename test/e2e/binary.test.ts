@@ -6,13 +6,17 @@ import type { Emulator } from "../../src/emulator/emulator.ts";
 import { join } from "node:path";
 import { build } from "../../scripts/build.ts";
 import { hilCommand } from "../../src/commands/hil.ts";
+import { runtimeName } from "../../src/platform/index.ts";
 import { canRunArm64, runBinaryScenario } from "../helpers/binary.ts";
 import { startEmulator, tempDir } from "../helpers/harness.ts";
 
 const arm64Missing = canRunArm64() ? false : "qemu-user-static or libc6-arm64-cross is missing (scripts/setup.sh installs them)";
 if (arm64Missing) console.error(`SKIPPING the arm64 binary test: ${arm64Missing}`);
 
-describe("compiled binaries", () => {
+// A compiled binary carries its own runtime: bun test runs these once.
+const once = runtimeName === "deno" ? "compiled binaries carry their own runtime; bun test runs them once" : false;
+
+describe("compiled binaries", { skip: once }, () => {
   let emulator: Emulator;
   let stop: () => Promise<void>;
   let dir: { path: string; remove: () => void };

@@ -146,7 +146,7 @@ describe("crash recovery (SIGKILL, real broker)", () => {
     }
   };
 
-  it(`loses nothing and answers nothing twice across ${KILLS} SIGKILLs`, { timeout: 240_000 }, () => stopAndRestart("SIGKILL", KILLS));
+  it(`loses nothing and answers nothing twice across ${KILLS} SIGKILLs`, { timeout: 60_000 + KILLS * 10_000 }, () => stopAndRestart("SIGKILL", KILLS));
 
   it("loses nothing across SIGTERMs during a stream, each a clean exit 0", { timeout: 120_000 }, () => stopAndRestart("SIGTERM", 5));
 });

@@ -18,7 +18,7 @@ describe(`power cuts on the arm64 VM (${CUTS} cuts, cloud on the host)`, { skip 
     console.log(describeFigures(result));
     return result;
   }));
-  const options = { timeout: 1_500_000 };
+  const options = { timeout: Math.max(1_500_000, CUTS * 90_000) };
 
   it("every boot finds an intact database (PRAGMA integrity_check ok)", options, async () => {
     const result = await figures();
