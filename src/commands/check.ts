@@ -8,7 +8,7 @@ import { type RouteConfig, routeSource } from "../config/schema.ts";
 import { bindRoutes } from "../device/bindings.ts";
 import { describeError } from "../errors.ts";
 import { createBackend } from "../hal/create.ts";
-import { describeLine, type GpioBackend } from "../hal/types.ts";
+import { describeLine, type GpioBackend, lineWord } from "../hal/types.ts";
 import { silentLogger } from "../log.ts";
 import { createFetch } from "../platform/index.ts";
 
@@ -20,7 +20,7 @@ export interface CheckOptions {
   readonly print: (line: string) => void;
 }
 
-const lineKey = (config: RouteConfig) => config.line === undefined ? `file:${config.file?.path}` : "name" in config.line ? `name:${config.line.name}` : `${config.line.chip}:${config.line.offset}`;
+const lineKey = (config: RouteConfig) => config.line === undefined ? `file:${config.file?.path}` : "name" in config.line ? `name:${config.line.name}` : lineWord(config.line);
 const entryText = (config: RouteConfig) => config.source_id ?? (config.pin_port === undefined ? config.feed_data_topic ?? "?" : `pin_port ${config.pin_port}`);
 
 async function checkLines(backend: GpioBackend, routes: readonly RouteConfig[]): Promise<{ problems: string[]; directions: Map<string, string> }> {

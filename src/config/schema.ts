@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { LOG_LEVELS } from "../log.ts";
-import { BACKEND_NAMES } from "../hal/types.ts";
+import { BACKEND_NAMES, lineWord } from "../hal/types.ts";
 
 const NonEmpty = v.pipe(v.string(), v.minLength(1, "must not be empty"));
 
@@ -206,7 +206,7 @@ export type RouteConfig = Config["routes"][number];
 /** What a route reads or drives, in a few words: "gpiochip0:6", a line name, or "file /path". */
 export function routeSource(route: RouteConfig): string {
   if (route.line === undefined) return `file ${route.file?.path}`;
-  return "name" in route.line ? route.line.name : `${route.line.chip}:${route.line.offset}`;
+  return lineWord(route.line);
 }
 
 type RouteInput = v.InferInput<typeof RouteSchema>;

@@ -5,7 +5,7 @@
 import type { Clock, Timer } from "../clock.ts";
 import { type RouteConfig, routeKey } from "../config/schema.ts";
 import { describeError, RealerError } from "../errors.ts";
-import type { GpioBackend, LineRef, LineRequest, LineValue } from "../hal/types.ts";
+import { type GpioBackend, type LineRequest, type LineValue, lineWord } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
 import type { InterlockGroup } from "./interlock.ts";
 import type { DeviceStore, SavedLineState } from "./store.ts";
@@ -102,7 +102,7 @@ export class Actuator {
     const actuator = new Actuator(config, line, deps, choice.value);
     actuator.#remember(choice.value);
     interlock?.add(actuator);
-    logger.info("line.power_on", { route: key, line: describeRef(ref), value: formatLineValue(choice.value), reason: choice.reason });
+    logger.info("line.power_on", { route: key, line: lineWord(ref), value: formatLineValue(choice.value), reason: choice.reason });
     return actuator;
   }
 
@@ -202,7 +202,3 @@ export class Actuator {
   }
 }
 
-/** A line reference as a short word for logs. */
-export function describeRef(ref: LineRef): string {
-  return "name" in ref ? ref.name : `${ref.chip}:${ref.offset}`;
-}

@@ -6,9 +6,9 @@ import { type Config, type FileRouteConfig, type RouteConfig, routeKey, routeSou
 import { RealerError } from "../errors.ts";
 import type { Emitter } from "../events.ts";
 import type { Faults } from "../faults.ts";
-import type { GpioBackend, LineRef, LineRequest } from "../hal/types.ts";
+import { type GpioBackend, type LineRef, type LineRequest, lineWord } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
-import { Actuator, describeRef, type LocalChange } from "./actuator.ts";
+import { Actuator, type LocalChange } from "./actuator.ts";
 import type { Binding } from "./bindings.ts";
 import { DesiredHandler } from "./desired-handler.ts";
 import { FileSensor } from "./file-sensor.ts";
@@ -132,7 +132,7 @@ export class RouteLines {
     }, binding, actuator);
     if (route.source_id !== undefined) this.handlersBySource.set(route.source_id, handler);
     if (route.mqtt.desired_topic) this.handlersByTopic.set(route.mqtt.desired_topic, handler);
-    logger.info("line.claimed", { route: binding.name, line: describeRef(config.line), direction: "output" });
+    logger.info("line.claimed", { route: binding.name, line: lineWord(config.line), direction: "output" });
   }
 
   /** A sensor route's line claimed as an output at boot (the config or an earlier catalog said so): the catalog wins. */
@@ -182,7 +182,7 @@ export class RouteLines {
     });
     await reader.start();
     this.#sensors.push(reader);
-    this.#deps.logger.info("line.claimed", { route: binding.name, line: describeRef(ref), direction: "input" });
+    this.#deps.logger.info("line.claimed", { route: binding.name, line: lineWord(ref), direction: "input" });
   }
 
   /** Stops the desired-state handlers' retries (the runtime is stopping). */
@@ -249,7 +249,7 @@ export class RouteLines {
     for (const actuator of this.#actuators.values()) await actuator.shutdown();
     this.#actuators.clear();
     for (const line of this.#lines.splice(0)) {
-      await line.release().catch((error: unknown) => this.#deps.logger.warn("line.release_failed", { line: `${line.chip}:${line.offset}`, error: String(error) }));
+      await line.release().catch((error: unknown) => this.#deps.logger.warn("line.release_failed", { line: lineWord(line), error: String(error) }));
     }
   }
 }

@@ -101,7 +101,15 @@ export interface GpioBackend extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+// A line is described here and nowhere else, in two forms: a phrase for messages, a word for log
+// fields and tables.
+
 /** A line reference as one short phrase for messages: "line 17 on gpiochip0" or "line \"RELAY1\"". */
 export function describeLine(ref: LineRef): string {
   return "name" in ref ? `line "${ref.name}"` : `line ${ref.offset} on ${ref.chip}`;
+}
+
+/** A line reference as one word for log fields and tables: "gpiochip0:17" or "RELAY1". */
+export function lineWord(ref: LineRef): string {
+  return "name" in ref ? ref.name : `${ref.chip}:${ref.offset}`;
 }
