@@ -39,7 +39,9 @@ describe("device loop (emulator + mosquitto + mock GPIO)", () => {
       "an applied report carries the observed value and omits report_status",
     );
     await waitFor("the device to see the ack", () => dev.seen.settled.some((s) => s.payload?.desired_id === desired.desiredId && s.status === "accepted"));
-    assert.equal(dev.runtime.outboxDepth, 0);
+    // The read of open desired states after connect may list this one while its report is in
+    // flight: a duplicate delivery, whose report goes once more (answered `replayed`). Nothing stays.
+    await waitFor("the outbox to empty", () => dev.runtime.outboxDepth === 0);
   });
 
   it("reports a sensor change with the time it was observed, and the reading is accepted", async () => {
