@@ -24,7 +24,16 @@ import { brokerFloors, fdatasyncSamples } from "./bench/floors.ts";
 import { histogramPage } from "./bench/report.ts";
 import { renderTable, type Row, summarize } from "./bench/stats.ts";
 
-const { values } = parseArgs({ options: { binary: { type: "string" }, soak: { type: "string" }, rounds: { type: "string" }, backlog: { type: "string" }, only: { type: "string" }, profile: { type: "string" } } });
+const { values } = parseArgs({
+  options: {
+    binary: { type: "string" },
+    soak: { type: "string" },
+    rounds: { type: "string" },
+    backlog: { type: "string" },
+    only: { type: "string" },
+    profile: { type: "string" },
+  },
+});
 const ROUNDS = Number(values.rounds ?? 300);
 const WARMUP = 30;
 const BACKLOG = Number(values.backlog ?? 10_000);
@@ -62,7 +71,13 @@ function watchArrivals(emulator: Emulator, deviceId: number) {
   return { byDesired, readings, off };
 }
 
-async function launch(emulator: Emulator, kind: DeviceKind, stateDir: string, backlogDevice?: ReturnType<Emulator["provision"]>, readyEvent = "mqtt.connected") {
+async function launch(
+  emulator: Emulator,
+  kind: DeviceKind,
+  stateDir: string,
+  backlogDevice?: ReturnType<Emulator["provision"]>,
+  readyEvent = "mqtt.connected",
+) {
   const device = backlogDevice ?? emulator.provision(DEMO_ROUTES);
   const port = await findFreePort();
   const dir = tempDir("bench-config");
@@ -75,9 +90,13 @@ async function launch(emulator: Emulator, kind: DeviceKind, stateDir: string, ba
   const path = join(dir.path, "device.json");
   writeFileSync(path, JSON.stringify(config));
   const proc = startDevice(kind, path, { REALER_CLIENT_SECRET: device.client_secret }, values.profile);
-  const connected = await until("the device to connect", () => proc.lines().find((line) => line.event === readyEvent), 60_000).catch((error: unknown) => {
-    throw new Error(`${error instanceof Error ? error.message : String(error)}; the device said:\n${proc.tail().split("\n").slice(-8).join("\n")}`);
-  });
+  const connected = await until("the device to connect", () => proc.lines().find((line) => line.event === readyEvent), 60_000).catch(
+    (error: unknown) => {
+      throw new Error(
+        `${error instanceof Error ? error.message : String(error)}; the device said:\n${proc.tail().split("\n").slice(-8).join("\n")}`,
+      );
+    },
+  );
   return { device, port, proc, connected, dir };
 }
 
@@ -87,7 +106,12 @@ interface Measured {
   readonly samples: Record<string, number[]>;
 }
 
-async function measure(emulator: Emulator, name: string, kind: DeviceKind, floors: { sync: number[]; echo: number[]; oneWay: number[]; controlRtt: number[] }): Promise<Measured> {
+async function measure(
+  emulator: Emulator,
+  name: string,
+  kind: DeviceKind,
+  floors: { sync: number[]; echo: number[]; oneWay: number[]; controlRtt: number[] },
+): Promise<Measured> {
   const stateDir = tempDir("bench-state");
   const spawnWall = Date.now();
   const { device, port, proc, connected, dir } = await launch(emulator, kind, stateDir.path);
@@ -143,21 +167,56 @@ async function measure(emulator: Emulator, name: string, kind: DeviceKind, floor
     const oneWay = summarize(floors.oneWay);
     const rtt = summarize(floors.controlRtt);
     const rows: Row[] = [
-      { figure: "device's share, desired arrival → report out, p50", measured: d.p50, unit: "ms", goal: { value: sync.p50 + 0.15, kind: "max", how: "paced fdatasync p50 + 0.15 ms" } },
+      {
+        figure: "device's share, desired arrival → report out, p50",
+        measured: d.p50,
+        unit: "ms",
+        goal: { value: sync.p50 + 0.15, kind: "max", how: "paced fdatasync p50 + 0.15 ms" },
+      },
       { figure: "  of which the answer's commit and send, p50", measured: summarize(commit).p50, unit: "ms" },
-      { figure: "desired published → report at emulator, p50", measured: s.p50, unit: "ms", goal: { value: 1.3 * (echo.p50 + sync.p50), kind: "max", how: "1.3 × (raw echo + fdatasync) p50" } },
-      { figure: "desired published → report at emulator, p99", measured: s.p99, unit: "ms", goal: { value: 2 * (echo.p99 + sync.p99), kind: "max", how: "2 × (raw echo + fdatasync) p99" } },
-      { figure: "input edge → reading at emulator, p50", measured: e.p50, unit: "ms", goal: { value: oneWay.p50 + rtt.p50 + 0.1, kind: "max", how: "one-way + control-port hop + 0.1 ms" } },
+      {
+        figure: "desired published → report at emulator, p50",
+        measured: s.p50,
+        unit: "ms",
+        goal: { value: 1.3 * (echo.p50 + sync.p50), kind: "max", how: "1.3 × (raw echo + fdatasync) p50" },
+      },
+      {
+        figure: "desired published → report at emulator, p99",
+        measured: s.p99,
+        unit: "ms",
+        goal: { value: 2 * (echo.p99 + sync.p99), kind: "max", how: "2 × (raw echo + fdatasync) p99" },
+      },
+      {
+        figure: "input edge → reading at emulator, p50",
+        measured: e.p50,
+        unit: "ms",
+        goal: { value: oneWay.p50 + rtt.p50 + 0.1, kind: "max", how: "one-way + control-port hop + 0.1 ms" },
+      },
       { figure: "RSS idle", measured: idle, unit: "MiB", goal: { value: 56, kind: "max", how: "x64 binary goal" } },
-      { figure: `RSS peak, 50 desired/s for ${Math.round(loadMs / 1000)} s`, measured: Math.max(...underLoad), unit: "MiB", goal: { value: 72, kind: "max", how: "x64 binary goal" } },
-      { figure: "process start → CONNACK", measured: startToConnack, unit: "ms", goal: { value: 100, kind: "max", how: "x64 binary goal" } },
+      {
+        figure: `RSS peak, 50 desired/s for ${Math.round(loadMs / 1000)} s`,
+        measured: Math.max(...underLoad),
+        unit: "MiB",
+        goal: { value: 72, kind: "max", how: "x64 binary goal" },
+      },
+      {
+        figure: "process start → CONNACK",
+        measured: startToConnack,
+        unit: "ms",
+        goal: { value: 100, kind: "max", how: "x64 binary goal" },
+      },
     ];
     if (SOAK_MIN > 0 && slope.length > 2) {
       const n = slope.length;
       const mt = slope.reduce((a, p) => a + p.t, 0) / n;
       const mr = slope.reduce((a, p) => a + p.rss, 0) / n;
       const k = slope.reduce((a, p) => a + (p.t - mt) * (p.rss - mr), 0) / slope.reduce((a, p) => a + (p.t - mt) ** 2, 0);
-      rows.push({ figure: `RSS slope over a ${SOAK_MIN} min soak (MiB per hour)`, measured: k, unit: "MiB", goal: { value: 1, kind: "max", how: "under 1 MiB an hour" } });
+      rows.push({
+        figure: `RSS slope over a ${SOAK_MIN} min soak (MiB per hour)`,
+        measured: k,
+        unit: "MiB",
+        goal: { value: 1, kind: "max", how: "under 1 MiB an hour" },
+      });
     }
     return { name, rows, samples: { roundTrip, share, commit, edge } };
   } finally {
@@ -174,7 +233,14 @@ async function drain(emulator: Emulator, kind: DeviceKind): Promise<{ rows: Row[
   const topic = device.routes.find((route) => route.source_type === "sensor")!.feed_data_topic;
   const store = await DeviceStore.open(stateDir.path);
   const now = Date.now();
-  for (let i = 0; i < BACKLOG; i++) store.addToOutbox(topic, 1, { message_id: `backlog-${i}`, value: String(i % 100), value_received_at: new Date(now + i).toISOString() }, now);
+  for (let i = 0; i < BACKLOG; i++) {
+    store.addToOutbox(
+      topic,
+      1,
+      { message_id: `backlog-${i}`, value: String(i % 100), value_received_at: new Date(now + i).toISOString() },
+      now,
+    );
+  }
   store.close();
   const arrivals = watchArrivals(emulator, device.device_id);
   let proc: DeviceProcess | undefined;
@@ -193,8 +259,18 @@ async function drain(emulator: Emulator, kind: DeviceKind): Promise<{ rows: Row[
     return {
       rate,
       rows: [
-        { figure: `outbox drain of ${BACKLOG} over MQTT (max_inflight 20)`, measured: rate, unit: "msg/s", goal: { value: 5000, kind: "min", how: "issue goal" } },
-        { figure: "RSS peak during the drain", measured: peak, unit: "MiB", goal: { value: idle + 16, kind: "max", how: `idle at connect (${idle.toFixed(1)}) + 16 MiB` } },
+        {
+          figure: `outbox drain of ${BACKLOG} over MQTT (max_inflight 20)`,
+          measured: rate,
+          unit: "msg/s",
+          goal: { value: 5000, kind: "min", how: "issue goal" },
+        },
+        {
+          figure: "RSS peak during the drain",
+          measured: peak,
+          unit: "MiB",
+          goal: { value: idle + 16, kind: "max", how: `idle at connect (${idle.toFixed(1)}) + 16 MiB` },
+        },
       ],
     };
   } finally {
@@ -213,18 +289,32 @@ async function drainHttps(emulator: Emulator, kind: DeviceKind): Promise<Row> {
   const topic = device.routes.find((route) => route.source_type === "sensor")!.feed_data_topic;
   const store = await DeviceStore.open(stateDir.path);
   const now = Date.now();
-  for (let i = 0; i < BACKLOG; i++) store.addToOutbox(topic, 1, { message_id: `https-backlog-${i}`, value: String(i % 100), value_received_at: new Date(now + i).toISOString() }, now);
+  for (let i = 0; i < BACKLOG; i++) {
+    store.addToOutbox(topic, 1, {
+      message_id: `https-backlog-${i}`,
+      value: String(i % 100),
+      value_received_at: new Date(now + i).toISOString(),
+    }, now);
+  }
   store.close();
   const times: number[] = [];
   const off = emulator.state.events.on("feed", (entry) => {
-    if (entry.deviceId === device.device_id && (entry.payload as { message_id?: string } | undefined)?.message_id?.startsWith("https-backlog-")) times.push(performance.now());
+    if (
+      entry.deviceId === device.device_id &&
+      (entry.payload as { message_id?: string } | undefined)?.message_id?.startsWith("https-backlog-")
+    ) times.push(performance.now());
   });
   let launched: Awaited<ReturnType<typeof launch>> | undefined;
   try {
     launched = await launch(emulator, kind, stateDir.path, device, "https.started");
     await until("the HTTPS backlog to arrive", () => times.length >= BACKLOG, 600_000);
     const rate = BACKLOG / ((times[BACKLOG - 1]! - times[0]!) / 1000);
-    return { figure: `outbox drain of ${BACKLOG} over HTTPS (feed-data/batches)`, measured: rate, unit: "msg/s", goal: { value: 1000, kind: "min", how: "issue goal" } };
+    return {
+      figure: `outbox drain of ${BACKLOG} over HTTPS (feed-data/batches)`,
+      measured: rate,
+      unit: "msg/s",
+      goal: { value: 1000, kind: "min", how: "issue goal" },
+    };
   } finally {
     off();
     emulator.mqttWithheld.delete(device.device_id);
@@ -246,11 +336,26 @@ try {
   const broker = await brokerFloors(emulator, WARMUP + ROUNDS);
   const echo = broker.echo.slice(WARMUP);
   const oneWay = broker.oneWay.slice(WARMUP);
-  console.log(`floors (same run): 4 KiB write + fdatasync p50 ${summarize(sync).p50.toFixed(3)} ms p99 ${summarize(sync).p99.toFixed(3)} ms paced 3 ms apart as events are (in a tight loop: p50 ${summarize(tight).p50.toFixed(3)} ms); raw QoS 1 echo p50 ${summarize(echo).p50.toFixed(3)} ms p99 ${summarize(echo).p99.toFixed(3)} ms; one-way p50 ${summarize(oneWay).p50.toFixed(3)} ms`);
+  console.log(
+    `floors (same run): 4 KiB write + fdatasync p50 ${summarize(sync).p50.toFixed(3)} ms p99 ${
+      summarize(sync).p99.toFixed(3)
+    } ms paced 3 ms apart as events are (in a tight loop: p50 ${summarize(tight).p50.toFixed(3)} ms); raw QoS 1 echo p50 ${
+      summarize(echo).p50.toFixed(3)
+    } ms p99 ${summarize(echo).p99.toFixed(3)} ms; one-way p50 ${summarize(oneWay).p50.toFixed(3)} ms`,
+  );
   const raw = emulator.provision(DEMO_ROUTES);
   const rawDir = tempDir("bench-raw");
   const ackRate = await emulatorAckRate(emulator, raw.device_id, BACKLOG, rawDir.path).finally(() => rawDir.remove());
-  console.log(`\n${renderTable("the emulator", [{ figure: `acks to a raw client (its own process), ${BACKLOG} reports, 100 in flight`, measured: ackRate, unit: "msg/s", goal: { value: 10_000, kind: "min", how: "never the bottleneck" } }])}`);
+  console.log(
+    `\n${
+      renderTable("the emulator", [{
+        figure: `acks to a raw client (its own process), ${BACKLOG} reports, 100 in flight`,
+        measured: ackRate,
+        unit: "msg/s",
+        goal: { value: 10_000, kind: "min", how: "never the bottleneck" },
+      }])
+    }`,
+  );
   const results: Measured[] = [];
   for (const { name, kind } of kinds) {
     // The hop into the mock's control port, measured against this device: part of every edge.
@@ -270,7 +375,10 @@ try {
     results.push(measured);
     console.log(`\n${renderTable(`${name}: ${ROUNDS} rounds after ${WARMUP} warm-up`, measured.rows)}`);
   }
-  const samples = { floors: { fdatasync: sync, fdatasyncTight: tight, echo, oneWay }, devices: results.map((r) => ({ name: r.name, rows: r.rows, samples: r.samples })) };
+  const samples = {
+    floors: { fdatasync: sync, fdatasyncTight: tight, echo, oneWay },
+    devices: results.map((r) => ({ name: r.name, rows: r.rows, samples: r.samples })),
+  };
   writeFileSync(join(out, "samples.json"), JSON.stringify(samples));
   writeFileSync(join(out, "report.html"), histogramPage(samples));
   console.log(`\nsamples: ${out}/samples.json; histograms: ${out}/report.html`);

@@ -65,7 +65,9 @@ async function measureStartup(binaries: readonly string[]): Promise<void> {
         continue;
       }
       const result = await runBinaryScenario(emulator, binary, arm64, dir.path, 120_000);
-      console.log(`${binary}: process start to CONNACK ${result.startToConnectedMs} ms${arm64 ? " under qemu-user (an emulation upper bound)" : ""}`);
+      console.log(
+        `${binary}: process start to CONNACK ${result.startToConnectedMs} ms${arm64 ? " under qemu-user (an emulation upper bound)" : ""}`,
+      );
     }
   } finally {
     await stop();

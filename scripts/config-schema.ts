@@ -5,10 +5,12 @@ import { writeFileSync } from "node:fs";
 import { ConfigSchema } from "../src/config/schema.ts";
 import { ScenarioSchema } from "../src/hil/scenario.ts";
 
-for (const [schema, path, title] of [
-  [ConfigSchema, "../examples/device.schema.json", "realer-edge device config"],
-  [ScenarioSchema, "../examples/hil/scenario.schema.json", "realer-edge hil scenario"],
-] as const) {
+for (
+  const [schema, path, title] of [
+    [ConfigSchema, "../examples/device.schema.json", "realer-edge device config"],
+    [ScenarioSchema, "../examples/hil/scenario.schema.json", "realer-edge hil scenario"],
+  ] as const
+) {
   const out = new URL(path, import.meta.url);
   writeFileSync(out, `${JSON.stringify({ ...toJsonSchema(schema, { errorMode: "ignore" }), title }, null, 2)}\n`);
   console.log(`wrote ${out.pathname}`);

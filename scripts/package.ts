@@ -41,7 +41,13 @@ export function buildDeb(arch: keyof typeof ARCHES, binary: string, outDir: stri
   mkdirSync(doc, { recursive: true });
   copyFileSync(here("debian/copyright"), join(doc, "copyright"));
   const date = new Date().toUTCString().replace("GMT", "+0000");
-  writeFileSync(join(doc, "changelog.gz"), gzipSync(`realer-edge (${VERSION}) unstable; urgency=medium\n\n  * Release ${VERSION}.\n\n -- realer-edge developers <dev@realer-edge.invalid>  ${date}\n`, { level: 9 }));
+  writeFileSync(
+    join(doc, "changelog.gz"),
+    gzipSync(
+      `realer-edge (${VERSION}) unstable; urgency=medium\n\n  * Release ${VERSION}.\n\n -- realer-edge developers <dev@realer-edge.invalid>  ${date}\n`,
+      { level: 9 },
+    ),
+  );
   const man = join(root, "usr/share/man/man1");
   mkdirSync(man, { recursive: true });
   writeFileSync(join(man, "realer-edge.1.gz"), gzipSync(readFileSync(here("realer-edge.1")), { level: 9 }));
@@ -49,22 +55,25 @@ export function buildDeb(arch: keyof typeof ARCHES, binary: string, outDir: stri
   mkdirSync(overrides, { recursive: true });
   copyFileSync(here("debian/lintian-overrides"), join(overrides, "realer-edge"));
   const installedKiB = Math.ceil(Number(run("du", ["-sk", root]).output.split("\t")[0]));
-  write(join(root, "DEBIAN/control"), [
-    "Package: realer-edge",
-    `Version: ${VERSION}`,
-    `Architecture: ${arch}`,
-    "Maintainer: realer-edge developers <dev@realer-edge.invalid>",
-    `Installed-Size: ${installedKiB}`,
-    "Depends: libc6 (>= 2.27), adduser",
-    "Section: misc",
-    "Priority: optional",
-    "Homepage: https://github.com/realer/realer-edge",
-    "Description: firmware runtime for Realer control devices",
-    " Switches relays and reads inputs on Linux boards for the Realer cloud: OAuth",
-    " client credentials, short-lived MQTT 5 credentials over TLS, a durable outbox",
-    " and desired-state ledger, and a systemd service with a watchdog.",
-    "",
-  ].join("\n"));
+  write(
+    join(root, "DEBIAN/control"),
+    [
+      "Package: realer-edge",
+      `Version: ${VERSION}`,
+      `Architecture: ${arch}`,
+      "Maintainer: realer-edge developers <dev@realer-edge.invalid>",
+      `Installed-Size: ${installedKiB}`,
+      "Depends: libc6 (>= 2.27), adduser",
+      "Section: misc",
+      "Priority: optional",
+      "Homepage: https://github.com/realer/realer-edge",
+      "Description: firmware runtime for Realer control devices",
+      " Switches relays and reads inputs on Linux boards for the Realer cloud: OAuth",
+      " client credentials, short-lived MQTT 5 credentials over TLS, a durable outbox",
+      " and desired-state ledger, and a systemd service with a watchdog.",
+      "",
+    ].join("\n"),
+  );
   write(join(root, "DEBIAN/conffiles"), "/etc/realer-edge/device.json\n");
   copyFileSync(here("debian/postinst"), join(root, "DEBIAN/postinst"));
   chmodSync(join(root, "DEBIAN/postinst"), 0o755);

@@ -1,4 +1,4 @@
-// The one gate: type checks under tsc and Deno, then every test suite under Bun and under Deno,
+// The one gate: type checks under tsc and Deno, lint and format checks, then every test suite under Bun and under Deno,
 // each step's output shown as it comes. Prints "N passed, N failed" last; each `it` counts once
 // per runtime.
 import { spawn } from "node:child_process";
@@ -36,7 +36,8 @@ function denoCounts(): Counts | undefined {
   } catch {
     return undefined;
   }
-  const unescape = (text: string) => text.replace(/&gt;/g, ">").replace(/&lt;/g, "<").replace(/&apos;/g, "'").replace(/&quot;/g, '"').replace(/&amp;/g, "&");
+  const unescape = (text: string) =>
+    text.replace(/&gt;/g, ">").replace(/&lt;/g, "<").replace(/&apos;/g, "'").replace(/&quot;/g, '"').replace(/&amp;/g, "&");
   const cases = [...xml.matchAll(/<testcase name="([^"]*)"[^>]*>([\s\S]*?)<\/testcase>/g)].map((match) => ({
     name: unescape(match[1] ?? ""),
     body: match[2] ?? "",
@@ -61,6 +62,8 @@ const steps: Step[] = [
   // Deno's recommended rules (no-empty, no-unsafe-finally, no-unused-vars…), less require-await:
   // the GPIO backends are async on purpose, so that a failure rejects as the contract says.
   { name: "deno lint", command: DENO, args: ["lint", "--quiet", "src", "scripts", "test"] },
+  // deno fmt with the width in deno.json: `node_modules/deno/deno fmt` rewrites, this only checks.
+  { name: "deno fmt", command: DENO, args: ["fmt", "--check", "--quiet"] },
   // --timeout reaches hooks too (bunfig's timeout does not: they keep bun's 5 s default).
   { name: "bun test", command: bin("bun"), args: ["test", "--timeout", "60000", ...targets], count: bunCounts },
   { name: "deno test", command: DENO, args: ["test", "--allow-all", `--junit-path=${DENO_JUNIT}`, ...targets], count: () => denoCounts() },
@@ -69,7 +72,10 @@ const steps: Step[] = [
 /** Runs one step, showing its output as it comes (a long suite is never silent), and returns all of it. */
 function run(step: Step): Promise<{ status: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(step.command, [...step.args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1" } });
+    const child = spawn(step.command, [...step.args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1" },
+    });
     let output = "";
     const take = (chunk: Buffer) => {
       const text = chunk.toString("utf8");

@@ -75,9 +75,7 @@ export class HttpError extends RealerError {
 /** One line for a person: the message of a known error, or a short description of anything else. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) {
-    const cause = error.cause instanceof Error && !(error instanceof RealerError)
-      ? `: ${error.cause.message}`
-      : "";
+    const cause = error.cause instanceof Error && !(error instanceof RealerError) ? `: ${error.cause.message}` : "";
     return `${error.message}${cause}`;
   }
   return String(error);

@@ -27,7 +27,12 @@ export class Faults {
   }
 
   /** Notes one failure at `where` (a short dotted name, also the log event). */
-  report(where: string, error: unknown, fields: Readonly<Record<string, string | number | undefined>> = {}, level: LogLevel = "warn"): void {
+  report(
+    where: string,
+    error: unknown,
+    fields: Readonly<Record<string, string | number | undefined>> = {},
+    level: LogLevel = "warn",
+  ): void {
     const now = this.#clock.now();
     const tally = this.#tallies.get(where) ?? { count: 0, loggedAt: Number.NEGATIVE_INFINITY, suppressed: 0 };
     tally.count++;

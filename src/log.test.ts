@@ -9,7 +9,14 @@ describe("createLogger()", () => {
     const lines: string[] = [];
     const log = createLogger({ format: "json", source: "device", sink: (line) => lines.push(line), now: () => 0 });
     log.info("mqtt.connected", { broker: "mqtts://127.0.0.1:8883", attempt: 2 });
-    assert.deepEqual(JSON.parse(lines[0]!), { time: "1970-01-01T00:00:00.000Z", level: "info", source: "device", event: "mqtt.connected", broker: "mqtts://127.0.0.1:8883", attempt: 2 });
+    assert.deepEqual(JSON.parse(lines[0]!), {
+      time: "1970-01-01T00:00:00.000Z",
+      level: "info",
+      source: "device",
+      event: "mqtt.connected",
+      broker: "mqtts://127.0.0.1:8883",
+      attempt: 2,
+    });
   });
 
   it("drops events below its level", () => {
@@ -52,7 +59,10 @@ describe("batchedSink()", () => {
     assert.equal(writes.length, 0, "nothing written before the turn ends");
     await new Promise((resolve) => setTimeout(resolve, 5));
     assert.equal(writes.length, 1, "one write for the burst");
-    assert.deepEqual(writes[0]!.split("\n").map((line) => (JSON.parse(line) as { message_id: string }).message_id), Array.from({ length: 100 }, (_, i) => `m-${i}`));
+    assert.deepEqual(
+      writes[0]!.split("\n").map((line) => (JSON.parse(line) as { message_id: string }).message_id),
+      Array.from({ length: 100 }, (_, i) => `m-${i}`),
+    );
     log.info("later");
     await new Promise((resolve) => setTimeout(resolve, 5));
     assert.equal(writes.length, 2, "a later turn writes again");

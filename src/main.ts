@@ -90,21 +90,34 @@ export async function main(argv: readonly string[]): Promise<number> {
     switch (positionals[0]) {
       case "run":
         if (values.config === undefined) throw new RealerError("config", "Cannot run: --config FILE is required");
-      {
-        // Caught before the runtime's modules load: a stop in the first moments is a clean stop.
-        const shutdown = new ShutdownLatch();
-        // Each command is loaded when chosen: the field process never holds the emulator or the demo.
-        await (await import("./commands/run.ts")).runCommand({ configPath: values.config, logLevel: level, env: process.env, shutdown });
-      }
+        {
+          // Caught before the runtime's modules load: a stop in the first moments is a clean stop.
+          const shutdown = new ShutdownLatch();
+          // Each command is loaded when chosen: the field process never holds the emulator or the demo.
+          await (await import("./commands/run.ts")).runCommand({ configPath: values.config, logLevel: level, env: process.env, shutdown });
+        }
         return 0;
       case "check":
         if (values.config === undefined) throw new RealerError("config", "Cannot check: --config FILE is required");
-        return await (await import("./commands/check.ts")).checkCommand({ configPath: values.config, offline: values.offline ?? false, env: process.env, print: (line) => console.log(line) });
+        return await (await import("./commands/check.ts")).checkCommand({
+          configPath: values.config,
+          offline: values.offline ?? false,
+          env: process.env,
+          print: (line) => console.log(line),
+        });
       case "emulator":
-        await (await import("./commands/emulator.ts")).emulatorCommand({ stateDir: `${stateDir}/emulator`, port: Number(values.port ?? 0), logLevel: level });
+        await (await import("./commands/emulator.ts")).emulatorCommand({
+          stateDir: `${stateDir}/emulator`,
+          port: Number(values.port ?? 0),
+          logLevel: level,
+        });
         return 0;
       case "demo":
-        await (await import("./commands/demo.ts")).demoCommand({ stateDir: `${stateDir}/demo`, logLevel: level, once: values.once ?? false });
+        await (await import("./commands/demo.ts")).demoCommand({
+          stateDir: `${stateDir}/demo`,
+          logLevel: level,
+          once: values.once ?? false,
+        });
         return 0;
       case "hil":
         return await (await import("./commands/hil.ts")).hilCommand({
@@ -135,7 +148,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   } catch (error) {
     console.error(`realer-edge: ${describeError(error)}`);
-    const usage = error instanceof RealerError ? error.kind === "config" : error instanceof TypeError && (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    const usage = error instanceof RealerError
+      ? error.kind === "config"
+      : error instanceof TypeError && (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
     return usage ? 2 : 1;
   }
 }

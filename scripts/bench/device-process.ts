@@ -26,7 +26,12 @@ export interface DeviceProcess {
  * Starts `realer-edge run --config CONFIG` as `kind`, with `env` added. Deno gets only what the
  * deployed service has. With `profileDir`, a device under Bun writes a CPU profile there (markdown) when it stops.
  */
-export function startDevice(kind: DeviceKind, configPath: string, env: Readonly<Record<string, string>>, profileDir?: string): DeviceProcess {
+export function startDevice(
+  kind: DeviceKind,
+  configPath: string,
+  env: Readonly<Record<string, string>>,
+  profileDir?: string,
+): DeviceProcess {
   const command = "binary" in kind
     ? [kind.binary]
     : kind.runtime === "bun"

@@ -44,7 +44,11 @@ async function publishAndCount(job: RawClientJob): Promise<number> {
     await new Promise<void>((resolve) => {
       const send = () => {
         const i = sent++;
-        void client.publishAsync(job.feedTopic, JSON.stringify({ message_id: `raw-${i}`, value: String(i % 100), value_received_at: new Date().toISOString() }), { qos: 1 });
+        void client.publishAsync(
+          job.feedTopic,
+          JSON.stringify({ message_id: `raw-${i}`, value: String(i % 100), value_received_at: new Date().toISOString() }),
+          { qos: 1 },
+        );
       };
       client.on("message", () => {
         if (++acked === job.count) resolve();
@@ -59,7 +63,13 @@ async function publishAndCount(job: RawClientJob): Promise<number> {
 }
 
 /** Runs the raw client as its own process against `deviceId` and returns the emulator's acks per second. */
-export async function emulatorAckRate(emulator: Emulator, deviceId: number, count: number, workDir: string, inflight = 100): Promise<number> {
+export async function emulatorAckRate(
+  emulator: Emulator,
+  deviceId: number,
+  count: number,
+  workDir: string,
+  inflight = 100,
+): Promise<number> {
   const device = emulator.state.devices.get(deviceId);
   if (!device) throw new RangeError(`Cannot measure: no device ${deviceId}`);
   const route = device.routes.find((candidate) => candidate.desiredTopic === undefined);
@@ -84,7 +94,9 @@ export async function emulatorAckRate(emulator: Emulator, deviceId: number, coun
   const code = await child.exited;
   const out = child.output();
   const rate = Number(/^rate (\S+)$/m.exec(out.stdout)?.[1]);
-  if (code !== 0 || !Number.isFinite(rate)) throw new Error(`The raw client failed (exit ${code}): ${out.stderr.trim().split("\n").slice(-3).join(" ")}`);
+  if (code !== 0 || !Number.isFinite(rate)) {
+    throw new Error(`The raw client failed (exit ${code}): ${out.stderr.trim().split("\n").slice(-3).join(" ")}`);
+  }
   return rate;
 }
 

@@ -25,14 +25,21 @@ export interface Row {
   readonly goal?: { readonly value: number; readonly kind: "max" | "min"; readonly how: string };
 }
 
-const show = (value: number, unit: Row["unit"]) => (unit === "ms" ? `${value.toFixed(3)} ms` : unit === "MiB" ? `${value.toFixed(1)} MiB` : `${Math.round(value)} msg/s`);
+const show = (
+  value: number,
+  unit: Row["unit"],
+) => (unit === "ms" ? `${value.toFixed(3)} ms` : unit === "MiB" ? `${value.toFixed(1)} MiB` : `${Math.round(value)} msg/s`);
 
 /** The table as text: figure, measured, goal (and how it was derived), verdict. */
 export function renderTable(title: string, rows: readonly Row[]): string {
   const lines = [title];
   for (const row of rows) {
     const goal = row.goal;
-    const verdict = goal === undefined ? "" : (goal.kind === "max" ? row.measured <= goal.value : row.measured >= goal.value) ? "MET" : "MISSED";
+    const verdict = goal === undefined
+      ? ""
+      : (goal.kind === "max" ? row.measured <= goal.value : row.measured >= goal.value)
+      ? "MET"
+      : "MISSED";
     const goalText = goal === undefined ? "" : `${goal.kind === "max" ? "≤" : "≥"} ${show(goal.value, row.unit)} (${goal.how})`;
     lines.push(`  ${row.figure.padEnd(46)} ${show(row.measured, row.unit).padStart(14)}  ${goalText.padEnd(58)} ${verdict}`);
   }

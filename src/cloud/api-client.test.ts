@@ -25,18 +25,23 @@ async function failure(respond: () => Response): Promise<RealerError> {
 function streamed(totalBytes: number): Response {
   let sent = 0;
   const chunk = new Uint8Array(64 * 1024).fill(0x61);
-  return new Response(new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (sent >= totalBytes) return controller.close();
-      sent += chunk.byteLength;
-      controller.enqueue(chunk);
-    },
-  }), { status: 200, headers: { "content-type": "application/json" } });
+  return new Response(
+    new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= totalBytes) return controller.close();
+        sent += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    }),
+    { status: 200, headers: { "content-type": "application/json" } },
+  );
 }
 
 describe("ApiClient answers it cannot use", () => {
   it("names a captive portal's HTML page as not JSON, and the retry policy calls it transient", async () => {
-    const error = await failure(() => new Response("<html><body>Please log in to the hotel Wi-Fi</body></html>", { status: 200, headers: { "content-type": "text/html" } }));
+    const error = await failure(() =>
+      new Response("<html><body>Please log in to the hotel Wi-Fi</body></html>", { status: 200, headers: { "content-type": "text/html" } })
+    );
     assert.equal(error.kind, "protocol");
     assert.equal(error.message, "Cannot use the answer of GET https://api.example.test/iot/v1/devices/1/mqtt: it is not JSON");
     assert.equal(decideRetry(error, 0, DEFAULT_BACKOFF).class, "transient");

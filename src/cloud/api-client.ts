@@ -64,7 +64,9 @@ async function readBounded(response: Response, max: number, label: string): Prom
     }
   } catch (error) {
     if (error instanceof RealerError) throw error;
-    throw new RealerError("network", `Cannot read the answer of ${label}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new RealerError("network", `Cannot read the answer of ${label}: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
   }
   const bytes = new Uint8Array(size);
   let at = 0;
@@ -139,7 +141,10 @@ export class ApiClient {
     if (!result.success) {
       const issue = result.issues[0];
       const path = issuePath(issue);
-      throw new RealerError("protocol", `Cannot use the answer of ${label}: ${path === "" ? "" : `${path}: `}${truncate(issue.message, 200)}`);
+      throw new RealerError(
+        "protocol",
+        `Cannot use the answer of ${label}: ${path === "" ? "" : `${path}: `}${truncate(issue.message, 200)}`,
+      );
     }
     return result.output;
   }

@@ -44,12 +44,22 @@ export function fetchBootstrap(api: ApiClient, token: Secret, deviceId: string |
 
 /** `GET …/desired-states`: each item keeps its own fields for the desired-state handler. */
 export async function fetchDesiredStates(api: ApiClient, token: Secret, deviceId: string | number): Promise<Record<string, unknown>[]> {
-  const answer = await api.request({ method: "GET", path: devicePath(deviceId, "desired-states"), schema: DesiredStatesSchema, headers: bearer(token) });
+  const answer = await api.request({
+    method: "GET",
+    path: devicePath(deviceId, "desired-states"),
+    schema: DesiredStatesSchema,
+    headers: bearer(token),
+  });
   return answer.desired_states;
 }
 
 /** `POST …/feed-data` with one item: the 5.1 fields plus `command_id` or `sensor_id`. */
-export async function postFeedData(api: ApiClient, token: Secret, deviceId: string | number, item: Record<string, unknown>): Promise<FeedResult> {
+export async function postFeedData(
+  api: ApiClient,
+  token: Secret,
+  deviceId: string | number,
+  item: Record<string, unknown>,
+): Promise<FeedResult> {
   const answer = await api.request({
     method: "POST",
     path: devicePath(deviceId, "feed-data"),
@@ -61,7 +71,12 @@ export async function postFeedData(api: ApiClient, token: Secret, deviceId: stri
 }
 
 /** `POST …/feed-data/batches` with several items: one result per item, in item order. */
-export async function postFeedDataBatch(api: ApiClient, token: Secret, deviceId: string | number, items: readonly Record<string, unknown>[]): Promise<FeedResult[]> {
+export async function postFeedDataBatch(
+  api: ApiClient,
+  token: Secret,
+  deviceId: string | number,
+  items: readonly Record<string, unknown>[],
+): Promise<FeedResult[]> {
   const answer = await api.request({
     method: "POST",
     path: devicePath(deviceId, "feed-data/batches"),

@@ -15,11 +15,21 @@ import { DEVICE_SCOPES, TokenSource, withToken } from "./oauth.ts";
 // The emulator's app in process: no network, every request recorded.
 const emulator = new Emulator({ stateDir: mkdtempSync(join(tmpdir(), "realer-oauth-")) });
 const device = emulator.provision([{ source_type: "command" }]);
-const api = new ApiClient("https://emulator.test", ((input: string | URL | Request, init?: RequestInit) => emulator.app.request(String(input), init)) as typeof fetch);
+const api = new ApiClient(
+  "https://emulator.test",
+  ((input: string | URL | Request, init?: RequestInit) => emulator.app.request(String(input), init)) as typeof fetch,
+);
 const clock = new ManualClock(1_000_000);
 const tokenRequests = () => emulator.requests.filter((request) => request.path === "/oauth/token").length;
 const source = (secret = device.client_secret) =>
-  new TokenSource({ api, clientId: device.client_id, clientSecret: new Secret(secret), scopes: DEVICE_SCOPES, clock, logger: silentLogger });
+  new TokenSource({
+    api,
+    clientId: device.client_id,
+    clientSecret: new Secret(secret),
+    scopes: DEVICE_SCOPES,
+    clock,
+    logger: silentLogger,
+  });
 
 describe("TokenSource", () => {
   it("reuses its token until renew_after, then gets a new one", async () => {
@@ -41,8 +51,12 @@ describe("TokenSource", () => {
   });
 
   it("fails with invalid_client on a wrong secret, without the secret in the message", async () => {
-    await assert.rejects(source("wrong-secret").get(), (error: unknown) =>
-      error instanceof HttpError && error.status === 401 && /invalid_client/.test(error.message) && !error.message.includes("wrong-secret"));
+    await assert.rejects(
+      source("wrong-secret").get(),
+      (error: unknown) =>
+        error instanceof HttpError && error.status === 401 && /invalid_client/.test(error.message) &&
+        !error.message.includes("wrong-secret"),
+    );
   });
 });
 

@@ -87,7 +87,11 @@ export class TokenSource {
     const renewAfter = answer.renew_after ?? (answer.expires_in === undefined ? 300 : answer.expires_in * 0.75);
     logger.info("auth.token", { renew_after_s: Math.round(renewAfter), scope: answer.scope });
     const now = clock.now();
-    return { value: new Secret(answer.access_token), renewAt: now + renewAfter * 1000, expiresAt: answer.expires_in === undefined ? undefined : now + answer.expires_in * 1000 };
+    return {
+      value: new Secret(answer.access_token),
+      renewAt: now + renewAfter * 1000,
+      expiresAt: answer.expires_in === undefined ? undefined : now + answer.expires_in * 1000,
+    };
   }
 }
 

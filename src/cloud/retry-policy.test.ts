@@ -19,11 +19,18 @@ describe("decideRetry()", () => {
   });
 
   it("answers 4003 and 4004 with the slow cadence too: nothing the cloud says stops a link", () => {
-    assert.deepEqual([decideRetry(http(403, 4003), 0, settings, bottom).delayMs, decideRetry(http(404, 4004), 0, settings, bottom).delayMs], [300_000, 300_000]);
+    assert.deepEqual(
+      [decideRetry(http(403, 4003), 0, settings, bottom).delayMs, decideRetry(http(404, 4004), 0, settings, bottom).delayMs],
+      [300_000, 300_000],
+    );
   });
 
   it("waits at least the slow floor on 4002", () => {
-    assert.deepEqual(decideRetry(http(403, 4002), 0, settings, top), { delayMs: 300_000, class: "slow", reason: "the subscription is inactive (4002)" });
+    assert.deepEqual(decideRetry(http(403, 4002), 0, settings, top), {
+      delayMs: 300_000,
+      class: "slow",
+      reason: "the subscription is inactive (4002)",
+    });
   });
 
   it("honours Retry-After on 429 / 4029", () => {

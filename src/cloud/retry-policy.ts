@@ -45,7 +45,8 @@ export function isRefusedAsIs(error: unknown): error is HttpError {
 
 /** Whether `error` says the OAuth client itself was refused (wrong secret, unknown or revoked client). */
 export function isClientRefused(error: unknown): boolean {
-  return error instanceof HttpError && error.url.endsWith("/oauth/token") && (error.status === 400 || error.status === 401 || error.code === 4001);
+  return error instanceof HttpError && error.url.endsWith("/oauth/token") &&
+    (error.status === 400 || error.status === 401 || error.code === 4001);
 }
 
 /**
@@ -54,17 +55,30 @@ export function isClientRefused(error: unknown): boolean {
  * slowly; 429/4029 wait at least `Retry-After`; a refused client backs off to minutes; network
  * errors, 5xx and unreadable answers back off exponentially with full jitter.
  */
-export function decideRetry(error: unknown, attempt: number, settings: BackoffSettings, random: () => number = settings.random ?? Math.random): RetryDecision {
+export function decideRetry(
+  error: unknown,
+  attempt: number,
+  settings: BackoffSettings,
+  random: () => number = settings.random ?? Math.random,
+): RetryDecision {
   const backoff = backoffDelay(attempt, settings.baseMs, settings.capMs, random);
   if (isClientRefused(error)) {
     const floor = Math.min(30_000, settings.slowMs);
-    return { delayMs: Math.max(floor, backoffDelay(attempt, floor, settings.slowMs, random)), class: "auth", reason: "the OAuth client was refused: check client_id and the client secret" };
+    return {
+      delayMs: Math.max(floor, backoffDelay(attempt, floor, settings.slowMs, random)),
+      class: "auth",
+      reason: "the OAuth client was refused: check client_id and the client secret",
+    };
   }
   if (error instanceof HttpError) {
     const slow = Math.max(settings.slowMs, backoff);
-    if (NEVER_UNCHANGED.has(error.code)) return { delayMs: slow, class: "refused", reason: `code ${error.code} is never retried unchanged at once` };
+    if (NEVER_UNCHANGED.has(error.code)) {
+      return { delayMs: slow, class: "refused", reason: `code ${error.code} is never retried unchanged at once` };
+    }
     if (error.code === 4002) return { delayMs: slow, class: "slow", reason: "the subscription is inactive (4002)" };
-    if (error.code === 4003 || error.code === 4004 || error.status === 404) return { delayMs: slow, class: "refused", reason: `code ${error.code}: the call is refused` };
+    if (error.code === 4003 || error.code === 4004 || error.status === 404) {
+      return { delayMs: slow, class: "refused", reason: `code ${error.code}: the call is refused` };
+    }
     const retryAfterMs = (error.retryAfter ?? 0) * 1000;
     return { delayMs: Math.max(retryAfterMs, backoff), class: "transient", reason: `HTTP ${error.status}` };
   }
@@ -93,7 +107,10 @@ export function reportRetry(logger: Logger, event: string, error: unknown, decis
       logger.error("subscription.inactive", { ...fields, note: "keeping local behaviour; retrying slowly" });
       return;
     case "auth":
-      logger.error("auth.refused", { ...fields, note: "retrying slowly; the secret file is read again each time, so fixing it needs no restart" });
+      logger.error("auth.refused", {
+        ...fields,
+        note: "retrying slowly; the secret file is read again each time, so fixing it needs no restart",
+      });
       return;
     case "refused":
       logger.error(event, { ...fields, note: "retrying at the slow cadence" });

@@ -20,10 +20,15 @@ export interface CheckOptions {
   readonly print: (line: string) => void;
 }
 
-const lineKey = (config: RouteConfig) => config.line === undefined ? `file:${config.file?.path}` : "name" in config.line ? `name:${config.line.name}` : lineWord(config.line);
-const entryText = (config: RouteConfig) => config.source_id ?? (config.pin_port === undefined ? config.feed_data_topic ?? "?" : `pin_port ${config.pin_port}`);
+const lineKey = (config: RouteConfig) =>
+  config.line === undefined ? `file:${config.file?.path}` : "name" in config.line ? `name:${config.line.name}` : lineWord(config.line);
+const entryText = (config: RouteConfig) =>
+  config.source_id ?? (config.pin_port === undefined ? config.feed_data_topic ?? "?" : `pin_port ${config.pin_port}`);
 
-async function checkLines(backend: GpioBackend, routes: readonly RouteConfig[]): Promise<{ problems: string[]; directions: Map<string, string> }> {
+async function checkLines(
+  backend: GpioBackend,
+  routes: readonly RouteConfig[],
+): Promise<{ problems: string[]; directions: Map<string, string> }> {
   const problems: string[] = [];
   const directions = new Map<string, string>();
   const seen = new Map<string, RouteConfig>();
@@ -66,7 +71,14 @@ export async function checkCommand(options: CheckOptions): Promise<number> {
   if (!options.offline) {
     const ca = readCaFile(config, options.configPath);
     const api = new ApiClient(config.api_url, createFetch(ca));
-    const tokens = new TokenSource({ api, clientId: config.client_id, clientSecret: secret, scopes: DEVICE_SCOPES, clock: systemClock, logger: silentLogger });
+    const tokens = new TokenSource({
+      api,
+      clientId: config.client_id,
+      clientSecret: secret,
+      scopes: DEVICE_SCOPES,
+      clock: systemClock,
+      logger: silentLogger,
+    });
     try {
       catalog = await withToken(tokens, (token) => fetchCatalog(api, token, config.device_id));
     } catch (error) {
@@ -77,25 +89,56 @@ export async function checkCommand(options: CheckOptions): Promise<number> {
     const { bindings, unbound, unused } = bindRoutes(catalog.mqtt_routes, config.routes);
     print("route                           type     pin_port  line            settings");
     for (const binding of bindings) {
-      const settings = [binding.config.active_low ? "active-low" : "", binding.config.bias === "as-is" ? "" : binding.config.bias, binding.config.debounce_ms > 0 ? `debounce ${binding.config.debounce_ms} ms` : ""].filter((s) => s !== "").join(", ");
-      print(`${binding.name.padEnd(31)} ${binding.route.source_type.padEnd(8)} ${(binding.route.pin_port ?? "-").padEnd(9)} ${routeSource(binding.config).padEnd(15)} ${settings || "-"}`);
+      const settings = [
+        binding.config.active_low ? "active-low" : "",
+        binding.config.bias === "as-is" ? "" : binding.config.bias,
+        binding.config.debounce_ms > 0 ? `debounce ${binding.config.debounce_ms} ms` : "",
+      ].filter((s) => s !== "").join(", ");
+      print(
+        `${binding.name.padEnd(31)} ${binding.route.source_type.padEnd(8)} ${(binding.route.pin_port ?? "-").padEnd(9)} ${
+          routeSource(binding.config).padEnd(15)
+        } ${settings || "-"}`,
+      );
       const line = binding.config.line;
       if (line !== undefined && binding.route.source_type === "sensor" && directions.get(lineKey(binding.config)) === "output") {
         problems.push(`${describeLine(line)} is an output but is bound to sensor route ${binding.name}`);
       }
-      if (binding.route.source_type === "sensor" && binding.config.failsafe !== undefined) problems.push(`config entry ${entryText(binding.config)} has a fail-safe, but the catalog makes it a sensor route`);
-      if (binding.route.source_type === "command" && line === undefined) problems.push(`command route ${binding.name} is bound to a file; it needs a line`);
-      if (binding.config.direction !== undefined && binding.config.direction !== (binding.route.source_type === "command" ? "output" : "input")) {
-        problems.push(`config entry ${entryText(binding.config)} says direction ${binding.config.direction}, but the catalog makes it a ${binding.route.source_type} route`);
+      if (binding.route.source_type === "sensor" && binding.config.failsafe !== undefined) {
+        problems.push(`config entry ${entryText(binding.config)} has a fail-safe, but the catalog makes it a sensor route`);
+      }
+      if (binding.route.source_type === "command" && line === undefined) {
+        problems.push(`command route ${binding.name} is bound to a file; it needs a line`);
+      }
+      if (
+        binding.config.direction !== undefined &&
+        binding.config.direction !== (binding.route.source_type === "command" ? "output" : "input")
+      ) {
+        problems.push(
+          `config entry ${
+            entryText(binding.config)
+          } says direction ${binding.config.direction}, but the catalog makes it a ${binding.route.source_type} route`,
+        );
       }
     }
-    for (const route of unbound) problems.push(`catalog route ${route.source_id ?? route.mqtt.feed_data_topic} (${route.source_type}${route.pin_port === undefined ? "" : `, pin_port ${route.pin_port}`}) has no line in the config`);
-    for (const entry of unused) problems.push(`config entry ${entryText(entry)} names no route in the catalog: the config no longer matches it`);
+    for (const route of unbound) {
+      problems.push(
+        `catalog route ${route.source_id ?? route.mqtt.feed_data_topic} (${route.source_type}${
+          route.pin_port === undefined ? "" : `, pin_port ${route.pin_port}`
+        }) has no line in the config`,
+      );
+    }
+    for (const entry of unused) {
+      problems.push(`config entry ${entryText(entry)} names no route in the catalog: the config no longer matches it`);
+    }
   }
   for (const route of config.routes) {
     const failsafe = route.failsafe;
     if (failsafe === undefined) continue;
-    print(`fail-safe: ${entryText(route)} (${routeSource(route)}) goes to ${failsafe.value} after ${failsafe.after_s} s without a working link${failsafe.on_subscription_inactive ? ", and at once on 4002 (subscription inactive)" : ""}`);
+    print(
+      `fail-safe: ${entryText(route)} (${routeSource(route)}) goes to ${failsafe.value} after ${failsafe.after_s} s without a working link${
+        failsafe.on_subscription_inactive ? ", and at once on 4002 (subscription inactive)" : ""
+      }`,
+    );
   }
   for (const problem of problems) print(`problem: ${problem}`);
   print(problems.length === 0 ? "ok: safe to start" : `${problems.length} problem${problems.length === 1 ? "" : "s"}: not safe to start`);

@@ -14,7 +14,12 @@ export const DEMO_ROUTES: readonly RouteSpec[] = [
 ];
 
 /** The config of a demo device on the mock backend, for an emulator at `url` with its CA file. */
-export function demoDeviceConfig(emulator: { url: string; caPath: string }, device: Provisioned, stateDir: string, level: Config["log"]["level"] = "info"): Config {
+export function demoDeviceConfig(
+  emulator: { url: string; caPath: string },
+  device: Provisioned,
+  stateDir: string,
+  level: Config["log"]["level"] = "info",
+): Config {
   return {
     api_url: emulator.url,
     device_id: device.device_id,

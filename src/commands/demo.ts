@@ -21,7 +21,6 @@ export interface DemoOptions {
   readonly once?: boolean;
 }
 
-
 function waitFor<K extends keyof RuntimeEvents>(
   runtime: DeviceRuntime,
   event: K,
@@ -42,7 +41,13 @@ function waitFor<K extends keyof RuntimeEvents>(
   });
 }
 
-async function scenario(emulator: Emulator, runtime: DeviceRuntime, mock: MockBackend, device: { device_id: number; routes: readonly { source_id: string; source_type: string; feed_data_topic: string }[] }, log: Logger): Promise<void> {
+async function scenario(
+  emulator: Emulator,
+  runtime: DeviceRuntime,
+  mock: MockBackend,
+  device: { device_id: number; routes: readonly { source_id: string; source_type: string; feed_data_topic: string }[] },
+  log: Logger,
+): Promise<void> {
   const relay = device.routes.find((route) => route.source_type === "command")!;
   const sensor = device.routes.find((route) => route.source_type === "sensor")!;
   await waitFor(runtime, "online", () => true);
@@ -54,7 +59,12 @@ async function scenario(emulator: Emulator, runtime: DeviceRuntime, mock: MockBa
   const desired = await emulator.setDesired(device.device_id, relay.source_id, "1.0");
   const acked = waitFor(runtime, "settled", (s) => s.payload?.desired_id === desired.desiredId);
   const outcome = await applied;
-  log.info("relay", { line: `${RELAY_LINE.chip}:${RELAY_LINE.offset}`, level: mock.getLevel(RELAY_LINE), state: mock.getLevel(RELAY_LINE) === 1 ? "active" : "inactive", report: outcome.status });
+  log.info("relay", {
+    line: `${RELAY_LINE.chip}:${RELAY_LINE.offset}`,
+    level: mock.getLevel(RELAY_LINE),
+    state: mock.getLevel(RELAY_LINE) === 1 ? "active" : "inactive",
+    report: outcome.status,
+  });
   const ack = await acked;
   log.info("ack", { desired_id: desired.desiredId, status: ack.status });
 
@@ -72,13 +82,23 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
   const emulator = new Emulator({ stateDir: join(options.stateDir, "emulator"), logger: createLogger({ level, source: "emulator" }) });
   await emulator.start();
   const device = emulator.provision(DEMO_ROUTES);
-  log.info("provisioned", { device_id: device.device_id, client_id: device.client_id, operator: `${emulator.url}${OPERATOR_PREFIX}/devices/${device.device_id}` });
+  log.info("provisioned", {
+    device_id: device.device_id,
+    client_id: device.client_id,
+    operator: `${emulator.url}${OPERATOR_PREFIX}/devices/${device.device_id}`,
+  });
 
   const deviceDir = join(options.stateDir, "device");
   rmSync(deviceDir, { recursive: true, force: true });
   const config = demoDeviceConfig(emulator, device, deviceDir, level);
   const mock = new MockBackend();
-  const { runtime, close } = await composeDevice({ config, clientSecret: new Secret(device.client_secret), ca: emulator.caPem, backend: mock, logger: createLogger({ level, source: "device" }) });
+  const { runtime, close } = await composeDevice({
+    config,
+    clientSecret: new Secret(device.client_secret),
+    ca: emulator.caPem,
+    backend: mock,
+    logger: createLogger({ level, source: "device" }),
+  });
   const control = serve({ hostname: "127.0.0.1", port: 0, fetch: mockControlApp(mock).fetch });
   const web = startDeviceConsole({ runtime, deviceId: device.device_id, host: "127.0.0.1", port: 0, token: undefined, clock: systemClock });
   log.info("consoles", { device: web.url, emulator: `${emulator.url}${OPERATOR_PREFIX}/console` });
@@ -88,7 +108,12 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     await scenario(emulator, runtime, mock, device, log);
     log.info("done", { note: "the scenario passed" });
     if (!options.once) {
-      log.info("running", { device_console: web.url, emulator_console: `${emulator.url}${OPERATOR_PREFIX}/console`, mock_lines: `http://127.0.0.1:${control.port}/lines`, note: "press Ctrl-C to stop" });
+      log.info("running", {
+        device_console: web.url,
+        emulator_console: `${emulator.url}${OPERATOR_PREFIX}/console`,
+        mock_lines: `http://127.0.0.1:${control.port}/lines`,
+        note: "press Ctrl-C to stop",
+      });
       await stopped;
     }
   } catch (error) {

@@ -15,7 +15,12 @@ export async function emulatorCommand(options: EmulatorCommandOptions): Promise<
   const emulator = new Emulator({ stateDir: options.stateDir, port: options.port, logger });
   const stopped = new Promise<void>((resolve) => onShutdownSignal(() => resolve()));
   await emulator.start();
-  logger.info("emulator.ready", { api: emulator.url, operator: `${emulator.url}${OPERATOR_PREFIX}/devices`, console: `${emulator.url}${OPERATOR_PREFIX}/console`, ca_file: emulator.caPath });
+  logger.info("emulator.ready", {
+    api: emulator.url,
+    operator: `${emulator.url}${OPERATOR_PREFIX}/devices`,
+    console: `${emulator.url}${OPERATOR_PREFIX}/console`,
+    ca_file: emulator.caPath,
+  });
   try {
     await stopped;
   } finally {

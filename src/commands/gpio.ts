@@ -42,8 +42,12 @@ const untilSignal = () => new Promise<void>((resolve) => onShutdownSignal(() => 
 export async function gpioCommand(options: GpioCommandOptions): Promise<number> {
   const [verb, ...rest] = options.args;
   const name = options.backend ?? "cdev";
-  if (!(BACKEND_NAMES as readonly string[]).includes(name)) throw new RealerError("config", `Cannot use --backend ${name}: choose one of ${BACKEND_NAMES.join(", ")}`);
-  if (options.bias !== undefined && !(BIASES as readonly string[]).includes(options.bias)) throw new RealerError("config", `Cannot use --bias ${options.bias}: choose one of ${BIASES.join(", ")}`);
+  if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
+    throw new RealerError("config", `Cannot use --backend ${name}: choose one of ${BACKEND_NAMES.join(", ")}`);
+  }
+  if (options.bias !== undefined && !(BIASES as readonly string[]).includes(options.bias)) {
+    throw new RealerError("config", `Cannot use --bias ${options.bias}: choose one of ${BIASES.join(", ")}`);
+  }
   const bias = (options.bias ?? "as-is") as Bias;
   const activeLow = options.activeLow;
   const backend = await createBackend(name as BackendName);
@@ -52,7 +56,11 @@ export async function gpioCommand(options: GpioCommandOptions): Promise<number> 
       case "info":
         return await info(backend, options.print) ? 0 : 1;
       case "get": {
-        const line = await backend.requestLine(parseRef(rest[0], rest[1], "get"), { direction: "input", bias, activeLow }, "realer-edge-gpio");
+        const line = await backend.requestLine(
+          parseRef(rest[0], rest[1], "get"),
+          { direction: "input", bias, activeLow },
+          "realer-edge-gpio",
+        );
         options.print(String(await line.getValue()));
         await line.release();
         return 0;
@@ -61,7 +69,11 @@ export async function gpioCommand(options: GpioCommandOptions): Promise<number> 
         const [chip, offset, raw] = rest.length === 2 ? [rest[0], undefined, rest[1]] : rest;
         if (raw !== "0" && raw !== "1") throw new RealerError("config", `Cannot set: the value must be 0 or 1, got ${raw ?? "nothing"}`);
         const ref = parseRef(chip, offset, "set");
-        const line = await backend.requestLine(ref, { direction: "output", bias, activeLow, outputValue: Number(raw) as LineValue }, "realer-edge-gpio");
+        const line = await backend.requestLine(
+          ref,
+          { direction: "output", bias, activeLow, outputValue: Number(raw) as LineValue },
+          "realer-edge-gpio",
+        );
         const holdMs = wholeNumber(options.holdMs, "--hold-ms");
         options.print(`holding ${raw} ${holdMs === undefined ? "until Ctrl-C" : `for ${holdMs} ms`}`);
         await (holdMs === undefined ? untilSignal() : new Promise((resolve) => setTimeout(resolve, holdMs)));
@@ -101,7 +113,9 @@ async function info(backend: GpioBackend, print: (line: string) => void): Promis
     print(`${chip.name} [${chip.label}] ${chip.path} (${chip.lines} lines)`);
     for (let offset = 0; offset < chip.lines; offset++) {
       const line = await backend.getLineInfo({ chip: chip.name, offset });
-      const flags = [line.direction, line.activeLow ? "active-low" : "", line.used ? `used by "${line.consumer}"` : ""].filter((flag) => flag !== "").join(", ");
+      const flags = [line.direction, line.activeLow ? "active-low" : "", line.used ? `used by "${line.consumer}"` : ""].filter((flag) =>
+        flag !== ""
+      ).join(", ");
       print(`  line ${String(offset).padStart(3)}: ${(line.name ? `"${line.name}"` : "unnamed").padEnd(20)} ${flags}`);
     }
   }

@@ -32,7 +32,9 @@ const RIGS = ["mock", "gpio-sim", "wired"] as const;
 
 function rigFactory(options: HilOptions): (scenario: Scenario) => Promise<Rig> {
   const name = options.rig ?? "mock";
-  if (!(RIGS as readonly string[]).includes(name)) throw new RealerError("config", `Cannot use --rig ${name}: choose one of ${RIGS.join(", ")}`);
+  if (!(RIGS as readonly string[]).includes(name)) {
+    throw new RealerError("config", `Cannot use --rig ${name}: choose one of ${RIGS.join(", ")}`);
+  }
   if (name === "gpio-sim") {
     const sim = options.simDir ? { dir: options.simDir, label: options.chip ?? "" } : findSimChip();
     if (!sim.label) throw new RealerError("config", "Cannot use --sim-dir without --chip LABEL: the device needs the chip's label or name");
@@ -40,7 +42,9 @@ function rigFactory(options: HilOptions): (scenario: Scenario) => Promise<Rig> {
   }
   if (name === "wired") {
     return async (scenario) => {
-      if (!scenario.wiring) throw new RealerError("config", `Cannot run ${scenario.path} on the wired rig: it has no "wiring" (route name → spare line)`);
+      if (!scenario.wiring) {
+        throw new RealerError("config", `Cannot run ${scenario.path} on the wired rig: it has no "wiring" (route name → spare line)`);
+      }
       return new WiredRig(await createBackend("cdev"), scenario.wiring);
     };
   }
@@ -54,7 +58,12 @@ function rigFactory(options: HilOptions): (scenario: Scenario) => Promise<Rig> {
  */
 export async function hilCommand(options: HilOptions): Promise<number> {
   const [action, ...files] = options.args;
-  if (action !== "run" || files.length === 0) throw new RealerError("config", "Cannot run hil: usage is realer-edge hil run SCENARIO… [--junit FILE] [--report FILE.html] [--binary PATH] [--rig mock|gpio-sim|wired]");
+  if (action !== "run" || files.length === 0) {
+    throw new RealerError(
+      "config",
+      "Cannot run hil: usage is realer-edge hil run SCENARIO… [--junit FILE] [--report FILE.html] [--binary PATH] [--rig mock|gpio-sim|wired]",
+    );
+  }
   const scenarios = files.map((file) => loadScenario(file));
   const rig = rigFactory(options);
   const command = deviceCommand(options.binary);
@@ -70,7 +79,9 @@ export async function hilCommand(options: HilOptions): Promise<number> {
       const result = await runScenario(scenario, { emulator, rig, command, workDir, progress: options.print });
       results.push(result);
       options.print(`${result.passed ? "PASS" : "FAIL"}  ${scenario.name} in ${(result.durationMs / 1000).toFixed(1)} s`);
-      if (!result.passed && result.deviceTail) options.print(`  device output (last lines):\n${result.deviceTail.split("\n").slice(-8).map((line) => `    ${line}`).join("\n")}`);
+      if (!result.passed && result.deviceTail) {
+        options.print(`  device output (last lines):\n${result.deviceTail.split("\n").slice(-8).map((line) => `    ${line}`).join("\n")}`);
+      }
     }
   } finally {
     await emulator.stop();
@@ -83,6 +94,10 @@ export async function hilCommand(options: HilOptions): Promise<number> {
   if (options.junit) write(options.junit, junitXml(results));
   if (options.report) write(options.report, reportHtml(results));
   const passed = results.filter((result) => result.passed).length;
-  options.print(`hil: ${passed} of ${results.length} scenario(s) passed in ${((performance.now() - started) / 1000).toFixed(1)} s${options.report ? `; report ${options.report}` : ""}${options.junit ? `; JUnit ${options.junit}` : ""}`);
+  options.print(
+    `hil: ${passed} of ${results.length} scenario(s) passed in ${((performance.now() - started) / 1000).toFixed(1)} s${
+      options.report ? `; report ${options.report}` : ""
+    }${options.junit ? `; JUnit ${options.junit}` : ""}`,
+  );
   return passed === results.length ? 0 : 1;
 }

@@ -10,15 +10,18 @@ describe("runCommand()", () => {
   it("honours a stop signal that came while it was still loading: a clean return, nothing started", async () => {
     const dir = mkdtempSync(join(tmpdir(), "realer-run-"));
     const config = join(dir, "device.json");
-    writeFileSync(config, JSON.stringify({
-      api_url: "https://127.0.0.1:9",
-      device_id: 1,
-      client_id: "cdv_x",
-      client_secret: { env: "REALER_TEST_SECRET" },
-      state_dir: join(dir, "state"),
-      gpio: { backend: "mock" },
-      routes: [],
-    }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        api_url: "https://127.0.0.1:9",
+        device_id: 1,
+        client_id: "cdv_x",
+        client_secret: { env: "REALER_TEST_SECRET" },
+        state_dir: join(dir, "state"),
+        gpio: { backend: "mock" },
+        routes: [],
+      }),
+    );
     let fire: (signal: "SIGINT" | "SIGTERM") => void = () => {};
     const shutdown = new ShutdownLatch((handler) => {
       fire = handler;

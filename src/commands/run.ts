@@ -31,13 +31,21 @@ export async function runCommand(options: RunOptions): Promise<void> {
   // is written before the process ends, whichever way it ends.
   const lines = batchedSink();
   process.once("exit", lines.flush);
-  const logger = createLogger({ level: options.logLevel ?? config.log.level, format: config.log.format, source: "device", sink: lines.sink });
+  const logger = createLogger({
+    level: options.logLevel ?? config.log.level,
+    format: config.log.format,
+    source: "device",
+    sink: lines.sink,
+  });
   // Read afresh for every token: an operator who fixes a wrong secret file needs no restart.
   const clientSecret = (): Secret => {
     try {
       return readClientSecret(config, options.configPath, options.env);
     } catch (error) {
-      logger.error("auth.secret_unreadable", { error: error instanceof Error ? error.message : String(error), note: "using the secret read at start" });
+      logger.error("auth.secret_unreadable", {
+        error: error instanceof Error ? error.message : String(error),
+        note: "using the secret read at start",
+      });
       return firstSecret;
     }
   };
@@ -52,7 +60,9 @@ export async function runCommand(options: RunOptions): Promise<void> {
     control = serve({ hostname: "127.0.0.1", port: config.gpio.control_port, fetch: mockControlApp(backend).fetch });
     logger.info("mock.control", { url: `http://127.0.0.1:${control.port}/lines` });
   }
-  const consoleToken = config.console.enabled && config.console.token ? readSecret(config.console.token, "console.token", options.configPath, options.env) : undefined;
+  const consoleToken = config.console.enabled && config.console.token
+    ? readSecret(config.console.token, "console.token", options.configPath, options.env)
+    : undefined;
   const web = config.console.enabled
     ? (await import("../console/serve-console.ts")).startDeviceConsole({
       runtime,
@@ -96,7 +106,13 @@ export async function runCommand(options: RunOptions): Promise<void> {
       failed,
     ]);
     const trouble = runtime.status().trouble;
-    notifier.ready(online ? "connected over MQTT" : runtime.transport === "https" ? "working over the HTTPS runtime" : trouble ?? "lines claimed; offline, retrying");
+    notifier.ready(
+      online
+        ? "connected over MQTT"
+        : runtime.transport === "https"
+        ? "working over the HTTPS runtime"
+        : trouble ?? "lines claimed; offline, retrying",
+    );
     runtime.events.on("online", () => notifier.status("connected over MQTT"));
     runtime.events.on("offline", () => notifier.status("offline, reconnecting"));
     await Promise.race([stopped, failed]);

@@ -50,14 +50,26 @@ describe("parseConfig()", () => {
     const cases: [unknown, RegExp][] = [
       [{ ...valid, api_url: "http://api.therealer.com" }, /^Cannot load config device\.json: api_url: must be an https:\/\/ URL/],
       [{ ...valid, device_id: undefined }, /: device_id: is required$/],
-      [{ ...valid, routes: [{ pin_port: "6", source_id: "cmd_x", line: { name: "RELAY" } }] }, /: routes\[0\]: needs exactly one of source_id, pin_port or feed_data_topic$/],
-      [{ ...valid, routes: [{ pin_port: "6", line: { chip: "gpiochip0" } }] }, /: routes\[0\]\.line: must be \{chip, offset\} or \{name\}$/],
+      [
+        { ...valid, routes: [{ pin_port: "6", source_id: "cmd_x", line: { name: "RELAY" } }] },
+        /: routes\[0\]: needs exactly one of source_id, pin_port or feed_data_topic$/,
+      ],
+      [
+        { ...valid, routes: [{ pin_port: "6", line: { chip: "gpiochip0" } }] },
+        /: routes\[0\]\.line: must be \{chip, offset\} or \{name\}$/,
+      ],
       [{ ...valid, routes: [{ pin_port: "6", line: { name: "X" }, debounce: 5 }] }, /: routes\[0\]\.debounce: unknown field$/],
       [{ ...valid, gpio: { backend: "gpiod" } }, /: gpio\.backend: must be one of: cdev, libgpiod, sysfs, mock$/],
       [{ ...valid, routes: [{ pin_port: "6" }] }, /: routes\[0\]: needs exactly one of line or file$/],
-      [{ ...valid, routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 }, pulse_ms: 500, power_on: "restore" }] }, /: routes\[0\]: a pulse output must power on "off"/],
+      [
+        { ...valid, routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 }, pulse_ms: 500, power_on: "restore" }] },
+        /: routes\[0\]: a pulse output must power on "off"/,
+      ],
       [{ ...valid, routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 }, power_on: "last" }] }, /: routes\[0\]\.power_on: /],
-      [{ ...valid, routes: [{ pin_port: "6", file: { path: "/sys/x" }, direction: "output" }] }, /: routes\[0\]: a file source is a sensor/],
+      [
+        { ...valid, routes: [{ pin_port: "6", file: { path: "/sys/x" }, direction: "output" }] },
+        /: routes\[0\]: a file source is a sensor/,
+      ],
       [{ ...valid, client_secret: "s3cr3t" }, /: client_secret: must be \{"env": NAME\} or \{"file": PATH\}/],
     ];
     for (const [config, pattern] of cases) {
@@ -68,13 +80,15 @@ describe("parseConfig()", () => {
   });
 
   it("says where JSON is broken", () => {
-    assert.throws(() => parseConfig("{ \"api_url\": ", "device.json"), { message: /^Cannot read config device\.json: not valid JSON/ });
+    assert.throws(() => parseConfig('{ "api_url": ', "device.json"), { message: /^Cannot read config device\.json: not valid JSON/ });
   });
 });
 
 describe("loadConfig()", () => {
   it("names a missing file", () => {
-    assert.throws(() => loadConfig("/nonexistent/device.json"), { message: /^Cannot read config \/nonexistent\/device\.json: no such file$/ });
+    assert.throws(() => loadConfig("/nonexistent/device.json"), {
+      message: /^Cannot read config \/nonexistent\/device\.json: no such file$/,
+    });
   });
 });
 
@@ -88,7 +102,9 @@ describe("readClientSecret()", () => {
   });
 
   it("says which variable is missing", () => {
-    assert.throws(() => readClientSecret(config, "device.json", {}), { message: /client_secret\.env: environment variable REALER_CLIENT_SECRET is not set/ });
+    assert.throws(() => readClientSecret(config, "device.json", {}), {
+      message: /client_secret\.env: environment variable REALER_CLIENT_SECRET is not set/,
+    });
   });
 
   it("reads a secret file and trims its newline", () => {

@@ -39,7 +39,11 @@ export function loadConfig(path: string): Config {
     text = readFileSync(path, "utf8");
   } catch (error) {
     const code = (error as { code?: string }).code;
-    throw new RealerError(code === "EACCES" ? "permission" : "not-found", `Cannot read config ${path}: ${code === "ENOENT" ? "no such file" : code ?? "unreadable"}`, { cause: error });
+    throw new RealerError(
+      code === "EACCES" ? "permission" : "not-found",
+      `Cannot read config ${path}: ${code === "ENOENT" ? "no such file" : code ?? "unreadable"}`,
+      { cause: error },
+    );
   }
   return parseConfig(text, path);
 }
@@ -50,7 +54,12 @@ export function readClientSecret(config: Config, file: string, env: Readonly<Rec
 }
 
 /** Reads a secret from the environment variable or file `source` names; `field` names it in errors. */
-export function readSecret(source: { env: string } | { file: string }, field: string, file: string, env: Readonly<Record<string, string | undefined>>): Secret {
+export function readSecret(
+  source: { env: string } | { file: string },
+  field: string,
+  file: string,
+  env: Readonly<Record<string, string | undefined>>,
+): Secret {
   let value: string | undefined;
   if ("env" in source) {
     value = env[source.env];

@@ -20,10 +20,14 @@ const FileSourceSchema = v.strictObject({
   path: v.pipe(NonEmpty, v.description("A file holding a number: an IIO in_voltage0_raw, a 1-Wire temperature or w1_slave file.")),
   scale: v.optional(v.pipe(v.number(), v.description("Reported value = raw × scale + offset.")), 1),
   offset: v.optional(v.number(), 0),
-  decimals: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(6), v.description("Digits after the point in the reported value.")), 2),
+  decimals: v.optional(
+    v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(6), v.description("Digits after the point in the reported value.")),
+    2,
+  ),
 });
 
-const Milliseconds = (max: number) => v.pipe(v.number(), v.integer("must be a whole number of milliseconds"), v.minValue(0, "must not be negative"), v.maxValue(max));
+const Milliseconds = (max: number) =>
+  v.pipe(v.number(), v.integer("must be a whole number of milliseconds"), v.minValue(0, "must not be negative"), v.maxValue(max));
 
 /** The fields of a route entry; the HIL scenario schema reuses those that say how a line behaves. */
 export const ROUTE_ENTRIES = {
@@ -35,33 +39,69 @@ export const ROUTE_ENTRIES = {
   direction: v.optional(
     v.pipe(
       v.picklist(["output", "input"], 'must be "output" (a command route) or "input" (a sensor route)'),
-      v.description("Claim the line at boot, before the network, with this direction. Without it, the direction the catalog last gave is used; on the very first start the line waits for the catalog."),
+      v.description(
+        "Claim the line at boot, before the network, with this direction. Without it, the direction the catalog last gave is used; on the very first start the line waits for the catalog.",
+      ),
     ),
   ),
   active_low: v.optional(v.boolean(), false),
   bias: v.optional(v.picklist(["as-is", "disabled", "pull-up", "pull-down"]), "as-is"),
-  drive: v.optional(v.pipe(v.picklist(["push-pull", "open-drain", "open-source"]), v.description("Outputs: how the line drives.")), "push-pull"),
+  drive: v.optional(
+    v.pipe(v.picklist(["push-pull", "open-drain", "open-source"]), v.description("Outputs: how the line drives.")),
+    "push-pull",
+  ),
   power_on: v.optional(
-    v.pipe(v.picklist(["off", "on", "restore"]), v.description("Outputs: the value the line takes when the runtime claims it at boot, before the network.")),
+    v.pipe(
+      v.picklist(["off", "on", "restore"]),
+      v.description("Outputs: the value the line takes when the runtime claims it at boot, before the network."),
+    ),
     "off",
   ),
   restore_max_age_s: v.optional(
-    v.pipe(v.number(), v.minValue(0), v.description("power_on restore: restore the last value only when it was set less than this long ago; otherwise off.")),
+    v.pipe(
+      v.number(),
+      v.minValue(0),
+      v.description("power_on restore: restore the last value only when it was set less than this long ago; otherwise off."),
+    ),
     86_400,
   ),
-  pulse_ms: v.optional(v.pipe(Milliseconds(3_600_000), v.minValue(1, "must be at least 1 ms"), v.description("Outputs: a momentary output; it goes back to inactive by itself after this long, enforced locally even offline."))),
-  interlock: v.optional(v.pipe(NonEmpty, v.description("Outputs: the interlock group; at most one output of a group is active at a time."))),
-  interlock_dead_time_ms: v.optional(v.pipe(Milliseconds(60_000), v.description("Outputs: wait this long between switching one output of the group off and another on.")), 0),
+  pulse_ms: v.optional(
+    v.pipe(
+      Milliseconds(3_600_000),
+      v.minValue(1, "must be at least 1 ms"),
+      v.description("Outputs: a momentary output; it goes back to inactive by itself after this long, enforced locally even offline."),
+    ),
+  ),
+  interlock: v.optional(
+    v.pipe(NonEmpty, v.description("Outputs: the interlock group; at most one output of a group is active at a time.")),
+  ),
+  interlock_dead_time_ms: v.optional(
+    v.pipe(Milliseconds(60_000), v.description("Outputs: wait this long between switching one output of the group off and another on.")),
+    0,
+  ),
   shutdown: v.optional(
-    v.pipe(v.picklist(["hold", "safe"]), v.description('Outputs: on a clean stop, "hold" leaves the line as it is, "safe" sets it inactive first.')),
+    v.pipe(
+      v.picklist(["hold", "safe"]),
+      v.description('Outputs: on a clean stop, "hold" leaves the line as it is, "safe" sets it inactive first.'),
+    ),
     "hold",
   ),
   failsafe: v.optional(
     v.pipe(
       v.strictObject({
         value: v.pipe(v.picklist([0, 1], "must be 0 (inactive) or 1 (active)"), v.description("The safe value: 0 inactive, 1 active.")),
-        after_s: v.pipe(v.number(), v.minValue(1, "must be at least 1 second"), v.maxValue(604_800, "must be at most a week"), v.description("Set the safe value once the device has had no working link to the cloud this long (since start, or since the link went down).")),
-        on_subscription_inactive: v.optional(v.pipe(v.boolean(), v.description("Also set it at once when Realer answers 4002 (subscription inactive).")), true),
+        after_s: v.pipe(
+          v.number(),
+          v.minValue(1, "must be at least 1 second"),
+          v.maxValue(604_800, "must be at most a week"),
+          v.description(
+            "Set the safe value once the device has had no working link to the cloud this long (since start, or since the link went down).",
+          ),
+        ),
+        on_subscription_inactive: v.optional(
+          v.pipe(v.boolean(), v.description("Also set it at once when Realer answers 4002 (subscription inactive).")),
+          true,
+        ),
       }),
       v.description("Outputs: a safe value for when the cloud is gone (heaters, pumps, locks). Off when absent."),
     ),
@@ -72,10 +112,23 @@ export const ROUTE_ENTRIES = {
     false,
   ),
   sample_interval_s: v.optional(
-    v.pipe(v.number(), v.minValue(1, "must be at least 1 second"), v.description("Sensor routes: also report the value this often (a line), or read the file this often (10 s by default).")),
+    v.pipe(
+      v.number(),
+      v.minValue(1, "must be at least 1 second"),
+      v.description("Sensor routes: also report the value this often (a line), or read the file this often (10 s by default)."),
+    ),
   ),
-  deadband: v.optional(v.pipe(v.number(), v.minValue(0), v.description("File sensors: report a sample only when it moved at least this much since the last report."))),
-  heartbeat_s: v.optional(v.pipe(v.number(), v.minValue(1), v.description("File sensors: report at least this often, even inside the deadband.")), 300),
+  deadband: v.optional(
+    v.pipe(
+      v.number(),
+      v.minValue(0),
+      v.description("File sensors: report a sample only when it moved at least this much since the last report."),
+    ),
+  ),
+  heartbeat_s: v.optional(
+    v.pipe(v.number(), v.minValue(1), v.description("File sensors: report at least this often, even inside the deadband.")),
+    300,
+  ),
 };
 
 /** One route entry of the config. */
@@ -87,8 +140,14 @@ export const RouteSchema = v.pipe(
   ),
   v.check((route) => (route.line === undefined) !== (route.file === undefined), "needs exactly one of line or file"),
   v.check((route) => route.file === undefined || route.direction !== "output", "a file source is a sensor: it cannot be an output"),
-  v.check((route) => route.failsafe === undefined || (route.file === undefined && route.direction !== "input"), "a fail-safe is for outputs: an input or a file source cannot have one"),
-  v.check((route) => route.failsafe === undefined || route.pulse_ms === undefined || route.failsafe.value === 0, "a pulse output's fail-safe value must be 0: a pulse never stays active"),
+  v.check(
+    (route) => route.failsafe === undefined || (route.file === undefined && route.direction !== "input"),
+    "a fail-safe is for outputs: an input or a file source cannot have one",
+  ),
+  v.check(
+    (route) => route.failsafe === undefined || route.pulse_ms === undefined || route.failsafe.value === 0,
+    "a pulse output's fail-safe value must be 0: a pulse never stays active",
+  ),
   v.check(
     (route) => route.pulse_ms === undefined || route.power_on === "off",
     'a pulse output must power on "off": it never comes back active by itself',
@@ -99,12 +158,20 @@ export const RouteSchema = v.pipe(
 
 type RouteFields = v.InferOutput<v.StrictObjectSchema<typeof ROUTE_ENTRIES, undefined>>;
 /** A route entry that reads or drives a GPIO line. */
-export type LineRouteConfig = Omit<RouteFields, "line" | "file"> & { readonly line: NonNullable<RouteFields["line"]>; readonly file?: undefined };
+export type LineRouteConfig = Omit<RouteFields, "line" | "file"> & {
+  readonly line: NonNullable<RouteFields["line"]>;
+  readonly file?: undefined;
+};
 /** A sensor route entry that reads a number from a file. */
-export type FileRouteConfig = Omit<RouteFields, "line" | "file"> & { readonly file: NonNullable<RouteFields["file"]>; readonly line?: undefined };
+export type FileRouteConfig = Omit<RouteFields, "line" | "file"> & {
+  readonly file: NonNullable<RouteFields["file"]>;
+  readonly line?: undefined;
+};
 
 /** Where a configured route's output state is kept: its binding key, known before any catalog. */
-export function routeKey(route: { source_id?: string | undefined; pin_port?: string | undefined; feed_data_topic?: string | undefined }): string {
+export function routeKey(
+  route: { source_id?: string | undefined; pin_port?: string | undefined; feed_data_topic?: string | undefined },
+): string {
   if (route.source_id !== undefined) return `source_id:${route.source_id}`;
   if (route.pin_port !== undefined) return `pin_port:${route.pin_port}`;
   return `topic:${route.feed_data_topic}`;
@@ -133,7 +200,9 @@ const ConsoleSchema = v.pipe(
     allowed_hosts: v.optional(
       v.pipe(
         v.array(NonEmpty),
-        v.description("Host names (besides loopback names and addresses) the console answers to, such as the board's mDNS name; any other Host header is refused, against DNS rebinding."),
+        v.description(
+          "Host names (besides loopback names and addresses) the console answers to, such as the board's mDNS name; any other Host header is refused, against DNS rebinding.",
+        ),
       ),
       [],
     ),
@@ -162,7 +231,10 @@ export const ConfigSchema = v.strictObject({
     v.startsWith("https://", "must be an https:// URL (Realer refuses plain HTTP)"),
     v.description("Realer's REST and OAuth base URL."),
   ),
-  device_id: v.pipe(v.union([v.pipe(v.number(), v.integer()), NonEmpty], "must be a number or a string"), v.description("The device id, as Realer gave it.")),
+  device_id: v.pipe(
+    v.union([v.pipe(v.number(), v.integer()), NonEmpty], "must be a number or a string"),
+    v.description("The device id, as Realer gave it."),
+  ),
   client_id: v.pipe(NonEmpty, v.description("The OAuth client id (cdv_…).")),
   client_secret: SecretSourceSchema,
   ca_file: v.optional(v.pipe(NonEmpty, v.description("PEM CA bundle for HTTPS and MQTT; the system store when absent."))),
@@ -183,15 +255,31 @@ export const ConfigSchema = v.strictObject({
   ),
   https: v.optional(
     v.strictObject({
-      poll_interval_s: v.optional(v.pipe(v.number(), v.minValue(1), v.description("HTTPS runtime: poll desired states this often (never faster than the server's cadence).")), 10),
-      catalog_check_s: v.optional(v.pipe(v.number(), v.minValue(1), v.description("HTTPS runtime: look for MQTT becoming available this often.")), 300),
+      poll_interval_s: v.optional(
+        v.pipe(
+          v.number(),
+          v.minValue(1),
+          v.description("HTTPS runtime: poll desired states this often (never faster than the server's cadence)."),
+        ),
+        10,
+      ),
+      catalog_check_s: v.optional(
+        v.pipe(v.number(), v.minValue(1), v.description("HTTPS runtime: look for MQTT becoming available this often.")),
+        300,
+      ),
     }),
     { poll_interval_s: 10, catalog_check_s: 300 },
   ),
   gpio: v.strictObject({
     backend: v.picklist(BACKEND_NAMES, `must be one of: ${BACKEND_NAMES.join(", ")}`),
     control_port: v.optional(
-      v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535), v.description("mock only: serve the line control interface on 127.0.0.1 at this port.")),
+      v.pipe(
+        v.number(),
+        v.integer(),
+        v.minValue(0),
+        v.maxValue(65535),
+        v.description("mock only: serve the line control interface on 127.0.0.1 at this port."),
+      ),
     ),
   }),
   console: v.optional(ConsoleSchema, { enabled: false, host: "127.0.0.1", port: 8480, allowed_hosts: [] }),

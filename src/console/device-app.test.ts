@@ -12,14 +12,17 @@ import { deviceConsoleApp } from "./device-app.ts";
 import { DeviceMonitor } from "./device-monitor.ts";
 
 async function consoleApp(token?: string, clock: Clock = systemClock) {
-  const config = parseConfig(JSON.stringify({
-    api_url: "https://127.0.0.1:9",
-    device_id: 42,
-    client_id: "cdv_x",
-    client_secret: { env: "X" },
-    gpio: { backend: "mock" },
-    routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 } }],
-  }), "device.json");
+  const config = parseConfig(
+    JSON.stringify({
+      api_url: "https://127.0.0.1:9",
+      device_id: 42,
+      client_id: "cdv_x",
+      client_secret: { env: "X" },
+      gpio: { backend: "mock" },
+      routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 } }],
+    }),
+    "device.json",
+  );
   const runtime = new DeviceRuntime({
     config,
     clientSecret: new Secret("the-client-secret"),
@@ -31,13 +34,31 @@ async function consoleApp(token?: string, clock: Clock = systemClock) {
     logger: silentLogger,
   });
   const monitor = new DeviceMonitor(runtime, systemClock);
-  return deviceConsoleApp({ runtime, monitor, deviceId: 42, clock, token: token === undefined ? undefined : new Secret(token), host: "127.0.0.1", allowedHosts: ["switch.local"] });
+  return deviceConsoleApp({
+    runtime,
+    monitor,
+    deviceId: 42,
+    clock,
+    token: token === undefined ? undefined : new Secret(token),
+    host: "127.0.0.1",
+    allowedHosts: ["switch.local"],
+  });
 }
 
 describe("device console app", () => {
   it("stops following the runtime's events once its monitor is closed", async () => {
     const runtime = new DeviceRuntime({
-      config: parseConfig(JSON.stringify({ api_url: "https://127.0.0.1:9", device_id: 42, client_id: "cdv_x", client_secret: { env: "X" }, gpio: { backend: "mock" }, routes: [] }), "device.json"),
+      config: parseConfig(
+        JSON.stringify({
+          api_url: "https://127.0.0.1:9",
+          device_id: 42,
+          client_id: "cdv_x",
+          client_secret: { env: "X" },
+          gpio: { backend: "mock" },
+          routes: [],
+        }),
+        "device.json",
+      ),
       clientSecret: new Secret("s"),
       backend: new MockBackend(),
       store: await DeviceStore.open(":memory:"),
@@ -69,9 +90,17 @@ describe("device console app", () => {
 
   it("takes local changes as JSON only, and says a route is unknown without repeating it", async () => {
     const app = await consoleApp();
-    const form = await app.request("/api/routes/local", { method: "POST", body: "route=x&value=1", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const form = await app.request("/api/routes/local", {
+      method: "POST",
+      body: "route=x&value=1",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
     assert.equal(form.status, 415, "a cross-site form cannot switch a relay");
-    const unknown = await app.request("/api/routes/local", { method: "POST", body: JSON.stringify({ route: "<script>nope</script>", value: 1 }), headers: { "content-type": "application/json" } });
+    const unknown = await app.request("/api/routes/local", {
+      method: "POST",
+      body: JSON.stringify({ route: "<script>nope</script>", value: 1 }),
+      headers: { "content-type": "application/json" },
+    });
     assert.equal(unknown.status, 404);
     const text = await unknown.text();
     assert.match(text, /no command route with a line has that key/);
@@ -92,7 +121,12 @@ describe("device console app", () => {
 
   it("remembers the token entered once on the page in an HttpOnly, SameSite=Strict cookie", async () => {
     const app = await consoleApp("s3cret-token");
-    const form = (token: string) => app.request("/login", { method: "POST", body: new URLSearchParams({ token }).toString(), headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const form = (token: string) =>
+      app.request("/login", {
+        method: "POST",
+        body: new URLSearchParams({ token }).toString(),
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+      });
     assert.equal((await form("wrong")).status, 401);
     const ok = await form("s3cret-token");
     assert.equal(ok.status, 303);
@@ -113,7 +147,11 @@ describe("device console app", () => {
       headers: { "content-type": "application/json", host: "rebind.attacker.example:8480", origin: "http://rebind.attacker.example:8480" },
     });
     assert.equal(rebound.status, 421);
-    assert.equal((await app.request("http://rebind.attacker.example/api/status", { headers: { host: "rebind.attacker.example" } })).status, 421, "reads too: the page holds the device's state");
+    assert.equal(
+      (await app.request("http://rebind.attacker.example/api/status", { headers: { host: "rebind.attacker.example" } })).status,
+      421,
+      "reads too: the page holds the device's state",
+    );
     for (const host of ["127.0.0.1:8480", "localhost:8480", "[::1]:8480", "192.168.1.20:8480", "switch.local:8480"]) {
       assert.equal((await app.request(`http://${host}/api/status`, { headers: { host } })).status, 200, host);
     }
@@ -122,21 +160,37 @@ describe("device console app", () => {
   it("takes a change only from its own page: a foreign Origin or a cross-site fetch is refused", async () => {
     const app = await consoleApp();
     const post = (headers: Record<string, string>) =>
-      app.request("http://127.0.0.1:8480/api/routes/local", { method: "POST", body: JSON.stringify({ route: "x", value: 1 }), headers: { "content-type": "application/json", host: "127.0.0.1:8480", ...headers } });
+      app.request("http://127.0.0.1:8480/api/routes/local", {
+        method: "POST",
+        body: JSON.stringify({ route: "x", value: 1 }),
+        headers: { "content-type": "application/json", host: "127.0.0.1:8480", ...headers },
+      });
     assert.equal((await post({ origin: "https://evil.example" })).status, 403);
     assert.equal((await post({ origin: "null" })).status, 403);
     assert.equal((await post({ origin: "null", "sec-fetch-site": "cross-site" })).status, 403);
     assert.equal((await post({ origin: "null", "sec-fetch-site": "same-origin" })).status, 404, "the browser vouches for its own page");
     assert.equal((await post({ "sec-fetch-site": "cross-site" })).status, 403);
-    assert.equal((await post({ origin: "http://127.0.0.1:8480", "sec-fetch-site": "same-origin" })).status, 404, "its own page gets through (to an unknown route)");
+    assert.equal(
+      (await post({ origin: "http://127.0.0.1:8480", "sec-fetch-site": "same-origin" })).status,
+      404,
+      "its own page gets through (to an unknown route)",
+    );
   });
 
   it("refuses a body over 4 KiB unread and never echoes what it was sent", async () => {
     const app = await consoleApp();
     const marker = "ECHO-MARKER-";
-    const big = await app.request("/api/routes/local", { method: "POST", body: JSON.stringify({ route: marker.repeat(100_000), value: 1 }), headers: { "content-type": "application/json" } });
+    const big = await app.request("/api/routes/local", {
+      method: "POST",
+      body: JSON.stringify({ route: marker.repeat(100_000), value: 1 }),
+      headers: { "content-type": "application/json" },
+    });
     assert.equal(big.status, 413);
-    const bad = await app.request("/api/routes/local", { method: "POST", body: `{"route": "${marker}", "value": 7}`, headers: { "content-type": "application/json" } });
+    const bad = await app.request("/api/routes/local", {
+      method: "POST",
+      body: `{"route": "${marker}", "value": 7}`,
+      headers: { "content-type": "application/json" },
+    });
     assert.equal(bad.status, 400);
     for (const answer of [big, bad]) assert.ok(!(await answer.text()).includes(marker), "no echo");
   });
@@ -172,14 +226,23 @@ describe("device console app", () => {
 describe("device console: fail-safes", () => {
   it("shows a fail-safe armed while the cloud is away, then fired, on the page, in the status and in /metrics", async () => {
     const clock = new ManualClock();
-    const config = parseConfig(JSON.stringify({
-      api_url: "https://127.0.0.1:9",
-      device_id: 42,
-      client_id: "cdv_x",
-      client_secret: { env: "X" },
-      gpio: { backend: "mock" },
-      routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 }, direction: "output", power_on: "on", failsafe: { value: 0, after_s: 60 } }],
-    }), "device.json");
+    const config = parseConfig(
+      JSON.stringify({
+        api_url: "https://127.0.0.1:9",
+        device_id: 42,
+        client_id: "cdv_x",
+        client_secret: { env: "X" },
+        gpio: { backend: "mock" },
+        routes: [{
+          pin_port: "6",
+          line: { chip: "gpiochip0", offset: 6 },
+          direction: "output",
+          power_on: "on",
+          failsafe: { value: 0, after_s: 60 },
+        }],
+      }),
+      "device.json",
+    );
     const backend = new MockBackend();
     const runtime = new DeviceRuntime({
       config,
@@ -195,7 +258,8 @@ describe("device console: fail-safes", () => {
     const app = deviceConsoleApp({ runtime, monitor, deviceId: 42, clock, token: undefined, host: "127.0.0.1", allowedHosts: [] });
     const started = runtime.start().catch(() => {});
     await clock.advance(0);
-    const status = async () => (await (await app.request("/api/status")).json()) as { failsafes: { state: string; route: string; value: number }[] };
+    const status = async () =>
+      (await (await app.request("/api/status")).json()) as { failsafes: { state: string; route: string; value: number }[] };
     assert.deepEqual((await status()).failsafes.map((failsafe) => failsafe.state), ["armed"]);
     assert.match(await (await app.request("/")).text(), /Fail-safe armed: pin_port:6 goes to 0 if the cloud stays away/);
     await clock.advance(60_000);

@@ -103,7 +103,9 @@ export function deviceConsoleApp(options: DeviceConsoleOptions): Hono {
       const value = await runtime.setLocal(parsed.output.route, parsed.output.value);
       return c.json({ route: parsed.output.route, value });
     } catch (error) {
-      if (error instanceof RealerError && error.kind === "not-found") return c.json({ error: "no command route with a line has that key" }, 404);
+      if (error instanceof RealerError && error.kind === "not-found") {
+        return c.json({ error: "no command route with a line has that key" }, 404);
+      }
       logger.error("console.local_failed", { route: parsed.output.route, error: describeError(error) });
       return c.json({ error: "the line could not be set; the device log says why" }, 500);
     }

@@ -14,7 +14,19 @@ export interface RouteActivity {
 /** One line of the recent-events list. */
 export interface ConsoleEvent {
   readonly at: number;
-  readonly kind: "applied" | "rejected" | "stale" | "duplicate" | "unanswerable" | "local" | "reading" | "ack" | "online" | "offline" | "trouble" | "failsafe";
+  readonly kind:
+    | "applied"
+    | "rejected"
+    | "stale"
+    | "duplicate"
+    | "unanswerable"
+    | "local"
+    | "reading"
+    | "ack"
+    | "online"
+    | "offline"
+    | "trouble"
+    | "failsafe";
   readonly route?: string;
   readonly text: string;
 }
@@ -52,9 +64,23 @@ export class DeviceMonitor {
     const r = this.registry;
     this.acks = r.add(new Counter("realer_acks", "Application acks received, by status."));
     this.desired = r.add(new Counter("realer_desired_states", "Desired states handled, by outcome."));
-    this.applyLatency = r.add(new Histogram("realer_desired_apply_seconds", "From a desired state's arrival to its line set and its report recorded.", LATENCY_BUCKETS));
-    this.ackLatency = r.add(new Histogram("realer_desired_ack_seconds", "From a desired state's report recorded to its application ack.", LATENCY_BUCKETS));
-    this.inputLatency = r.add(new Histogram("realer_input_publish_seconds", "From an input edge (or sample) to its reading leaving for the broker.", LATENCY_BUCKETS));
+    this.applyLatency = r.add(
+      new Histogram(
+        "realer_desired_apply_seconds",
+        "From a desired state's arrival to its line set and its report recorded.",
+        LATENCY_BUCKETS,
+      ),
+    );
+    this.ackLatency = r.add(
+      new Histogram("realer_desired_ack_seconds", "From a desired state's report recorded to its application ack.", LATENCY_BUCKETS),
+    );
+    this.inputLatency = r.add(
+      new Histogram(
+        "realer_input_publish_seconds",
+        "From an input edge (or sample) to its reading leaving for the broker.",
+        LATENCY_BUCKETS,
+      ),
+    );
     this.#readStatus(runtime, clock);
     this.#follow(runtime);
   }
@@ -67,33 +93,120 @@ export class DeviceMonitor {
   /** The gauges and counters read from the runtime's status when /metrics is asked. */
   #readStatus(runtime: DeviceRuntime, clock: Clock): void {
     const r = this.registry;
-    r.add(new CounterReader("realer_mqtt_reconnects", "MQTT reconnects since start.", () => [{ labels: {}, value: runtime.status().link?.reconnects ?? 0 }]));
-    r.add(new CounterReader("realer_mqtt_renewals", "MQTT credential renewals since start.", () => [{ labels: {}, value: runtime.status().link?.renewals ?? 0 }]));
+    r.add(
+      new CounterReader(
+        "realer_mqtt_reconnects",
+        "MQTT reconnects since start.",
+        () => [{ labels: {}, value: runtime.status().link?.reconnects ?? 0 }],
+      ),
+    );
+    r.add(
+      new CounterReader(
+        "realer_mqtt_renewals",
+        "MQTT credential renewals since start.",
+        () => [{ labels: {}, value: runtime.status().link?.renewals ?? 0 }],
+      ),
+    );
     r.add(new Gauge("realer_mqtt_connected", "1 while the MQTT connection is up.", () => (runtime.status().link?.connected ? 1 : 0)));
     r.add(new Gauge("realer_outbox_depth", "Messages waiting for their ack.", () => runtime.status().outbox.depth));
-    r.add(new Gauge("realer_outbox_oldest_age_seconds", "Age of the oldest unacknowledged message.", () => {
-      const oldest = runtime.status().outbox.oldestAt;
-      return oldest === undefined ? 0 : Math.max(0, (clock.now() - oldest) / 1000);
-    }));
-    r.add(new CounterReader("realer_outbox_dropped", "Readings thrown away: over the outbox bound, or too large to send.", () => [{ labels: {}, value: runtime.status().outbox.stats.dropped }]));
-    r.add(new CounterReader("realer_outbox_coalesced", "Older latest-value readings replaced while the outbox was full.", () => [{ labels: {}, value: runtime.status().outbox.stats.coalesced }]));
-    r.add(new CounterReader("realer_outbox_resent", "Messages sent again after an ack timeout or a reconnect.", () => [{ labels: {}, value: runtime.status().outbox.stats.resent }]));
-    r.add(new Gauge("realer_storage_failing", "1 while the state file refuses writes (a full or failing disk).", () => (runtime.status().storage.failing ? 1 : 0)));
-    r.add(new CounterReader("realer_storage_write_failures", "Writes to the state file that failed.", () => [{ labels: {}, value: runtime.status().storage.failures }]));
-    r.add(new Gauge("realer_outbox_held", "Readings held in memory because the state file refused them.", () => runtime.status().outbox.stats.held));
-    r.add(new CounterReader("realer_desired_unacknowledged", "Desired states left without a PUBACK because their answer could not be recorded.", () => [{ labels: {}, value: runtime.status().unacknowledged }]));
-    r.add(new CounterReader("realer_desired_unanswerable", "Desired states whose desired_id no report within max_payload_bytes can carry.", () => [{ labels: {}, value: runtime.status().outbox.stats.unanswerable }]));
-    r.add(new CounterReader("realer_faults", "Repeating failures (sensor reads, event listeners), by where they happened.", () => runtime.status().faults.map(({ where, count }) => ({ labels: { where }, value: count }))));
-    r.add(new Gauge("realer_outbox_waiting_for_clock", "Messages observed while the time was unknown (clock not synchronised, no answer from the cloud yet), waiting for it.", () => runtime.status().outbox.stats.waitingForClock));
-    r.add(new Gauge("realer_failsafes_fired", "Outputs set to their fail-safe value and not yet told otherwise by the cloud.", () => runtime.status().failsafes.filter((failsafe) => failsafe.state === "fired").length));
-    r.add(new Gauge("realer_cloud_trouble", "1 while something beyond a passing fault keeps the device from its cloud (a refused secret, 4002).", () => (runtime.status().trouble === undefined ? 0 : 1)));
+    r.add(
+      new Gauge("realer_outbox_oldest_age_seconds", "Age of the oldest unacknowledged message.", () => {
+        const oldest = runtime.status().outbox.oldestAt;
+        return oldest === undefined ? 0 : Math.max(0, (clock.now() - oldest) / 1000);
+      }),
+    );
+    r.add(
+      new CounterReader(
+        "realer_outbox_dropped",
+        "Readings thrown away: over the outbox bound, or too large to send.",
+        () => [{ labels: {}, value: runtime.status().outbox.stats.dropped }],
+      ),
+    );
+    r.add(
+      new CounterReader(
+        "realer_outbox_coalesced",
+        "Older latest-value readings replaced while the outbox was full.",
+        () => [{ labels: {}, value: runtime.status().outbox.stats.coalesced }],
+      ),
+    );
+    r.add(
+      new CounterReader(
+        "realer_outbox_resent",
+        "Messages sent again after an ack timeout or a reconnect.",
+        () => [{ labels: {}, value: runtime.status().outbox.stats.resent }],
+      ),
+    );
+    r.add(
+      new Gauge(
+        "realer_storage_failing",
+        "1 while the state file refuses writes (a full or failing disk).",
+        () => (runtime.status().storage.failing ? 1 : 0),
+      ),
+    );
+    r.add(
+      new CounterReader(
+        "realer_storage_write_failures",
+        "Writes to the state file that failed.",
+        () => [{ labels: {}, value: runtime.status().storage.failures }],
+      ),
+    );
+    r.add(
+      new Gauge(
+        "realer_outbox_held",
+        "Readings held in memory because the state file refused them.",
+        () => runtime.status().outbox.stats.held,
+      ),
+    );
+    r.add(
+      new CounterReader(
+        "realer_desired_unacknowledged",
+        "Desired states left without a PUBACK because their answer could not be recorded.",
+        () => [{ labels: {}, value: runtime.status().unacknowledged }],
+      ),
+    );
+    r.add(
+      new CounterReader(
+        "realer_desired_unanswerable",
+        "Desired states whose desired_id no report within max_payload_bytes can carry.",
+        () => [{ labels: {}, value: runtime.status().outbox.stats.unanswerable }],
+      ),
+    );
+    r.add(
+      new CounterReader(
+        "realer_faults",
+        "Repeating failures (sensor reads, event listeners), by where they happened.",
+        () => runtime.status().faults.map(({ where, count }) => ({ labels: { where }, value: count })),
+      ),
+    );
+    r.add(
+      new Gauge(
+        "realer_outbox_waiting_for_clock",
+        "Messages observed while the time was unknown (clock not synchronised, no answer from the cloud yet), waiting for it.",
+        () => runtime.status().outbox.stats.waitingForClock,
+      ),
+    );
+    r.add(
+      new Gauge(
+        "realer_failsafes_fired",
+        "Outputs set to their fail-safe value and not yet told otherwise by the cloud.",
+        () => runtime.status().failsafes.filter((failsafe) => failsafe.state === "fired").length,
+      ),
+    );
+    r.add(
+      new Gauge(
+        "realer_cloud_trouble",
+        "1 while something beyond a passing fault keeps the device from its cloud (a refused secret, 4002).",
+        () => (runtime.status().trouble === undefined ? 0 : 1),
+      ),
+    );
     r.add(new Gauge("process_resident_memory_bytes", "Resident memory of the process.", () => process.memoryUsage().rss));
     r.add(new Gauge("process_heap_used_bytes", "JavaScript heap in use.", () => process.memoryUsage().heapUsed));
   }
 
   /** The counters, latencies, route activity and recent events that the runtime's events feed. */
   #follow(runtime: DeviceRuntime): void {
-    const on = <K extends keyof RuntimeEvents>(event: K, listener: (data: RuntimeEvents[K]) => void) => this.#off.push(runtime.events.on(event, listener));
+    const on = <K extends keyof RuntimeEvents>(event: K, listener: (data: RuntimeEvents[K]) => void) =>
+      this.#off.push(runtime.events.on(event, listener));
     on("desired", (outcome) => {
       this.desired.inc({ outcome: outcome.status });
       if (outcome.status !== "duplicate" && outcome.status !== "unanswerable") {
@@ -102,10 +215,19 @@ export class DeviceMonitor {
       }
       remember(this.#routeOf, outcome.messageId, outcome.route);
       const activity = this.#route(outcome.route);
-      if (outcome.requested !== undefined) activity.desired = { value: outcome.requested, desiredId: outcome.desiredId, at: outcome.receivedAt };
+      if (outcome.requested !== undefined) {
+        activity.desired = { value: outcome.requested, desiredId: outcome.desiredId, at: outcome.receivedAt };
+      }
       activity.reported = { value: outcome.value, at: outcome.answeredAt, messageId: outcome.messageId };
       const kind = outcome.status === "applied" ? "applied" : outcome.status === "duplicate" ? "duplicate" : outcome.status;
-      this.#push({ at: outcome.answeredAt, kind, route: outcome.route, text: `${outcome.desiredId}: ${outcome.requested ?? "?"} → reported ${outcome.value}${outcome.reason ? ` (${outcome.reason})` : ""}` });
+      this.#push({
+        at: outcome.answeredAt,
+        kind,
+        route: outcome.route,
+        text: `${outcome.desiredId}: ${outcome.requested ?? "?"} → reported ${outcome.value}${
+          outcome.reason ? ` (${outcome.reason})` : ""
+        }`,
+      });
     });
     on("reading", (reading) => {
       remember(this.#observedAt, reading.messageId, reading.observedAt);
@@ -134,8 +256,15 @@ export class DeviceMonitor {
       }
       const route = this.#routeOf.get(settled.messageId) ?? settled.topic;
       const activity = this.#route(route);
-      if (activity.reported?.messageId === settled.messageId) activity.ack = { status: settled.status, at: now, errorType: settled.errorType };
-      this.#push({ at: now, kind: "ack", route, text: `ack ${settled.status}${settled.errorType ? ` (${settled.errorType})` : ""} for ${settled.messageId}` });
+      if (activity.reported?.messageId === settled.messageId) {
+        activity.ack = { status: settled.status, at: now, errorType: settled.errorType };
+      }
+      this.#push({
+        at: now,
+        kind: "ack",
+        route,
+        text: `ack ${settled.status}${settled.errorType ? ` (${settled.errorType})` : ""} for ${settled.messageId}`,
+      });
     });
     on("online", (online) => this.#push({ at: this.#clock.now(), kind: "online", text: `connected to ${online.broker}` }));
     on("trouble", ({ text }) => this.#push({ at: this.#clock.now(), kind: "trouble", text: text ?? "the cloud answers again" }));
@@ -146,7 +275,11 @@ export class DeviceMonitor {
         if (failsafe.state !== "fired") fired.delete(failsafe.route);
         else if (!fired.has(failsafe.route)) {
           fired.add(failsafe.route);
-          this.#push({ at: this.#clock.now(), kind: "failsafe", text: `${failsafe.route} set to its safe value ${failsafe.value}: ${failsafe.reason ?? "no link"}` });
+          this.#push({
+            at: this.#clock.now(),
+            kind: "failsafe",
+            text: `${failsafe.route} set to its safe value ${failsafe.value}: ${failsafe.reason ?? "no link"}`,
+          });
         }
       }
     });

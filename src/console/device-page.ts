@@ -17,21 +17,39 @@ function level(value: string | null): Html {
 
 function routeRow(route: RouteRow): Html {
   const ack = route.ack;
-  return html`<tr data-route="${route.key}">
-    <td><strong>${route.label}</strong><div class="muted hide-sm">${route.type} · <span class="mono">${route.name}</span></div></td>
-    <td class="mono hide-sm">${route.source}</td>
-    <td class="hide-sm" data-cell="desired">${route.desired?.value ?? "–"}</td>
-    <td class="hide-sm" data-cell="reported">${route.reported?.value ?? "–"}</td>
-    <td data-cell="physical">${level(route.physical)}</td>
-    <td data-cell="ack">${ack ? html`<span class="badge ${ack.status}">${ack.status}</span>` : html`<span class="muted">–</span>`}</td>
-    <td>${route.type === "command" && route.physical !== null
-      ? html`<button class="primary" data-toggle="${route.key}" data-value="${route.physical === "1.0" ? "0" : "1"}">${route.physical === "1.0" ? "Turn off" : "Turn on"}</button>`
-      : ""}</td>
-  </tr>`;
+  return html`
+    <tr data-route="${route.key}">
+      <td><strong>${route.label}</strong><div class="muted hide-sm">${route.type} · <span class="mono">${route.name}</span></div></td>
+      <td class="mono hide-sm">${route.source}</td>
+      <td class="hide-sm" data-cell="desired">${route.desired?.value ?? "–"}</td>
+      <td class="hide-sm" data-cell="reported">${route.reported?.value ?? "–"}</td>
+      <td data-cell="physical">${level(route.physical)}</td>
+      <td data-cell="ack">${ack ? html`<span class="badge ${ack.status}">${ack.status}</span>` : html`<span class="muted">–</span>`}</td>
+      <td>${route.type === "command" && route.physical !== null
+        ? html`<button class="primary" data-toggle="${route.key}" data-value="${route.physical === "1.0" ? "0" : "1"}">${
+          route.physical === "1.0" ? "Turn off" : "Turn on"
+        }</button>`
+        : ""}</td>
+    </tr>
+  `;
 }
 
 function eventItem(event: ConsoleEvent, names: ReadonlyMap<string, string>): Html {
-  return html`<li><time>${clock(event.at)}</time><span class="kind"><span class="badge ${event.kind === "applied" || event.kind === "online" ? "ok" : event.kind === "rejected" || event.kind === "offline" ? "bad" : event.kind === "stale" || event.kind === "duplicate" ? "warn" : "muted"}">${event.kind}</span></span><span>${event.route ? html`<strong>${names.get(event.route) ?? event.route}</strong> ` : ""}${event.text}</span></li>`;
+  return html`<li><time>${clock(event.at)}</time><span class="kind"><span class="badge ${
+    event.kind === "applied" || event.kind === "online"
+      ? "ok"
+      : event.kind === "rejected" || event.kind === "offline"
+      ? "bad"
+      : event.kind === "stale" || event.kind === "duplicate"
+      ? "warn"
+      : "muted"
+  }">${event.kind}</span></span><span>${
+    event.route
+      ? html`
+        <strong>${names.get(event.route) ?? event.route}</strong>
+      `
+      : ""
+  }${event.text}</span></li>`;
 }
 
 /** The whole page for `snapshot`. */
@@ -39,70 +57,131 @@ export function devicePage(snapshot: Snapshot): Html {
   const { status } = snapshot;
   const names = new Map(snapshot.routes.map((route) => [route.key, route.label]));
   const deadline = (at: number | null) => (at === null ? html`<span class="muted">–</span>` : html`<span data-deadline="${at}">…</span>`);
-  return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>realer-edge · device ${status.device_id}</title>
-<link rel="stylesheet" href="style.css">
-<script src="app.js" defer></script>
-</head>
-<body>
-<header>
-  <div><h1>realer-edge · device ${status.device_id}</h1><div class="sub">firmware ${VERSION} · local console</div></div>
-  <span id="connection" class="badge ${status.connected ? "ok" : "bad"}">${status.connected ? `connected over ${status.transport}` : status.transport === "https" ? "HTTPS runtime" : "offline"}</span>
-</header>
-<main>
-  <p id="trouble" class="notice" ${status.trouble === null && status.storage_error === null ? "hidden" : ""}>${[status.trouble, status.storage_error === null ? null : `The state file refuses writes: ${status.storage_error}`].filter((line) => line !== null).join(" · ")}</p>
-  <p id="failsafe" class="notice" ${status.failsafes.length === 0 ? "hidden" : ""}>${describeFailSafes(status.failsafes)}</p>
-  <div class="cards">
-    <div class="card"><h2>Connection</h2><dl>
-      <dt>Transport</dt><dd data-field="transport">${status.transport}</dd>
-      <dt>Broker</dt><dd class="mono" data-field="broker">${status.broker ?? "–"}</dd>
-      <dt>Connected for</dt><dd data-field="connected_since">${status.connected_since === null ? "–" : html`<span data-since="${status.connected_since}">…</span>`}</dd>
-      <dt>Reconnects</dt><dd data-field="reconnects">${status.reconnects}</dd>
-    </dl></div>
-    <div class="card"><h2>Credentials</h2><dl>
-      <dt>MQTT renews in</dt><dd data-field="credential_renew_at">${deadline(status.credential_renew_at)}</dd>
-      <dt>MQTT expires in</dt><dd data-field="credential_expires_at">${deadline(status.credential_expires_at)}</dd>
-      <dt>Token renews in</dt><dd data-field="token_renew_at">${deadline(status.token_renew_at)}</dd>
-      <dt>Token expires in</dt><dd data-field="token_expires_at">${deadline(status.token_expires_at)}</dd>
-      <dt>Renewals</dt><dd data-field="renewals">${status.renewals}</dd>
-    </dl></div>
-    <div class="card"><h2>Outbox</h2><dl>
-      <dt>Waiting for ack</dt><dd data-field="outbox_depth">${status.outbox_depth}</dd>
-      <dt>Oldest waiting</dt><dd data-field="outbox_oldest_at">${status.outbox_oldest_at === null ? "–" : html`<span data-since="${status.outbox_oldest_at}">…</span>`}</dd>
-      <dt>Dropped</dt><dd data-field="outbox_dropped">${status.outbox_dropped}</dd>
-      <dt>Waiting for the clock</dt><dd data-field="outbox_waiting_for_clock">${status.outbox_waiting_for_clock}</dd>
-      <dt>Time from</dt><dd data-field="time_source">${status.time_source}</dd>
-    </dl></div>
-  </div>
-  <section><h2>Routes</h2><div class="scroll"><table>
-    <thead><tr><th>Route</th><th class="hide-sm">Line</th><th class="hide-sm">Desired</th><th class="hide-sm">Reported</th><th>Line reads</th><th>Last ack</th><th></th></tr></thead>
-    <tbody id="routes">${snapshot.routes.map(routeRow)}</tbody>
-  </table></div>
-  ${snapshot.routes.length === 0 ? html`<p class="muted">No route is bound yet: the catalog has not been read, or no config entry matches it.</p>` : ""}
-  <p class="muted">A toggle acts like a wall switch: the line changes and the cloud gets a report without a desired_id.</p></section>
-  <section><h2>Recent events</h2><ol class="events" id="events">${[...snapshot.events].reverse().map((event) => eventItem(event, names))}</ol></section>
-</main>
-</body>
-</html>`;
+  return html`
+    <!doctype html>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>realer-edge · device ${status.device_id}</title>
+        <link rel="stylesheet" href="style.css">
+        <script src="app.js" defer></script>
+      </head>
+      <body>
+        <header>
+          <div>
+            <h1>realer-edge · device ${status.device_id}</h1>
+            <div class="sub">firmware ${VERSION} · local console</div>
+          </div>
+          <span id="connection" class="badge ${status.connected ? "ok" : "bad"}">${status.connected
+            ? `connected over ${status.transport}`
+            : status.transport === "https"
+            ? "HTTPS runtime"
+            : "offline"}</span>
+        </header>
+        <main>
+          <p id="trouble" class="notice" ${status.trouble === null && status.storage_error === null ? "hidden" : ""}>${[
+            status.trouble,
+            status.storage_error === null ? null : `The state file refuses writes: ${status.storage_error}`,
+          ].filter((line) => line !== null).join(" · ")}</p>
+          <p id="failsafe" class="notice" ${status.failsafes.length === 0 ? "hidden" : ""}>${describeFailSafes(status.failsafes)}</p>
+          <div class="cards">
+            <div class="card">
+              <h2>Connection</h2>
+              <dl>
+                <dt>Transport</dt>
+                <dd data-field="transport">${status.transport}</dd>
+                <dt>Broker</dt>
+                <dd class="mono" data-field="broker">${status.broker ?? "–"}</dd>
+                <dt>Connected for</dt>
+                <dd data-field="connected_since">${status.connected_since === null
+                  ? "–"
+                  : html`<span data-since="${status.connected_since}">…</span>`}</dd>
+                <dt>Reconnects</dt>
+                <dd data-field="reconnects">${status.reconnects}</dd>
+              </dl>
+            </div>
+            <div class="card">
+              <h2>Credentials</h2>
+              <dl>
+                <dt>MQTT renews in</dt>
+                <dd data-field="credential_renew_at">${deadline(status.credential_renew_at)}</dd>
+                <dt>MQTT expires in</dt>
+                <dd data-field="credential_expires_at">${deadline(status.credential_expires_at)}</dd>
+                <dt>Token renews in</dt>
+                <dd data-field="token_renew_at">${deadline(status.token_renew_at)}</dd>
+                <dt>Token expires in</dt>
+                <dd data-field="token_expires_at">${deadline(status.token_expires_at)}</dd>
+                <dt>Renewals</dt>
+                <dd data-field="renewals">${status.renewals}</dd>
+              </dl>
+            </div>
+            <div class="card">
+              <h2>Outbox</h2>
+              <dl>
+                <dt>Waiting for ack</dt>
+                <dd data-field="outbox_depth">${status.outbox_depth}</dd>
+                <dt>Oldest waiting</dt>
+                <dd data-field="outbox_oldest_at">${status.outbox_oldest_at === null
+                  ? "–"
+                  : html`<span data-since="${status.outbox_oldest_at}">…</span>`}</dd>
+                <dt>Dropped</dt>
+                <dd data-field="outbox_dropped">${status.outbox_dropped}</dd>
+                <dt>Waiting for the clock</dt>
+                <dd data-field="outbox_waiting_for_clock">${status.outbox_waiting_for_clock}</dd>
+                <dt>Time from</dt>
+                <dd data-field="time_source">${status.time_source}</dd>
+              </dl>
+            </div>
+          </div>
+          <section><h2>Routes</h2><div class="scroll"><table>
+        <thead><tr><th>Route</th><th class="hide-sm">Line</th><th class="hide-sm">Desired</th><th class="hide-sm">Reported</th><th>Line reads</th><th>Last ack</th><th></th></tr></thead>
+        <tbody id="routes">${snapshot.routes.map(routeRow)}</tbody>
+      </table></div>
+      ${snapshot.routes.length === 0
+        ? html`<p class="muted">No route is bound yet: the catalog has not been read, or no config entry matches it.</p>`
+        : ""}
+      <p class="muted">A toggle acts like a wall switch: the line changes and the cloud gets a report without a desired_id.</p></section>
+          <section>
+            <h2>Recent events</h2>
+            <ol class="events" id="events">${[...snapshot.events].reverse().map((event) => eventItem(event, names))}</ol>
+          </section>
+        </main>
+      </body>
+    </html>
+  `;
 }
 
 /** The page asking for the access token, when a request came without it. */
 export function tokenPage(wrong: boolean): Html {
-  return html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>realer-edge · access token</title><link rel="stylesheet" href="style.css"></head>
-<body><header><div><h1>realer-edge</h1><div class="sub">local console</div></div></header>
-<main><section>
-  <h2>Access token needed</h2>
-  <p>This console listens beyond this machine, so it asks for the access token set in the device's config (<span class="mono">console.token</span>). Enter it once; the browser keeps it for this console.</p>
-  ${wrong ? html`<p class="notice">That token is not the one configured.</p>` : ""}
-  <form class="inline" method="post" action="login"><input type="password" name="token" autocomplete="current-password" required aria-label="Access token"><button class="primary" type="submit">Open the console</button></form>
-  <p class="muted">Scripts and scrapers send it as <span class="mono">Authorization: Bearer …</span> instead.</p>
-</section></main></body></html>`;
+  return html`
+    <!doctype html>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>realer-edge · access token</title>
+        <link rel="stylesheet" href="style.css">
+      </head>
+      <body>
+        <header>
+          <div>
+            <h1>realer-edge</h1>
+            <div class="sub">local console</div>
+          </div>
+        </header>
+        <main>
+          <section>
+      <h2>Access token needed</h2>
+      <p>This console listens beyond this machine, so it asks for the access token set in the device's config (<span class="mono">console.token</span>). Enter it once; the browser keeps it for this console.</p>
+      ${wrong ? html`<p class="notice">That token is not the one configured.</p>` : ""}
+      <form class="inline" method="post" action="login"><input type="password" name="token" autocomplete="current-password" required aria-label="Access token"><button class="primary" type="submit">Open the console</button></form>
+      <p class="muted">Scripts and scrapers send it as <span class="mono">Authorization: Bearer …</span> instead.</p>
+          </section>
+        </main>
+      </body>
+    </html>
+  `;
 }
 
 /**

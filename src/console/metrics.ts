@@ -35,7 +35,11 @@ export class Counter implements Family {
   }
 
   render(): string[] {
-    return [`# TYPE ${this.name} counter`, `# HELP ${this.name} ${this.help}`, ...[...this.#values.values()].map(({ labels, value }) => `${this.name}_total${labelText(labels)} ${number(value)}`)];
+    return [
+      `# TYPE ${this.name} counter`,
+      `# HELP ${this.name} ${this.help}`,
+      ...[...this.#values.values()].map(({ labels, value }) => `${this.name}_total${labelText(labels)} ${number(value)}`),
+    ];
   }
 }
 
@@ -44,7 +48,11 @@ export class CounterReader implements Family {
   constructor(readonly name: string, readonly help: string, readonly read: () => readonly { labels: Labels; value: number }[]) {}
 
   render(): string[] {
-    return [`# TYPE ${this.name} counter`, `# HELP ${this.name} ${this.help}`, ...this.read().map(({ labels, value }) => `${this.name}_total${labelText(labels)} ${number(value)}`)];
+    return [
+      `# TYPE ${this.name} counter`,
+      `# HELP ${this.name} ${this.help}`,
+      ...this.read().map(({ labels, value }) => `${this.name}_total${labelText(labels)} ${number(value)}`),
+    ];
   }
 }
 
@@ -55,7 +63,11 @@ export class Gauge implements Family {
   render(): string[] {
     const value = this.read();
     const series = typeof value === "number" ? [{ labels: {}, value }] : value;
-    return [`# TYPE ${this.name} gauge`, `# HELP ${this.name} ${this.help}`, ...series.map((entry) => `${this.name}${labelText(entry.labels)} ${number(entry.value)}`)];
+    return [
+      `# TYPE ${this.name} gauge`,
+      `# HELP ${this.name} ${this.help}`,
+      ...series.map((entry) => `${this.name}${labelText(entry.labels)} ${number(entry.value)}`),
+    ];
   }
 }
 

@@ -2,7 +2,7 @@
 // start), then the HTTP server on the configured address.
 import type { Clock } from "../clock.ts";
 import type { DeviceRuntime } from "../device/runtime.ts";
-import { type Server, serve } from "../platform/index.ts";
+import { serve, type Server } from "../platform/index.ts";
 import type { Logger } from "../log.ts";
 import type { Secret } from "../secret.ts";
 import { deviceConsoleApp } from "./device-app.ts";

@@ -6,7 +6,7 @@ import { ManualClock } from "../manual-clock.ts";
 import { parseRoute, type RouteConfig, routeKey } from "../config/schema.ts";
 import { MockBackend } from "../hal/mock.ts";
 import type { GpioBackend, LineRequest } from "../hal/types.ts";
-import { testLogger, tempDir } from "../../test/helpers/harness.ts";
+import { tempDir, testLogger } from "../../test/helpers/harness.ts";
 import { Actuator, choosePowerOn, type LocalChange } from "./actuator.ts";
 import { FileSensor, parseSensorFile, shouldReport } from "./file-sensor.ts";
 import { InterlockGroup } from "./interlock.ts";
@@ -23,7 +23,10 @@ describe("power-on policy", () => {
     assert.equal(choosePowerOn(relay(6, { power_on: "on" }), undefined, now).value, 1);
     const restore = relay(6, { power_on: "restore", restore_max_age_s: 60 });
     assert.equal(choosePowerOn(restore, { value: 1, changedAt: now - 59_000 }, now).value, 1);
-    assert.deepEqual(choosePowerOn(restore, { value: 1, changedAt: now - 61_000 }, now), { value: 0, reason: "power_on restore: the last value is 61 s old, older than 60 s, so off" });
+    assert.deepEqual(choosePowerOn(restore, { value: 1, changedAt: now - 61_000 }, now), {
+      value: 0,
+      reason: "power_on restore: the last value is 61 s old, older than 60 s, so off",
+    });
     assert.equal(choosePowerOn(restore, undefined, now).value, 0);
   });
 
@@ -120,9 +123,16 @@ describe("InterlockGroup", () => {
       assert.ok((levels.get(6) ?? 0) + (levels.get(7) ?? 0) <= 1, "both outputs of the group were active at once");
     }
     assert.ok(Date.now() - started >= 80 * 2, "each switch-over waits the dead time");
-    assert.equal(mock.getLevel({ chip: "gpiochip0", offset: 7 }) + mock.getLevel({ chip: "gpiochip0", offset: 6 }), 1, "one of the two is active at the end");
+    assert.equal(
+      mock.getLevel({ chip: "gpiochip0", offset: 7 }) + mock.getLevel({ chip: "gpiochip0", offset: 6 }),
+      1,
+      "one of the two is active at the end",
+    );
     assert.ok(both[0]!.length > 2 && both[1]!.length > 2, "both switched several times");
-    assert.ok(changes.some((change) => change.cause === "interlock" && change.value === 0), "the output switched off for the other is reported");
+    assert.ok(
+      changes.some((change) => change.cause === "interlock" && change.value === 0),
+      "the output switched off for the other is reported",
+    );
   });
 
   it("powers on at most one output of a group", async () => {
@@ -138,7 +148,10 @@ describe("InterlockGroup", () => {
 describe("file sensors", () => {
   it("reads plain numbers and 1-Wire w1_slave files, refusing a failed CRC", () => {
     assert.deepEqual(parseSensorFile("1234\n"), { ok: true, raw: 1234 });
-    assert.deepEqual(parseSensorFile("72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n"), { ok: true, raw: 23125 });
+    assert.deepEqual(parseSensorFile("72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n"), {
+      ok: true,
+      raw: 23125,
+    });
     assert.equal(parseSensorFile("72 01 : crc=57 NO\n72 01 t=85000\n").ok, false);
     assert.equal(parseSensorFile("banana").ok, false);
   });

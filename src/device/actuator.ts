@@ -38,7 +38,10 @@ export function choosePowerOn(config: RouteConfig, saved: SavedLineState | undef
       if (!saved) return { value: 0, reason: "power_on restore: no value remembered yet, so off" };
       const ageS = (now - saved.changedAt) / 1000;
       if (ageS > config.restore_max_age_s) {
-        return { value: 0, reason: `power_on restore: the last value is ${Math.round(ageS)} s old, older than ${config.restore_max_age_s} s, so off` };
+        return {
+          value: 0,
+          reason: `power_on restore: the last value is ${Math.round(ageS)} s old, older than ${config.restore_max_age_s} s, so off`,
+        };
       }
       return { value: saved.value, reason: `power_on restore: the last value, set ${Math.round(ageS)} s ago` };
     }
@@ -86,7 +89,11 @@ export class Actuator {
     try {
       saved = store.lineState(key);
     } catch (error) {
-      logger.error("line.state_unreadable", { route: key, error: describeError(error), note: "powering on as if no value were remembered" });
+      logger.error("line.state_unreadable", {
+        route: key,
+        error: describeError(error),
+        note: "powering on as if no value were remembered",
+      });
     }
     let choice = choosePowerOn(config, saved, clock.now());
     if (choice.value === 1 && interlock?.anyActive()) {
@@ -135,7 +142,10 @@ export class Actuator {
    * write that turns an output on first turns the rest of its interlock group off.
    */
   apply(value: LineValue, cause: ChangeCause): Promise<LineValue> {
-    const run = () => (value === 1 && this.#deps.interlock ? this.#deps.interlock.activate(this, () => this.#write(value, cause)) : this.#write(value, cause));
+    const run =
+      () => (value === 1 && this.#deps.interlock
+        ? this.#deps.interlock.activate(this, () => this.#write(value, cause))
+        : this.#write(value, cause));
     const result = this.#queue.then(run, run);
     this.#queue = result.catch(() => {});
     return result;
@@ -154,7 +164,11 @@ export class Actuator {
     if ((this.config.shutdown === "safe" || pulsing) && this.#written === 1) {
       await this.#write(0, "shutdown").catch((error: unknown) => {
         // A safety matter: the output may still be on after the runtime is gone.
-        this.#deps.logger.error("line.shutdown_failed", { route: this.key, error: describeError(error), note: "could not set the output inactive before stopping; it may still be active" });
+        this.#deps.logger.error("line.shutdown_failed", {
+          route: this.key,
+          error: describeError(error),
+          note: "could not set the output inactive before stopping; it may still be active",
+        });
       });
     }
     this.#deps.interlock?.remove(this);
@@ -184,13 +198,20 @@ export class Actuator {
     const observed = await this.#line.getValue();
     if (observed !== value) {
       this.#drifts++;
-      logger.error("line.drift", { route: this.key, written: formatLineValue(value), observed: formatLineValue(observed), note: "the line does not hold what was written" });
+      logger.error("line.drift", {
+        route: this.key,
+        written: formatLineValue(value),
+        observed: formatLineValue(observed),
+        note: "the line does not hold what was written",
+      });
     }
     if (value === 1 && this.config.pulse_ms !== undefined) {
       const pulseMs = this.config.pulse_ms;
       this.#pulse = clock.after(pulseMs, () => {
         this.#pulse = undefined;
-        void this.apply(0, "pulse").catch((error: unknown) => logger.error("line.pulse_failed", { route: this.key, error: describeError(error) }));
+        void this.apply(0, "pulse").catch((error: unknown) =>
+          logger.error("line.pulse_failed", { route: this.key, error: describeError(error) })
+        );
       });
     }
     if (cause !== "desired") {
@@ -201,4 +222,3 @@ export class Actuator {
     return observed;
   }
 }
-

@@ -4,7 +4,11 @@ import type { CatalogRoute } from "../cloud/catalog.ts";
 import { parseRoute, type RouteConfig } from "../config/schema.ts";
 import { bindRoutes } from "./bindings.ts";
 
-const route = (topic: string, extra: Partial<CatalogRoute> = {}): CatalogRoute => ({ source_type: "sensor", mqtt: { feed_data_topic: topic }, ...extra });
+const route = (topic: string, extra: Partial<CatalogRoute> = {}): CatalogRoute => ({
+  source_type: "sensor",
+  mqtt: { feed_data_topic: topic },
+  ...extra,
+});
 const line = (offset: number): RouteConfig => parseRoute({ pin_port: String(offset), line: { chip: "gpiochip0", offset } });
 
 describe("bindRoutes()", () => {
@@ -20,7 +24,10 @@ describe("bindRoutes()", () => {
   });
 
   it("reports catalog routes without a line and config entries without a route", () => {
-    const { bindings, unbound, unused } = bindRoutes([route("t/a", { pin_port: "1" }), route("t/b", { pin_port: "2" })], [line(1), line(9)]);
+    const { bindings, unbound, unused } = bindRoutes([route("t/a", { pin_port: "1" }), route("t/b", { pin_port: "2" })], [
+      line(1),
+      line(9),
+    ]);
     assert.equal(bindings.length, 1);
     assert.deepEqual(unbound.map((r) => r.mqtt.feed_data_topic), ["t/b"]);
     assert.deepEqual(unused.map((c) => c.pin_port), ["9"]);
@@ -34,6 +41,8 @@ describe("bindRoutes()", () => {
   });
 
   it("refuses a pin_port that several routes share", () => {
-    assert.throws(() => bindRoutes([route("t/a", { pin_port: "1" }), route("t/b", { pin_port: "1" })], [line(1)]), { message: /matches 2 catalog routes/ });
+    assert.throws(() => bindRoutes([route("t/a", { pin_port: "1" }), route("t/b", { pin_port: "1" })], [line(1)]), {
+      message: /matches 2 catalog routes/,
+    });
   });
 });

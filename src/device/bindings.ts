@@ -45,12 +45,18 @@ export function bindRoutes(routes: readonly CatalogRoute[], configs: readonly Ro
       continue;
     }
     if (found.length > 1) {
-      throw new RealerError("config", `Cannot bind routes: ${describeConfig(config)} matches ${found.length} catalog routes; bind by source_id instead`);
+      throw new RealerError(
+        "config",
+        `Cannot bind routes: ${describeConfig(config)} matches ${found.length} catalog routes; bind by source_id instead`,
+      );
     }
     const route = found[0]!;
     const earlier = taken.get(route);
     if (earlier) {
-      throw new RealerError("config", `Cannot bind routes: ${describeConfig(config)} and ${describeConfig(earlier)} both name route ${route.mqtt.feed_data_topic}`);
+      throw new RealerError(
+        "config",
+        `Cannot bind routes: ${describeConfig(config)} and ${describeConfig(earlier)} both name route ${route.mqtt.feed_data_topic}`,
+      );
     }
     taken.set(route, config);
     bindings.push({

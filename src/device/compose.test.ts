@@ -10,21 +10,29 @@ import { Secret } from "../secret.ts";
 import { composeDevice } from "./compose.ts";
 
 const config = (stateDir: string) =>
-  parseConfig(JSON.stringify({
-    api_url: "https://127.0.0.1:9",
-    device_id: 42,
-    client_id: "cdv_x",
-    client_secret: { env: "X" },
-    state_dir: stateDir,
-    gpio: { backend: "mock" },
-    routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 } }],
-  }), "device.json");
+  parseConfig(
+    JSON.stringify({
+      api_url: "https://127.0.0.1:9",
+      device_id: 42,
+      client_id: "cdv_x",
+      client_secret: { env: "X" },
+      state_dir: stateDir,
+      gpio: { backend: "mock" },
+      routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 } }],
+    }),
+    "device.json",
+  );
 
 describe("composeDevice()", () => {
   it("opens the store where the config says and builds a runtime that has not started", async () => {
     const dir = mkdtempSync(join(tmpdir(), "realer-compose-"));
     try {
-      const device = await composeDevice({ config: config(join(dir, "state")), clientSecret: new Secret("s"), ca: undefined, logger: silentLogger });
+      const device = await composeDevice({
+        config: config(join(dir, "state")),
+        clientSecret: new Secret("s"),
+        ca: undefined,
+        logger: silentLogger,
+      });
       assert.ok(device.backend instanceof MockBackend, "the config's backend");
       assert.equal(device.runtime.transport, undefined, "not started");
       assert.equal(device.store.outboxDepth(), 0);
@@ -43,7 +51,16 @@ describe("composeDevice()", () => {
       let closed = 0;
       const close = backend.close.bind(backend);
       backend.close = () => (closed++, close());
-      await assert.rejects(composeDevice({ config: config(join(blocker, "state")), clientSecret: new Secret("s"), ca: undefined, logger: silentLogger, backend }), /Cannot open state folder .*a-file\/state/);
+      await assert.rejects(
+        composeDevice({
+          config: config(join(blocker, "state")),
+          clientSecret: new Secret("s"),
+          ca: undefined,
+          logger: silentLogger,
+          backend,
+        }),
+        /Cannot open state folder .*a-file\/state/,
+      );
       assert.equal(closed, 0, "a backend the caller made is the caller's to close");
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import { silentLogger } from "../log.ts";
 import { ManualClock } from "../manual-clock.ts";
 import type { FeedPayload } from "../mqtt/messages.ts";
 import type { Binding } from "./bindings.ts";
-import { type DesiredOutcome, DesiredHandler, type Output } from "./desired-handler.ts";
+import { DesiredHandler, type DesiredOutcome, type Output } from "./desired-handler.ts";
 import { Outbox } from "./outbox.ts";
 import { DeviceStore } from "./store.ts";
 import { seeded } from "../../test/helpers/seeded.ts";
@@ -22,7 +22,9 @@ class FakeLine implements Output {
   failGet = false;
 
   read(): Promise<LineValue> {
-    return this.failGet ? Promise.reject(new RealerError("io", "Cannot read line 6 on gpiochip0: input/output error (EIO)")) : Promise.resolve(this.level);
+    return this.failGet
+      ? Promise.reject(new RealerError("io", "Cannot read line 6 on gpiochip0: input/output error (EIO)"))
+      : Promise.resolve(this.level);
   }
 
   apply(value: LineValue): Promise<LineValue> {
@@ -36,7 +38,11 @@ class FakeLine implements Output {
 
 const TOPIC = "realer/iot/v1/devices/cdv_1/routes/rte_1/feed-data";
 const binding: Binding = {
-  route: { source_type: "command", source_id: "cmd_1", mqtt: { feed_data_topic: TOPIC, desired_topic: "realer/iot/v1/devices/cdv_1/routes/rte_1/desired" } },
+  route: {
+    source_type: "command",
+    source_id: "cmd_1",
+    mqtt: { feed_data_topic: TOPIC, desired_topic: "realer/iot/v1/devices/cdv_1/routes/rte_1/desired" },
+  },
   config: parseRoute({ pin_port: "6", line: { chip: "gpiochip0", offset: 6 } }),
   key: TOPIC,
   name: "cmd_1",
@@ -48,13 +54,19 @@ async function setup(maxPayloadBytes = 4096) {
   const outbox = new Outbox({ store, clock, logger: silentLogger, ackTimeoutMs: 60_000, limits: { maxPayloadBytes } });
   const line = new FakeLine();
   const outcomes: DesiredOutcome[] = [];
-  const handler = new DesiredHandler({ store, outbox, clock, logger: silentLogger, onOutcome: (outcome) => outcomes.push(outcome) }, binding, line);
-  const reports = () => store.pendingOutbox(100_000).filter((row) => row.topic === TOPIC).map((row) => JSON.parse(row.payload) as FeedPayload);
+  const handler = new DesiredHandler(
+    { store, outbox, clock, logger: silentLogger, onOutcome: (outcome) => outcomes.push(outcome) },
+    binding,
+    line,
+  );
+  const reports = () =>
+    store.pendingOutbox(100_000).filter((row) => row.topic === TOPIC).map((row) => JSON.parse(row.payload) as FeedPayload);
   return { clock, store, outbox, line, outcomes, handler, reports };
 }
 
 const encode = (message: unknown) => new TextEncoder().encode(typeof message === "string" ? message : JSON.stringify(message));
-const desired = (id: string, value: unknown, sequence: number, extra: Record<string, unknown> = {}) => encode({ desired_id: id, value, sequence_number: sequence, ...extra });
+const desired = (id: string, value: unknown, sequence: number, extra: Record<string, unknown> = {}) =>
+  encode({ desired_id: id, value, sequence_number: sequence, ...extra });
 
 /** Fills the store to its page limit, as a full disk would be. */
 function fill(store: DeviceStore): void {
@@ -95,7 +107,11 @@ describe("DesiredHandler", () => {
     line.failSet = true;
     line.failGet = true;
     await handler.handle(desired("des_2", "0.0", 2));
-    assert.deepEqual(reports().map((r) => [r.desired_id, r.report_status ?? "applied", r.value]), [["des_1", "applied", "1.0"], ["des_2", "rejected", "1.0"]]);
+    assert.deepEqual(reports().map((r) => [r.desired_id, r.report_status ?? "applied", r.value]), [["des_1", "applied", "1.0"], [
+      "des_2",
+      "rejected",
+      "1.0",
+    ]]);
   });
 
   it("rejects a sequence_number past 2^53 without letting it into the high-water mark", async () => {
@@ -181,16 +197,80 @@ describe("DesiredHandler: the spec's desired-state rules (5.3), one row each", (
   // Each row starts on a relay that des_0 (value 1.0, sequence 10) has switched on, then sends one
   // message; the clock stands at 2026-11-30T12:00:00Z.
   const minutes = (n: number) => new Date(Date.UTC(2026, 10, 30, 12) + n * 60_000).toISOString();
-  const rows: { rule: string; message: Uint8Array; status: DesiredOutcome["status"]; value: string; writes: LineValue[]; sequence?: number }[] = [
-    { rule: "a newer sequence_number is applied first, then reported with what the line reads", message: desired("des_1", "0.0", 11), status: "applied", value: "0.0", writes: [1, 0], sequence: 11 },
-    { rule: "an equal sequence_number is outdated: stale, the hardware untouched", message: desired("des_1", "0.0", 10), status: "stale", value: "1.0", writes: [1], sequence: 10 },
-    { rule: "a lower sequence_number is outdated: stale, the hardware untouched", message: desired("des_1", "0.0", 9), status: "stale", value: "1.0", writes: [1], sequence: 9 },
-    { rule: "an expires_at in the past: stale, not acted on", message: desired("des_1", "0.0", 11, { expires_at: minutes(-1) }), status: "stale", value: "1.0", writes: [1] },
-    { rule: "an expires_at still ahead: applied", message: desired("des_1", "0.0", 11, { expires_at: minutes(5) }), status: "applied", value: "0.0", writes: [1, 0] },
-    { rule: "a value the relay cannot take (0.5): rejected, with the physical state", message: desired("des_1", "0.5", 11), status: "rejected", value: "1.0", writes: [1] },
-    { rule: "a value that is not a number: rejected, with the physical state", message: desired("des_1", "on", 11), status: "rejected", value: "1.0", writes: [1] },
-    { rule: "a message without a value: rejected, with the physical state", message: encode({ desired_id: "des_1", sequence_number: 11 }), status: "rejected", value: "1.0", writes: [1] },
-    { rule: "a duplicate delivery of an answered desired_id repeats the stored report and does not act twice", message: desired("des_0", "0.0", 10), status: "duplicate", value: "1.0", writes: [1] },
+  const rows: {
+    rule: string;
+    message: Uint8Array;
+    status: DesiredOutcome["status"];
+    value: string;
+    writes: LineValue[];
+    sequence?: number;
+  }[] = [
+    {
+      rule: "a newer sequence_number is applied first, then reported with what the line reads",
+      message: desired("des_1", "0.0", 11),
+      status: "applied",
+      value: "0.0",
+      writes: [1, 0],
+      sequence: 11,
+    },
+    {
+      rule: "an equal sequence_number is outdated: stale, the hardware untouched",
+      message: desired("des_1", "0.0", 10),
+      status: "stale",
+      value: "1.0",
+      writes: [1],
+      sequence: 10,
+    },
+    {
+      rule: "a lower sequence_number is outdated: stale, the hardware untouched",
+      message: desired("des_1", "0.0", 9),
+      status: "stale",
+      value: "1.0",
+      writes: [1],
+      sequence: 9,
+    },
+    {
+      rule: "an expires_at in the past: stale, not acted on",
+      message: desired("des_1", "0.0", 11, { expires_at: minutes(-1) }),
+      status: "stale",
+      value: "1.0",
+      writes: [1],
+    },
+    {
+      rule: "an expires_at still ahead: applied",
+      message: desired("des_1", "0.0", 11, { expires_at: minutes(5) }),
+      status: "applied",
+      value: "0.0",
+      writes: [1, 0],
+    },
+    {
+      rule: "a value the relay cannot take (0.5): rejected, with the physical state",
+      message: desired("des_1", "0.5", 11),
+      status: "rejected",
+      value: "1.0",
+      writes: [1],
+    },
+    {
+      rule: "a value that is not a number: rejected, with the physical state",
+      message: desired("des_1", "on", 11),
+      status: "rejected",
+      value: "1.0",
+      writes: [1],
+    },
+    {
+      rule: "a message without a value: rejected, with the physical state",
+      message: encode({ desired_id: "des_1", sequence_number: 11 }),
+      status: "rejected",
+      value: "1.0",
+      writes: [1],
+    },
+    {
+      rule: "a duplicate delivery of an answered desired_id repeats the stored report and does not act twice",
+      message: desired("des_0", "0.0", 10),
+      status: "duplicate",
+      value: "1.0",
+      writes: [1],
+    },
   ];
   for (const row of rows) {
     it(row.rule, async () => {
@@ -218,16 +298,30 @@ describe("DesiredHandler fuzz", () => {
     const past = "2020-01-01T00:00:00Z";
     const future = "2099-01-01T00:00:00Z";
     const makers: (() => string)[] = [
-      () => JSON.stringify({ desired_id: `des_${sent.length}`, value: pick(["1.0", "0.0", "1", 0, 1]), sequence_number: ++sequence, expires_at: future }),
+      () =>
+        JSON.stringify({
+          desired_id: `des_${sent.length}`,
+          value: pick(["1.0", "0.0", "1", 0, 1]),
+          sequence_number: ++sequence,
+          expires_at: future,
+        }),
       () => JSON.stringify({ desired_id: `des_${sent.length}`, value: "1.0", sequence_number: ++sequence, expires_at: past }),
-      () => `{"desired_id":"des_${sent.length}","sequence_number":${++sequence},"value":${"[".repeat(3000 + Math.floor(random() * 3000))}${"]".repeat(6000)}}`,
-      () => JSON.stringify({ desired_id: `des_${sent.length}`, value: "x".repeat(Math.floor(random() * 20_000)), sequence_number: ++sequence }),
-      () => JSON.stringify({ desired_id: `des_${sent.length}`, value: pick([{}, [], null, true, { "1.0": 1 }]), sequence_number: ++sequence }),
+      () =>
+        `{"desired_id":"des_${sent.length}","sequence_number":${++sequence},"value":${"[".repeat(3000 + Math.floor(random() * 3000))}${
+          "]".repeat(6000)
+        }}`,
+      () =>
+        JSON.stringify({ desired_id: `des_${sent.length}`, value: "x".repeat(Math.floor(random() * 20_000)), sequence_number: ++sequence }),
+      () =>
+        JSON.stringify({ desired_id: `des_${sent.length}`, value: pick([{}, [], null, true, { "1.0": 1 }]), sequence_number: ++sequence }),
       () => `{"__proto__":{"desired_id":"polluted"},"desired_id":"des_${sent.length}","value":"1.0","sequence_number":${++sequence}}`,
-      () => `{"desired_id":"des_${sent.length}","value":"1.0","sequence_number":${pick(["9223372036854775808", "1e300", "-1e300", "1.5", "\"7\"", "null"])}}`,
+      () =>
+        `{"desired_id":"des_${sent.length}","value":"1.0","sequence_number":${
+          pick(["9223372036854775808", "1e300", "-1e300", "1.5", '"7"', "null"])
+        }}`,
       () => JSON.stringify({ desired_id: pick([42, "", null, ["des"], { id: 1 }]), value: "1.0", sequence_number: ++sequence }),
       () => JSON.stringify({ value: "1.0", sequence_number: ++sequence }),
-      () => pick(["", "not json", "{", "[]", "null", "\"des_1\"", "{\"desired_id\":"]),
+      () => pick(["", "not json", "{", "[]", "null", '"des_1"', '{"desired_id":']),
       () => sent.length > 0 ? pick(sent) : "{}",
       () => JSON.stringify({ desired_id: `des_${sent.length}_${"L".repeat(5000)}`, value: "1.0", sequence_number: ++sequence }),
       () => JSON.stringify({ desired_id: `des_${sent.length}`, value: "1.0", sequence_number: Math.max(0, sequence - 5) }),
@@ -249,7 +343,17 @@ describe("DesiredHandler fuzz", () => {
         continue;
       }
       const id = typeof raw === "object" && raw !== null ? (raw as { desired_id?: unknown }).desired_id : undefined;
-      if (typeof id === "string" && id !== "" && outbox.fits({ message_id: "command-20261130T120000000Z-00000000", value: "0.0", value_received_at: "2026-11-30T12:00:00.000Z", desired_id: id, report_status: "rejected", sequence_number: Number.MAX_SAFE_INTEGER })) {
+      if (
+        typeof id === "string" && id !== "" &&
+        outbox.fits({
+          message_id: "command-20261130T120000000Z-00000000",
+          value: "0.0",
+          value_received_at: "2026-11-30T12:00:00.000Z",
+          desired_id: id,
+          report_status: "rejected",
+          sequence_number: Number.MAX_SAFE_INTEGER,
+        })
+      ) {
         usable.add(id);
       }
     }
@@ -262,7 +366,9 @@ describe("DesiredHandler fuzz", () => {
     const twice = [...answers].filter(([, count]) => count > 1);
     const unasked = [...answers.keys()].filter((id) => !usable.has(id));
     const overLimit = store.pendingOutbox(1_000_000).filter((row) => new TextEncoder().encode(row.payload).byteLength > 4096);
-    console.log(`desired fuzz: ${sent.length} payloads, ${usable.size} usable desired_ids, ${answers.size} answered once, ${twice.length} twice, ${missing.length} unanswered, ${crashes} handle() rejections`);
+    console.log(
+      `desired fuzz: ${sent.length} payloads, ${usable.size} usable desired_ids, ${answers.size} answered once, ${twice.length} twice, ${missing.length} unanswered, ${crashes} handle() rejections`,
+    );
     assert.equal(crashes, 0);
     assert.deepEqual(missing, []);
     assert.deepEqual(twice, []);

@@ -127,7 +127,9 @@ export class DesiredHandler {
     const run = this.#queue.then(async () => {
       this.#backlog.push(pending);
       await this.#drain();
-      if (this.#backlog.includes(pending)) throw new AnswerDeferredError(this.#binding.name, this.#options.store.health.error ?? "the store refuses writes");
+      if (this.#backlog.includes(pending)) {
+        throw new AnswerDeferredError(this.#binding.name, this.#options.store.health.error ?? "the store refuses writes");
+      }
     });
     this.#queue = run.catch(() => {});
     return run;
@@ -138,7 +140,11 @@ export class DesiredHandler {
     this.#closed = true;
     this.#retry?.abort();
     if (this.#backlog.length > 0) {
-      this.#options.logger.warn("desired.unrecorded_on_stop", { route: this.#binding.name, waiting: this.#backlog.length, note: "not acknowledged to the broker, which delivers them again" });
+      this.#options.logger.warn("desired.unrecorded_on_stop", {
+        route: this.#binding.name,
+        waiting: this.#backlog.length,
+        note: "not acknowledged to the broker, which delivers them again",
+      });
     }
   }
 
@@ -166,7 +172,12 @@ export class DesiredHandler {
     if (this.#closed || this.#retry) return;
     const { baseMs, capMs } = this.#options.retry ?? { baseMs: 1000, capMs: 30_000 };
     const delayMs = backoffDelay(this.#attempt++, baseMs, capMs, () => 1);
-    logger.warn("desired.deferred", { route: this.#binding.name, waiting: this.#backlog.length, in_ms: delayMs, error: describeError(error) });
+    logger.warn("desired.deferred", {
+      route: this.#binding.name,
+      waiting: this.#backlog.length,
+      in_ms: delayMs,
+      error: describeError(error),
+    });
     const retry = new AbortController();
     this.#retry = retry;
     clock.sleep(delayMs, retry.signal).then(() => {
@@ -200,23 +211,49 @@ export class DesiredHandler {
       const report = JSON.parse(previous.payload) as FeedPayload;
       logger.info("desired.duplicate", { route: binding.name, desired_id: desiredId, message_id: report.message_id });
       outbox.enqueue(previous.topic, 0, report);
-      this.#options.onOutcome?.({ route: binding.key, desiredId, status: "duplicate", value: report.value, requested, receivedAt: pending.receivedAt, answeredAt: clock.now(), messageId: report.message_id });
+      this.#options.onOutcome?.({
+        route: binding.key,
+        desiredId,
+        status: "duplicate",
+        value: report.value,
+        requested,
+        receivedAt: pending.receivedAt,
+        answeredAt: clock.now(),
+        messageId: report.message_id,
+      });
       return "done";
     }
-    if (!parsed.ok) return this.#answer(desiredId, safeSequence, "rejected", await this.#physical(), { requested, reason: parsed.error, advanceSequence: false });
+    if (!parsed.ok) {
+      return this.#answer(desiredId, safeSequence, "rejected", await this.#physical(), {
+        requested,
+        reason: parsed.error,
+        advanceSequence: false,
+      });
+    }
     const desired = parsed.value;
     const sequence = desired.sequence_number;
     const highest = store.highestSequence(binding.key);
     if (sequence <= highest) {
-      return this.#answer(desiredId, sequence, "stale", await this.#physical(), { requested, reason: `sequence_number ${sequence} is not newer than ${highest}` });
+      return this.#answer(desiredId, sequence, "stale", await this.#physical(), {
+        requested,
+        reason: `sequence_number ${sequence} is not newer than ${highest}`,
+      });
     }
     const expiresAt = desired.expires_at === undefined ? Number.NaN : Date.parse(desired.expires_at);
     // Judged by the time to believe (the cloud's, while ours is not synchronised), never silently by a wrong clock.
     const now = this.#options.time ? this.#options.time.now() : clock.now();
     if (Number.isFinite(expiresAt) && now === undefined) {
-      this.#options.logger.warn("desired.expiry_not_judged", { route: binding.name, desired_id: desiredId, expires_at: truncate(desired.expires_at ?? "", 40), note: "the time is not known yet (clock not synchronised, no answer from the cloud)" });
+      this.#options.logger.warn("desired.expiry_not_judged", {
+        route: binding.name,
+        desired_id: desiredId,
+        expires_at: truncate(desired.expires_at ?? "", 40),
+        note: "the time is not known yet (clock not synchronised, no answer from the cloud)",
+      });
     } else if (Number.isFinite(expiresAt) && now !== undefined && expiresAt <= now) {
-      return this.#answer(desiredId, sequence, "stale", await this.#physical(), { requested, reason: `expired at ${truncate(desired.expires_at ?? "", 40)}` });
+      return this.#answer(desiredId, sequence, "stale", await this.#physical(), {
+        requested,
+        reason: `expired at ${truncate(desired.expires_at ?? "", 40)}`,
+      });
     }
     const wanted = parseLineValue(desired.value);
     if (!wanted.ok) return this.#answer(desiredId, sequence, "rejected", await this.#physical(), { requested, reason: wanted.reason });
@@ -228,10 +265,20 @@ export class DesiredHandler {
     } catch (error) {
       // The line failed: that is an answer too, with what the line holds now.
       const physical = await this.#physical();
-      logger.error("line.failed", { route: binding.name, requested: formatLineValue(wanted.value), physical: formatLineValue(physical), error: describeError(error) });
+      logger.error("line.failed", {
+        route: binding.name,
+        requested: formatLineValue(wanted.value),
+        physical: formatLineValue(physical),
+        error: describeError(error),
+      });
       return this.#answer(desiredId, sequence, "rejected", physical, { requested, reason: `the line failed: ${describeError(error)}` });
     }
-    logger.info("line.set", { route: binding.name, requested: formatLineValue(wanted.value), observed: formatLineValue(observed), state: observed === 1 ? "active" : "inactive" });
+    logger.info("line.set", {
+      route: binding.name,
+      requested: formatLineValue(wanted.value),
+      observed: formatLineValue(observed),
+      state: observed === 1 ? "active" : "inactive",
+    });
     return this.#answer(desiredId, sequence, "applied", observed, { requested, written: wanted.value });
   }
 
@@ -246,8 +293,23 @@ export class DesiredHandler {
       ...(sequence === undefined ? {} : { sequence_number: sequence }),
     };
     if (outbox.canAnswer(probe)) return true;
-    logger.error("desired.unanswerable", { route: this.#binding.name, desired_id: desiredId, desired_id_length: desiredId.length, note: "a report with this desired_id would be over max_payload_bytes; the line is left alone" });
-    this.#options.onOutcome?.({ route: this.#binding.key, desiredId: truncate(desiredId, 64), status: "unanswerable", value: formatLineValue(this.#line.written), ...(requested === undefined ? {} : { requested }), reason: "desired_id too long for a report", receivedAt, answeredAt: clock.now(), messageId: "" });
+    logger.error("desired.unanswerable", {
+      route: this.#binding.name,
+      desired_id: desiredId,
+      desired_id_length: desiredId.length,
+      note: "a report with this desired_id would be over max_payload_bytes; the line is left alone",
+    });
+    this.#options.onOutcome?.({
+      route: this.#binding.key,
+      desiredId: truncate(desiredId, 64),
+      status: "unanswerable",
+      value: formatLineValue(this.#line.written),
+      ...(requested === undefined ? {} : { requested }),
+      reason: "desired_id too long for a report",
+      receivedAt,
+      answeredAt: clock.now(),
+      messageId: "",
+    });
     return false;
   }
 
@@ -256,7 +318,11 @@ export class DesiredHandler {
     try {
       return await this.#line.read();
     } catch (error) {
-      this.#options.logger.error("line.read_failed", { route: this.#binding.name, error: describeError(error), note: "reporting the value last written" });
+      this.#options.logger.error("line.read_failed", {
+        route: this.#binding.name,
+        error: describeError(error),
+        note: "reporting the value last written",
+      });
       return this.#line.written;
     }
   }
@@ -294,17 +360,35 @@ export class DesiredHandler {
     const desiredId = report.desired_id ?? "";
     const lineState = answer.written === undefined ? undefined : { route: this.#line.key, value: answer.written };
     const committing = this.#monotonic();
-    const recorded = outbox.recordAnswer(this.#binding.key, this.#binding.route.mqtt.feed_data_topic, report, answer.advanceSequence, lineState);
+    const recorded = outbox.recordAnswer(
+      this.#binding.key,
+      this.#binding.route.mqtt.feed_data_topic,
+      report,
+      answer.advanceSequence,
+      lineState,
+    );
     const commitMs = Math.round((this.#monotonic() - committing) * 1000) / 1000;
     if (recorded === "too-large") {
-      logger.error("desired.unanswerable", { route: this.#binding.name, desired_id: desiredId, note: "the report would be over max_payload_bytes" });
+      logger.error("desired.unanswerable", {
+        route: this.#binding.name,
+        desired_id: desiredId,
+        note: "the report would be over max_payload_bytes",
+      });
       return;
     }
     // From arrival to the report handed to the broker (recording it pumps the outbox at once).
     const tookMs = Math.round((this.#monotonic() - arrived) * 1000) / 1000;
     // took_ms: arrival to the report handed to the broker; commit_ms: the answer's commit and the
     // send it triggers, the part the disk sets.
-    const fields = { route: this.#binding.name, desired_id: desiredId, status, value: report.value, reason, took_ms: tookMs, commit_ms: commitMs };
+    const fields = {
+      route: this.#binding.name,
+      desired_id: desiredId,
+      status,
+      value: report.value,
+      reason,
+      took_ms: tookMs,
+      commit_ms: commitMs,
+    };
     if (status === "applied") logger.info("desired.applied", fields);
     else logger.warn(`desired.${status}`, fields);
     this.#options.onOutcome?.({

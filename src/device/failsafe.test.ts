@@ -22,7 +22,8 @@ async function rig(routes: RouteConfig[]) {
   return { mock, clock, log, outputs, failsafes };
 }
 
-const heater = (extra: object = {}) => parseRoute({ pin_port: "heater", line: HEATER, direction: "output", power_on: "on", failsafe: { value: 0, after_s: 300 }, ...extra });
+const heater = (extra: object = {}) =>
+  parseRoute({ pin_port: "heater", line: HEATER, direction: "output", power_on: "on", failsafe: { value: 0, after_s: 300 }, ...extra });
 
 describe("fail-safes", () => {
   it("sets an output to its safe value once the link has been down for after_s, not a moment before, and reports it as a local change", async () => {
@@ -56,7 +57,13 @@ describe("fail-safes", () => {
   });
 
   it("goes safe at once on 4002 where the policy says so, and leaves the others to their timers", async () => {
-    const lock = parseRoute({ pin_port: "lock", line: LOCK, direction: "output", power_on: "off", failsafe: { value: 1, after_s: 60, on_subscription_inactive: false } });
+    const lock = parseRoute({
+      pin_port: "lock",
+      line: LOCK,
+      direction: "output",
+      power_on: "off",
+      failsafe: { value: 1, after_s: 60, on_subscription_inactive: false },
+    });
     const { mock, clock, failsafes } = await rig([heater(), lock]);
     failsafes.subscriptionInactive();
     await clock.advance(0);
@@ -81,7 +88,10 @@ describe("fail-safes", () => {
   });
 
   it("does not report a change for an output already at its safe value, and logs a line that cannot be set", async () => {
-    const { mock, clock, log, outputs, failsafes } = await rig([heater({ power_on: "off" }), parseRoute({ pin_port: "lock", line: LOCK, direction: "output", failsafe: { value: 1, after_s: 10 } })]);
+    const { mock, clock, log, outputs, failsafes } = await rig([
+      heater({ power_on: "off" }),
+      parseRoute({ pin_port: "lock", line: LOCK, direction: "output", failsafe: { value: 1, after_s: 10 } }),
+    ]);
     const changes: LocalChange[] = [];
     outputs[0]!.onLocalChange((change) => changes.push(change));
     mock.failLine(LOCK, { set: true });
@@ -93,9 +103,18 @@ describe("fail-safes", () => {
   });
 
   it("is refused on an input, a file sensor, and as an active pulse", () => {
-    assert.throws(() => parseRoute({ pin_port: "x", line: HEATER, direction: "input", failsafe: { value: 0, after_s: 5 } }), /a fail-safe is for outputs/);
-    assert.throws(() => parseRoute({ pin_port: "x", file: { path: "/sys/bus/w1/t" }, failsafe: { value: 0, after_s: 5 } }), /a fail-safe is for outputs/);
-    assert.throws(() => parseRoute({ pin_port: "x", line: HEATER, pulse_ms: 100, failsafe: { value: 1, after_s: 5 } }), /a pulse output's fail-safe value must be 0/);
+    assert.throws(
+      () => parseRoute({ pin_port: "x", line: HEATER, direction: "input", failsafe: { value: 0, after_s: 5 } }),
+      /a fail-safe is for outputs/,
+    );
+    assert.throws(
+      () => parseRoute({ pin_port: "x", file: { path: "/sys/bus/w1/t" }, failsafe: { value: 0, after_s: 5 } }),
+      /a fail-safe is for outputs/,
+    );
+    assert.throws(
+      () => parseRoute({ pin_port: "x", line: HEATER, pulse_ms: 100, failsafe: { value: 1, after_s: 5 } }),
+      /a pulse output's fail-safe value must be 0/,
+    );
     assert.throws(() => parseRoute({ pin_port: "x", line: HEATER, failsafe: { value: 0, after_s: 0 } }), /at least 1 second/);
   });
 });

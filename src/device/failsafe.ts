@@ -95,7 +95,15 @@ export class FailSafes {
       const failsafe = actuator.config.failsafe;
       if (!failsafe) continue;
       const entry = this.#entries.get(actuator.key) ?? { state: "idle" as const };
-      list.push({ route: actuator.key, value: failsafe.value, afterS: failsafe.after_s, state: entry.state, firesAt: entry.firesAt, firedAt: entry.firedAt, reason: entry.reason });
+      list.push({
+        route: actuator.key,
+        value: failsafe.value,
+        afterS: failsafe.after_s,
+        state: entry.state,
+        firesAt: entry.firesAt,
+        firedAt: entry.firedAt,
+        reason: entry.reason,
+      });
     }
     return list;
   }
@@ -115,7 +123,11 @@ export class FailSafes {
       const firesAt = this.#downSince! + failsafe.after_s * 1000;
       const timer = new AbortController();
       this.#entries.set(actuator.key, { state: "armed", firesAt, timer });
-      logger.info("failsafe.armed", { route: actuator.key, value: failsafe.value, fires_in_s: Math.max(0, Math.round((firesAt - clock.now()) / 1000)) });
+      logger.info("failsafe.armed", {
+        route: actuator.key,
+        value: failsafe.value,
+        fires_in_s: Math.max(0, Math.round((firesAt - clock.now()) / 1000)),
+      });
       clock.sleep(Math.max(0, firesAt - clock.now()), timer.signal).then(
         () => this.#fire(actuator, `no working link to the cloud for ${failsafe.after_s} s`),
         () => {}, // disarmed
@@ -131,14 +143,28 @@ export class FailSafes {
     this.#entries.set(actuator.key, { state: "fired", firedAt: clock.now(), reason });
     this.#deps.onChange?.();
     if (actuator.written === failsafe.value) {
-      logger.info("failsafe.fired", { route: actuator.key, value: failsafe.value === 1 ? "1.0" : "0.0", reason, note: "already at its safe value" });
+      logger.info("failsafe.fired", {
+        route: actuator.key,
+        value: failsafe.value === 1 ? "1.0" : "0.0",
+        reason,
+        note: "already at its safe value",
+      });
       return;
     }
     try {
       const observed = await actuator.apply(failsafe.value, "failsafe");
-      logger.warn("failsafe.fired", { route: actuator.key, value: failsafe.value === 1 ? "1.0" : "0.0", observed: observed === 1 ? "1.0" : "0.0", reason });
+      logger.warn("failsafe.fired", {
+        route: actuator.key,
+        value: failsafe.value === 1 ? "1.0" : "0.0",
+        observed: observed === 1 ? "1.0" : "0.0",
+        reason,
+      });
     } catch (error) {
-      logger.error("failsafe.failed", { route: actuator.key, error: describeError(error), note: "the output could not be set to its safe value" });
+      logger.error("failsafe.failed", {
+        route: actuator.key,
+        error: describeError(error),
+        note: "the output could not be set to its safe value",
+      });
     }
   }
 }

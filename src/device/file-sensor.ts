@@ -19,7 +19,13 @@ export function parseSensorFile(text: string): { ok: true; raw: number } | { ok:
 }
 
 /** Whether a new sample should be reported, given the last report. */
-export function shouldReport(value: number, last: { value: number; at: number } | undefined, now: number, deadband: number, heartbeatMs: number): boolean {
+export function shouldReport(
+  value: number,
+  last: { value: number; at: number } | undefined,
+  now: number,
+  deadband: number,
+  heartbeatMs: number,
+): boolean {
   if (!last) return true;
   if (now - last.at >= heartbeatMs) return true;
   return Math.abs(value - last.value) >= deadband && value !== last.value;

@@ -42,12 +42,23 @@ const emulator = new Emulator({ stateDir: dir });
 const inProcess = ((input: string | URL | Request, init?: RequestInit) => emulator.app.request(String(input), init)) as typeof fetch;
 
 async function setup() {
-  const device = emulator.provision([{ source_type: "command", kind: "relay", pin_port: "6" }, { source_type: "sensor", kind: "switch", pin_port: "5" }]);
+  const device = emulator.provision([{ source_type: "command", kind: "relay", pin_port: "6" }, {
+    source_type: "sensor",
+    kind: "switch",
+    pin_port: "5",
+  }]);
   emulator.mqttWithheld.add(device.device_id);
   // The emulator judges expiry by the real time: the manual clock starts there.
   const clock = new ManualClock(Date.now());
   const api = new ApiClient("https://emulator.test", inProcess);
-  const tokens = new TokenSource({ api, clientId: device.client_id, clientSecret: new Secret(device.client_secret), scopes: DEVICE_SCOPES, clock, logger: silentLogger });
+  const tokens = new TokenSource({
+    api,
+    clientId: device.client_id,
+    clientSecret: new Secret(device.client_secret),
+    scopes: DEVICE_SCOPES,
+    clock,
+    logger: silentLogger,
+  });
   const catalog = await fetchCatalog(api, await tokens.get(), device.device_id);
   const { bindings } = bindRoutes(catalog.mqtt_routes, [
     parseRoute({ pin_port: "6", line: { chip: "gpiochip0", offset: 6 } }),
@@ -90,7 +101,16 @@ describe("HttpsLink", () => {
   it("applies a desired state it polls, then reports it and deletes it once the server has it", async () => {
     const { device, clock, store, relay, command, running, stop } = await setup();
     await settled("the first poll to end", () => clock.sleeping > 0);
-    const desired = { desiredId: "des_https_1", deviceId: device.device_id, routeId: emulator.state.devices.get(device.device_id)!.routes.find((r) => r.sourceId === command.route.source_id)!.routeId, value: "1.0", sequenceNumber: 1, requestedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 300_000).toISOString(), answer: undefined };
+    const desired = {
+      desiredId: "des_https_1",
+      deviceId: device.device_id,
+      routeId: emulator.state.devices.get(device.device_id)!.routes.find((r) => r.sourceId === command.route.source_id)!.routeId,
+      value: "1.0",
+      sequenceNumber: 1,
+      requestedAt: new Date().toISOString(),
+      expiresAt: new Date(Date.now() + 300_000).toISOString(),
+      answer: undefined,
+    };
     emulator.state.addDesired(desired);
     await clock.advance(1000);
     await settled("the report to reach the server", () => emulator.state.desired.get("des_https_1")?.answer !== undefined);
@@ -108,10 +128,15 @@ describe("HttpsLink", () => {
   it("sends what waits as feed-data batches, in order, each once, with the sensor's id", async () => {
     const { device, clock, outbox, sensor, running, stop } = await setup();
     const at = new Date().toISOString();
-    for (let i = 0; i < 150; i++) outbox.enqueue(sensor.route.mqtt.feed_data_topic, 1, { message_id: `r-${i}`, value: String(i % 2), value_received_at: at });
+    for (let i = 0; i < 150; i++) {
+      outbox.enqueue(sensor.route.mqtt.feed_data_topic, 1, { message_id: `r-${i}`, value: String(i % 2), value_received_at: at });
+    }
     await settled("150 readings at the server", () => emulator.state.feedOf(device.device_id).length >= 150);
     const feed = emulator.state.feedOf(device.device_id);
-    assert.deepEqual(feed.map((entry) => (entry.payload as { message_id: string }).message_id), Array.from({ length: 150 }, (_, i) => `r-${i}`));
+    assert.deepEqual(
+      feed.map((entry) => (entry.payload as { message_id: string }).message_id),
+      Array.from({ length: 150 }, (_, i) => `r-${i}`),
+    );
     assert.ok(feed.every((entry) => entry.status === "accepted"));
     await clock.advance(10);
     assert.equal(outbox.depth, 0);

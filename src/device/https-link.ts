@@ -1,6 +1,6 @@
 import type { ApiClient } from "../cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
-import { fetchBootstrap, fetchDesiredStates, type FeedResult, postFeedData, postFeedDataBatch } from "../cloud/https-api.ts";
+import { type FeedResult, fetchBootstrap, fetchDesiredStates, postFeedData, postFeedDataBatch } from "../cloud/https-api.ts";
 import { type TokenSource, withToken } from "../cloud/oauth.ts";
 import { type BackoffSettings, decideRetry, isRefusedAsIs, reportRetry, type RetryClass, troubleOf } from "../cloud/retry-policy.ts";
 import type { Clock } from "../clock.ts";
@@ -37,7 +37,11 @@ export interface HttpsLinkOptions {
  * Hands each item of an HTTPS desired-states list to its command's handler, one at a time, in the
  * shape of the MQTT message (the same 5.3 rules and ledger apply); unknown commands are logged.
  */
-export async function handleDesiredStates(states: readonly Record<string, unknown>[], handlers: ReadonlyMap<string, DesiredHandler>, logger: Logger): Promise<void> {
+export async function handleDesiredStates(
+  states: readonly Record<string, unknown>[],
+  handlers: ReadonlyMap<string, DesiredHandler>,
+  logger: Logger,
+): Promise<void> {
   for (const state of states) {
     const handler = typeof state.command_id === "string" ? handlers.get(state.command_id) : undefined;
     if (!handler) {
@@ -160,10 +164,18 @@ export class HttpsLink {
       const sourceId = binding?.route.source_id;
       const feed = JSON.parse(payload) as Record<string, unknown>;
       if (!binding || sourceId === undefined) {
-        logger.error("https.unroutable", { topic, message_id: String(feed.message_id), note: "the route has no source_id to name over HTTPS; kept for MQTT" });
+        logger.error("https.unroutable", {
+          topic,
+          message_id: String(feed.message_id),
+          note: "the route has no source_id to name over HTTPS; kept for MQTT",
+        });
         continue;
       }
-      items.push({ topic, messageId: String(feed.message_id), item: { ...feed, [binding.route.source_type === "command" ? "command_id" : "sensor_id"]: sourceId } });
+      items.push({
+        topic,
+        messageId: String(feed.message_id),
+        item: { ...feed, [binding.route.source_type === "command" ? "command_id" : "sensor_id"]: sourceId },
+      });
     }
     if (items.length === 0) return;
     if (this.#batches && items.length > 1) {
@@ -197,7 +209,13 @@ export class HttpsLink {
 /** The ack an HTTPS feed result stands for; a missing result is a retryable error. */
 function ackOfResult(topic: string, messageId: string, result: FeedResult | undefined): Ack {
   const status = result ? STATUS[result.status] ?? result.status : "error";
-  return { message_id: result?.message_id ?? messageId, status, retryable: status === "error", error: result?.error ?? (result ? null : { type: "missing_result" }), feed_data_topic: topic };
+  return {
+    message_id: result?.message_id ?? messageId,
+    status,
+    retryable: status === "error",
+    error: result?.error ?? (result ? null : { type: "missing_result" }),
+    feed_data_topic: topic,
+  };
 }
 
 /** The ack a failed POST stands for: refused for good when the server refuses it as it is, else retryable. */

@@ -19,7 +19,10 @@ async function outbox(limits: Partial<OutboxLimits>) {
     box,
     sent,
     clock,
-    attach: () => box.attach({ publish: (topic, payload) => Promise.resolve(void sent.push({ topic, id: JSON.parse(payload).message_id, at: clock.now() })) }),
+    attach: () =>
+      box.attach({
+        publish: (topic, payload) => Promise.resolve(void sent.push({ topic, id: JSON.parse(payload).message_id, at: clock.now() })),
+      }),
   };
 }
 

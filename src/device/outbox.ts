@@ -116,7 +116,18 @@ export class Outbox {
   readonly #options: OutboxOptions;
   readonly #inflight = new Map<string, Inflight>();
   readonly #latestValue = new Set<string>();
-  readonly stats: OutboxStats = { accepted: 0, replayed: 0, rejected: 0, conflict: 0, dropped: 0, coalesced: 0, resent: 0, held: 0, unanswerable: 0, waitingForClock: 0 };
+  readonly stats: OutboxStats = {
+    accepted: 0,
+    replayed: 0,
+    rejected: 0,
+    conflict: 0,
+    dropped: 0,
+    coalesced: 0,
+    resent: 0,
+    held: 0,
+    unanswerable: 0,
+    waitingForClock: 0,
+  };
   readonly #held: Held[] = [];
   #heldRetry: Timer | undefined;
   #heldWrite = false;
@@ -184,7 +195,9 @@ export class Outbox {
     this.#heldRetry?.cancel();
     this.#heldRetry = undefined;
     this.#flushSettled();
-    if (this.#held.length > 0) this.#options.logger.error("outbox.lost_on_stop", { messages: this.#held.length, note: "the store refused them until the end" });
+    if (this.#held.length > 0) {
+      this.#options.logger.error("outbox.lost_on_stop", { messages: this.#held.length, note: "the store refused them until the end" });
+    }
   }
 
   /** Takes the catalog's limits (in-flight, publishes per second, payload size) over the defaults. */
@@ -206,7 +219,10 @@ export class Outbox {
     const size = this.#size(payload);
     if (size > this.#limits.maxPayloadBytes) {
       this.stats.dropped++;
-      logger.error("outbox.dropped", { message_id: payload.message_id, reason: `payload is ${size} bytes, over max_payload_bytes ${this.#limits.maxPayloadBytes}` });
+      logger.error("outbox.dropped", {
+        message_id: payload.message_id,
+        reason: `payload is ${size} bytes, over max_payload_bytes ${this.#limits.maxPayloadBytes}`,
+      });
       return;
     }
     this.#held.push({ topic, priority, ...this.#stamp(payload), at: clock.now() });
@@ -234,7 +250,9 @@ export class Outbox {
       this.stats.waitingForClock++;
       return { payload, clock: { mono: time.keeper.monoOf(observed), bootId: time.bootId } };
     }
-    return Math.abs(corrected - observed) < 1000 ? { payload } : { payload: { ...payload, value_received_at: new Date(corrected).toISOString() } };
+    return Math.abs(corrected - observed) < 1000
+      ? { payload }
+      : { payload: { ...payload, value_received_at: new Date(corrected).toISOString() } };
   }
 
   /** Stamps the messages held for the clock once the time is known, so that they can go. */
@@ -242,10 +260,16 @@ export class Outbox {
     const time = this.#options.time;
     if (!time || this.stats.waitingForClock === 0 || !time.keeper.trusted) return;
     try {
-      const { restamped, otherBoot } = this.#options.store.restampClockHeld(time.bootId, (mono) => time.keeper.wallOfMono(mono) ?? this.#options.clock.now());
+      const { restamped, otherBoot } = this.#options.store.restampClockHeld(
+        time.bootId,
+        (mono) => time.keeper.wallOfMono(mono) ?? this.#options.clock.now(),
+      );
       this.stats.waitingForClock = 0;
       this.#reread();
-      this.#options.logger.info("clock.restamped", { messages: restamped, ...(otherBoot > 0 ? { from_an_earlier_boot: otherBoot, note: "kept the stamp they were written with" } : {}) });
+      this.#options.logger.info("clock.restamped", {
+        messages: restamped,
+        ...(otherBoot > 0 ? { from_an_earlier_boot: otherBoot, note: "kept the stamp they were written with" } : {}),
+      });
     } catch (error) {
       this.#options.logger.warn("clock.restamp_failed", { error: describeError(error), note: "tried again at the next send" });
     }
@@ -274,7 +298,13 @@ export class Outbox {
    * (the server would refuse it forever): "too-large", logged and counted by the caller. A store
    * that cannot write throws its StorageError: nothing was recorded.
    */
-  recordAnswer(route: string, topic: string, report: FeedPayload, advanceSequence: boolean, lineState?: { readonly route: string; readonly value: 0 | 1 }): AnswerRecord {
+  recordAnswer(
+    route: string,
+    topic: string,
+    report: FeedPayload,
+    advanceSequence: boolean,
+    lineState?: { readonly route: string; readonly value: 0 | 1 },
+  ): AnswerRecord {
     if (!this.canAnswer(report)) return "too-large";
     this.#options.store.recordAnswer(route, topic, report, advanceSequence, this.#options.clock.now(), lineState);
     this.#reread();
@@ -316,7 +346,11 @@ export class Outbox {
         if (this.#held.length > HELD_MAX) {
           const dropped = this.#held.splice(0, this.#held.length - HELD_MAX);
           this.stats.dropped += dropped.length;
-          logger.warn("outbox.dropped", { messages: dropped.length, reason: `the store refuses writes and ${HELD_MAX} readings already wait in memory`, error: describeError(error) });
+          logger.warn("outbox.dropped", {
+            messages: dropped.length,
+            reason: `the store refuses writes and ${HELD_MAX} readings already wait in memory`,
+            error: describeError(error),
+          });
         }
         this.stats.held = this.#held.length;
         this.#heldRetry ??= this.#options.clock.after(HELD_RETRY_MS, () => {
@@ -374,7 +408,11 @@ export class Outbox {
       store.removeFromOutbox(oldest.messageId, oldest.topic);
       recount();
       this.stats.dropped++;
-      logger.warn("outbox.dropped", { message_id: oldest.messageId, topic: oldest.topic, reason: "the outbox is full; the oldest reading goes" });
+      logger.warn("outbox.dropped", {
+        message_id: oldest.messageId,
+        topic: oldest.topic,
+        reason: "the outbox is full; the oldest reading goes",
+      });
     }
   }
 
@@ -441,7 +479,9 @@ export class Outbox {
       if (ack.status === "conflict") logger.error("ack.conflict", { ...fields, note: "firmware fault: same message_id, other payload" });
       else if (ack.status === "rejected") logger.error("ack.rejected", fields);
       else logger.info("ack.received", fields);
-      if (removed || inflight) this.#options.onSettled?.({ messageId, topic: topic ?? "", status: ack.status, errorType: ack.error?.type, payload });
+      if (removed || inflight) {
+        this.#options.onSettled?.({ messageId, topic: topic ?? "", status: ack.status, errorType: ack.error?.type, payload });
+      }
     } else if (ack.status === "error") {
       logger.warn("ack.error", { message_id: messageId, error: ack.error?.type, retryable: ack.retryable });
       if (ack.retryable) {
@@ -584,7 +624,9 @@ export class Outbox {
         if (this.#ready.length === 0) break;
       }
       const row = this.#ready[this.#readyAt++]!;
-      if (!this.#inflight.has(row.messageId) && !this.#settling.has(row.messageId) && (this.#notBefore.get(row.messageId) ?? 0) <= now) out.push(row);
+      if (!this.#inflight.has(row.messageId) && !this.#settling.has(row.messageId) && (this.#notBefore.get(row.messageId) ?? 0) <= now) {
+        out.push(row);
+      }
     }
     return out;
   }

@@ -26,20 +26,43 @@ const catalogRoute = (pin: string, type: "command" | "sensor"): CatalogRoute => 
 } as CatalogRoute);
 
 async function setup(routes: unknown[], store?: DeviceStore) {
-  const config = parseConfig(JSON.stringify({ api_url: "https://127.0.0.1:9", device_id: 1, client_id: "cdv_x", client_secret: { env: "X" }, gpio: { backend: "mock" }, routes }), "device.json");
+  const config = parseConfig(
+    JSON.stringify({
+      api_url: "https://127.0.0.1:9",
+      device_id: 1,
+      client_id: "cdv_x",
+      client_secret: { env: "X" },
+      gpio: { backend: "mock" },
+      routes,
+    }),
+    "device.json",
+  );
   const clock = new ManualClock();
   const backend = new MockBackend();
   const state = store ?? await DeviceStore.open(":memory:");
   const outbox = new Outbox({ store: state, clock, logger: silentLogger, ackTimeoutMs: 60_000 });
   const events = new Emitter<RuntimeEvents>();
-  const lines = new RouteLines({ config, backend, store: state, clock, logger: silentLogger, outbox, events, faults: new Faults(silentLogger, clock) });
+  const lines = new RouteLines({
+    config,
+    backend,
+    store: state,
+    clock,
+    logger: silentLogger,
+    outbox,
+    events,
+    faults: new Faults(silentLogger, clock),
+  });
   const waiting = () => state.pendingOutbox(1000).map((row) => ({ topic: row.topic, ...(JSON.parse(row.payload) as FeedPayload) }));
   return { config, clock, backend, store: state, outbox, events, lines, waiting };
 }
 
 describe("RouteLines", () => {
   it("claims a command route's line as an output with its handler, and a sensor's as an input that reports its start value", async () => {
-    const { config, backend, lines, waiting, clock } = await setup([{ pin_port: "6", line: RELAY }, { pin_port: "5", line: SWITCH, bias: "pull-up" }]);
+    const { config, backend, lines, waiting, clock } = await setup([{ pin_port: "6", line: RELAY }, {
+      pin_port: "5",
+      line: SWITCH,
+      bias: "pull-up",
+    }]);
     const { bindings } = bindRoutes([catalogRoute("6", "command"), catalogRoute("5", "sensor")], config.routes);
     await lines.claim(bindings);
     await clock.advance(0);
@@ -50,7 +73,10 @@ describe("RouteLines", () => {
   });
 
   it("reports a sensor edge as a reading and a local change of an output as a report without desired_id", async () => {
-    const { config, backend, lines, waiting, clock, events } = await setup([{ pin_port: "6", line: RELAY }, { pin_port: "5", line: SWITCH }]);
+    const { config, backend, lines, waiting, clock, events } = await setup([{ pin_port: "6", line: RELAY }, {
+      pin_port: "5",
+      line: SWITCH,
+    }]);
     await lines.claim(bindRoutes([catalogRoute("6", "command"), catalogRoute("5", "sensor")], config.routes).bindings);
     const seen: string[] = [];
     events.on("reading", (reading) => seen.push(`reading ${reading.value}`));
@@ -80,7 +106,10 @@ describe("RouteLines", () => {
   });
 
   it("leaves a command route on a file unserved, and says so, while serving the rest", async () => {
-    const { config, lines, backend } = await setup([{ pin_port: "6", file: { path: "/nonexistent/temp" } }, { pin_port: "7", line: { chip: "gpiochip0", offset: 7 } }]);
+    const { config, lines, backend } = await setup([{ pin_port: "6", file: { path: "/nonexistent/temp" } }, {
+      pin_port: "7",
+      line: { chip: "gpiochip0", offset: 7 },
+    }]);
     await lines.claim(bindRoutes([catalogRoute("6", "command"), catalogRoute("7", "command")], config.routes).bindings);
     assert.deepEqual([...lines.handlersBySource.keys()], ["command_7"]);
     assert.equal(backend.getLevel({ chip: "gpiochip0", offset: 7 }), 0);

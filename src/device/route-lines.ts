@@ -104,7 +104,9 @@ export class RouteLines {
     }
     this.#bindings.push(...bindings);
     try {
-      for (const binding of bindings) this.#deps.store.saveDirection(routeKey(binding.config), binding.route.source_type === "command" ? "output" : "input");
+      for (const binding of bindings) {
+        this.#deps.store.saveDirection(routeKey(binding.config), binding.route.source_type === "command" ? "output" : "input");
+      }
     } catch (error) {
       // Only the next boot's early claim needs it; the store logs its own failure.
       this.#deps.logger.debug("route.direction_not_saved", { error: String(error) });
@@ -122,14 +124,18 @@ export class RouteLines {
     }
     const actuator = this.#actuators.get(routeKey(config)) ?? await this.#claimActuator(config);
     actuator.onLocalChange((change) => this.#reportLocal(binding, change));
-    const handler = new DesiredHandler({
-      store: this.#deps.store,
-      outbox: this.#deps.outbox,
-      clock: this.#deps.clock,
-      logger,
-      onOutcome: (outcome) => this.#deps.events.emit("desired", outcome),
-      ...(this.#deps.time ? { time: this.#deps.time } : {}),
-    }, binding, actuator);
+    const handler = new DesiredHandler(
+      {
+        store: this.#deps.store,
+        outbox: this.#deps.outbox,
+        clock: this.#deps.clock,
+        logger,
+        onOutcome: (outcome) => this.#deps.events.emit("desired", outcome),
+        ...(this.#deps.time ? { time: this.#deps.time } : {}),
+      },
+      binding,
+      actuator,
+    );
     if (route.source_id !== undefined) this.handlersBySource.set(route.source_id, handler);
     if (route.mqtt.desired_topic) this.handlersByTopic.set(route.mqtt.desired_topic, handler);
     logger.info("line.claimed", { route: binding.name, line: lineWord(config.line), direction: "output" });
@@ -140,7 +146,10 @@ export class RouteLines {
     const key = routeKey(binding.config);
     const early = this.#actuators.get(key);
     if (!early) return;
-    this.#deps.logger.error("route.direction_changed", { route: binding.name, note: "claimed as an output at boot, but the catalog makes it a sensor route; reclaiming it as an input" });
+    this.#deps.logger.error("route.direction_changed", {
+      route: binding.name,
+      note: "claimed as an output at boot, but the catalog makes it a sensor route; reclaiming it as an input",
+    });
     await early.shutdown();
     this.#actuators.delete(key);
   }
@@ -249,7 +258,9 @@ export class RouteLines {
     for (const actuator of this.#actuators.values()) await actuator.shutdown();
     this.#actuators.clear();
     for (const line of this.#lines.splice(0)) {
-      await line.release().catch((error: unknown) => this.#deps.logger.warn("line.release_failed", { line: lineWord(line), error: String(error) }));
+      await line.release().catch((error: unknown) =>
+        this.#deps.logger.warn("line.release_failed", { line: lineWord(line), error: String(error) })
+      );
     }
   }
 }

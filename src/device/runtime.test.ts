@@ -39,21 +39,37 @@ async function pollUntil(clock: ManualClock, what: string, check: () => boolean)
 }
 
 async function setup(store?: DeviceStore, fetch: typeof globalThis.fetch = inProcess) {
-  const device = emulator.provision([{ source_type: "command", kind: "relay", pin_port: "6" }, { source_type: "sensor", kind: "switch", pin_port: "5" }]);
+  const device = emulator.provision([{ source_type: "command", kind: "relay", pin_port: "6" }, {
+    source_type: "sensor",
+    kind: "switch",
+    pin_port: "5",
+  }]);
   emulator.mqttWithheld.add(device.device_id);
-  const config = parseConfig(JSON.stringify({
-    api_url: "https://emulator.test",
-    device_id: device.device_id,
-    client_id: device.client_id,
-    client_secret: { env: "X" },
-    gpio: { backend: "mock" },
-    https: { poll_interval_s: 1, catalog_check_s: 60 },
-    routes: [{ pin_port: "6", line: RELAY, direction: "output", power_on: "restore" }, { pin_port: "5", line: SWITCH }],
-  }), "device.json");
+  const config = parseConfig(
+    JSON.stringify({
+      api_url: "https://emulator.test",
+      device_id: device.device_id,
+      client_id: device.client_id,
+      client_secret: { env: "X" },
+      gpio: { backend: "mock" },
+      https: { poll_interval_s: 1, catalog_check_s: 60 },
+      routes: [{ pin_port: "6", line: RELAY, direction: "output", power_on: "restore" }, { pin_port: "5", line: SWITCH }],
+    }),
+    "device.json",
+  );
   const clock = new ManualClock(Date.now());
   const backend = new MockBackend();
   const state = store ?? await DeviceStore.open(":memory:");
-  const runtime = new DeviceRuntime({ config, clientSecret: new Secret(device.client_secret), backend, store: state, fetch, ca: undefined, clock, logger: silentLogger });
+  const runtime = new DeviceRuntime({
+    config,
+    clientSecret: new Secret(device.client_secret),
+    backend,
+    store: state,
+    fetch,
+    ca: undefined,
+    clock,
+    logger: silentLogger,
+  });
   return { device, clock, backend, store: state, runtime };
 }
 
@@ -63,12 +79,28 @@ describe("DeviceRuntime", () => {
     await runtime.start();
     assert.equal(runtime.transport, "https");
     const relay = emulator.state.devices.get(device.device_id)!.routes.find((route) => route.sourceType === "command")!;
-    emulator.state.addDesired({ desiredId: "des_rt_1", deviceId: device.device_id, routeId: relay.routeId, value: "1.0", sequenceNumber: 1, requestedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 300_000).toISOString(), answer: undefined });
+    emulator.state.addDesired({
+      desiredId: "des_rt_1",
+      deviceId: device.device_id,
+      routeId: relay.routeId,
+      value: "1.0",
+      sequenceNumber: 1,
+      requestedAt: new Date().toISOString(),
+      expiresAt: new Date(Date.now() + 300_000).toISOString(),
+      answer: undefined,
+    });
     await pollUntil(clock, "the relay's report at the server", () => emulator.state.desired.get("des_rt_1")?.answer !== undefined);
     assert.equal(backend.getLevel(RELAY), 1);
     assert.equal(emulator.state.desired.get("des_rt_1")?.answer?.value, "1.0");
     backend.setPull(SWITCH, 1);
-    await pollUntil(clock, "the edge at the server", () => emulator.state.feedOf(device.device_id).some((entry) => (entry.payload as { value?: string }).value === "1.0" && entry.sourceId !== relay.sourceId));
+    await pollUntil(
+      clock,
+      "the edge at the server",
+      () =>
+        emulator.state.feedOf(device.device_id).some((entry) =>
+          (entry.payload as { value?: string }).value === "1.0" && entry.sourceId !== relay.sourceId
+        ),
+    );
     runtime.requestStop();
     await runtime.stop();
   });

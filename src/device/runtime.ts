@@ -2,9 +2,9 @@ import { ApiClient } from "../cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
 import { type Bootstrap, fetchBootstrap, fetchDesiredStates } from "../cloud/https-api.ts";
 import { DEVICE_SCOPES, TokenSource, withToken } from "../cloud/oauth.ts";
-import { type BackoffSettings, DEFAULT_BACKOFF, decideRetry, reportRetry, type RetryClass, troubleOf } from "../cloud/retry-policy.ts";
+import { type BackoffSettings, decideRetry, DEFAULT_BACKOFF, reportRetry, type RetryClass, troubleOf } from "../cloud/retry-policy.ts";
 import { FailSafes, type FailSafeStatus } from "./failsafe.ts";
-import { type TimeSource, TimeKeeper, type TimeSources } from "./time-keeper.ts";
+import { TimeKeeper, type TimeSource, type TimeSources } from "./time-keeper.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/schema.ts";
 import { describeError, HttpError, RealerError } from "../errors.ts";
@@ -12,7 +12,7 @@ import { Emitter } from "../events.ts";
 import { Faults } from "../faults.ts";
 import type { GpioBackend } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
-import { MqttLink, type LinkStatus } from "../mqtt/link.ts";
+import { type LinkStatus, MqttLink } from "../mqtt/link.ts";
 import { AckSchema, parsePayload } from "../mqtt/messages.ts";
 import type { Secret } from "../secret.ts";
 import { type Binding, bindRoutes } from "./bindings.ts";
@@ -159,11 +159,22 @@ export class DeviceRuntime {
     this.#failsafes.linkDown(clock.now());
     const api = new ApiClient(config.api_url, this.#deps.fetch, 15_000, this.#abort.signal);
     if (this.#time) api.onServerDate = (date, sentAt, receivedAt) => this.#time!.serverDate(date, sentAt, receivedAt);
-    const tokens = new TokenSource({ api, clientId: config.client_id, clientSecret: this.#deps.clientSecret, scopes: DEVICE_SCOPES, clock, logger });
+    const tokens = new TokenSource({
+      api,
+      clientId: config.client_id,
+      clientSecret: this.#deps.clientSecret,
+      scopes: DEVICE_SCOPES,
+      clock,
+      logger,
+    });
     this.#tokens = tokens;
     const catalog = await this.#firstCatalog(api, tokens);
     this.#catalog = catalog;
-    logger.info("catalog.loaded", { routes: catalog.mqtt_routes.length, broker: catalog.mqtt.broker_url, mqtt: catalog.mqtt.credential_endpoint ? "offered" : "not offered" });
+    logger.info("catalog.loaded", {
+      routes: catalog.mqtt_routes.length,
+      broker: catalog.mqtt.broker_url,
+      mqtt: catalog.mqtt.credential_endpoint ? "offered" : "not offered",
+    });
     // Asked for while the lines are claimed: start-up waits for one round trip the less.
     const bootstrapping = this.#bootstrap(api, tokens);
     const limits = catalog.mqtt.limits;
@@ -174,17 +185,28 @@ export class DeviceRuntime {
     });
     const { bindings, unbound, unused } = bindRoutes(catalog.mqtt_routes, config.routes);
     for (const binding of bindings) if (binding.config.latest_value) this.#outbox.keepLatestOnly(binding.route.mqtt.feed_data_topic);
-    for (const route of unbound) logger.warn("route.unbound", { source_id: route.source_id, pin_port: route.pin_port, topic: route.mqtt.feed_data_topic, note: "no line in the config" });
-    for (const entry of unused) logger.warn("route.unused", { source_id: entry.source_id, pin_port: entry.pin_port, note: "names no route in the catalog" });
+    for (const route of unbound) {
+      logger.warn("route.unbound", {
+        source_id: route.source_id,
+        pin_port: route.pin_port,
+        topic: route.mqtt.feed_data_topic,
+        note: "no line in the config",
+      });
+    }
+    for (const entry of unused) {
+      logger.warn("route.unused", { source_id: entry.source_id, pin_port: entry.pin_port, note: "names no route in the catalog" });
+    }
     await this.#routes.claim(bindings);
     this.#failsafes.refresh();
     const bootstrap = await bootstrapping;
     const mqttAllowed = catalog.mqtt.credential_endpoint !== undefined && (bootstrap?.available_protocols.includes("mqtt") ?? true);
-    this.#running = this.#runTransports(api, tokens, catalog, bindings, mqttAllowed, bootstrap?.cadence.desired_state_poll_seconds).catch((error: unknown) => {
-      // Every cloud failure is retried inside the links; reaching here is a fault of ours. Lines,
-      // outbox and ledger stay as they are; the service manager's watchdog and restart take over.
-      if (!this.#abort.signal.aborted) logger.error("runtime.transport_failed", { error: describeError(error) });
-    });
+    this.#running = this.#runTransports(api, tokens, catalog, bindings, mqttAllowed, bootstrap?.cadence.desired_state_poll_seconds).catch(
+      (error: unknown) => {
+        // Every cloud failure is retried inside the links; reaching here is a fault of ours. Lines,
+        // outbox and ledger stay as they are; the service manager's watchdog and restart take over.
+        if (!this.#abort.signal.aborted) logger.error("runtime.transport_failed", { error: describeError(error) });
+      },
+    );
   }
 
   /** The bootstrap descriptor where the server answers it; a 404 means an older server. */
@@ -192,17 +214,29 @@ export class DeviceRuntime {
     const { config, logger } = this.#deps;
     try {
       const bootstrap = await withToken(tokens, (token) => fetchBootstrap(api, token, config.device_id));
-      logger.info("bootstrap.loaded", { protocols: bootstrap.available_protocols.join(","), catalog_revision: String(bootstrap.catalog_revision), runtime_revision: String(bootstrap.runtime_revision) });
+      logger.info("bootstrap.loaded", {
+        protocols: bootstrap.available_protocols.join(","),
+        catalog_revision: String(bootstrap.catalog_revision),
+        runtime_revision: String(bootstrap.runtime_revision),
+      });
       return bootstrap;
     } catch (error) {
-      if (error instanceof HttpError && error.status === 404) logger.info("bootstrap.absent", { note: "an older server: the MQTT catalog decides" });
-      else logger.warn("bootstrap.failed", { error: describeError(error), note: "the MQTT catalog decides" });
+      if (error instanceof HttpError && error.status === 404) {
+        logger.info("bootstrap.absent", { note: "an older server: the MQTT catalog decides" });
+      } else logger.warn("bootstrap.failed", { error: describeError(error), note: "the MQTT catalog decides" });
       return undefined;
     }
   }
 
   /** HTTPS until MQTT is offered, then MQTT, until stopped. */
-  async #runTransports(api: ApiClient, tokens: TokenSource, first: Catalog, bindings: readonly Binding[], mqttAllowed: boolean, cadenceS: number | undefined): Promise<void> {
+  async #runTransports(
+    api: ApiClient,
+    tokens: TokenSource,
+    first: Catalog,
+    bindings: readonly Binding[],
+    mqttAllowed: boolean,
+    cadenceS: number | undefined,
+  ): Promise<void> {
     const { config, clock, logger } = this.#deps;
     let catalog: Catalog | undefined = first;
     if (!mqttAllowed) {
@@ -237,35 +271,36 @@ export class DeviceRuntime {
     for (const route of catalog.mqtt_routes) {
       const topic = route.mqtt.desired_topic;
       if (topic === undefined) continue;
-      const handler = (route.source_id === undefined ? undefined : this.#routes.handlersBySource.get(route.source_id)) ?? this.#routes.handlersByTopic.get(topic);
+      const handler = (route.source_id === undefined ? undefined : this.#routes.handlersBySource.get(route.source_id)) ??
+        this.#routes.handlersByTopic.get(topic);
       if (handler) this.#handlers.set(topic, handler);
     }
     const topics = [catalog.mqtt.feed_data_ack_topic, ...this.#handlers.keys()];
     this.#link = new MqttLink({
-        api,
-        tokens,
-        catalog,
-        ca: this.#deps.ca,
-        clock,
-        logger,
-        topics,
-        onOnline: (session) => {
-          this.#outbox.attach(session);
-          // The fail-safes follow the link: armed while it is down, disarmed once it works.
-          this.#failsafes.linkUp();
-          this.events.emit("online", { broker: catalog.mqtt.broker_url });
-          this.#track(this.#reconcile(api, tokens));
-        },
-        onOffline: () => {
-          this.#outbox.detach();
-          this.#failsafes.linkDown();
-          this.events.emit("offline", {});
-        },
-        onMessage: (topic, payload) => this.#onMessage(topic, payload),
-        onUnacknowledged: () => this.#unacknowledged++,
-        onTrouble: (trouble, retryClass) => this.#setTrouble(trouble, retryClass),
-        backoff: this.#backoff,
-      });
+      api,
+      tokens,
+      catalog,
+      ca: this.#deps.ca,
+      clock,
+      logger,
+      topics,
+      onOnline: (session) => {
+        this.#outbox.attach(session);
+        // The fail-safes follow the link: armed while it is down, disarmed once it works.
+        this.#failsafes.linkUp();
+        this.events.emit("online", { broker: catalog.mqtt.broker_url });
+        this.#track(this.#reconcile(api, tokens));
+      },
+      onOffline: () => {
+        this.#outbox.detach();
+        this.#failsafes.linkDown();
+        this.events.emit("offline", {});
+      },
+      onMessage: (topic, payload) => this.#onMessage(topic, payload),
+      onUnacknowledged: () => this.#unacknowledged++,
+      onTrouble: (trouble, retryClass) => this.#setTrouble(trouble, retryClass),
+      backoff: this.#backoff,
+    });
     return this.#link.run(this.#abort.signal);
   }
 

@@ -81,8 +81,13 @@ describe("the state file's schema", () => {
     const db = await openDatabase(join(dir, STATE_FILE));
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
     db.close();
-    await assert.rejects(DeviceStore.open(dir), (error: unknown) =>
-      error instanceof StorageError && error.message.includes(`written by a newer realer-edge (schema ${SCHEMA_VERSION + 1}; this one knows up to ${SCHEMA_VERSION})`) && !error.message.includes("\n"));
+    await assert.rejects(
+      DeviceStore.open(dir),
+      (error: unknown) =>
+        error instanceof StorageError &&
+        error.message.includes(`written by a newer realer-edge (schema ${SCHEMA_VERSION + 1}; this one knows up to ${SCHEMA_VERSION})`) &&
+        !error.message.includes("\n"),
+    );
   });
 
   it("bounds the desired-state ledger by age and by count", async () => {
@@ -90,7 +95,13 @@ describe("the state file's schema", () => {
     const day = 24 * 3600_000;
     const now = Date.UTC(2026, 10, 30);
     for (let i = 0; i < 50; i++) {
-      store.recordAnswer("r", "t", { message_id: `m${i}`, value: "1.0", value_received_at: "", desired_id: `des_${i}` }, false, now - (i < 10 ? 40 * day : i * 1000));
+      store.recordAnswer(
+        "r",
+        "t",
+        { message_id: `m${i}`, value: "1.0", value_received_at: "", desired_id: `des_${i}` },
+        false,
+        now - (i < 10 ? 40 * day : i * 1000),
+      );
     }
     assert.equal(store.pruneLedger(now, 30 * day, 30), 20, "10 older than 30 days, then 10 past the newest 30");
     assert.equal(store.ledgerSize(), 30);

@@ -86,7 +86,11 @@ export type SchemaOutcome = { readonly created: true } | { readonly migratedFrom
 export function prepareSchema(db: Database, tables: readonly string[]): SchemaOutcome {
   const version = Number(db.prepare("PRAGMA user_version").get()?.user_version ?? 0);
   if (version > SCHEMA_VERSION) {
-    throw new StorageError("other", `Cannot use state file ${db.path}: it was written by a newer realer-edge (schema ${version}; this one knows up to ${SCHEMA_VERSION}); install that version again, or move the file aside to start afresh`, undefined);
+    throw new StorageError(
+      "other",
+      `Cannot use state file ${db.path}: it was written by a newer realer-edge (schema ${version}; this one knows up to ${SCHEMA_VERSION}); install that version again, or move the file aside to start afresh`,
+      undefined,
+    );
   }
   if (!tables.some((name) => OUR_TABLES.includes(name))) {
     db.transaction(() => {

@@ -45,15 +45,28 @@ describe("DeviceStore", () => {
     assert.equal(store.highestSequence("relay"), Number.NEGATIVE_INFINITY);
     // Answered today: the ledger keeps a month of answers (older ones are pruned at open).
     const today = Date.now();
-    store.recordAnswer("relay", "relay/topic", { ...reading("c1"), desired_id: "des_7", sequence_number: 7 }, true, today, { route: "pin_port:6", value: 1 });
-    store.recordAnswer("relay", "relay/topic", { ...reading("c2"), desired_id: "des_5", report_status: "stale", sequence_number: 5 }, true, today + 1);
+    store.recordAnswer("relay", "relay/topic", { ...reading("c1"), desired_id: "des_7", sequence_number: 7 }, true, today, {
+      route: "pin_port:6",
+      value: 1,
+    });
+    store.recordAnswer(
+      "relay",
+      "relay/topic",
+      { ...reading("c2"), desired_id: "des_5", report_status: "stale", sequence_number: 5 },
+      true,
+      today + 1,
+    );
     store.close();
     const again = await DeviceStore.open(dir);
     assert.equal(again.highestSequence("relay"), 7, "a lower answered number does not lower the mark");
     assert.equal(JSON.parse(again.answered("des_7")!.payload).message_id, "c1");
     assert.equal(again.answered("des_unknown"), undefined);
     assert.equal(again.outboxDepth(), 2);
-    assert.deepEqual(again.lineState("pin_port:6"), { value: 1, changedAt: today }, "an applied value is remembered with its answer, for restore");
+    assert.deepEqual(
+      again.lineState("pin_port:6"),
+      { value: 1, changedAt: today },
+      "an applied value is remembered with its answer, for restore",
+    );
     again.close();
   });
 
@@ -75,7 +88,9 @@ describe("DeviceStore", () => {
     assert.equal(store.lineState("pin_port:6"), undefined, "a fresh store: restore falls back to off");
     assert.match(store.health.setAside ?? "", /realer-edge\.sqlite\.corrupt-2026-11-30T00-00-00-000Z$/);
     assert.ok(readdirSync(dir).some((name) => name.startsWith(`${STATE_FILE}.corrupt-`)), "the damaged file is kept");
-    const line = lines.map((text) => JSON.parse(text) as { event: string; file: string; kept_as: string }).find((entry) => entry.event === "storage.set_aside");
+    const line = lines.map((text) => JSON.parse(text) as { event: string; file: string; kept_as: string }).find((entry) =>
+      entry.event === "storage.set_aside"
+    );
     assert.equal(line?.file, path);
     store.close();
   });
@@ -102,8 +117,12 @@ describe("DeviceStore", () => {
     const dir = mkdtempSync(join(tmpdir(), "realer-store-"));
     const notAFolder = join(dir, "state");
     writeFileSync(notAFolder, "a file where the state folder should be");
-    await assert.rejects(DeviceStore.open(notAFolder), (error: unknown) =>
-      error instanceof StorageError && error.message.startsWith(`Cannot open state folder ${notAFolder}: EEXIST`) && /writable by the runtime's user/.test(error.message));
+    await assert.rejects(
+      DeviceStore.open(notAFolder),
+      (error: unknown) =>
+        error instanceof StorageError && error.message.startsWith(`Cannot open state folder ${notAFolder}: EEXIST`) &&
+        /writable by the runtime's user/.test(error.message),
+    );
   });
 
   it("reports the real error of a full disk, once per episode, and recovers when space returns", async () => {

@@ -25,7 +25,6 @@ export interface LedgerEntry {
   readonly payload: string;
 }
 
-
 /** Marks a file as realer-edge's state ("REdg"), so another program's database is never taken for it. */
 const APPLICATION_ID = 0x52456467;
 
@@ -98,7 +97,13 @@ export class DeviceStore {
     try {
       mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     } catch (error) {
-      throw new StorageError("cantopen", `Cannot open state folder ${stateDir}: ${(error as { code?: string }).code ?? String(error)}; make it writable by the runtime's user (the systemd unit's StateDirectory does)`, error);
+      throw new StorageError(
+        "cantopen",
+        `Cannot open state folder ${stateDir}: ${
+          (error as { code?: string }).code ?? String(error)
+        }; make it writable by the runtime's user (the systemd unit's StateDirectory does)`,
+        error,
+      );
     }
     const path = join(stateDir, STATE_FILE);
     try {
@@ -117,7 +122,8 @@ export class DeviceStore {
         file: path,
         kept_as: aside,
         error: error.message,
-        note: "started on a fresh state: unacknowledged messages and remembered output values in the old file are not used; outputs with power_on restore start off",
+        note:
+          "started on a fresh state: unacknowledged messages and remembered output values in the old file are not used; outputs with power_on restore start off",
       });
       return DeviceStore.#prepare(await openDatabase(path), options, aside);
     }
@@ -128,13 +134,22 @@ export class DeviceStore {
     try {
       const check = db.prepare("PRAGMA quick_check(1)").get();
       const verdict = String(Object.values(check ?? {})[0] ?? "");
-      if (verdict !== "ok") throw new StorageError("corrupt", `Cannot use state file ${db.path}: the file is damaged (${verdict})`, undefined);
+      if (verdict !== "ok") {
+        throw new StorageError("corrupt", `Cannot use state file ${db.path}: the file is damaged (${verdict})`, undefined);
+      }
       const id = Number(db.prepare("PRAGMA application_id").get()?.application_id ?? 0);
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((row) => String(row.name));
-      const foreign = (id !== 0 && id !== APPLICATION_ID) || (id === 0 && tables.length > 0 && !tables.some((name) => OUR_TABLES.includes(name)));
+      const foreign = (id !== 0 && id !== APPLICATION_ID) ||
+        (id === 0 && tables.length > 0 && !tables.some((name) => OUR_TABLES.includes(name)));
       if (foreign) throw new StorageError("corrupt", `Cannot use state file ${db.path}: it is another program's database`, undefined);
       const outcome = prepareSchema(db, tables);
-      if ("migratedFrom" in outcome) (options.logger ?? silentLogger).info("storage.migrated", { file: db.path || "(in memory)", from_schema: outcome.migratedFrom, to_schema: SCHEMA_VERSION });
+      if ("migratedFrom" in outcome) {
+        (options.logger ?? silentLogger).info("storage.migrated", {
+          file: db.path || "(in memory)",
+          from_schema: outcome.migratedFrom,
+          to_schema: SCHEMA_VERSION,
+        });
+      }
       if (id === 0) db.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
     } catch (error) {
       db.close();
@@ -154,7 +169,9 @@ export class DeviceStore {
   pruneLedger(now: number, maxAgeMs = LEDGER_MAX_AGE_MS, maxEntries = LEDGER_MAX_ENTRIES): number {
     return this.#write(() =>
       this.#db.prepare("DELETE FROM desired_ledger WHERE answered_at < ?").run(now - maxAgeMs) +
-      this.#db.prepare("DELETE FROM desired_ledger WHERE desired_id IN (SELECT desired_id FROM desired_ledger ORDER BY answered_at DESC LIMIT -1 OFFSET ?)").run(maxEntries), { lazy: true });
+      this.#db.prepare(
+        "DELETE FROM desired_ledger WHERE desired_id IN (SELECT desired_id FROM desired_ledger ORDER BY answered_at DESC LIMIT -1 OFFSET ?)",
+      ).run(maxEntries), { lazy: true });
   }
 
   /** How many answers the ledger holds. */
@@ -200,11 +217,21 @@ export class DeviceStore {
         failures: this.#health.failures + 1,
         episodes: this.#health.episodes + (first ? 1 : 0),
       };
-      if (first) this.#logger.error("storage.failing", { file: this.#db.path || "(in memory)", error: message, note: "answers and readings wait until a write succeeds again" });
+      if (first) {
+        this.#logger.error("storage.failing", {
+          file: this.#db.path || "(in memory)",
+          error: message,
+          note: "answers and readings wait until a write succeeds again",
+        });
+      }
       throw error;
     }
     if (this.#health.failing) {
-      this.#logger.info("storage.recovered", { file: this.#db.path || "(in memory)", failed_writes: this.#health.failures, after_ms: this.#now() - (this.#health.since ?? this.#now()) });
+      this.#logger.info("storage.recovered", {
+        file: this.#db.path || "(in memory)",
+        failed_writes: this.#health.failures,
+        after_ms: this.#now() - (this.#health.since ?? this.#now()),
+      });
       this.#health = { ...this.#health, failing: false, error: undefined, since: undefined };
     }
     return result;
@@ -220,12 +247,25 @@ export class DeviceStore {
    * `clock` was observed while the wall clock could not be believed: it is held (see
    * `restampClockHeld`) with its moment on the boot's monotonic clock, in the same commit.
    */
-  addManyToOutbox(rows: readonly { readonly topic: string; readonly priority: Priority; readonly payload: FeedPayload; readonly at: number; readonly clock?: { readonly mono: number; readonly bootId: string } | undefined }[]): number {
+  addManyToOutbox(
+    rows: readonly {
+      readonly topic: string;
+      readonly priority: Priority;
+      readonly payload: FeedPayload;
+      readonly at: number;
+      readonly clock?: { readonly mono: number; readonly bootId: string } | undefined;
+    }[],
+  ): number {
     return this.#write(() =>
       rows.reduce((added, row) => {
         const inserted = this.#insertOutbox(row.topic, row.priority, row.payload, row.at);
         if (inserted && row.clock) {
-          this.#db.prepare("INSERT OR IGNORE INTO clock_held (message_id, topic, mono_ms, boot_id) VALUES (?, ?, ?, ?)").run(row.payload.message_id, row.topic, row.clock.mono, row.clock.bootId);
+          this.#db.prepare("INSERT OR IGNORE INTO clock_held (message_id, topic, mono_ms, boot_id) VALUES (?, ?, ?, ?)").run(
+            row.payload.message_id,
+            row.topic,
+            row.clock.mono,
+            row.clock.bootId,
+          );
         }
         return added + (inserted ? 1 : 0);
       }, 0)
@@ -254,7 +294,11 @@ export class DeviceStore {
         }
         const payload = JSON.parse(String(row.payload)) as FeedPayload;
         const stamped = { ...payload, value_received_at: new Date(wallOf(Number(row.mono_ms))).toISOString() };
-        this.#db.prepare("UPDATE outbox SET payload = ? WHERE message_id = ? AND topic = ?").run(JSON.stringify(stamped), String(row.message_id), String(row.topic));
+        this.#db.prepare("UPDATE outbox SET payload = ? WHERE message_id = ? AND topic = ?").run(
+          JSON.stringify(stamped),
+          String(row.message_id),
+          String(row.topic),
+        );
         restamped++;
       }
       this.#db.exec("DELETE FROM clock_held");
@@ -281,11 +325,17 @@ export class DeviceStore {
    * cut may bring some back, and the server answers their resend `replayed` (see `transaction`).
    */
   removeSettled(settled: readonly { readonly messageId: string; readonly topic: string | undefined }[]): number {
-    return this.#write(() =>
-      settled.reduce((removed, { messageId, topic }) =>
-        removed + (topic === undefined
-          ? this.#db.prepare("DELETE FROM outbox WHERE message_id = ?").run(messageId)
-          : this.#db.prepare("DELETE FROM outbox WHERE message_id = ? AND topic = ?").run(messageId, topic)), 0), { lazy: true });
+    return this.#write(
+      () =>
+        settled.reduce(
+          (removed, { messageId, topic }) =>
+            removed + (topic === undefined
+              ? this.#db.prepare("DELETE FROM outbox WHERE message_id = ?").run(messageId)
+              : this.#db.prepare("DELETE FROM outbox WHERE message_id = ? AND topic = ?").run(messageId, topic)),
+          0,
+        ),
+      { lazy: true },
+    );
   }
 
   /** Removes a message once its ack is final. Returns whether it was there. */
@@ -301,7 +351,10 @@ export class DeviceStore {
   /** Waiting messages: command reports first, then oldest first; without those held for the clock when asked. */
   pendingOutbox(limit: number, skipClockHeld = false): OutboxRow[] {
     return skipClockHeld
-      ? this.#rows("WHERE NOT EXISTS (SELECT 1 FROM clock_held h WHERE h.message_id = outbox.message_id AND h.topic = outbox.topic) ORDER BY priority, seq LIMIT ?", limit)
+      ? this.#rows(
+        "WHERE NOT EXISTS (SELECT 1 FROM clock_held h WHERE h.message_id = outbox.message_id AND h.topic = outbox.topic) ORDER BY priority, seq LIMIT ?",
+        limit,
+      )
       : this.#rows("ORDER BY priority, seq LIMIT ?", limit);
   }
 
@@ -327,7 +380,9 @@ export class DeviceStore {
 
   /** Deletes every waiting message of `topic` but the newest, except `keep`; returns how many went. */
   coalesce(topic: string, keep: ReadonlySet<string>): number {
-    const rows = this.#db.prepare("SELECT message_id FROM outbox WHERE topic = ? ORDER BY seq DESC").all(topic).map((row) => String(row.message_id));
+    const rows = this.#db.prepare("SELECT message_id FROM outbox WHERE topic = ? ORDER BY seq DESC").all(topic).map((row) =>
+      String(row.message_id)
+    );
     return this.#write(() => {
       let removed = 0;
       for (const messageId of rows.slice(1)) {
@@ -371,7 +426,14 @@ export class DeviceStore {
    * Records the answer to a desired state and queues its report, in one transaction: after a
    * crash either both are there or neither is.
    */
-  recordAnswer(route: string, topic: string, payload: FeedPayload, advanceSequence: boolean, now: number, lineState?: { readonly route: string; readonly value: 0 | 1 }): void {
+  recordAnswer(
+    route: string,
+    topic: string,
+    payload: FeedPayload,
+    advanceSequence: boolean,
+    now: number,
+    lineState?: { readonly route: string; readonly value: 0 | 1 },
+  ): void {
     this.#write(() => {
       // An applied value is remembered for `restore` with its answer: one commit, one fsync.
       if (lineState) this.#upsertLineState(lineState.route, lineState.value, now);
@@ -381,7 +443,9 @@ export class DeviceStore {
       this.#answers++;
       if (advanceSequence && payload.sequence_number !== undefined) {
         this.#db
-          .prepare("INSERT INTO route_sequence (route, highest) VALUES (?, ?) ON CONFLICT (route) DO UPDATE SET highest = MAX(highest, excluded.highest)")
+          .prepare(
+            "INSERT INTO route_sequence (route, highest) VALUES (?, ?) ON CONFLICT (route) DO UPDATE SET highest = MAX(highest, excluded.highest)",
+          )
           .run(route, payload.sequence_number);
       }
       this.#insertOutbox(topic, 0, payload, now);
@@ -402,7 +466,9 @@ export class DeviceStore {
 
   #upsertLineState(route: string, value: 0 | 1, now: number): void {
     this.#db
-      .prepare("INSERT INTO line_state (route, value, changed_at) VALUES (?, ?, ?) ON CONFLICT (route) DO UPDATE SET value = excluded.value, changed_at = excluded.changed_at")
+      .prepare(
+        "INSERT INTO line_state (route, value, changed_at) VALUES (?, ?, ?) ON CONFLICT (route) DO UPDATE SET value = excluded.value, changed_at = excluded.changed_at",
+      )
       .run(route, value, now);
   }
 
@@ -416,7 +482,9 @@ export class DeviceStore {
   saveDirection(route: string, direction: "input" | "output"): void {
     this.#write(() =>
       this.#db
-        .prepare("INSERT INTO route_direction (route, direction) VALUES (?, ?) ON CONFLICT (route) DO UPDATE SET direction = excluded.direction")
+        .prepare(
+          "INSERT INTO route_direction (route, direction) VALUES (?, ?) ON CONFLICT (route) DO UPDATE SET direction = excluded.direction",
+        )
         .run(route, direction)
     );
   }

@@ -8,7 +8,7 @@ import { DeviceStore } from "./store.ts";
 import { TimeKeeper } from "./time-keeper.ts";
 import { parseRoute } from "../config/schema.ts";
 import type { Binding } from "./bindings.ts";
-import { type DesiredOutcome, DesiredHandler } from "./desired-handler.ts";
+import { DesiredHandler, type DesiredOutcome } from "./desired-handler.ts";
 
 const YEAR_MS = 365 * 86_400_000;
 const REAL_NOW = Date.UTC(2026, 10, 30, 12);
@@ -124,7 +124,13 @@ describe("outbox with an unknown time", () => {
       // Power cut; the board boots again, the clock still wrong, then hears the cloud.
       const second = await DeviceStore.open(dir.path);
       const again = new TimeKeeper(clock, silentLogger, sources);
-      const next = new Outbox({ store: second, clock, logger: silentLogger, ackTimeoutMs: 60_000, time: { keeper: again, bootId: "boot-b" } });
+      const next = new Outbox({
+        store: second,
+        clock,
+        logger: silentLogger,
+        ackTimeoutMs: 60_000,
+        time: { keeper: again, bootId: "boot-b" },
+      });
       assert.equal(next.stats.waitingForClock, 1, "still waiting after the restart");
       const sent: { value_received_at: string }[] = [];
       next.attach({ publish: (_topic, payload) => Promise.resolve(void sent.push(JSON.parse(payload))) });
@@ -143,15 +149,40 @@ describe("outbox with an unknown time", () => {
 
   it("judges a desired state's expiry by the cloud's time, not by a clock 56 years behind, and says when it cannot judge", async () => {
     const route = parseRoute({ pin_port: "6", line: { chip: "gpiochip0", offset: 6 } });
-    const binding: Binding = { route: { source_type: "command", source_id: "cmd_1", mqtt: { feed_data_topic: "f", desired_topic: "d" } }, config: route, key: "f", name: "cmd_1" };
+    const binding: Binding = {
+      route: { source_type: "command", source_id: "cmd_1", mqtt: { feed_data_topic: "f", desired_topic: "d" } },
+      config: route,
+      key: "f",
+      name: "cmd_1",
+    };
     const run = async (keeper: TimeKeeper | undefined, clock: ManualClock, log: string[]) => {
       const store = await DeviceStore.open(":memory:");
       const outbox = new Outbox({ store, clock, logger: silentLogger, ackTimeoutMs: 60_000 });
       const writes: number[] = [];
-      const line = { key: "pin_port:6", written: 0 as 0 | 1, read: () => Promise.resolve(0 as 0 | 1), apply: (value: 0 | 1) => Promise.resolve(void writes.push(value)).then(() => value) };
+      const line = {
+        key: "pin_port:6",
+        written: 0 as 0 | 1,
+        read: () => Promise.resolve(0 as 0 | 1),
+        apply: (value: 0 | 1) => Promise.resolve(void writes.push(value)).then(() => value),
+      };
       const outcomes: DesiredOutcome[] = [];
-      const handler = new DesiredHandler({ store, outbox, clock, logger: testLogger("desired", log), onOutcome: (outcome) => outcomes.push(outcome), ...(keeper ? { time: keeper } : {}) }, binding, line);
-      await handler.handle(new TextEncoder().encode(JSON.stringify({ desired_id: "des_1", value: "1.0", sequence_number: 1, expires_at: new Date(REAL_NOW - 60_000).toISOString() })));
+      const handler = new DesiredHandler(
+        {
+          store,
+          outbox,
+          clock,
+          logger: testLogger("desired", log),
+          onOutcome: (outcome) => outcomes.push(outcome),
+          ...(keeper ? { time: keeper } : {}),
+        },
+        binding,
+        line,
+      );
+      await handler.handle(
+        new TextEncoder().encode(
+          JSON.stringify({ desired_id: "des_1", value: "1.0", sequence_number: 1, expires_at: new Date(REAL_NOW - 60_000).toISOString() }),
+        ),
+      );
       return { status: outcomes[0]?.status, writes };
     };
     const told = board();

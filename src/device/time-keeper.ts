@@ -143,13 +143,17 @@ export class TimeKeeper {
     const was = this.#source;
     this.#source = source;
     if (source === "unknown") {
-      this.#logger.warn("clock.untrusted", { note: "the wall clock is not synchronised and the cloud has not told the time yet: observations wait for it" });
+      this.#logger.warn("clock.untrusted", {
+        note: "the wall clock is not synchronised and the cloud has not told the time yet: observations wait for it",
+      });
       return;
     }
     this.#logger.info("clock.trusted", {
       source,
-      ...(source === "the cloud's clock" ? { ours_off_by_s: Math.round(-this.#offset! / 1000), note: "stamping with the cloud's time until the clock is synchronised" } : {}),
+      ...(source === "the cloud's clock"
+        ? { ours_off_by_s: Math.round(-this.#offset! / 1000), note: "stamping with the cloud's time until the clock is synchronised" }
+        : {}),
     });
-    if (was === "unknown") for (const listener of this.#listeners) listener();
+    if (was === "unknown") { for (const listener of this.#listeners) listener(); }
   }
 }

@@ -11,7 +11,10 @@ export function formatLineValue(value: LineValue): string {
  */
 export function parseLineValue(raw: unknown): { ok: true; value: LineValue } | { ok: false; reason: string } {
   if (typeof raw !== "string" && typeof raw !== "number") {
-    return { ok: false, reason: `value must be a numeric string, got ${raw === null ? "null" : Array.isArray(raw) ? "an array" : typeof raw}` };
+    return {
+      ok: false,
+      reason: `value must be a numeric string, got ${raw === null ? "null" : Array.isArray(raw) ? "an array" : typeof raw}`,
+    };
   }
   const text = String(raw).trim();
   const number = text === "" ? Number.NaN : Number(text);

@@ -45,9 +45,21 @@ export async function ensureCertificates(dir: string, extraHosts: readonly strin
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   if (!existsSync(path("ca.crt")) || !existsSync(path("ca.key"))) {
     await openssl(dir, [
-      "req", "-x509", ...ec, "-days", "3650", "-subj", "/CN=Realer emulator CA",
-      "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-      "-keyout", "ca.key", "-out", "ca.crt",
+      "req",
+      "-x509",
+      ...ec,
+      "-days",
+      "3650",
+      "-subj",
+      "/CN=Realer emulator CA",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.crt",
     ]);
   }
   const extensions = serverExtensions(extraHosts);
@@ -56,8 +68,21 @@ export async function ensureCertificates(dir: string, extraHosts: readonly strin
     await openssl(dir, ["req", ...ec, "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr"]);
     writeFileSync(path("server.ext"), extensions);
     await openssl(dir, [
-      "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-      "-days", "825", "-extfile", "server.ext", "-out", "server.crt",
+      "x509",
+      "-req",
+      "-in",
+      "server.csr",
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "825",
+      "-extfile",
+      "server.ext",
+      "-out",
+      "server.crt",
     ]);
   }
   return {

@@ -26,53 +26,101 @@ function routeRow(route: RouteRecord, data: ConsoleData): Html {
   const feed = data.lastFeed(route);
   const ack = data.lastAck(route);
   const value = valueOf(feed);
-  return html`<tr data-route="${route.sourceId}" data-device="${route.deviceId}">
-    <td><span class="mono">${route.sourceId}</span><div class="muted">${route.sourceType} · ${route.kind}${route.pinPort ? ` · pin ${route.pinPort}` : ""}</div></td>
-    <td data-cell="value">${value === undefined ? html`<span class="muted">–</span>` : String(value)}</td>
-    <td data-cell="ack">${ack ? html`<span class="badge ${ack.status}">${ack.status}</span>` : html`<span class="muted">–</span>`}</td>
-    <td data-cell="at" class="muted">${feed ? clock(feed.receivedAt) : "–"}</td>
-    <td>${route.sourceType === "command"
-      ? html`<form class="inline" data-desired="${route.sourceId}" data-device="${route.deviceId}">
-          <button type="button" class="primary" data-set="1.0">On</button>
-          <button type="button" data-set="0.0">Off</button>
-          <input type="text" name="value" size="5" placeholder="value" aria-label="Desired value for ${route.sourceId}">
-          <button type="submit">Set</button>
-        </form>`
-      : ""}</td>
-  </tr>`;
+  return html`
+    <tr data-route="${route.sourceId}" data-device="${route.deviceId}">
+      <td><span class="mono">${route.sourceId}</span><div class="muted">${route.sourceType} · ${route.kind}${route.pinPort
+        ? ` · pin ${route.pinPort}`
+        : ""}</div></td>
+      <td data-cell="value">${value === undefined ? html`<span class="muted">–</span>` : String(value)}</td>
+      <td data-cell="ack">${ack ? html`<span class="badge ${ack.status}">${ack.status}</span>` : html`<span class="muted">–</span>`}</td>
+      <td data-cell="at" class="muted">${feed ? clock(feed.receivedAt) : "–"}</td>
+      <td>${route.sourceType === "command"
+        ? html`
+          <form class="inline" data-desired="${route.sourceId}" data-device="${route.deviceId}">
+            <button type="button" class="primary" data-set="1.0">On</button>
+            <button type="button" data-set="0.0">Off</button>
+            <input type="text" name="value" size="5" placeholder="value" aria-label="Desired value for ${route.sourceId}">
+            <button type="submit">Set</button>
+          </form>
+        `
+        : ""}</td>
+    </tr>
+  `;
 }
 
 function deviceCard(device: DeviceRecord, data: ConsoleData): Html {
-  return html`<section data-device-card="${device.deviceId}">
-    <h2>Device ${device.deviceId}</h2>
-    <p class="muted"><span class="mono">${device.clientId}</span> · MQTT ${data.mqttOffered(device) ? "offered" : "withheld (HTTPS runtime)"}</p>
-    <div class="scroll"><table>
-      <thead><tr><th>Route</th><th>Last value</th><th>Last ack</th><th>At</th><th>Desired</th></tr></thead>
-      <tbody>${device.routes.map((route) => routeRow(route, data))}</tbody>
-    </table></div>
-  </section>`;
+  return html`
+    <section data-device-card="${device.deviceId}">
+      <h2>Device ${device.deviceId}</h2>
+      <p class="muted"><span class="mono">${device.clientId}</span> · MQTT ${data.mqttOffered(device)
+        ? "offered"
+        : "withheld (HTTPS runtime)"}</p>
+      <div class="scroll">
+        <table>
+          <thead>
+            <tr>
+              <th>Route</th>
+              <th>Last value</th>
+              <th>Last ack</th>
+              <th>At</th>
+              <th>Desired</th>
+            </tr>
+          </thead>
+          <tbody>${device.routes.map((route) => routeRow(route, data))}</tbody>
+        </table>
+      </div>
+    </section>
+  `;
 }
 
 function feedItem(entry: FeedEntry): Html {
   const payload = entry.payload as { value?: unknown; desired_id?: string; report_status?: string };
-  return html`<li><time>${clock(entry.receivedAt)}</time><span class="kind"><span class="badge ${entry.status}">${entry.status}</span></span><span>device ${entry.deviceId} <span class="mono">${entry.sourceId}</span> = ${String(payload.value ?? "?")}${payload.desired_id ? html` <span class="muted">for ${payload.desired_id}${payload.report_status ? ` (${payload.report_status})` : ""}</span>` : html` <span class="muted">(no desired_id)</span>`}</span></li>`;
+  return html`<li><time>${
+    clock(entry.receivedAt)
+  }</time><span class="kind"><span class="badge ${entry.status}">${entry.status}</span></span><span>device ${entry.deviceId} <span class="mono">${entry.sourceId}</span> = ${
+    String(payload.value ?? "?")
+  }${
+    payload.desired_id
+      ? html`
+        <span class="muted">for ${payload.desired_id}${payload.report_status ? ` (${payload.report_status})` : ""}</span>
+      `
+      : html`
+        <span class="muted">(no desired_id)</span>
+      `
+  }</span></li>`;
 }
 
 function faultsForm(faults: Record<string, unknown>): Html {
   const checked = (on: unknown) => (on === true ? "checked" : "");
-  return html`<form id="faults" class="faults">
-    <dl>
-      <dt><label for="ack_mode">Acks</label></dt><dd><select id="ack_mode" name="ack_mode">
-        ${["normal", "error-retryable", "withhold"].map((mode) => html`<option value="${mode}" ${faults.ack_mode === mode ? "selected" : ""}>${mode}</option>`)}
-      </select></dd>
-      <dt><label for="credential_lifetime_s">MQTT credential lifetime (s)</label></dt><dd><input type="number" id="credential_lifetime_s" name="credential_lifetime_s" min="2" placeholder="default" value="${faults.credential_lifetime_s === null ? "" : String(faults.credential_lifetime_s)}"></dd>
-      <dt><label for="subscription_inactive">Subscription inactive (4002)</label></dt><dd><input type="checkbox" id="subscription_inactive" name="subscription_inactive" ${checked(faults.subscription_inactive)}></dd>
-      <dt><label for="no_bootstrap">No bootstrap (older server)</label></dt><dd><input type="checkbox" id="no_bootstrap" name="no_bootstrap" ${checked(faults.no_bootstrap)}></dd>
-      <dt><label for="burst_status">HTTP error burst</label></dt><dd class="inline"><select id="burst_status" name="burst_status"><option value="">none</option>${[429, 500, 502, 503].map((status) => html`<option value="${status}">${status}</option>`)}</select>
-        <input type="number" name="burst_count" min="1" value="5" size="4" aria-label="Burst length"> <span class="muted">requests</span></dd>
-    </dl>
-    <p><button class="primary" type="submit">Apply</button> <span class="muted">On now:</span> <span id="faults-now">${faultSummary(faults)}</span></p>
-  </form>`;
+  return html`
+    <form id="faults" class="faults">
+      <dl>
+        <dt><label for="ack_mode">Acks</label></dt>
+        <dd><select id="ack_mode" name="ack_mode">
+            ${["normal", "error-retryable", "withhold"].map((mode) =>
+              html`<option value="${mode}" ${faults.ack_mode === mode ? "selected" : ""}>${mode}</option>`
+            )}
+          </select></dd>
+        <dt><label for="credential_lifetime_s">MQTT credential lifetime (s)</label></dt>
+        <dd><input type="number" id="credential_lifetime_s" name="credential_lifetime_s" min="2" placeholder="default" value="${faults
+            .credential_lifetime_s === null
+          ? ""
+          : String(faults.credential_lifetime_s)}"></dd>
+        <dt><label for="subscription_inactive">Subscription inactive (4002)</label></dt>
+        <dd><input type="checkbox" id="subscription_inactive" name="subscription_inactive" ${checked(faults.subscription_inactive)}></dd>
+        <dt><label for="no_bootstrap">No bootstrap (older server)</label></dt>
+        <dd><input type="checkbox" id="no_bootstrap" name="no_bootstrap" ${checked(faults.no_bootstrap)}></dd>
+        <dt><label for="burst_status">HTTP error burst</label></dt>
+        <dd class="inline"><select id="burst_status" name="burst_status"><option value="">none</option>${[429, 500, 502, 503].map((
+          status,
+        ) => html`<option value="${status}">${status}</option>`)}</select>
+            <input type="number" name="burst_count" min="1" value="5" size="4" aria-label="Burst length"> <span class="muted">requests</span></dd>
+      </dl>
+      <p><button class="primary" type="submit">Apply</button> <span class="muted">On now:</span> <span id="faults-now">${faultSummary(
+        faults,
+      )}</span></p>
+    </form>
+  `;
 }
 
 /** The switches that are on, in a few words. */
@@ -85,25 +133,39 @@ export function faultSummary(faults: Record<string, unknown>): string {
 
 /** The whole page. */
 export function consolePage(data: ConsoleData): Html {
-  return html`<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Realer emulator</title><style>${raw(STYLE)}</style></head>
-<body>
-<header><div><h1>Realer emulator</h1><div class="sub mono">${data.apiUrl}</div></div><span id="live" class="badge muted">connecting…</span></header>
-<main>
-  <section><h2>Provision</h2>
-    <p><button class="primary" id="provision">Provision a demo device</button> <span class="muted">a relay on pin 6 and a switch on pin 5</span></p>
-    <div id="provisioned"></div>
-    <p id="new-device" hidden class="notice">A device was added. <button type="button" id="show-new">Show it</button></p>
-  </section>
-  ${data.devices.length === 0 ? html`<section><p class="muted">No device yet.</p></section>` : ""}
-  ${data.devices.map((device) => deviceCard(device, data))}
-  <section><h2>Feed data, live</h2><ol class="events" id="feed">${[...data.recentFeed].reverse().map(feedItem)}</ol></section>
-  <section><h2>Fault switches</h2>${faultsForm(data.faults)}</section>
-</main>
-<script>${raw(CLIENT)}</script>
-</body></html>`;
+  return html`
+    <!doctype html>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>Realer emulator</title>
+        <style>${raw(STYLE)}</style>
+      </head>
+      <body>
+        <header><div><h1>Realer emulator</h1><div class="sub mono">${data
+          .apiUrl}</div></div><span id="live" class="badge muted">connecting…</span></header>
+        <main>
+      <section><h2>Provision</h2>
+        <p><button class="primary" id="provision">Provision a demo device</button> <span class="muted">a relay on pin 6 and a switch on pin 5</span></p>
+        <div id="provisioned"></div>
+        <p id="new-device" hidden class="notice">A device was added. <button type="button" id="show-new">Show it</button></p>
+      </section>
+      ${data.devices.length === 0
+        ? html`
+          <section>
+            <p class="muted">No device yet.</p>
+          </section>
+        `
+        : ""}
+      ${data.devices.map((device) => deviceCard(device, data))}
+      <section><h2>Feed data, live</h2><ol class="events" id="feed">${[...data.recentFeed].reverse().map(feedItem)}</ol></section>
+      <section><h2>Fault switches</h2>${faultsForm(data.faults)}</section>
+        </main>
+        <script>${raw(CLIENT)}</script>
+      </body>
+    </html>
+  `;
 }
 
 const CLIENT = `

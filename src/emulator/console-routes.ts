@@ -29,8 +29,10 @@ export function consoleRoutes(options: ConsoleDeps): Hono {
   const { state } = deps;
   const app = new Hono();
 
-  const lastFeed = (route: RouteRecord): FeedEntry | undefined => state.feedOf(route.deviceId).findLast((entry) => entry.routeId === route.routeId);
-  const lastAck = (route: RouteRecord): AckMessage | undefined => state.acksOf(route.deviceId).findLast((ack) => ack.source_id === route.sourceId);
+  const lastFeed = (route: RouteRecord): FeedEntry | undefined =>
+    state.feedOf(route.deviceId).findLast((entry) => entry.routeId === route.routeId);
+  const lastAck = (route: RouteRecord): AckMessage | undefined =>
+    state.acksOf(route.deviceId).findLast((ack) => ack.source_id === route.sourceId);
 
   app.get("/console", (c) => {
     const devices = [...state.devices.values()];
@@ -39,7 +41,9 @@ export function consoleRoutes(options: ConsoleDeps): Hono {
       devices,
       lastFeed,
       lastAck,
-      recentFeed: devices.flatMap((device) => state.feedOf(device.deviceId)).sort((a, b) => a.receivedAt.localeCompare(b.receivedAt)).slice(-50),
+      recentFeed: devices.flatMap((device) => state.feedOf(device.deviceId)).sort((a, b) => a.receivedAt.localeCompare(b.receivedAt)).slice(
+        -50,
+      ),
       faults: describeFaults(deps.faults) as Record<string, unknown>,
       mqttOffered: deps.mqttOffered,
     }));
@@ -74,22 +78,36 @@ export function consoleRoutes(options: ConsoleDeps): Hono {
     writeFileSync(secretPath, `${secret}\n`, { mode: 0o600 });
     chmodSync(secretPath, 0o600);
     const configPath = join(dir, "device.json");
-    writeFileSync(configPath, `${JSON.stringify({
-      api_url: options.apiUrl(),
+    writeFileSync(
+      configPath,
+      `${
+        JSON.stringify(
+          {
+            api_url: options.apiUrl(),
+            device_id: device.deviceId,
+            client_id: device.clientId,
+            client_secret: { file: secretPath },
+            ca_file: options.caPath(),
+            state_dir: join(dir, "state"),
+            gpio: { backend: "mock", control_port: 0 },
+            console: { enabled: true, host: "127.0.0.1", port: 0 },
+            routes: [
+              { pin_port: "6", line: { chip: "gpiochip0", offset: 6 }, direction: "output", power_on: "restore" },
+              { pin_port: "5", line: { chip: "gpiochip0", offset: 5 }, debounce_ms: 20 },
+            ],
+          },
+          null,
+          2,
+        )
+      }\n`,
+    );
+    deps.logger.info("device.provisioned", { device_id: device.deviceId, client_id: device.clientId, config: configPath, from: "console" });
+    return c.json({
       device_id: device.deviceId,
       client_id: device.clientId,
-      client_secret: { file: secretPath },
-      ca_file: options.caPath(),
-      state_dir: join(dir, "state"),
-      gpio: { backend: "mock", control_port: 0 },
-      console: { enabled: true, host: "127.0.0.1", port: 0 },
-      routes: [
-        { pin_port: "6", line: { chip: "gpiochip0", offset: 6 }, direction: "output", power_on: "restore" },
-        { pin_port: "5", line: { chip: "gpiochip0", offset: 5 }, debounce_ms: 20 },
-      ],
-    }, null, 2)}\n`);
-    deps.logger.info("device.provisioned", { device_id: device.deviceId, client_id: device.clientId, config: configPath, from: "console" });
-    return c.json({ device_id: device.deviceId, client_id: device.clientId, config_path: configPath, command: `realer-edge run --config ${configPath}` }, 201);
+      config_path: configPath,
+      command: `realer-edge run --config ${configPath}`,
+    }, 201);
   });
   return app;
 }

@@ -45,9 +45,7 @@ export function buildCatalog(deps: EmulatorDeps, device: DeviceRecord): unknown 
       mqtt: {
         feed_data_topic: route.feedDataTopic,
         feed_data_publish_scope: "iot:mqtt:feed-data:write",
-        ...(route.desiredTopic
-          ? { desired_topic: route.desiredTopic, desired_subscribe_scope: "iot:mqtt:desired:read" }
-          : {}),
+        ...(route.desiredTopic ? { desired_topic: route.desiredTopic, desired_subscribe_scope: "iot:mqtt:desired:read" } : {}),
       },
     })),
   };

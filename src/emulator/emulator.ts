@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RealerError } from "../errors.ts";
 import { type Logger, silentLogger } from "../log.ts";
-import { type Database, openDatabase, type Server, serve } from "../platform/index.ts";
+import { type Database, openDatabase, serve, type Server } from "../platform/index.ts";
 import { Secret } from "../secret.ts";
 import { consoleRoutes } from "./console-routes.ts";
 import { Broker, DEVICE_TOPIC_ROOT } from "./broker.ts";
@@ -20,7 +20,6 @@ import { describeDevice, operatorRoutes } from "./operator-routes.ts";
 import { ServiceClient } from "./service-client.ts";
 import { TcpProxy } from "./tcp-proxy.ts";
 import { type AckMessage, type DesiredRecord, type DeviceRecord, EmulatorState, type RouteRecord, type RouteSpec } from "./state.ts";
-
 
 /** A device publish as the emulator received it. */
 export interface FeedReceived {
@@ -285,7 +284,11 @@ export class Emulator {
     const password = randomSecret();
     const topic = `bench/${username}`;
     await this.#service.dynsec(
-      { command: "createRole", rolename: `role-${username}`, acls: ["publishClientSend", "publishClientReceive", "subscribeLiteral"].map((acltype) => ({ acltype, topic, allow: true })) },
+      {
+        command: "createRole",
+        rolename: `role-${username}`,
+        acls: ["publishClientSend", "publishClientReceive", "subscribeLiteral"].map((acltype) => ({ acltype, topic, allow: true })),
+      },
       { command: "createClient", username, password, roles: [{ rolename: `role-${username}` }] },
     );
     return { username, password: new Secret(password), topic, port: this.broker.port };
@@ -309,7 +312,9 @@ export class Emulator {
     const arrivedAt = performance.now();
     const owner = this.state.routeByTopic(topic);
     if (!owner) return;
-    for (const listener of this.#feedListeners) listener({ deviceId: owner.device.deviceId, sourceId: owner.route.sourceId, payload, arrivedAt });
+    for (const listener of this.#feedListeners) {
+      listener({ deviceId: owner.device.deviceId, sourceId: owner.route.sourceId, payload, arrivedAt });
+    }
     const { device, route } = owner;
     const now = Date.now();
     const mode = this.faults.ackMode;
@@ -341,15 +346,30 @@ export class Emulator {
       this.#logger.info("feed.ack_withheld", { device_id: device.deviceId, message_id: ack.message_id, status: ack.status });
       return;
     }
-    this.#logger.info("feed.acked", { device_id: device.deviceId, source_id: route.sourceId, message_id: ack.message_id, status: ack.status, error: ack.error?.type });
+    this.#logger.info("feed.acked", {
+      device_id: device.deviceId,
+      source_id: route.sourceId,
+      message_id: ack.message_id,
+      status: ack.status,
+      error: ack.error?.type,
+    });
     try {
       await this.#service.publish(device.ackTopic, JSON.stringify(ack));
     } catch (error) {
-      this.#logger.warn("ack.publish_failed", { device_id: device.deviceId, error: error instanceof Error ? error.message : String(error) });
+      this.#logger.warn("ack.publish_failed", {
+        device_id: device.deviceId,
+        error: error instanceof Error ? error.message : String(error),
+      });
     }
   }
 
-  async #publishDesired(device: DeviceRecord, route: RouteRecord, value: string, expiresIn: number, sequence?: number): Promise<DesiredRecord> {
+  async #publishDesired(
+    device: DeviceRecord,
+    route: RouteRecord,
+    value: string,
+    expiresIn: number,
+    sequence?: number,
+  ): Promise<DesiredRecord> {
     if (!route.desiredTopic) throw new RangeError(`Cannot set desired on ${route.sourceId}: it is a sensor route`);
     const now = Date.now();
     route.lastSequence = sequence === undefined ? route.lastSequence + 1 : Math.max(route.lastSequence, sequence);
@@ -365,8 +385,18 @@ export class Emulator {
       answer: undefined,
     };
     this.state.addDesired(desired);
-    await this.#service.publish(route.desiredTopic, JSON.stringify(desiredBody(desired)), expiresIn > 0 ? { properties: { messageExpiryInterval: expiresIn } } : {});
-    this.#logger.info("desired.published", { device_id: device.deviceId, source_id: route.sourceId, desired_id: desired.desiredId, value, sequence_number: desired.sequenceNumber });
+    await this.#service.publish(
+      route.desiredTopic,
+      JSON.stringify(desiredBody(desired)),
+      expiresIn > 0 ? { properties: { messageExpiryInterval: expiresIn } } : {},
+    );
+    this.#logger.info("desired.published", {
+      device_id: device.deviceId,
+      source_id: route.sourceId,
+      desired_id: desired.desiredId,
+      value,
+      sequence_number: desired.sequenceNumber,
+    });
     return desired;
   }
 

@@ -38,7 +38,15 @@ export const FaultsPatchSchema = v.strictObject({
 
 /** The fault switches with no fault on. */
 export function noFaults(): Faults {
-  return { credentialLifetimeS: undefined, httpBurst: undefined, subscriptionInactive: false, ackMode: "normal", noBootstrap: false, bootstrapProtocols: undefined, credentialScopes: undefined };
+  return {
+    credentialLifetimeS: undefined,
+    httpBurst: undefined,
+    subscriptionInactive: false,
+    ackMode: "normal",
+    noBootstrap: false,
+    bootstrapProtocols: undefined,
+    credentialScopes: undefined,
+  };
 }
 
 /** Applies an operator patch to the switches. */
@@ -60,7 +68,9 @@ export function patchFaults(faults: Faults, patch: v.InferOutput<typeof FaultsPa
 export function describeFaults(faults: Faults): unknown {
   return {
     credential_lifetime_s: faults.credentialLifetimeS ?? null,
-    http_burst: faults.httpBurst ? { status: faults.httpBurst.status, count: faults.httpBurst.remaining, retry_after_s: faults.httpBurst.retryAfterS ?? null } : null,
+    http_burst: faults.httpBurst
+      ? { status: faults.httpBurst.status, count: faults.httpBurst.remaining, retry_after_s: faults.httpBurst.retryAfterS ?? null }
+      : null,
     subscription_inactive: faults.subscriptionInactive,
     ack_mode: faults.ackMode,
     no_bootstrap: faults.noBootstrap,
@@ -91,7 +101,10 @@ export function faultMiddleware(faults: Faults, log: RequestLog[], now: () => nu
       log.push({ at: now(), method: c.req.method, path, status: burst.status });
       if (burst.retryAfterS !== undefined) c.header("Retry-After", String(burst.retryAfterS));
       return path.startsWith("/oauth/")
-        ? c.json({ error: burst.status === 429 ? "slow_down" : "temporarily_unavailable", error_description: "fault switch: burst" }, burst.status)
+        ? c.json(
+          { error: burst.status === 429 ? "slow_down" : "temporarily_unavailable", error_description: "fault switch: burst" },
+          burst.status,
+        )
         : c.json({ code: burst.status === 429 ? 4029 : 5000, error: "fault switch: burst" }, burst.status);
     }
     if (faults.subscriptionInactive && path.startsWith("/iot/v1/")) {

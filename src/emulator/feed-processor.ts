@@ -5,7 +5,11 @@ const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 
 const FeedPayloadSchema = v.pipe(
   v.object({
-    message_id: v.pipe(v.string("message_id must be a string"), v.minLength(1, "message_id must not be empty"), v.maxLength(128, "message_id is longer than 128 characters")),
+    message_id: v.pipe(
+      v.string("message_id must be a string"),
+      v.minLength(1, "message_id must not be empty"),
+      v.maxLength(128, "message_id is longer than 128 characters"),
+    ),
     value: v.string("value must be a JSON string"),
     value_received_at: v.pipe(
       v.string("value_received_at must be a string"),
@@ -14,7 +18,9 @@ const FeedPayloadSchema = v.pipe(
     ),
     desired_id: v.optional(v.pipe(v.string("desired_id must be a string"), v.minLength(1))),
     report_status: v.optional(v.picklist(["applied", "rejected", "stale"], "report_status must be applied, rejected or stale")),
-    sequence_number: v.optional(v.pipe(v.number("sequence_number must be an integer"), v.integer("sequence_number must be an integer"), v.minValue(0))),
+    sequence_number: v.optional(
+      v.pipe(v.number("sequence_number must be an integer"), v.integer("sequence_number must be an integer"), v.minValue(0)),
+    ),
   }),
   v.check((feed) => feed.report_status === undefined || feed.desired_id !== undefined, "report_status needs desired_id"),
 );
@@ -31,7 +37,14 @@ export interface Processed {
 }
 
 /** The ack of 5.2 for one publish on `route`. */
-function buildAck(route: RouteRecord, now: number, messageId: string | null, desiredId: string | null, status: AckStatus, error?: { type: string; message: string }): AckMessage {
+function buildAck(
+  route: RouteRecord,
+  now: number,
+  messageId: string | null,
+  desiredId: string | null,
+  status: AckStatus,
+  error?: { type: string; message: string },
+): AckMessage {
   return {
     message_id: messageId,
     source_type: route.sourceType,
@@ -59,7 +72,10 @@ function readPayload(raw: Uint8Array): { parsed: unknown; messageId: string | nu
 /** The answer of the "error-retryable" fault switch: nothing stored, try again later. */
 export function answerServerError(route: RouteRecord, raw: Uint8Array, now: number): Processed {
   const { parsed, messageId } = readPayload(raw);
-  return { payload: parsed, ack: buildAck(route, now, messageId, null, "error", { type: "internal", message: "fault switch: server error" }) };
+  return {
+    payload: parsed,
+    ack: buildAck(route, now, messageId, null, "error", { type: "internal", message: "fault switch: server error" }),
+  };
 }
 
 function canonical(feed: StoredFeed): string {
@@ -93,13 +109,22 @@ export function processFeed(
     return { payload: null, ack: ack(null, null, "rejected", { type: "invalid_payload", message: "payload is not JSON" }) };
   }
   if (raw.byteLength > policy.maxPayloadBytes) {
-    return { payload: parsed, ack: ack(messageId, null, "rejected", { type: "payload_too_large", message: `payload is ${raw.byteLength} bytes, over ${policy.maxPayloadBytes}` }) };
+    return {
+      payload: parsed,
+      ack: ack(messageId, null, "rejected", {
+        type: "payload_too_large",
+        message: `payload is ${raw.byteLength} bytes, over ${policy.maxPayloadBytes}`,
+      }),
+    };
   }
   const result = v.safeParse(FeedPayloadSchema, parsed);
   if (!result.success) {
     const issue = result.issues[0];
     const path = issue.path?.map((item) => String(item.key)).join(".");
-    return { payload: parsed, ack: ack(messageId, null, "rejected", { type: "invalid_payload", message: path ? `${path}: ${issue.message}` : issue.message }) };
+    return {
+      payload: parsed,
+      ack: ack(messageId, null, "rejected", { type: "invalid_payload", message: path ? `${path}: ${issue.message}` : issue.message }),
+    };
   }
   const { message_id, value, value_received_at, desired_id, report_status, sequence_number } = result.output;
   const feed: StoredFeed = {
@@ -112,12 +137,24 @@ export function processFeed(
   };
   const desiredId = feed.desired_id ?? null;
   if (!Number.isFinite(Number(feed.value)) || feed.value.trim() === "") {
-    return { payload: parsed, ack: ack(feed.message_id, desiredId, "rejected", { type: "invalid_payload", message: `value "${feed.value}" is not a number for NumericRange` }) };
+    return {
+      payload: parsed,
+      ack: ack(feed.message_id, desiredId, "rejected", {
+        type: "invalid_payload",
+        message: `value "${feed.value}" is not a number for NumericRange`,
+      }),
+    };
   }
   if (desiredId !== null) {
     const desired = state.desired.get(desiredId);
     if (!desired || desired.routeId !== route.routeId || route.sourceType !== "command") {
-      return { payload: parsed, ack: ack(feed.message_id, desiredId, "rejected", { type: "unknown_desired_id", message: `desired_id ${desiredId} is not open on this route` }) };
+      return {
+        payload: parsed,
+        ack: ack(feed.message_id, desiredId, "rejected", {
+          type: "unknown_desired_id",
+          message: `desired_id ${desiredId} is not open on this route`,
+        }),
+      };
     }
   }
   const previous = state.stored(device.deviceId, route.routeId, feed.message_id);

@@ -4,7 +4,6 @@ import { apiError, authorize, type EmulatorDeps } from "./context.ts";
 import { processFeed } from "./feed-processor.ts";
 import type { AckMessage, DeviceRecord, RouteRecord } from "./state.ts";
 
-
 const ItemSchema = v.looseObject({ command_id: v.optional(v.string()), sensor_id: v.optional(v.string()) });
 const BatchSchema = v.object({ items: v.pipe(v.array(v.unknown()), v.maxLength(100, "at most 100 items per batch")) });
 
@@ -81,7 +80,14 @@ export function httpsRoutes(deps: EmulatorDeps): Hono {
         .filter((d) => d.routeId === route.routeId && !d.answer && Date.parse(d.expiresAt) > now)
         .sort((a, b) => b.sequenceNumber - a.sequenceNumber)[0];
       return newest
-        ? [{ desired_id: newest.desiredId, command_id: route.sourceId, value: newest.value, sequence_number: newest.sequenceNumber, requested_at: newest.requestedAt, expires_at: newest.expiresAt }]
+        ? [{
+          desired_id: newest.desiredId,
+          command_id: route.sourceId,
+          value: newest.value,
+          sequence_number: newest.sequenceNumber,
+          requested_at: newest.requestedAt,
+          expires_at: newest.expiresAt,
+        }]
         : [];
     });
     return c.json({ code: 2000, desired_states: open });
@@ -90,13 +96,32 @@ export function httpsRoutes(deps: EmulatorDeps): Hono {
   const accept = (device: DeviceRecord, item: unknown): { message_id: string | null; status: string; error?: unknown } => {
     const parsed = v.safeParse(ItemSchema, item);
     const ids = parsed.success ? parsed.output : {};
-    const route = device.routes.find((r) => r.sourceId === (ids.command_id ?? ids.sensor_id) &&
-      r.sourceType === (ids.command_id === undefined ? "sensor" : "command"));
-    const messageId = typeof (item as { message_id?: unknown })?.message_id === "string" ? (item as { message_id: string }).message_id : null;
-    if (!route) return { message_id: messageId, status: "rejected", error: { type: "invalid_payload", message: "command_id or sensor_id names no route of this device" } };
+    const route = device.routes.find((r) =>
+      r.sourceId === (ids.command_id ?? ids.sensor_id) &&
+      r.sourceType === (ids.command_id === undefined ? "sensor" : "command")
+    );
+    const messageId = typeof (item as { message_id?: unknown })?.message_id === "string"
+      ? (item as { message_id: string }).message_id
+      : null;
+    if (!route) {
+      return {
+        message_id: messageId,
+        status: "rejected",
+        error: { type: "invalid_payload", message: "command_id or sensor_id names no route of this device" },
+      };
+    }
     const { command_id: _c, sensor_id: _s, ...feed } = item as Record<string, unknown>;
-    const { ack, payload } = processFeed(deps.state, device, route, new TextEncoder().encode(JSON.stringify(feed)), { maxPayloadBytes: deps.limits.max_payload_bytes }, deps.now());
-    deps.state.logFeed({ deviceId: device.deviceId, routeId: route.routeId, sourceId: route.sourceId, receivedAt: new Date(deps.now()).toISOString(), payload, status: ack.status });
+    const { ack, payload } = processFeed(deps.state, device, route, new TextEncoder().encode(JSON.stringify(feed)), {
+      maxPayloadBytes: deps.limits.max_payload_bytes,
+    }, deps.now());
+    deps.state.logFeed({
+      deviceId: device.deviceId,
+      routeId: route.routeId,
+      sourceId: route.sourceId,
+      receivedAt: new Date(deps.now()).toISOString(),
+      payload,
+      status: ack.status,
+    });
     deps.state.logAck(device.deviceId, ack);
     return { message_id: ack.message_id, status: HTTPS_STATUS[ack.status], ...(ack.error ? { error: ack.error } : {}) };
   };

@@ -117,8 +117,7 @@ export class ServiceClient {
     if (!client.connected) throw new RealerError("network", "Cannot administer the broker: it is not reachable (stopped or restarting)");
     const tagged = commands.map((command) => ({ ...command, correlationData: String(++this.#correlation) }));
     const answers = tagged.map(
-      (command) =>
-        new Promise<DynsecResponse>((resolve) => this.#pending.set(command.correlationData, resolve)),
+      (command) => new Promise<DynsecResponse>((resolve) => this.#pending.set(command.correlationData, resolve)),
     );
     await client.publishAsync(CONTROL_TOPIC, JSON.stringify({ commands: tagged }), { qos: 1 });
     let timer: ReturnType<typeof setTimeout> | undefined;

@@ -10,7 +10,23 @@ import { CdevBackend } from "./cdev.ts";
 /** A libc whose every open fails with `errno`: the chips are there, this user may not open them. */
 function closedLibc(errno: number): LibC {
   const fail = () => -1;
-  return { open: fail, close: () => 0, ioctl: fail, read: fail, pread: fail, write: fail, fcntl: fail, poll: fail, pollAsync: undefined, socket: fail, bind: fail, sendto: fail, recv: fail, adjtimex: fail, errno: () => errno };
+  return {
+    open: fail,
+    close: () => 0,
+    ioctl: fail,
+    read: fail,
+    pread: fail,
+    write: fail,
+    fcntl: fail,
+    poll: fail,
+    pollAsync: undefined,
+    socket: fail,
+    bind: fail,
+    sendto: fail,
+    recv: fail,
+    adjtimex: fail,
+    errno: () => errno,
+  };
 }
 
 describe("cdev backend, chips it may not open", () => {

@@ -30,16 +30,24 @@ interface Chip extends ChipInfo {
 /** errno as a short phrase for messages. */
 export function errnoPhrase(errno: number): string {
   switch (errno) {
-    case ERRNO.EBUSY: return "line is busy";
-    case ERRNO.ENOENT: return "no such file";
+    case ERRNO.EBUSY:
+      return "line is busy";
+    case ERRNO.ENOENT:
+      return "no such file";
     case ERRNO.EACCES:
-    case ERRNO.EPERM: return "permission denied";
-    case ERRNO.EINVAL: return "the kernel refused these settings (EINVAL)";
-    case ERRNO.EIO: return "input/output error";
+    case ERRNO.EPERM:
+      return "permission denied";
+    case ERRNO.EINVAL:
+      return "the kernel refused these settings (EINVAL)";
+    case ERRNO.EIO:
+      return "input/output error";
     case ERRNO.ENODEV:
-    case ERRNO.ENXIO: return "the device is gone";
-    case ERRNO.ENOTTY: return "not a GPIO character device";
-    default: return `errno ${errno}`;
+    case ERRNO.ENXIO:
+      return "the device is gone";
+    case ERRNO.ENOTTY:
+      return "not a GPIO character device";
+    default:
+      return `errno ${errno}`;
   }
 }
 
@@ -104,12 +112,24 @@ export class CdevBackend implements GpioBackend {
         const holder = this.#rawInfo(chip, offset, "request").consumer || "another consumer";
         throw new RealerError("busy", `Cannot request ${where}: line is busy (held by ${holder})`);
       }
-      throw new RealerError(errno === ERRNO.EPERM || errno === ERRNO.EACCES ? "permission" : errno === ERRNO.EINVAL ? "config" : "io", `Cannot request ${where}: ${errnoPhrase(errno)}`);
+      throw new RealerError(
+        errno === ERRNO.EPERM || errno === ERRNO.EACCES ? "permission" : errno === ERRNO.EINVAL ? "config" : "io",
+        `Cannot request ${where}: ${errnoPhrase(errno)}`,
+      );
     }
     const fd = requestFd(bytes);
     const flags = libc.fcntl(fd, F_GETFL, 0);
     if (flags >= 0) libc.fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-    const request = new CdevRequest({ libc, watcher: this.#watcher, fd, chip: chip.name, offset, settings, realtime, onRelease: (r) => this.#requests.delete(r) });
+    const request = new CdevRequest({
+      libc,
+      watcher: this.#watcher,
+      fd,
+      chip: chip.name,
+      offset,
+      settings,
+      realtime,
+      onRelease: (r) => this.#requests.delete(r),
+    });
     this.#requests.add(request);
     return request;
   }
@@ -160,7 +180,10 @@ export class CdevBackend implements GpioBackend {
     const bytes = encodeLineInfoQuery(offset);
     if (this.#libc.ioctl(chip.fd, IOCTL.GET_LINEINFO, bytes) < 0) {
       const errno = this.#libc.errno();
-      throw new RealerError(errno === ERRNO.EINVAL ? "not-found" : "io", `Cannot ${action} line ${offset} on ${chip.name}: ${errnoPhrase(errno)}`);
+      throw new RealerError(
+        errno === ERRNO.EINVAL ? "not-found" : "io",
+        `Cannot ${action} line ${offset} on ${chip.name}: ${errnoPhrase(errno)}`,
+      );
     }
     return decodeLineInfo(bytes);
   }
@@ -186,7 +209,12 @@ export class CdevBackend implements GpioBackend {
     const why = "name" in ref ? "no line has that name" : `no such chip in ${this.#devDir}`;
     // A chip this user may not open cannot be told from a missing one: name the ones it could not.
     if (this.#closed.length > 0) {
-      throw new RealerError("permission", `Cannot ${action} ${describeLine(ref)}: ${why} that this user may open (${this.#closed.join(", ")}: permission denied; the user needs the group that owns them, gpio on Raspberry Pi OS and with realer-edge's udev rule)`);
+      throw new RealerError(
+        "permission",
+        `Cannot ${action} ${describeLine(ref)}: ${why} that this user may open (${
+          this.#closed.join(", ")
+        }: permission denied; the user needs the group that owns them, gpio on Raspberry Pi OS and with realer-edge's udev rule)`,
+      );
     }
     throw new RealerError("not-found", `Cannot ${action} ${describeLine(ref)}: ${why}`);
   }

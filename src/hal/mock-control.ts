@@ -30,7 +30,7 @@ export function mockControlApp(backend: MockBackend): Hono {
   // fail with EIO; {} heals it.
   app.put("/lines/:chip/:offset/fault", async (c) => {
     const parsed = v.safeParse(FaultSchema, await c.req.json().catch(() => undefined));
-    if (!parsed.success) return c.json({ error: "send {\"get\": bool, \"set\": bool}" }, 400);
+    if (!parsed.success) return c.json({ error: 'send {"get": bool, "set": bool}' }, 400);
     const ref = { chip: c.req.param("chip"), offset: Number(c.req.param("offset")) };
     backend.failLine(ref, parsed.output);
     return c.json({ ...backend.lineState(ref), fault: parsed.output });

@@ -31,10 +31,17 @@ describe("MockBackend", () => {
     const mock = new MockBackend();
     const app = mockControlApp(mock);
     await using input = await mock.requestLine({ chip: "gpiochip0", offset: 5 }, { direction: "input" }, "rig");
-    const put = await app.request("/lines/gpiochip0/5", { method: "PUT", body: JSON.stringify({ level: 1 }), headers: { "content-type": "application/json" } });
+    const put = await app.request("/lines/gpiochip0/5", {
+      method: "PUT",
+      body: JSON.stringify({ level: 1 }),
+      headers: { "content-type": "application/json" },
+    });
     assert.equal(put.status, 200);
     assert.equal(await input.getValue(), 1);
-    assert.deepEqual(await put.json().then((b) => [(b as { changed: boolean }).changed, (b as { watched: boolean }).watched]), [true, false], "an input without edge detection is not watched");
+    assert.deepEqual(await put.json().then((b) => [(b as { changed: boolean }).changed, (b as { watched: boolean }).watched]), [
+      true,
+      false,
+    ], "an input without edge detection is not watched");
     const bad = await app.request("/lines/gpiochip0/5", { method: "PUT", body: JSON.stringify({ level: 2 }) });
     assert.equal(bad.status, 400);
     const list = (await (await app.request("/lines")).json()) as { lines: { offset: number; consumer: string }[] };

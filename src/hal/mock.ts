@@ -216,7 +216,14 @@ export class MockBackend implements GpioBackend {
       this.#history.set(line, history);
     }
     if (!changed && !claimed) return;
-    this.#timeline.push({ seq: ++this.#seq, at: Date.now(), chip: line.chip, offset: line.offset, level, ...(claimed ? { claimed: true as const } : {}) });
+    this.#timeline.push({
+      seq: ++this.#seq,
+      at: Date.now(),
+      chip: line.chip,
+      offset: line.offset,
+      level,
+      ...(claimed ? { claimed: true as const } : {}),
+    });
     if (this.#timeline.length > TIMELINE_MAX) this.#timeline.splice(0, this.#timeline.length - TIMELINE_MAX);
   }
 
@@ -316,9 +323,7 @@ class MockRequest implements LineRequest {
     }
     const activeLow = settings.activeLow ?? false;
     if (settings.direction === "output") {
-      const keep = this.#line.direction === "output" && this.#line.holder === this
-        ? toValue(this.#line.driven, this.#line.activeLow)
-        : 0;
+      const keep = this.#line.direction === "output" && this.#line.holder === this ? toValue(this.#line.driven, this.#line.activeLow) : 0;
       this.#line.driven = toLevel(settings.outputValue ?? keep, activeLow);
     }
     this.#line.direction = settings.direction;

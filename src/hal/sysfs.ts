@@ -25,13 +25,19 @@ function kindOf(error: unknown): "permission" | "busy" | "io" {
 
 function phrase(error: unknown): string {
   switch (errorCode(error)) {
-    case "EBUSY": return "line is busy";
+    case "EBUSY":
+      return "line is busy";
     case "EACCES":
-    case "EPERM": return "permission denied";
-    case "EINVAL": return "the kernel refused it (EINVAL)";
-    case "EIO": return "the kernel refused it (EIO)";
-    case "ENOENT": return "no such file";
-    default: return error instanceof Error ? error.message : String(error);
+    case "EPERM":
+      return "permission denied";
+    case "EINVAL":
+      return "the kernel refused it (EINVAL)";
+    case "EIO":
+      return "the kernel refused it (EIO)";
+    case "ENOENT":
+      return "no such file";
+    default:
+      return error instanceof Error ? error.message : String(error);
   }
 }
 
@@ -93,7 +99,10 @@ export class SysfsBackend implements GpioBackend {
         writeFileSync(`${this.#root}/export`, String(global));
       } catch (error) {
         const busy = errorCode(error) === "EBUSY";
-        throw new RealerError(kindOf(error), `Cannot request ${where}: ${busy ? "line is busy (held by another consumer)" : phrase(error)}`);
+        throw new RealerError(
+          kindOf(error),
+          `Cannot request ${where}: ${busy ? "line is busy (held by another consumer)" : phrase(error)}`,
+        );
       }
     }
     const request = new SysfsRequest({
@@ -155,10 +164,15 @@ export class SysfsBackend implements GpioBackend {
 
   #resolve(ref: LineRef, action: string): { chip: SysfsChip; offset: number; global: number } {
     if ("name" in ref) {
-      throw new RealerError("unsupported", `Cannot ${action} ${describeLine(ref)}: sysfs does not know line names; name the chip and offset`);
+      throw new RealerError(
+        "unsupported",
+        `Cannot ${action} ${describeLine(ref)}: sysfs does not know line names; name the chip and offset`,
+      );
     }
     const devName = ref.chip.startsWith("/dev/") ? ref.chip.slice(5) : undefined;
-    const chip = this.#chips().find((c) => c.name === ref.chip || c.sysfsName === ref.chip || c.label === ref.chip || c.path === ref.chip || c.name === devName);
+    const chip = this.#chips().find((c) =>
+      c.name === ref.chip || c.sysfsName === ref.chip || c.label === ref.chip || c.path === ref.chip || c.name === devName
+    );
     if (!chip) throw new RealerError("not-found", `Cannot ${action} ${describeLine(ref)}: no such chip in ${this.#root}`);
     if (ref.offset >= chip.lines) throw new RangeError(`Cannot ${action} ${describeLine(ref)}: the chip has ${chip.lines} lines`);
     return { chip, offset: ref.offset, global: chip.base + ref.offset };
@@ -246,7 +260,9 @@ class SysfsRequest implements LineRequest {
 
   async setValue(value: LineValue): Promise<void> {
     this.#assertHeld("set");
-    if (this.#settings.direction !== "output") throw new RealerError("config", `Cannot set line ${this.offset} on ${this.chip}: it is an input`);
+    if (this.#settings.direction !== "output") {
+      throw new RealerError("config", `Cannot set line ${this.offset} on ${this.chip}: it is an input`);
+    }
     try {
       await this.#write("value", String(value));
     } catch (error) {

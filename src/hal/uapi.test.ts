@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { decodeChipInfo, decodeLineEvents, decodeLineInfo, decodeLineValue, encodeLineConfig, encodeLineRequest, encodeLineValues, FLAG, SIZE } from "./uapi.ts";
+import {
+  decodeChipInfo,
+  decodeLineEvents,
+  decodeLineInfo,
+  decodeLineValue,
+  encodeLineConfig,
+  encodeLineRequest,
+  encodeLineValues,
+  FLAG,
+  SIZE,
+} from "./uapi.ts";
 
 const view = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
@@ -23,7 +33,10 @@ describe("GPIO v2 uAPI encoding", () => {
 
   it("asks for edges, bias and a debounce period in microseconds", () => {
     const data = view(encodeLineRequest(3, "x", { direction: "input", bias: "pull-up", edge: "both", debounceMs: 40 }));
-    assert.equal(data.getBigUint64(288, true), FLAG.INPUT | FLAG.BIAS_PULL_UP | FLAG.EDGE_RISING | FLAG.EDGE_FALLING | FLAG.EVENT_CLOCK_REALTIME);
+    assert.equal(
+      data.getBigUint64(288, true),
+      FLAG.INPUT | FLAG.BIAS_PULL_UP | FLAG.EDGE_RISING | FLAG.EDGE_FALLING | FLAG.EVENT_CLOCK_REALTIME,
+    );
     assert.equal(data.getUint32(320, true), 3, "attrs[0].id = DEBOUNCE");
     assert.equal(data.getUint32(328, true), 40_000);
     const old = view(encodeLineRequest(3, "x", { direction: "input", edge: "rising" }, false));
@@ -61,7 +74,13 @@ describe("GPIO v2 uAPI encoding", () => {
     view(info).setBigUint64(72, FLAG.USED | FLAG.OUTPUT, true);
     view(info).setUint32(80, 3, true);
     view(info).setUint32(88, 5000, true);
-    assert.deepEqual(decodeLineInfo(info), { name: "RELAY1", consumer: "sysfs", offset: 17, flags: FLAG.USED | FLAG.OUTPUT, debounceUs: 5000 });
+    assert.deepEqual(decodeLineInfo(info), {
+      name: "RELAY1",
+      consumer: "sysfs",
+      offset: 17,
+      flags: FLAG.USED | FLAG.OUTPUT,
+      debounceUs: 5000,
+    });
 
     const events = new Uint8Array(48 * 2 + 10);
     view(events).setBigUint64(0, 1_700_000_000_123_000_000n, true);
@@ -71,7 +90,11 @@ describe("GPIO v2 uAPI encoding", () => {
     view(events).setUint32(48 + 8, 2, true);
     view(events).setUint32(48 + 16, 2, true);
     const decoded = decodeLineEvents(events, events.byteLength);
-    assert.deepEqual(decoded.map((event) => [event.kind, event.offset, event.seqno]), [["rising", 4, 1], ["falling", 0, 2]], "a partial third event is ignored");
+    assert.deepEqual(
+      decoded.map((event) => [event.kind, event.offset, event.seqno]),
+      [["rising", 4, 1], ["falling", 0, 2]],
+      "a partial third event is ignored",
+    );
     assert.equal(decoded[0]!.timestampNs, 1_700_000_000_123_000_000n);
   });
 });

@@ -74,13 +74,24 @@ export function settingsFlags(settings: LineSettings, realtimeClock = true): big
   if (settings.activeLow) flags |= FLAG.ACTIVE_LOW;
   flags |= BIAS_FLAGS[settings.bias ?? "as-is"];
   if (settings.direction === "output") flags |= DRIVE_FLAGS[settings.drive ?? "push-pull"];
-  else flags |= EDGE_FLAGS[settings.edge ?? "none"] | (realtimeClock && settings.edge && settings.edge !== "none" ? FLAG.EVENT_CLOCK_REALTIME : 0n);
+  else {flags |= EDGE_FLAGS[settings.edge ?? "none"] |
+      (realtimeClock && settings.edge && settings.edge !== "none" ? FLAG.EVENT_CLOCK_REALTIME : 0n);}
   return flags;
 }
 
-const BIAS_FLAGS: Record<Bias, bigint> = { "as-is": 0n, disabled: FLAG.BIAS_DISABLED, "pull-up": FLAG.BIAS_PULL_UP, "pull-down": FLAG.BIAS_PULL_DOWN };
+const BIAS_FLAGS: Record<Bias, bigint> = {
+  "as-is": 0n,
+  disabled: FLAG.BIAS_DISABLED,
+  "pull-up": FLAG.BIAS_PULL_UP,
+  "pull-down": FLAG.BIAS_PULL_DOWN,
+};
 const DRIVE_FLAGS: Record<Drive, bigint> = { "push-pull": 0n, "open-drain": FLAG.OPEN_DRAIN, "open-source": FLAG.OPEN_SOURCE };
-const EDGE_FLAGS: Record<Edge, bigint> = { none: 0n, rising: FLAG.EDGE_RISING, falling: FLAG.EDGE_FALLING, both: FLAG.EDGE_RISING | FLAG.EDGE_FALLING };
+const EDGE_FLAGS: Record<Edge, bigint> = {
+  none: 0n,
+  rising: FLAG.EDGE_RISING,
+  falling: FLAG.EDGE_FALLING,
+  both: FLAG.EDGE_RISING | FLAG.EDGE_FALLING,
+};
 
 /**
  * Writes a `gpio_v2_line_config` for one line at `at`: the flags, the output value in the same

@@ -17,7 +17,12 @@ export function deviceCommand(binary: string | undefined): string[] {
   if (binary !== undefined) {
     if (!existsSync(binary)) throw new RealerError("config", `Cannot run the device under test: --binary ${binary} does not exist`);
     if (elfMachine(binary) === "arm64" && arch !== "arm64") {
-      if (!existsSync(QEMU_AARCH64)) throw new RealerError("config", `Cannot run the arm64 binary ${binary} on ${arch}: ${QEMU_AARCH64} is missing (apt-get install qemu-user-static libc6-arm64-cross)`);
+      if (!existsSync(QEMU_AARCH64)) {
+        throw new RealerError(
+          "config",
+          `Cannot run the arm64 binary ${binary} on ${arch}: ${QEMU_AARCH64} is missing (apt-get install qemu-user-static libc6-arm64-cross)`,
+        );
+      }
       return [QEMU_AARCH64, "-L", ARM64_SYSROOT, binary];
     }
     return [binary];

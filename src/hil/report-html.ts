@@ -7,7 +7,13 @@ import { escapeMarkup } from "./escape-markup.ts";
 const WIDTH = 1000;
 const LEFT = 90;
 const LANE = 46;
-const ACK_COLOURS: Record<string, string> = { accepted: "#1a7f37", replayed: "#0969da", conflict: "#cf222e", rejected: "#cf222e", error: "#cf222e" };
+const ACK_COLOURS: Record<string, string> = {
+  accepted: "#1a7f37",
+  replayed: "#0969da",
+  conflict: "#cf222e",
+  rejected: "#cf222e",
+  error: "#cf222e",
+};
 
 function timeline(result: ScenarioResult): string {
   const { record, scenario } = result;
@@ -22,7 +28,13 @@ function timeline(result: ScenarioResult): string {
   record.steps.forEach((step, i) => {
     if (step.status === "skipped") return;
     const fill = step.status === "failed" ? "#ffebe9" : i % 2 === 0 ? "#f6f8fa" : "#ffffff";
-    parts.push(`<rect x="${x(step.startedAt).toFixed(1)}" y="${top - 4}" width="${Math.max(1, x(step.endedAt) - x(step.startedAt)).toFixed(1)}" height="${routes.length * LANE}" fill="${fill}"><title>${escapeMarkup(`${step.index + 1}. ${step.text}: ${step.status}${step.message ? ` — ${step.message}` : ""}`)}</title></rect>`);
+    parts.push(
+      `<rect x="${x(step.startedAt).toFixed(1)}" y="${top - 4}" width="${
+        Math.max(1, x(step.endedAt) - x(step.startedAt)).toFixed(1)
+      }" height="${routes.length * LANE}" fill="${fill}"><title>${
+        escapeMarkup(`${step.index + 1}. ${step.text}: ${step.status}${step.message ? ` — ${step.message}` : ""}`)
+      }</title></rect>`,
+    );
   });
   routes.forEach((route, lane) => {
     const y0 = top + lane * LANE;
@@ -39,29 +51,59 @@ function timeline(result: ScenarioResult): string {
     }
     for (const marker of record.markers.filter((candidate) => candidate.kind === "desired" && candidate.route === route)) {
       const mx = x(marker.at);
-      parts.push(`<path d="M ${(mx - 5).toFixed(1)} ${y0 - 2} h 10 l -5 7 z" class="desired"><title>${escapeMarkup(`desired ${marker.text} at ${record.rel(marker.at)}`)}</title></path>`);
+      parts.push(
+        `<path d="M ${(mx - 5).toFixed(1)} ${y0 - 2} h 10 l -5 7 z" class="desired"><title>${
+          escapeMarkup(`desired ${marker.text} at ${record.rel(marker.at)}`)
+        }</title></path>`,
+      );
     }
     for (const report of record.reports.filter((candidate) => candidate.route === route)) {
       const colour = report.ack ? ACK_COLOURS[report.ack] ?? "#6e7781" : "#6e7781";
-      const title = `${report.desiredId ? `report ${report.reportStatus}` : "reading"} ${report.value}, ack ${report.ack ?? "none"} at ${record.rel(report.at)}`;
-      parts.push(`<circle cx="${x(report.at).toFixed(1)}" cy="${y0 + 36}" r="4" fill="${report.desiredId ? "#ffffff" : colour}" stroke="${colour}" stroke-width="2"><title>${escapeMarkup(title)}</title></circle>`);
+      const title = `${report.desiredId ? `report ${report.reportStatus}` : "reading"} ${report.value}, ack ${report.ack ?? "none"} at ${
+        record.rel(report.at)
+      }`;
+      parts.push(
+        `<circle cx="${x(report.at).toFixed(1)}" cy="${y0 + 36}" r="4" fill="${
+          report.desiredId ? "#ffffff" : colour
+        }" stroke="${colour}" stroke-width="2"><title>${escapeMarkup(title)}</title></circle>`,
+      );
     }
   });
-  for (const marker of record.markers.filter((candidate) => candidate.kind === "fault" || candidate.kind === "restart" || candidate.kind === "online")) {
+  for (
+    const marker of record.markers.filter((candidate) =>
+      candidate.kind === "fault" || candidate.kind === "restart" || candidate.kind === "online"
+    )
+  ) {
     const mx = x(marker.at).toFixed(1);
-    parts.push(`<line x1="${mx}" x2="${mx}" y1="${top - 10}" y2="${top + routes.length * LANE}" class="${marker.kind}"><title>${escapeMarkup(`${marker.text} at ${record.rel(marker.at)}`)}</title></line>`);
+    parts.push(
+      `<line x1="${mx}" x2="${mx}" y1="${top - 10}" y2="${top + routes.length * LANE}" class="${marker.kind}"><title>${
+        escapeMarkup(`${marker.text} at ${record.rel(marker.at)}`)
+      }</title></line>`,
+    );
     parts.push(`<text x="${mx}" y="${top - 12}" class="mark">${escapeMarkup(marker.text)}</text>`);
   }
-  parts.push(`<text x="${LEFT}" y="${height - 4}" class="tick">0 s</text><text x="${WIDTH - 10}" y="${height - 4}" class="tick" text-anchor="end">${((end - start) / 1000).toFixed(1)} s</text>`);
-  return `<svg viewBox="0 0 ${WIDTH} ${height}" width="100%" role="img" aria-label="timeline of ${escapeMarkup(scenario.name)}">${parts.join("")}</svg>`;
+  parts.push(
+    `<text x="${LEFT}" y="${height - 4}" class="tick">0 s</text><text x="${WIDTH - 10}" y="${height - 4}" class="tick" text-anchor="end">${
+      ((end - start) / 1000).toFixed(1)
+    } s</text>`,
+  );
+  return `<svg viewBox="0 0 ${WIDTH} ${height}" width="100%" role="img" aria-label="timeline of ${escapeMarkup(scenario.name)}">${
+    parts.join("")
+  }</svg>`;
 }
 
 function steps(result: ScenarioResult): string {
   const rows = result.record.steps.map((step) => {
     const at = `${result.record.rel(step.startedAt)}`;
-    return `<tr class="${step.status}"><td>${step.index < 0 ? "" : step.index + 1}</td><td>${escapeMarkup(step.text)}</td><td>${at}</td><td>${step.endedAt - step.startedAt} ms</td><td>${step.status}${step.message ? `<div class="why">${escapeMarkup(step.message)}</div>` : ""}</td></tr>`;
+    return `<tr class="${step.status}"><td>${step.index < 0 ? "" : step.index + 1}</td><td>${
+      escapeMarkup(step.text)
+    }</td><td>${at}</td><td>${step.endedAt - step.startedAt} ms</td><td>${step.status}${
+      step.message ? `<div class="why">${escapeMarkup(step.message)}</div>` : ""
+    }</td></tr>`;
   });
-  return `<table><thead><tr><th>#</th><th>step</th><th>at</th><th>took</th><th>result</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
+  return `<table><thead><tr><th>#</th><th>step</th><th>at</th><th>took</th><th>result</th></tr></thead><tbody>${
+    rows.join("")
+  }</tbody></table>`;
 }
 
 /** The HTML report of a HIL run. */
@@ -70,7 +112,9 @@ export function reportHtml(results: readonly ScenarioResult[], title = "realer-e
   const sections = results.map((result) => `
 <section class="${result.passed ? "pass" : "fail"}">
   <h2>${result.passed ? "✔" : "✘"} ${escapeMarkup(result.scenario.name)}</h2>
-  <p class="meta">${escapeMarkup(result.scenario.path)} · rig ${escapeMarkup(result.rig)} · ${(result.durationMs / 1000).toFixed(1)} s${result.scenario.description ? ` · ${escapeMarkup(result.scenario.description)}` : ""}</p>
+  <p class="meta">${escapeMarkup(result.scenario.path)} · rig ${escapeMarkup(result.rig)} · ${(result.durationMs / 1000).toFixed(1)} s${
+    result.scenario.description ? ` · ${escapeMarkup(result.scenario.description)}` : ""
+  }</p>
   ${timeline(result)}
   <p class="legend">line level (high up) · <span class="tri">▼</span> desired state · ● reading, ○ answer to a desired state: <b style="color:#1a7f37">accepted</b>, <b style="color:#0969da">replayed</b>, <b style="color:#cf222e">rejected/error</b>, <b style="color:#6e7781">no ack</b> · dashed: fault, restart, online</p>
   ${steps(result)}

@@ -49,8 +49,12 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
   const { emulator, progress } = options;
   const record = new ScenarioRecord();
   const started = performance.now();
-  const device = emulator.provision(scenario.routes.map((route) => ({ source_type: route.source_type, kind: route.kind, pin_port: route.name })));
-  const sourceIds = new Map(scenario.routes.map((route) => [route.name, device.routes.find((candidate) => candidate.pin_port === route.name)!.source_id]));
+  const device = emulator.provision(
+    scenario.routes.map((route) => ({ source_type: route.source_type, kind: route.kind, pin_port: route.name })),
+  );
+  const sourceIds = new Map(
+    scenario.routes.map((route) => [route.name, device.routes.find((candidate) => candidate.pin_port === route.name)!.source_id]),
+  );
   const routeBySource = new Map([...sourceIds].map(([name, id]) => [id, name]));
   const offFeed = emulator.state.events.on("feed", (entry) => {
     const route = entry.deviceId === device.device_id ? routeBySource.get(entry.sourceId) : undefined;
@@ -73,7 +77,11 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
   const rig = await options.rig(scenario);
   const dir = join(options.workDir, `device-${device.device_id}`);
   mkdirSync(dir, { recursive: true });
-  const lines: RigLine[] = scenario.routes.map((route) => ({ route: route.name, line: route.config.line, direction: route.config.direction === "input" ? "input" : "output" }));
+  const lines: RigLine[] = scenario.routes.map((route) => ({
+    route: route.name,
+    line: route.config.line,
+    direction: route.config.direction === "input" ? "input" : "output",
+  }));
   // The demo's config for this device (the emulator's URL and CA, the secret from the environment),
   // with the scenario's routes on the rig's lines, JSON logs to read, and quick HTTPS polls.
   const config: Config = {
@@ -103,7 +111,9 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
       rig.beforeStop();
       const code = await dut!.stop(signal);
       rig.deviceStopped();
-      if (signal === "SIGTERM" && code !== 0) throw new StepFailed(`expected a clean stop on SIGTERM; the device exited ${code}: ${dut!.tail(600)}`);
+      if (signal === "SIGTERM" && code !== 0) {
+        throw new StepFailed(`expected a clean stop on SIGTERM; the device exited ${code}: ${dut!.tail(600)}`);
+      }
       if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
       await startDevice();
     },
@@ -112,7 +122,9 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
       while (!isOnline(dut!.lines())) {
         const code = await Promise.race([dut!.exited, new Promise<"running">((resolve) => setTimeout(() => resolve("running"), 20))]);
         if (code !== "running") throw new StepFailed(`expected the device online; it exited ${code}: ${dut!.tail(800)}`);
-        if (Date.now() - from > withinMs) throw new StepFailed(`expected the device online within ${withinMs} ms; it is not: ${dut!.tail(600)}`);
+        if (Date.now() - from > withinMs) {
+          throw new StepFailed(`expected the device online within ${withinMs} ms; it is not: ${dut!.tail(600)}`);
+        }
       }
       if (record.markers.at(-1)?.kind !== "online") record.mark({ at: Date.now(), kind: "online", text: "online" });
     },
@@ -157,7 +169,13 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
 }
 
 /** The implicit first step: the device starts and comes online. */
-async function runPhase(record: ScenarioRecord, progress: (line: string) => void, name: string, text: string, body: () => Promise<void>): Promise<boolean> {
+async function runPhase(
+  record: ScenarioRecord,
+  progress: (line: string) => void,
+  name: string,
+  text: string,
+  body: () => Promise<void>,
+): Promise<boolean> {
   const at = Date.now();
   try {
     await body();

@@ -49,29 +49,47 @@ describe("HIL scenario files", () => {
   });
 
   it("names the file, the step and its kind for a bad step", () => {
-    assert.equal(errorOf(scenario([{ do: "wait", ms: 10 }, { do: "expect_line", route: "relay", level: 2 }])), "Cannot use scenario s.json: steps[1].level (expect_line): must be 0 or 1");
+    assert.equal(
+      errorOf(scenario([{ do: "wait", ms: 10 }, { do: "expect_line", route: "relay", level: 2 }])),
+      "Cannot use scenario s.json: steps[1].level (expect_line): must be 0 or 1",
+    );
     assert.match(errorOf(scenario([{ do: "jump" }]))!, /steps\[0\].*"do" must be one of set_desired, drive/);
     assert.match(errorOf(scenario([{ do: "wait", ms: 10, extra: 1 }]))!, /steps\[0\].*extra/);
   });
 
   it("refuses a step on a route the scenario does not have, or of the wrong kind", () => {
-    assert.match(errorOf(scenario([{ do: "drive", route: "relais", level: 1 }]))!, /steps\[0\] \(drive\): route "relais" is not one of this scenario's routes \(relay, button\)/);
-    assert.match(errorOf(scenario([{ do: "drive", route: "relay", level: 1 }]))!, /steps\[0\] \(drive\): route "relay" is a command route; drive needs a sensor route/);
+    assert.match(
+      errorOf(scenario([{ do: "drive", route: "relais", level: 1 }]))!,
+      /steps\[0\] \(drive\): route "relais" is not one of this scenario's routes \(relay, button\)/,
+    );
+    assert.match(
+      errorOf(scenario([{ do: "drive", route: "relay", level: 1 }]))!,
+      /steps\[0\] \(drive\): route "relay" is a command route; drive needs a sensor route/,
+    );
     assert.match(errorOf(scenario([{ do: "set_desired", route: "button", value: "1" }]))!, /needs a command route/);
     assert.match(errorOf(scenario([{ do: "restart", steady: ["button"] }]))!, /steady: "button" is not a command route/);
   });
 
   it("checks each route's line settings with the device config's own rules", () => {
-    assert.match(errorOf(scenario([{ do: "wait", ms: 1 }], [{ ...relay, pulse_ms: 100, power_on: "restore" }]))!, /routes\[0\].*a pulse output must power on "off"/);
+    assert.match(
+      errorOf(scenario([{ do: "wait", ms: 1 }], [{ ...relay, pulse_ms: 100, power_on: "restore" }]))!,
+      /routes\[0\].*a pulse output must power on "off"/,
+    );
     assert.match(errorOf(scenario([{ do: "wait", ms: 1 }], [{ ...relay, debounce_ms: -1 }]))!, /routes\[0\]\.debounce_ms/);
-    assert.match(errorOf(scenario([{ do: "wait", ms: 1 }], [relay, { ...button, name: "relay" }]))!, /routes\[1\]\.name: "relay" is used twice/);
+    assert.match(
+      errorOf(scenario([{ do: "wait", ms: 1 }], [relay, { ...button, name: "relay" }]))!,
+      /routes\[1\]\.name: "relay" is used twice/,
+    );
     assert.match(errorOf(scenario([{ do: "wait", ms: 1 }], [{ ...relay, source_id: "x" }]))!, /routes\[0\].*source_id/);
-    assert.match(errorOf({ ...scenario([{ do: "wait", ms: 1 }]), wiring: { lamp: { chip: "gpiochip1", offset: 3 } } })!, /wiring\.lamp: not one of this scenario's routes/);
+    assert.match(
+      errorOf({ ...scenario([{ do: "wait", ms: 1 }]), wiring: { lamp: { chip: "gpiochip1", offset: 3 } } })!,
+      /wiring\.lamp: not one of this scenario's routes/,
+    );
   });
 
   it("says when a file is missing or not JSON, in one line", () => {
     assert.throws(() => loadScenario(join(dir, "missing.json")), /Cannot read scenario .*missing\.json: ENOENT/);
-    writeFileSync(join(dir, "broken.json"), "{ \"name\": ");
+    writeFileSync(join(dir, "broken.json"), '{ "name": ');
     assert.throws(() => loadScenario(join(dir, "broken.json")), /Cannot use scenario .*broken\.json: not JSON/);
   });
 });

@@ -18,7 +18,8 @@ function context(record: ScenarioRecord): StepContext {
   };
 }
 
-const reading = (record: ScenarioRecord, messageId: string, value: string) => record.report({ at: Date.now(), route: "switch", messageId, value, desiredId: undefined, reportStatus: undefined });
+const reading = (record: ScenarioRecord, messageId: string, value: string) =>
+  record.report({ at: Date.now(), route: "switch", messageId, value, desiredId: undefined, reportStatus: undefined });
 
 describe("HIL expectation steps", () => {
   it("gives each copy of a resent report its own ack, the first accepted and the copy replayed", () => {
@@ -37,7 +38,10 @@ describe("HIL expectation steps", () => {
     reading(record, "a", "0.0");
     reading(record, "b", "1.0");
     await runStep({ do: "expect_report", route: "switch", value: "1.0", within_ms: 0 }, context(record));
-    await assert.rejects(runStep({ do: "expect_report", route: "switch", value: "0.0", within_ms: 0 }, context(record)), (error: Error) => error instanceof StepFailed && /saw 0; no other report on switch/.test(error.message));
+    await assert.rejects(
+      runStep({ do: "expect_report", route: "switch", value: "0.0", within_ms: 0 }, context(record)),
+      (error: Error) => error instanceof StepFailed && /saw 0; no other report on switch/.test(error.message),
+    );
   });
 
   it("matches values numerically, and counts reports", async () => {

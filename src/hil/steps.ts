@@ -29,7 +29,9 @@ export interface StepContext {
 export function describeStep(step: Step): string {
   switch (step.do) {
     case "set_desired":
-      return `set_desired ${step.route} = ${step.value}${step.sequence === undefined ? "" : ` seq ${step.sequence}`}${step.expires_in_s === undefined ? "" : ` expires in ${step.expires_in_s} s`}`;
+      return `set_desired ${step.route} = ${step.value}${step.sequence === undefined ? "" : ` seq ${step.sequence}`}${
+        step.expires_in_s === undefined ? "" : ` expires in ${step.expires_in_s} s`
+      }`;
     case "drive":
       return `drive ${step.route} to ${step.level}`;
     case "pulse":
@@ -41,7 +43,9 @@ export function describeStep(step: Step): string {
     case "expect_steady":
       return `expect_steady ${step.route}${step.level === undefined ? "" : ` at ${step.level}`} for ${step.for_ms} ms`;
     case "expect_report":
-      return `expect_report ${step.route}${criteria(step)}${(step.count ?? 1) > 1 ? ` ×${step.count}` : ""} within ${step.within_ms ?? 5000} ms`;
+      return `expect_report ${step.route}${criteria(step)}${(step.count ?? 1) > 1 ? ` ×${step.count}` : ""} within ${
+        step.within_ms ?? 5000
+      } ms`;
     case "expect_no_report":
       return `expect_no_report ${step.route} for ${step.for_ms} ms`;
     case "broker":
@@ -75,14 +79,22 @@ function criteria(step: ReportStep): string {
   const parts = [
     step.value === undefined ? "" : `value ${step.value}`,
     step.report_status === undefined ? "" : `report_status ${step.report_status}`,
-    step.desired === undefined ? "" : step.desired === true ? "answering a desired state" : step.desired === false ? "not answering a desired state" : `answering ${step.desired}`,
+    step.desired === undefined
+      ? ""
+      : step.desired === true
+      ? "answering a desired state"
+      : step.desired === false
+      ? "not answering a desired state"
+      : `answering ${step.desired}`,
     step.ack === undefined ? "" : `ack ${step.ack}`,
   ].filter(Boolean);
   return parts.length ? ` (${parts.join(", ")})` : "";
 }
 
 function sameValue(seen: string, wanted: string | number): boolean {
-  if (typeof wanted === "number" || (/^-?\d+(\.\d+)?$/.test(wanted) && /^-?\d+(\.\d+)?$/.test(seen))) return Number(seen) === Number(wanted);
+  if (typeof wanted === "number" || (/^-?\d+(\.\d+)?$/.test(wanted) && /^-?\d+(\.\d+)?$/.test(seen))) {
+    return Number(seen) === Number(wanted);
+  }
   return seen === wanted;
 }
 
@@ -99,7 +111,9 @@ function matches(report: ReportSeen, step: ReportStep, labels: ReadonlyMap<strin
 
 function describeReport(report: ReportSeen, record: ScenarioRecord): string {
   const label = [...record.labels].find(([, id]) => id === report.desiredId)?.[0];
-  return `${report.value}${report.desiredId ? ` ${report.reportStatus} for ${label ?? report.desiredId}` : " (no desired_id)"}, ack ${report.ack ?? "none"} at ${record.rel(report.at)}`;
+  return `${report.value}${report.desiredId ? ` ${report.reportStatus} for ${label ?? report.desiredId}` : " (no desired_id)"}, ack ${
+    report.ack ?? "none"
+  } at ${record.rel(report.at)}`;
 }
 
 function levels(record: ScenarioRecord, route: string, from: number): string {
@@ -119,9 +133,20 @@ export async function runStep(step: Step, context: StepContext): Promise<void> {
   const { emulator, record, rig } = context;
   switch (step.do) {
     case "set_desired": {
-      const desired = await emulator.setDesired(context.deviceId, context.sourceIds.get(step.route)!, String(step.value), step.expires_in_s ?? 300, step.sequence);
+      const desired = await emulator.setDesired(
+        context.deviceId,
+        context.sourceIds.get(step.route)!,
+        String(step.value),
+        step.expires_in_s ?? 300,
+        step.sequence,
+      );
       if (step.label) record.labels.set(step.label, desired.desiredId);
-      record.mark({ at: Date.now(), kind: "desired", text: `${step.label ?? desired.desiredId}: ${step.value} (seq ${desired.sequenceNumber})`, route: step.route });
+      record.mark({
+        at: Date.now(),
+        kind: "desired",
+        text: `${step.label ?? desired.desiredId}: ${step.value} (seq ${desired.sequenceNumber})`,
+        route: step.route,
+      });
       return;
     }
     case "drive":
@@ -145,7 +170,11 @@ export async function runStep(step: Step, context: StepContext): Promise<void> {
       while (record.levelOf(step.route) !== step.level) {
         if (Date.now() - from > within) {
           const seen = record.levelOf(step.route);
-          throw new StepFailed(`expected ${step.route} at ${step.level} within ${within} ms; it ${seen === undefined ? "was never seen" : `stayed at ${seen}`}${levels(record, step.route, from) ? ` (changes: ${levels(record, step.route, from)})` : ""}`);
+          throw new StepFailed(
+            `expected ${step.route} at ${step.level} within ${within} ms; it ${
+              seen === undefined ? "was never seen" : `stayed at ${seen}`
+            }${levels(record, step.route, from) ? ` (changes: ${levels(record, step.route, from)})` : ""}`,
+          );
         }
         await sleep(5);
       }
@@ -156,10 +185,18 @@ export async function runStep(step: Step, context: StepContext): Promise<void> {
       const start = record.levelOf(step.route);
       const level = step.level ?? start;
       if (level === undefined) throw new StepFailed(`expected ${step.route} to hold its level, but the rig has not seen the line yet`);
-      if (start !== level) throw new StepFailed(`expected ${step.route} to hold ${level} for ${step.for_ms} ms; it was at ${start} when the step began`);
+      if (start !== level) {
+        throw new StepFailed(`expected ${step.route} to hold ${level} for ${step.for_ms} ms; it was at ${start} when the step began`);
+      }
       await sleep(step.for_ms + SETTLE_MS);
       const changes = record.changesSince(step.route, from).filter((point) => point.at <= from + step.for_ms);
-      if (changes.length > 0) throw new StepFailed(`expected ${step.route} to hold ${level} for ${step.for_ms} ms; it changed ${changes.length} time(s): ${changes.map((point) => `${point.level} at ${record.rel(point.at)}`).join(", ")}${rig.exact ? "" : " (sampled)"}`);
+      if (changes.length > 0) {
+        throw new StepFailed(
+          `expected ${step.route} to hold ${level} for ${step.for_ms} ms; it changed ${changes.length} time(s): ${
+            changes.map((point) => `${point.level} at ${record.rel(point.at)}`).join(", ")
+          }${rig.exact ? "" : " (sampled)"}`,
+        );
+      }
       return;
     }
     case "expect_report": {
@@ -176,7 +213,13 @@ export async function runStep(step: Step, context: StepContext): Promise<void> {
         }
         if (Date.now() - from > within) {
           const others = record.reports.filter((report, i) => i > last && report.route === step.route && !found.includes(report));
-          throw new StepFailed(`expected ${count} report(s) on ${step.route}${criteria(step)} within ${within} ms; saw ${found.length}${others.length ? `; other reports on ${step.route}: ${others.slice(-5).map((report) => describeReport(report, record)).join("; ")}` : `; no other report on ${step.route}`}`);
+          throw new StepFailed(
+            `expected ${count} report(s) on ${step.route}${criteria(step)} within ${within} ms; saw ${found.length}${
+              others.length
+                ? `; other reports on ${step.route}: ${others.slice(-5).map((report) => describeReport(report, record)).join("; ")}`
+                : `; no other report on ${step.route}`
+            }`,
+          );
         }
         await sleep(10);
       }
@@ -185,7 +228,13 @@ export async function runStep(step: Step, context: StepContext): Promise<void> {
       const from = Date.now();
       await sleep(step.for_ms + SETTLE_MS);
       const late = record.reports.filter((report) => report.route === step.route && report.at > from && report.at <= from + step.for_ms);
-      if (late.length > 0) throw new StepFailed(`expected no report on ${step.route} for ${step.for_ms} ms; saw ${late.length}: ${late.slice(0, 5).map((report) => describeReport(report, record)).join("; ")}`);
+      if (late.length > 0) {
+        throw new StepFailed(
+          `expected no report on ${step.route} for ${step.for_ms} ms; saw ${late.length}: ${
+            late.slice(0, 5).map((report) => describeReport(report, record)).join("; ")
+          }`,
+        );
+      }
       return;
     }
     case "broker":
@@ -220,7 +269,12 @@ export async function runStep(step: Step, context: StepContext): Promise<void> {
       emulator.faults.subscriptionInactive = !step.active;
       return;
     case "line_fault":
-      record.mark({ at: Date.now(), kind: "fault", text: `line ${step.route} ${step.get || step.set ? "failing" : "healed"}`, route: step.route });
+      record.mark({
+        at: Date.now(),
+        kind: "fault",
+        text: `line ${step.route} ${step.get || step.set ? "failing" : "healed"}`,
+        route: step.route,
+      });
       return await rig.failLine(step.route, { get: step.get, set: step.set });
     case "restart": {
       const from = Date.now();
@@ -230,7 +284,13 @@ export async function runStep(step: Step, context: StepContext): Promise<void> {
       await sleep(SETTLE_MS);
       for (const [route, level] of before) {
         const changes = record.changesSince(route, from);
-        if (changes.length > 0) throw new StepFailed(`expected ${route} to hold ${level} through the restart; it showed ${changes.map((point) => `${point.level} at ${record.rel(point.at)}`).join(", ")}${rig.exact ? "" : " (sampled)"}`);
+        if (changes.length > 0) {
+          throw new StepFailed(
+            `expected ${route} to hold ${level} through the restart; it showed ${
+              changes.map((point) => `${point.level} at ${record.rel(point.at)}`).join(", ")
+            }${rig.exact ? "" : " (sampled)"}`,
+          );
+        }
       }
       return;
     }

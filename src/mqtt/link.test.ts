@@ -62,12 +62,29 @@ async function setup(options: { failConnects?: number } = {}) {
   const fetchStub = ((input: string | URL | Request, init?: RequestInit) => {
     if (String(input).endsWith("/mqtt-credentials")) {
       issued++;
-      return Promise.resolve(Response.json({ mqtt: { mqtt_client_id: `client-${issued}`, mqtt_username: `user-${issued}`, mqtt_credential: `password-${issued}`, renew_after: RENEW_AFTER_S, expires_in: 900 } }));
+      return Promise.resolve(
+        Response.json({
+          mqtt: {
+            mqtt_client_id: `client-${issued}`,
+            mqtt_username: `user-${issued}`,
+            mqtt_credential: `password-${issued}`,
+            renew_after: RENEW_AFTER_S,
+            expires_in: 900,
+          },
+        }),
+      );
     }
     return emulator.app.request(String(input), init);
   }) as typeof fetch;
   const api = new ApiClient("https://emulator.test", fetchStub);
-  const tokens = new TokenSource({ api, clientId: device.client_id, clientSecret: new Secret(device.client_secret), scopes: DEVICE_SCOPES, clock, logger: silentLogger });
+  const tokens = new TokenSource({
+    api,
+    clientId: device.client_id,
+    clientSecret: new Secret(device.client_secret),
+    scopes: DEVICE_SCOPES,
+    clock,
+    logger: silentLogger,
+  });
   const catalog = await fetchCatalog(api, await tokens.get(), device.device_id);
   const sessions: FakeSession[] = [];
   const events: string[] = [];
@@ -105,7 +122,11 @@ describe("MqttLink", () => {
     const { link, sessions, events, until, stop, running } = await setup();
     await until("online", () => events.includes("online"));
     const [session] = sessions;
-    assert.deepEqual([session?.options.credential.clientId, session?.options.credential.username, session?.options.credential.password.reveal()], ["client-1", "user-1", "password-1"]);
+    assert.deepEqual([
+      session?.options.credential.clientId,
+      session?.options.credential.username,
+      session?.options.credential.password.reveal(),
+    ], ["client-1", "user-1", "password-1"]);
     assert.deepEqual(session?.subscribed, ["acks", "desired"]);
     assert.equal(link.status.connected, true);
     stop.abort();

@@ -81,7 +81,14 @@ export class MqttLink {
         const session = await this.#connect(credential, signal);
         if (connects++ > 0) this.#status = { ...this.#status, reconnects: this.#status.reconnects + 1 };
         const connectedAt = clock.now();
-        this.#status = { ...this.#status, connected: true, connectedSince: connectedAt, credentialRenewAt: credential.renewAt, credentialExpiresAt: credential.expiresAt, trouble: undefined };
+        this.#status = {
+          ...this.#status,
+          connected: true,
+          connectedSince: connectedAt,
+          credentialRenewAt: credential.renewAt,
+          credentialExpiresAt: credential.expiresAt,
+          trouble: undefined,
+        };
         this.#options.onTrouble?.(undefined);
         this.#options.onOnline(session);
         const outcome = await this.#waitForEndOrRenewal(session, credential, signal);
@@ -149,12 +156,20 @@ export class MqttLink {
     }
     for (const result of results) {
       if (result.granted) logger.debug("mqtt.subscribed", { topic: result.topic });
-      else logger.error("mqtt.subscribe_denied", { topic: result.topic, reason: reasonName(result.reasonCode), note: "configuration error: the credential does not grant this topic" });
+      else {logger.error("mqtt.subscribe_denied", {
+          topic: result.topic,
+          reason: reasonName(result.reasonCode),
+          note: "configuration error: the credential does not grant this topic",
+        });}
     }
     return session;
   }
 
-  async #waitForEndOrRenewal(session: LinkSession, credential: MqttCredential, signal: AbortSignal): Promise<SessionEnd | "renew" | "abort"> {
+  async #waitForEndOrRenewal(
+    session: LinkSession,
+    credential: MqttCredential,
+    signal: AbortSignal,
+  ): Promise<SessionEnd | "renew" | "abort"> {
     const { clock } = this.#options;
     const lifetime = Math.max(0, credential.renewAt - credential.issuedAt);
     const jitter = Math.random() * Math.min(30_000, lifetime * 0.1);

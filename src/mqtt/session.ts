@@ -45,15 +45,24 @@ const NOT_AUTHORIZED = 0x87;
 /** Names for the MQTT 5 reason codes a device meets, for one-line errors. */
 export function reasonName(code: number | undefined): string {
   switch (code) {
-    case 0x80: return "unspecified error";
-    case 0x86: return "bad user name or password";
-    case 0x87: return "not authorized";
-    case 0x8b: return "server shutting down";
-    case 0x8e: return "session taken over";
-    case 0x97: return "quota exceeded";
-    case 0x98: return "administrative action";
-    case 0x8d: return "keep alive timeout";
-    default: return code === undefined ? "no reason code" : `reason code 0x${code.toString(16)}`;
+    case 0x80:
+      return "unspecified error";
+    case 0x86:
+      return "bad user name or password";
+    case 0x87:
+      return "not authorized";
+    case 0x8b:
+      return "server shutting down";
+    case 0x8e:
+      return "session taken over";
+    case 0x97:
+      return "quota exceeded";
+    case 0x98:
+      return "administrative action";
+    case 0x8d:
+      return "keep alive timeout";
+    default:
+      return code === undefined ? "no reason code" : `reason code 0x${code.toString(16)}`;
   }
 }
 
@@ -81,7 +90,9 @@ export class MqttSession {
       });
       client.once("close", () => {
         resolve({
-          reason: disconnectCode !== undefined ? `broker sent DISCONNECT (${reasonName(disconnectCode)})` : lastError || "connection closed",
+          reason: disconnectCode !== undefined
+            ? `broker sent DISCONNECT (${reasonName(disconnectCode)})`
+            : lastError || "connection closed",
           reasonCode: disconnectCode,
         });
       });
@@ -122,7 +133,9 @@ export class MqttSession {
     // the next packet is read (MQTT.js handles incoming packets one at a time).
     client.handleMessage = (packet, done) => {
       Promise.resolve()
-        .then(() => options.onMessage(packet.topic, typeof packet.payload === "string" ? new TextEncoder().encode(packet.payload) : packet.payload))
+        .then(() =>
+          options.onMessage(packet.topic, typeof packet.payload === "string" ? new TextEncoder().encode(packet.payload) : packet.payload)
+        )
         .then(() => done(), (error: unknown) => {
           options.onUnacknowledged?.(packet.topic, error);
           done(error instanceof Error ? error : new Error(String(error)));
@@ -140,7 +153,13 @@ export class MqttSession {
         client.end(true);
         const code = typeof error.code === "number" ? error.code : undefined;
         const why = code !== undefined ? `CONNACK ${reasonName(code)}` : error.message;
-        reject(new RealerError(code === 0x86 || code === NOT_AUTHORIZED ? "auth" : "network", `Cannot connect to ${options.brokerUrl} as ${credential.clientId}: ${why}`, { cause: error }));
+        reject(
+          new RealerError(
+            code === 0x86 || code === NOT_AUTHORIZED ? "auth" : "network",
+            `Cannot connect to ${options.brokerUrl} as ${credential.clientId}: ${why}`,
+            { cause: error },
+          ),
+        );
       };
       const ok = () => {
         if (settled) return;
@@ -179,7 +198,11 @@ export class MqttSession {
         if (error instanceof RealerError) throw error;
         const packet = (error as { packet?: { granted?: number[] } }).packet;
         const code = packet?.granted?.[0];
-        if (code === undefined) throw new RealerError("network", `Cannot subscribe ${topic}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        if (code === undefined) {
+          throw new RealerError("network", `Cannot subscribe ${topic}: ${error instanceof Error ? error.message : String(error)}`, {
+            cause: error,
+          });
+        }
         results.push({ topic, granted: false, reasonCode: code });
       }
     }
@@ -220,7 +243,9 @@ export class MqttSession {
       const code = (error as { code?: unknown }).code;
       throw new RealerError(
         code === NOT_AUTHORIZED ? "permission" : "network",
-        `Cannot publish to ${topic}: ${typeof code === "number" ? `PUBACK ${reasonName(code)}` : error instanceof Error ? error.message : String(error)}`,
+        `Cannot publish to ${topic}: ${
+          typeof code === "number" ? `PUBACK ${reasonName(code)}` : error instanceof Error ? error.message : String(error)
+        }`,
         { cause: error },
       );
     }

@@ -22,7 +22,9 @@ export interface BunSubprocess {
 /** The slice of the `Bun` global we use. */
 export interface BunGlobal {
   version: string;
-  spawn(options: { cmd: string[]; env: Record<string, string | undefined>; stdin: "ignore"; stdout: "pipe"; stderr: "pipe" }): BunSubprocess;
+  spawn(
+    options: { cmd: string[]; env: Record<string, string | undefined>; stdin: "ignore"; stdout: "pipe"; stderr: "pipe" },
+  ): BunSubprocess;
   serve(options: BunServeOptions): { port: number; stop(closeActive?: boolean): void | Promise<void> };
 }
 
@@ -37,7 +39,10 @@ export interface DenoChildProcess {
 
 /** The slice of the `Deno` global we use. */
 export interface DenoGlobal {
-  Command: new (command: string, options: { args: string[]; env: Record<string, string>; clearEnv: boolean; stdin: "null"; stdout: "piped"; stderr: "piped" }) => { spawn(): DenoChildProcess };
+  Command: new (
+    command: string,
+    options: { args: string[]; env: Record<string, string>; clearEnv: boolean; stdin: "null"; stdout: "piped"; stderr: "piped" },
+  ) => { spawn(): DenoChildProcess };
   version: { deno: string };
   serve(
     options: { hostname: string; port: number; cert?: string; key?: string; onListen?: () => void },

@@ -59,12 +59,8 @@ export function serve(options: ServeOptions): Server {
 export function createFetch(ca?: string): typeof fetch {
   if (ca === undefined) return fetch;
   if (bunGlobal) {
-    return ((input: string | URL | Request, init?: RequestInit) =>
-      fetch(input, { ...init, tls: { ca } } as RequestInit)) as typeof fetch;
+    return ((input: string | URL | Request, init?: RequestInit) => fetch(input, { ...init, tls: { ca } } as RequestInit)) as typeof fetch;
   }
   const client = denoGlobal!.createHttpClient({ caCerts: [ca] });
-  return ((input: string | URL | Request, init?: RequestInit) =>
-    fetch(input, { ...init, client } as RequestInit)) as typeof fetch;
+  return ((input: string | URL | Request, init?: RequestInit) => fetch(input, { ...init, client } as RequestInit)) as typeof fetch;
 }
-
-

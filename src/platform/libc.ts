@@ -58,7 +58,18 @@ export const POLLPRI = 2;
 /** `poll` events. */
 export const POLLERR = 8;
 /** errno values (asm-generic: the same on x86_64 and arm64). */
-export const ERRNO = { EPERM: 1, ENOENT: 2, EIO: 5, ENXIO: 6, EAGAIN: 11, EACCES: 13, EBUSY: 16, ENODEV: 19, EINVAL: 22, ENOTTY: 25 } as const;
+export const ERRNO = {
+  EPERM: 1,
+  ENOENT: 2,
+  EIO: 5,
+  ENXIO: 6,
+  EAGAIN: 11,
+  EACCES: 13,
+  EBUSY: 16,
+  ENODEV: 19,
+  EINVAL: 22,
+  ENOTTY: 25,
+} as const;
 /** Flags for `open`. */
 export const O_RDWR = 2;
 /** Flags for `open`. */
@@ -80,7 +91,10 @@ interface BunFfi {
 }
 
 interface DenoFfi {
-  dlopen(path: string, symbols: Record<string, { name?: string; parameters: string[]; result: string; nonblocking?: boolean }>): { symbols: Native; close(): void };
+  dlopen(
+    path: string,
+    symbols: Record<string, { name?: string; parameters: string[]; result: string; nonblocking?: boolean }>,
+  ): { symbols: Native; close(): void };
   UnsafePointerView: new (pointer: unknown) => { getInt32(offset: number): number };
 }
 
@@ -154,7 +168,8 @@ export async function loadLibc(path = "libc.so.6"): Promise<LibC> {
     pollAsync: (fds, count, timeoutMs) => (call.poll_async!(fds, BigInt(count), timeoutMs) as Promise<number>).then(Number),
     socket: (domain, type, protocol) => Number(call.socket!(domain, type, protocol)),
     bind: (fd, address) => Number(call.bind!(fd, address, address.byteLength)),
-    sendto: (fd, message, flags, address) => Number(call.sendto!(fd, message, BigInt(message.byteLength), flags, address, address.byteLength)),
+    sendto: (fd, message, flags, address) =>
+      Number(call.sendto!(fd, message, BigInt(message.byteLength), flags, address, address.byteLength)),
     recv: (fd, buffer, flags) => Number(call.recv!(fd, buffer, BigInt(buffer.byteLength), flags)),
     adjtimex: (buffer) => Number(call.adjtimex!(buffer)),
     errno: () => new deno.UnsafePointerView(call.__errno_location!()).getInt32(0),

@@ -34,13 +34,13 @@ export function spawnProcess(command: string, args: readonly string[], env: Read
     return {
       pid: child.pid,
       kill: (signal) => {
-      try {
-        child.kill(signal);
-      } catch (error) {
-        // Deno throws for a child that already ended; Bun and Node let it pass. So do we.
-        if (!(error instanceof TypeError)) throw error;
-      }
-    },
+        try {
+          child.kill(signal);
+        } catch (error) {
+          // Deno throws for a child that already ended; Bun and Node let it pass. So do we.
+          if (!(error instanceof TypeError)) throw error;
+        }
+      },
       exited: child.exited.then(async (code) => {
         await streams;
         return child.signalCode === null ? code : null;
@@ -48,7 +48,14 @@ export function spawnProcess(command: string, args: readonly string[], env: Read
       output: () => ({ stdout, stderr }),
     };
   }
-  const child = new denoGlobal!.Command(command, { args: [...args], env: { ...env }, clearEnv: true, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
+  const child = new denoGlobal!.Command(command, {
+    args: [...args],
+    env: { ...env },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
   const streams = Promise.all([collect(child.stdout, (t) => (stdout += t)), collect(child.stderr, (t) => (stderr += t))]);
   return {
     pid: child.pid,

@@ -40,12 +40,19 @@ export function classifySqliteError(error: unknown): SqliteFailure {
 export function describeSqliteFailure(failure: SqliteFailure, error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   switch (failure) {
-    case "full": return "the disk (or the database's page limit) is full";
-    case "corrupt": return `the file is damaged or not a realer-edge state file (${message})`;
-    case "io": return `the disk failed a read or write (${message})`;
-    case "readonly": return "the file or its folder is read-only";
-    case "cantopen": return "the file cannot be opened (missing folder or no permission)";
-    case "busy": return "another process holds the database";
-    default: return message;
+    case "full":
+      return "the disk (or the database's page limit) is full";
+    case "corrupt":
+      return `the file is damaged or not a realer-edge state file (${message})`;
+    case "io":
+      return `the disk failed a read or write (${message})`;
+    case "readonly":
+      return "the file or its folder is read-only";
+    case "cantopen":
+      return "the file cannot be opened (missing folder or no permission)";
+    case "busy":
+      return "another process holds the database";
+    default:
+      return message;
   }
 }

@@ -74,7 +74,11 @@ export type Durability =
 function storageError(path: string, action: string, error: unknown): StorageError {
   if (error instanceof StorageError) return error;
   const failure = classifySqliteError(error);
-  return new StorageError(failure, `Cannot ${action} state file ${path === "" ? "(in memory)" : path}: ${describeSqliteFailure(failure, error)}`, error);
+  return new StorageError(
+    failure,
+    `Cannot ${action} state file ${path === "" ? "(in memory)" : path}: ${describeSqliteFailure(failure, error)}`,
+    error,
+  );
 }
 
 /** Opens (creating if needed) the database at `path`, in WAL mode. Failures are StorageErrors. */
@@ -96,7 +100,15 @@ export async function openDatabase(path: string, durability: Durability = "power
     // and the device's rows are small, so smaller pages mean fewer bytes before each fsync.
     // The busy timeout first: switching to WAL needs a lock, and a process that has just let go
     // of the file (a restarted service, a tool that read it) must be waited for, not refused.
-    guard("open", () => db.exec(`PRAGMA busy_timeout = 5000; PRAGMA page_size = 1024; PRAGMA journal_mode = WAL; PRAGMA synchronous = ${durability === "power-cut" ? "FULL" : "NORMAL"};`));
+    guard(
+      "open",
+      () =>
+        db.exec(
+          `PRAGMA busy_timeout = 5000; PRAGMA page_size = 1024; PRAGMA journal_mode = WAL; PRAGMA synchronous = ${
+            durability === "power-cut" ? "FULL" : "NORMAL"
+          };`,
+        ),
+    );
   } catch (error) {
     db.close();
     throw error;
@@ -114,7 +126,9 @@ export async function openDatabase(path: string, durability: Durability = "power
   };
   let depth = 0;
   /** The turn's open group: its commit timer and who waits for it. */
-  let group: { readonly timer: ReturnType<typeof setTimeout>; readonly waiting: { resolve(): void; reject(error: unknown): void }[] } | undefined;
+  let group:
+    | { readonly timer: ReturnType<typeof setTimeout>; readonly waiting: { resolve(): void; reject(error: unknown): void }[] }
+    | undefined;
   let inGroup = false;
   /** Ends the turn's group without its writes: every caller waiting for it is told `error`. */
   const abortGroup = (error: unknown) => {
@@ -154,7 +168,8 @@ export async function openDatabase(path: string, durability: Durability = "power
       if (cached) return cached;
       const statement = guard("read", () => db.prepare(sql));
       const wrapped: Statement = {
-        run: (...params) => guard("write", () => Number((statement.run(...params) as { changes?: number | bigint } | undefined)?.changes ?? 0)),
+        run: (...params) =>
+          guard("write", () => Number((statement.run(...params) as { changes?: number | bigint } | undefined)?.changes ?? 0)),
         get: (...params) => guard("read", () => statement.get(...params) ?? undefined),
         all: (...params) => guard("read", () => statement.all(...params)),
       };

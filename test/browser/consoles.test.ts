@@ -12,11 +12,15 @@ import type { Emulator } from "../../src/emulator/emulator.ts";
 import { runtimeName } from "../../src/platform/index.ts";
 import { Secret } from "../../src/secret.ts";
 import { startCli } from "../helpers/cli.ts";
-import { browserUnavailable, chromiumArgs, CHROMIUM, screenshotPath, spkiPin } from "../helpers/browser.ts";
+import { browserUnavailable, CHROMIUM, chromiumArgs, screenshotPath, spkiPin } from "../helpers/browser.ts";
 import { RELAY_LINE, type RunningDevice, startDevice, startEmulator, waitFor } from "../helpers/harness.ts";
 
 const unavailable = browserUnavailable();
-const skip = runtimeName === "deno" ? "playwright drives Chromium from one runtime; bun test runs the browser suite" : unavailable ? `SKIPPED loudly: ${unavailable}` : false;
+const skip = runtimeName === "deno"
+  ? "playwright drives Chromium from one runtime; bun test runs the browser suite"
+  : unavailable
+  ? `SKIPPED loudly: ${unavailable}`
+  : false;
 if (unavailable) console.warn(`\n*** The browser tests are SKIPPED: ${unavailable} ***\n`);
 
 describe("consoles in Chromium (emulator + mosquitto + mock GPIO)", { skip }, () => {
@@ -64,29 +68,38 @@ describe("consoles in Chromium (emulator + mosquitto + mock GPIO)", { skip }, ()
     await devicePage.screenshot({ path: screenshotPath("device-console"), fullPage: true });
   });
 
-  it("sets the relay from the emulator console; the device console shows the line active and the ack accepted, live", { timeout: 60_000 }, async () => {
-    await emulatorPage.goto(`${emulator.url}/_emulator/console`);
-    await emulatorPage.locator("#live", { hasText: "live" }).waitFor({ timeout: 10_000 });
-    const key = (await dev.runtime.routeViews()).find((view) => view.type === "command")!.key;
-    await emulatorPage.locator(`form[data-desired="${relay}"] button[data-set="1.0"]`).click();
-    const row = relayRow(devicePage, key);
-    await row.locator('[data-cell="physical"] .level.active').waitFor({ timeout: 10_000 });
-    await row.locator('[data-cell="ack"] .badge.accepted').waitFor({ timeout: 10_000 });
-    assert.equal(await row.locator('[data-cell="desired"]').textContent(), "1.0");
-    assert.equal(dev.mock.getLevel(RELAY_LINE), 1);
-    await emulatorPage.locator(`tr[data-route="${relay}"] [data-cell="ack"] .badge.accepted`).waitFor({ timeout: 10_000 });
-    await devicePage.screenshot({ path: screenshotPath("device-console-relay-on"), fullPage: true });
-    await emulatorPage.screenshot({ path: screenshotPath("emulator-console"), fullPage: true });
-  });
+  it(
+    "sets the relay from the emulator console; the device console shows the line active and the ack accepted, live",
+    { timeout: 60_000 },
+    async () => {
+      await emulatorPage.goto(`${emulator.url}/_emulator/console`);
+      await emulatorPage.locator("#live", { hasText: "live" }).waitFor({ timeout: 10_000 });
+      const key = (await dev.runtime.routeViews()).find((view) => view.type === "command")!.key;
+      await emulatorPage.locator(`form[data-desired="${relay}"] button[data-set="1.0"]`).click();
+      const row = relayRow(devicePage, key);
+      await row.locator('[data-cell="physical"] .level.active').waitFor({ timeout: 10_000 });
+      await row.locator('[data-cell="ack"] .badge.accepted').waitFor({ timeout: 10_000 });
+      assert.equal(await row.locator('[data-cell="desired"]').textContent(), "1.0");
+      assert.equal(dev.mock.getLevel(RELAY_LINE), 1);
+      await emulatorPage.locator(`tr[data-route="${relay}"] [data-cell="ack"] .badge.accepted`).waitFor({ timeout: 10_000 });
+      await devicePage.screenshot({ path: screenshotPath("device-console-relay-on"), fullPage: true });
+      await emulatorPage.screenshot({ path: screenshotPath("emulator-console"), fullPage: true });
+    },
+  );
 
   it("turns the relay off with the device console's toggle; the emulator gets a local change", { timeout: 60_000 }, async () => {
     const key = (await dev.runtime.routeViews()).find((view) => view.type === "command")!.key;
     const before = emulator.state.feedOf(dev.device.device_id).length;
     await relayRow(devicePage, key).locator("button[data-toggle]", { hasText: "Turn off" }).click();
     await waitFor("the line to go inactive", () => dev.mock.getLevel(RELAY_LINE) === 0);
-    const local = await waitFor("the local change accepted by the emulator", () =>
-      emulator.state.feedOf(dev.device.device_id).slice(before).find((entry) =>
-        entry.sourceId === relay && entry.status === "accepted" && (entry.payload as { desired_id?: string }).desired_id === undefined && (entry.payload as { value: string }).value === "0.0"));
+    const local = await waitFor(
+      "the local change accepted by the emulator",
+      () =>
+        emulator.state.feedOf(dev.device.device_id).slice(before).find((entry) =>
+          entry.sourceId === relay && entry.status === "accepted" && (entry.payload as { desired_id?: string }).desired_id === undefined &&
+          (entry.payload as { value: string }).value === "0.0"
+        ),
+    );
     assert.ok(local);
     await emulatorPage.locator("#feed li", { hasText: `${relay} = 0.0 (no desired_id)` }).first().waitFor({ timeout: 10_000 });
     await relayRow(devicePage, key).locator('[data-cell="physical"] .level:not(.active)').waitFor({ timeout: 10_000 });
@@ -141,7 +154,14 @@ describe("consoles in Chromium (emulator + mosquitto + mock GPIO)", { skip }, ()
   });
 
   it("asks for the access token on the page when one is configured, once", { timeout: 60_000 }, async () => {
-    const guarded = startDeviceConsole({ runtime: dev.runtime, deviceId: dev.device.device_id, host: "127.0.0.1", port: 0, token: new Secret("open-sesame-42"), clock: systemClock });
+    const guarded = startDeviceConsole({
+      runtime: dev.runtime,
+      deviceId: dev.device.device_id,
+      host: "127.0.0.1",
+      port: 0,
+      token: new Secret("open-sesame-42"),
+      clock: systemClock,
+    });
     try {
       const page = await browser.newPage({ viewport: { width: 420, height: 800 } });
       await page.goto(guarded.url);
@@ -166,31 +186,42 @@ describe("consoles in Chromium (emulator + mosquitto + mock GPIO)", { skip }, ()
     }
   });
 
-  it("says on the page what keeps the device from its cloud, live, and clears it once the secret is fixed", { timeout: 60_000 }, async () => {
-    const device = emulator.provision([{ source_type: "command", kind: "relay", pin_port: "6" }]);
-    let secret = "not-the-secret";
-    let troubled: RunningConsole | undefined;
-    const refused = await startDevice(emulator, {
-      device,
-      background: true,
-      clientSecret: () => new Secret(secret),
-      beforeStart: (runtime) => {
-        troubled = startDeviceConsole({ runtime, deviceId: device.device_id, host: "127.0.0.1", port: 0, token: undefined, clock: systemClock });
-      },
-    });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
-      await page.goto(troubled!.url);
-      const banner = page.locator("#trouble");
-      await banner.filter({ hasText: "the OAuth client was refused" }).waitFor({ timeout: 20_000 });
-      assert.ok(!(await page.content()).includes("not-the-secret"), "the page never shows a secret");
-      await page.screenshot({ path: screenshotPath("device-console-trouble"), fullPage: true });
-      secret = device.client_secret;
-      await waitFor("the device to come online", () => refused.seen.online.length > 0, 30_000);
-      await banner.waitFor({ state: "hidden", timeout: 10_000 });
-    } finally {
-      await troubled?.stop();
-      await refused.stop();
-    }
-  });
+  it(
+    "says on the page what keeps the device from its cloud, live, and clears it once the secret is fixed",
+    { timeout: 60_000 },
+    async () => {
+      const device = emulator.provision([{ source_type: "command", kind: "relay", pin_port: "6" }]);
+      let secret = "not-the-secret";
+      let troubled: RunningConsole | undefined;
+      const refused = await startDevice(emulator, {
+        device,
+        background: true,
+        clientSecret: () => new Secret(secret),
+        beforeStart: (runtime) => {
+          troubled = startDeviceConsole({
+            runtime,
+            deviceId: device.device_id,
+            host: "127.0.0.1",
+            port: 0,
+            token: undefined,
+            clock: systemClock,
+          });
+        },
+      });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+        await page.goto(troubled!.url);
+        const banner = page.locator("#trouble");
+        await banner.filter({ hasText: "the OAuth client was refused" }).waitFor({ timeout: 20_000 });
+        assert.ok(!(await page.content()).includes("not-the-secret"), "the page never shows a secret");
+        await page.screenshot({ path: screenshotPath("device-console-trouble"), fullPage: true });
+        secret = device.client_secret;
+        await waitFor("the device to come online", () => refused.seen.online.length > 0, 30_000);
+        await banner.waitFor({ state: "hidden", timeout: 10_000 });
+      } finally {
+        await troubled?.stop();
+        await refused.stop();
+      }
+    },
+  );
 });

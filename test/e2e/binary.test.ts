@@ -42,12 +42,20 @@ describe("compiled binaries", { skip: once }, () => {
     console.log(`x64 binary: start to connected ${result.startToConnectedMs} ms`);
   });
 
-  it("serves as the device under test of a HIL run: the x64 binary natively, the arm64 one under qemu-user", { timeout: 400_000, skip: arm64Missing }, async () => {
+  it("serves as the device under test of a HIL run: the x64 binary natively, the arm64 one under qemu-user", {
+    timeout: 400_000,
+    skip: arm64Missing,
+  }, async () => {
     const [x64, arm64] = built();
     const scenario = new URL("../../examples/hil/relay-follows-cloud.json", import.meta.url).pathname;
     for (const binary of [x64!, arm64!]) {
       const lines: string[] = [];
-      const code = await hilCommand({ args: ["run", scenario], binary, stateDir: join(dir.path, "hil"), print: (line) => lines.push(line) });
+      const code = await hilCommand({
+        args: ["run", scenario],
+        binary,
+        stateDir: join(dir.path, "hil"),
+        print: (line) => lines.push(line),
+      });
       console.log(`hil --binary ${binary.split("/").at(-1)}: ${lines.at(-1)}`);
       assert.equal(code, 0, lines.join("\n"));
     }

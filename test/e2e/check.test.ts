@@ -52,7 +52,12 @@ describe("realer-edge check", () => {
     const result = await check("failsafe.json", config, [], device.client_secret);
     assert.equal(result.code, 1, result.stdout + result.stderr);
     const lines = result.stdout.split("\n");
-    assert.ok(lines.includes("fail-safe: pin_port 6 (gpiochip0:6) goes to 0 after 900 s without a working link, and at once on 4002 (subscription inactive)"), result.stdout);
+    assert.ok(
+      lines.includes(
+        "fail-safe: pin_port 6 (gpiochip0:6) goes to 0 after 900 s without a working link, and at once on 4002 (subscription inactive)",
+      ),
+      result.stdout,
+    );
     assert.ok(lines.includes("fail-safe: pin_port 5 (gpiochip0:5) goes to 1 after 60 s without a working link"), result.stdout);
     assert.ok(lines.includes("problem: config entry pin_port 5 has a fail-safe, but the catalog makes it a sensor route"), result.stdout);
   });

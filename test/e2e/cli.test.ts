@@ -29,21 +29,32 @@ describe("realer-edge CLI", () => {
     return path;
   };
 
-  it("keeps running on a wrong client secret, naming the refused call in one line, and stops cleanly on SIGTERM", { timeout: 30_000 }, async () => {
-    const device = emulator.provision(DEMO_ROUTES);
-    const path = writeConfig("wrong-secret.json", deviceConfig(emulator, device, join(dir.path, "state-wrong")));
-    const cli = startCli(["run", "--config", path], { REALER_CLIENT_SECRET: "not-the-secret" });
-    const refused = await waitFor("the refusal to be logged", () => cli.output().stdout.split("\n").find((line) => line.includes("auth.refused")), 15_000);
-    assert.match(refused, /POST https:\/\/127\.0\.0\.1:\d+\/oauth\/token failed with HTTP 401 .*invalid_client/);
-    assert.match(refused, /the OAuth client was refused: check client_id and the client secret/);
-    const early = await Promise.race([cli.exited.then(() => "exited"), new Promise((resolve) => setTimeout(() => resolve("running"), 1000))]);
-    assert.equal(early, "running", "a field device does not give up on what the cloud answers");
-    cli.kill("SIGTERM");
-    assert.equal(await cli.exited, 0);
-    const { stdout, stderr } = cli.output();
-    assert.doesNotMatch(stdout + stderr, /\n\s+at /, "no stack trace");
-    assert.ok(!(stderr + stdout).includes("not-the-secret"));
-  });
+  it(
+    "keeps running on a wrong client secret, naming the refused call in one line, and stops cleanly on SIGTERM",
+    { timeout: 30_000 },
+    async () => {
+      const device = emulator.provision(DEMO_ROUTES);
+      const path = writeConfig("wrong-secret.json", deviceConfig(emulator, device, join(dir.path, "state-wrong")));
+      const cli = startCli(["run", "--config", path], { REALER_CLIENT_SECRET: "not-the-secret" });
+      const refused = await waitFor(
+        "the refusal to be logged",
+        () => cli.output().stdout.split("\n").find((line) => line.includes("auth.refused")),
+        15_000,
+      );
+      assert.match(refused, /POST https:\/\/127\.0\.0\.1:\d+\/oauth\/token failed with HTTP 401 .*invalid_client/);
+      assert.match(refused, /the OAuth client was refused: check client_id and the client secret/);
+      const early = await Promise.race([
+        cli.exited.then(() => "exited"),
+        new Promise((resolve) => setTimeout(() => resolve("running"), 1000)),
+      ]);
+      assert.equal(early, "running", "a field device does not give up on what the cloud answers");
+      cli.kill("SIGTERM");
+      assert.equal(await cli.exited, 0);
+      const { stdout, stderr } = cli.output();
+      assert.doesNotMatch(stdout + stderr, /\n\s+at /, "no stack trace");
+      assert.ok(!(stderr + stdout).includes("not-the-secret"));
+    },
+  );
 
   it("exits 2 with one line naming the file and the field of a bad config", async () => {
     const device = emulator.provision(DEMO_ROUTES);
@@ -103,9 +114,14 @@ describe("realer-edge CLI", () => {
   it("refuses a console on a non-loopback address without a token, in one line", async () => {
     const device = emulator.provision(DEMO_ROUTES);
     const open = { ...deviceConfig(emulator, device, join(dir.path, "state-open")), console: { enabled: true, host: "0.0.0.0", port: 0 } };
-    const result = await runCli(["run", "--config", writeConfig("open-console.json", open)], { REALER_CLIENT_SECRET: device.client_secret });
+    const result = await runCli(["run", "--config", writeConfig("open-console.json", open)], {
+      REALER_CLIENT_SECRET: device.client_secret,
+    });
     assert.equal(result.code, 2);
-    assert.match(result.stderr.trim(), /^realer-edge: Cannot load config \S+open-console\.json: console: a console on a non-loopback host needs a token/);
+    assert.match(
+      result.stderr.trim(),
+      /^realer-edge: Cannot load config \S+open-console\.json: console: a console on a non-loopback host needs a token/,
+    );
     assert.equal(result.stderr.trim().split("\n").length, 1);
   });
 
@@ -113,7 +129,11 @@ describe("realer-edge CLI", () => {
     const device = emulator.provision(DEMO_ROUTES);
     const secretFile = join(dir.path, "client-secret");
     writeFileSync(secretFile, `${device.client_secret}\n`, { mode: 0o600 });
-    const config = { ...deviceConfig(emulator, device, join(dir.path, "state-ok")), client_secret: { file: secretFile }, console: { enabled: true, host: "127.0.0.1", port: 0 } };
+    const config = {
+      ...deviceConfig(emulator, device, join(dir.path, "state-ok")),
+      client_secret: { file: secretFile },
+      console: { enabled: true, host: "127.0.0.1", port: 0 },
+    };
     const path = writeConfig("good.json", config);
     const cli = startCli(["run", "--config", path, "--log-level", "debug"]);
     const served: string[] = [];
@@ -121,7 +141,11 @@ describe("realer-edge CLI", () => {
       await waitFor("the start-up reading to be acked", () => cli.output().stdout.includes("ack.received"), 20_000);
       const relay = device.routes.find((route) => route.source_type === "command")!;
       const desired = await emulator.setDesired(device.device_id, relay.source_id, "1.0");
-      await waitFor("the relay report to be acked", () => cli.output().stdout.includes(`desired_id=${desired.desiredId}`) && cli.output().stdout.includes("status=accepted"), 10_000);
+      await waitFor(
+        "the relay report to be acked",
+        () => cli.output().stdout.includes(`desired_id=${desired.desiredId}`) && cli.output().stdout.includes("status=accepted"),
+        10_000,
+      );
       const url = /console\.ready url=(\S+)/.exec(cli.output().stdout)?.[1];
       assert.ok(url, "the console's address is logged");
       for (const page of ["", "api/status", "api/routes", "api/events", "metrics"]) {
@@ -130,7 +154,10 @@ describe("realer-edge CLI", () => {
         served.push(await answer.text());
       }
       const routes = JSON.parse(served[2]!) as { routes: { type: string; physical: string; ack?: { status: string } }[] };
-      assert.deepEqual(routes.routes.filter((route) => route.type === "command").map((route) => [route.physical, route.ack?.status]), [["1.0", "accepted"]]);
+      assert.deepEqual(routes.routes.filter((route) => route.type === "command").map((route) => [route.physical, route.ack?.status]), [[
+        "1.0",
+        "accepted",
+      ]]);
     } finally {
       cli.kill("SIGTERM");
     }

@@ -95,7 +95,10 @@ describe("crash recovery (SIGKILL, real broker)", () => {
         const took = Date.now() - sent;
         slowest = Math.max(slowest, took);
         if (cli.output().stdout.includes("runtime.exit_forced")) forced++;
-        assert.ok(took < 10_000, `and within its 10 s bound (took ${took} ms); the device's last lines:\n${cli.output().stdout.split("\n").slice(-12).join("\n")}`);
+        assert.ok(
+          took < 10_000,
+          `and within its 10 s bound (took ${took} ms); the device's last lines:\n${cli.output().stdout.split("\n").slice(-12).join("\n")}`,
+        );
       }
     }
     const last = startCli(["run", "--config", configPath], env);
@@ -104,9 +107,17 @@ describe("crash recovery (SIGKILL, real broker)", () => {
       driving = false;
       await drive;
       const accepted = () => emulator.state.feedOf(device.device_id).filter((entry) => entry.status === "accepted");
-      const readings = () => accepted().filter((entry) => entry.sourceId === sensor.source_id).map((entry) => entry.payload as { message_id: string; value: string; value_received_at: string });
-      const edgeSeen = (edge: Edge) => readings().some((r) => r.value === (edge.level === 1 ? "1.0" : "0.0") && Date.parse(r.value_received_at) >= edge.from - 5 && Date.parse(r.value_received_at) <= edge.to + 5);
-      const reportsOf = (desiredId: string) => accepted().filter((entry) => (entry.payload as { desired_id?: string }).desired_id === desiredId);
+      const readings = () =>
+        accepted().filter((entry) => entry.sourceId === sensor.source_id).map((entry) =>
+          entry.payload as { message_id: string; value: string; value_received_at: string }
+        );
+      const edgeSeen = (edge: Edge) =>
+        readings().some((r) =>
+          r.value === (edge.level === 1 ? "1.0" : "0.0") && Date.parse(r.value_received_at) >= edge.from - 5 &&
+          Date.parse(r.value_received_at) <= edge.to + 5
+        );
+      const reportsOf = (desiredId: string) =>
+        accepted().filter((entry) => (entry.payload as { desired_id?: string }).desired_id === desiredId);
       // A desired state is answered, or superseded: a newer one on its route was answered (the
       // spec lets a newer request replace an older open one; one set before the device's first
       // session reaches it only through the HTTPS list, which holds the newest per command).
@@ -119,26 +130,47 @@ describe("crash recovery (SIGKILL, real broker)", () => {
         Date.parse(emulator.state.desired.get(desiredId)!.requestedAt) < firstSession() &&
         desiredIds.some((other) => sequenceOf(other) > sequenceOf(desiredId) && reportsOf(other).length > 0);
       try {
-        await waitFor("every recorded edge to be accepted and every desired state answered or superseded", () =>
-          edges.every(edgeSeen) && desiredIds.every((desiredId) => reportsOf(desiredId).length > 0 || superseded(desiredId)) &&
-          reportsOf(desiredIds.at(-1)!).length > 0, 60_000);
+        await waitFor(
+          "every recorded edge to be accepted and every desired state answered or superseded",
+          () =>
+            edges.every(edgeSeen) && desiredIds.every((desiredId) => reportsOf(desiredId).length > 0 || superseded(desiredId)) &&
+            reportsOf(desiredIds.at(-1)!).length > 0,
+          60_000,
+        );
       } catch (error) {
         const lostEdges = edges.filter((edge) => !edgeSeen(edge));
         const unanswered = desiredIds.filter((desiredId) => reportsOf(desiredId).length === 0 && !superseded(desiredId));
         if (process.env.REALER_DEBUG_CRASH) {
           const all = emulator.state.feedOf(device.device_id).map((entry) => ({ status: entry.status, ...(entry.payload as object) }));
           for (const edge of lostEdges.slice(0, 3)) {
-            console.log("lost", JSON.stringify(edge), JSON.stringify(all.filter((p) => { const t = Date.parse((p as { value_received_at?: string }).value_received_at ?? ""); return t >= edge.from - 2000 && t <= edge.to + 2000; })));
+            console.log(
+              "lost",
+              JSON.stringify(edge),
+              JSON.stringify(all.filter((p) => {
+                const t = Date.parse((p as { value_received_at?: string }).value_received_at ?? "");
+                return t >= edge.from - 2000 && t <= edge.to + 2000;
+              })),
+            );
           }
         }
-        throw new Error(`${(error as Error).message}: ${lostEdges.length} edges lost ${JSON.stringify(lostEdges.slice(0, 3))}, ${unanswered.length} desired unanswered ${unanswered.join(" ")}`);
+        throw new Error(
+          `${(error as Error).message}: ${lostEdges.length} edges lost ${
+            JSON.stringify(lostEdges.slice(0, 3))
+          }, ${unanswered.length} desired unanswered ${unanswered.join(" ")}`,
+        );
       }
       const ids = readings().map((r) => r.message_id);
       assert.equal(new Set(ids).size, ids.length, "each reading accepted once");
       const answeredTwice = desiredIds.filter((desiredId) => reportsOf(desiredId).length > 1);
       assert.deepEqual(answeredTwice, [], "no desired_id answered twice");
       const replaced = desiredIds.filter((desiredId) => reportsOf(desiredId).length === 0).length;
-      console.log(`${signal === "SIGKILL" ? "crash recovery" : "graceful stops"}: ${kills} ${signal}s, ${edges.length} input edges, ${desiredIds.length} desired states (${replaced} superseded before delivery), lost 0, answered twice 0${signal === "SIGTERM" ? `, slowest stop ${slowest} ms, forced exits ${forced}` : ""}`);
+      console.log(
+        `${
+          signal === "SIGKILL" ? "crash recovery" : "graceful stops"
+        }: ${kills} ${signal}s, ${edges.length} input edges, ${desiredIds.length} desired states (${replaced} superseded before delivery), lost 0, answered twice 0${
+          signal === "SIGTERM" ? `, slowest stop ${slowest} ms, forced exits ${forced}` : ""
+        }`,
+      );
     } finally {
       driving = false;
       last.kill("SIGTERM");
@@ -146,7 +178,11 @@ describe("crash recovery (SIGKILL, real broker)", () => {
     }
   };
 
-  it(`loses nothing and answers nothing twice across ${KILLS} SIGKILLs`, { timeout: 60_000 + KILLS * 10_000 }, () => stopAndRestart("SIGKILL", KILLS));
+  it(
+    `loses nothing and answers nothing twice across ${KILLS} SIGKILLs`,
+    { timeout: 60_000 + KILLS * 10_000 },
+    () => stopAndRestart("SIGKILL", KILLS),
+  );
 
   it("loses nothing across SIGTERMs during a stream, each a clean exit 0", { timeout: 120_000 }, () => stopAndRestart("SIGTERM", 5));
 });

@@ -24,7 +24,10 @@ describe("device loop (emulator + mosquitto + mock GPIO)", () => {
   });
 
   const ackFor = (desiredId: string) =>
-    waitFor(`the ack of the report for ${desiredId}`, () => emulator.state.acksOf(dev.device.device_id).find((ack) => ack.desired_id === desiredId));
+    waitFor(
+      `the ack of the report for ${desiredId}`,
+      () => emulator.state.acksOf(dev.device.device_id).find((ack) => ack.desired_id === desiredId),
+    );
 
   it("sets the relay line active and gets the report for the desired_id accepted", async () => {
     assert.equal(dev.mock.getLevel(RELAY_LINE), 0);
@@ -32,13 +35,18 @@ describe("device loop (emulator + mosquitto + mock GPIO)", () => {
     const ack = await ackFor(desired.desiredId);
     assert.equal(ack.status, "accepted");
     assert.equal(dev.mock.getLevel(RELAY_LINE), 1);
-    const report = emulator.state.feedOf(dev.device.device_id).find((entry) => (entry.payload as { desired_id?: string }).desired_id === desired.desiredId);
+    const report = emulator.state.feedOf(dev.device.device_id).find((entry) =>
+      (entry.payload as { desired_id?: string }).desired_id === desired.desiredId
+    );
     assert.deepEqual(
       { value: (report?.payload as { value: string }).value, status: (report?.payload as { report_status?: string }).report_status },
       { value: "1.0", status: undefined },
       "an applied report carries the observed value and omits report_status",
     );
-    await waitFor("the device to see the ack", () => dev.seen.settled.some((s) => s.payload?.desired_id === desired.desiredId && s.status === "accepted"));
+    await waitFor(
+      "the device to see the ack",
+      () => dev.seen.settled.some((s) => s.payload?.desired_id === desired.desiredId && s.status === "accepted"),
+    );
     // The read of open desired states after connect may list this one while its report is in
     // flight: a duplicate delivery, whose report goes once more (answered `replayed`). Nothing stays.
     await waitFor("the outbox to empty", () => dev.runtime.outboxDepth === 0);
@@ -47,8 +55,11 @@ describe("device loop (emulator + mosquitto + mock GPIO)", () => {
   it("reports a sensor change with the time it was observed, and the reading is accepted", async () => {
     const before = Date.now();
     dev.mock.setPull(SWITCH_LINE, 1);
-    const entry = await waitFor("the reading at the emulator", () =>
-      emulator.state.feedOf(dev.device.device_id).find((e) => e.sourceId !== relay && (e.payload as { value?: string }).value === "1.0"));
+    const entry = await waitFor(
+      "the reading at the emulator",
+      () =>
+        emulator.state.feedOf(dev.device.device_id).find((e) => e.sourceId !== relay && (e.payload as { value?: string }).value === "1.0"),
+    );
     assert.equal(entry.status, "accepted");
     const observed = Date.parse((entry.payload as { value_received_at: string }).value_received_at);
     assert.ok(observed >= before - 5 && observed <= Date.now(), "value_received_at is the moment of observation");
@@ -61,8 +72,10 @@ describe("device loop (emulator + mosquitto + mock GPIO)", () => {
     assert.equal(dev.mock.getLevel(RELAY_LINE), 0);
     const applied = dev.seen.desired.filter((o) => o.desiredId === desired.desiredId && o.status === "applied").length;
     await emulator.redeliver(desired.desiredId);
-    const replay = await waitFor("the replayed ack", () =>
-      emulator.state.acksOf(dev.device.device_id).find((ack) => ack.desired_id === desired.desiredId && ack.status === "replayed"));
+    const replay = await waitFor(
+      "the replayed ack",
+      () => emulator.state.acksOf(dev.device.device_id).find((ack) => ack.desired_id === desired.desiredId && ack.status === "replayed"),
+    );
     assert.equal(replay.status, "replayed");
     assert.equal(dev.seen.desired.filter((o) => o.desiredId === desired.desiredId && o.status === "applied").length, applied);
     assert.equal(dev.seen.desired.filter((o) => o.desiredId === desired.desiredId && o.status === "duplicate").length, 1);
@@ -92,7 +105,10 @@ describe("device loop (emulator + mosquitto + mock GPIO)", () => {
     const outOfRange = await emulator.setDesired(dev.device.device_id, relay, "0.5");
     await ackFor(outOfRange.desiredId);
     assert.deepEqual(
-      { status: emulator.state.desired.get(outOfRange.desiredId)!.answer?.reportStatus, value: emulator.state.desired.get(outOfRange.desiredId)!.answer?.value },
+      {
+        status: emulator.state.desired.get(outOfRange.desiredId)!.answer?.reportStatus,
+        value: emulator.state.desired.get(outOfRange.desiredId)!.answer?.value,
+      },
       { status: "rejected", value: "1.0" },
     );
     const notANumber = await emulator.setDesired(dev.device.device_id, relay, "on");
@@ -114,8 +130,11 @@ describe("device loop (emulator + mosquitto + mock GPIO)", () => {
     const sampled = await startDevice(emulator, { sampleIntervalS: 1 });
     try {
       const sensorTopic = sampled.device.routes.find((route) => route.source_type === "sensor")!.feed_data_topic;
-      await waitFor("a start-up reading and two samples, all accepted", () =>
-        sampled.seen.settled.filter((s) => s.topic === sensorTopic && s.status === "accepted").length >= 3, 5_000);
+      await waitFor(
+        "a start-up reading and two samples, all accepted",
+        () => sampled.seen.settled.filter((s) => s.topic === sensorTopic && s.status === "accepted").length >= 3,
+        5_000,
+      );
       const ids = sampled.seen.reading.map((reading) => reading.messageId);
       assert.equal(new Set(ids).size, ids.length, "each sample is a new event with its own message_id");
     } finally {
@@ -123,4 +142,3 @@ describe("device loop (emulator + mosquitto + mock GPIO)", () => {
     }
   });
 });
-

@@ -25,7 +25,14 @@ interface RawDevice {
 async function connectRaw(emulator: Emulator, scopes?: readonly string[]): Promise<RawDevice> {
   const device = emulator.provision(DEMO_ROUTES);
   const api = new ApiClient(emulator.url, createFetch(emulator.caPem));
-  const tokens = new TokenSource({ api, clientId: device.client_id, clientSecret: new Secret(device.client_secret), scopes: DEVICE_SCOPES, clock: systemClock, logger: silentLogger });
+  const tokens = new TokenSource({
+    api,
+    clientId: device.client_id,
+    clientSecret: new Secret(device.client_secret),
+    scopes: DEVICE_SCOPES,
+    clock: systemClock,
+    logger: silentLogger,
+  });
   const catalog = await fetchCatalog(api, await tokens.get(), device.device_id);
   const asked = scopes === undefined ? catalog : {
     ...catalog,
@@ -73,7 +80,10 @@ describe("emulator contract (real mosquitto)", () => {
     await raw.session.publish(sensorTopic, JSON.stringify(reading));
     assert.equal((await ackOf(reading.message_id, 1)).status, "accepted");
     // Same meaning with the keys in another order is the same payload.
-    await raw.session.publish(sensorTopic, JSON.stringify({ value_received_at: reading.value_received_at, value: "21.5", message_id: reading.message_id }));
+    await raw.session.publish(
+      sensorTopic,
+      JSON.stringify({ value_received_at: reading.value_received_at, value: "21.5", message_id: reading.message_id }),
+    );
     assert.equal((await ackOf(reading.message_id, 2)).status, "replayed");
     await raw.session.publish(sensorTopic, JSON.stringify({ ...reading, value: "22.0" }));
     const conflict = await ackOf(reading.message_id, 3);
@@ -85,11 +95,20 @@ describe("emulator contract (real mosquitto)", () => {
     await raw.session.publish(sensorTopic, JSON.stringify({ message_id: "bad-time", value: "1.0", value_received_at: "yesterday" }));
     const badTime = await ackOf("bad-time");
     assert.deepEqual([badTime.status, (badTime.error as { type: string }).type], ["rejected", "invalid_payload"]);
-    await raw.session.publish(sensorTopic, JSON.stringify({ message_id: "bad-time", value: "1.0", value_received_at: "2026-04-29T10:00:01Z" }));
+    await raw.session.publish(
+      sensorTopic,
+      JSON.stringify({ message_id: "bad-time", value: "1.0", value_received_at: "2026-04-29T10:00:01Z" }),
+    );
     assert.equal((await ackOf("bad-time", 2)).status, "accepted", "a rejected message was not stored under its id");
-    await raw.session.publish(sensorTopic, JSON.stringify({ message_id: "orphan", value: "1.0", value_received_at: "2026-04-29T10:00:01Z", desired_id: "des_unknown" }));
+    await raw.session.publish(
+      sensorTopic,
+      JSON.stringify({ message_id: "orphan", value: "1.0", value_received_at: "2026-04-29T10:00:01Z", desired_id: "des_unknown" }),
+    );
     assert.equal(((await ackOf("orphan")).error as { type: string }).type, "unknown_desired_id");
-    await raw.session.publish(sensorTopic, JSON.stringify({ message_id: "big", value: "1".repeat(5000), value_received_at: "2026-04-29T10:00:01Z" }));
+    await raw.session.publish(
+      sensorTopic,
+      JSON.stringify({ message_id: "big", value: "1".repeat(5000), value_received_at: "2026-04-29T10:00:01Z" }),
+    );
     assert.equal(((await ackOf("big")).error as { type: string }).type, "payload_too_large");
     await raw.session.publish(sensorTopic, "{not json");
     await waitFor("the ack of a non-JSON publish", () => raw.acks.find((ack) => ack.message_id === null && ack.status === "rejected"));
@@ -106,7 +125,11 @@ describe("emulator contract (real mosquitto)", () => {
   });
 
   it("refuses subscriptions outside the credential's topics with SUBACK 0x87", async () => {
-    const results = await raw.session.subscribe(["realer/#", "realer/iot/v1/devices/+/feed-data/acks", raw.catalog.mqtt_routes[0]!.mqtt.feed_data_topic]);
+    const results = await raw.session.subscribe([
+      "realer/#",
+      "realer/iot/v1/devices/+/feed-data/acks",
+      raw.catalog.mqtt_routes[0]!.mqtt.feed_data_topic,
+    ]);
     assert.deepEqual(results.map((result) => result.reasonCode), [0x87, 0x87, 0x87]);
   });
 

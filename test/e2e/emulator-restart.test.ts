@@ -29,8 +29,14 @@ describe("emulator restart", () => {
       emulator = new Emulator({ stateDir: dir.path, logger: testLogger("emulator") });
       await emulator.start();
       assert.equal(emulator.url, url, "the same HTTPS URL");
-      await waitFor("the reading made while the emulator was down to be accepted", () =>
-        emulator.state.feedOf(device.device_id).find((e) => (e.payload as { message_id?: string }).message_id === offlineReading && e.status === "accepted"), 20_000);
+      await waitFor(
+        "the reading made while the emulator was down to be accepted",
+        () =>
+          emulator.state.feedOf(device.device_id).find((e) =>
+            (e.payload as { message_id?: string }).message_id === offlineReading && e.status === "accepted"
+          ),
+        20_000,
+      );
 
       // The device sends the very first message again, as after a lost ack; the outbox sends it
       // with its next pump, which the report below triggers.
@@ -42,8 +48,14 @@ describe("emulator restart", () => {
       await waitFor("the desired state after the restart", () => emulator.state.desired.get(after.desiredId)?.answer, 10_000);
       assert.equal(emulator.state.desired.get(after.desiredId)?.answer?.reportStatus, "applied");
       assert.equal(dev.mock.getLevel(RELAY_LINE), 1);
-      const replay = await waitFor("the replayed ack", () =>
-        emulator.state.acksOf(device.device_id).find((ack) => ack.message_id === (first.payload as { message_id: string }).message_id && ack.status === "replayed"), 10_000);
+      const replay = await waitFor(
+        "the replayed ack",
+        () =>
+          emulator.state.acksOf(device.device_id).find((ack) =>
+            ack.message_id === (first.payload as { message_id: string }).message_id && ack.status === "replayed"
+          ),
+        10_000,
+      );
       assert.equal(replay.status, "replayed");
     } finally {
       await dev.stop();

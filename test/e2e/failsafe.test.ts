@@ -18,10 +18,27 @@ describe("fail-safes (emulator + mosquitto + mock GPIO)", () => {
     await stop?.();
   });
 
-  const withRelay = async (failsafe: { value: 0 | 1; after_s: number; on_subscription_inactive?: boolean }, body: (dev: RunningDevice, relay: string) => Promise<void>, before?: (deviceId: number) => void) => {
-    const device = emulator.provision([{ source_type: "command", kind: "relay", pin_port: "6" }, { source_type: "sensor", kind: "switch", pin_port: "5" }]);
+  const withRelay = async (
+    failsafe: { value: 0 | 1; after_s: number; on_subscription_inactive?: boolean },
+    body: (dev: RunningDevice, relay: string) => Promise<void>,
+    before?: (deviceId: number) => void,
+  ) => {
+    const device = emulator.provision([{ source_type: "command", kind: "relay", pin_port: "6" }, {
+      source_type: "sensor",
+      kind: "switch",
+      pin_port: "5",
+    }]);
     before?.(device.device_id);
-    const dev = await startDevice(emulator, { device, routes: (routes) => routes.map((route) => (route.pin_port === "6" ? { ...route, direction: "output" as const, failsafe: { on_subscription_inactive: true, ...failsafe } } : route)) });
+    const dev = await startDevice(emulator, {
+      device,
+      routes: (routes) =>
+        routes.map((
+          route,
+        ) => (route.pin_port === "6"
+          ? { ...route, direction: "output" as const, failsafe: { on_subscription_inactive: true, ...failsafe } }
+          : route)
+        ),
+    });
     try {
       await waitFor("online", () => dev.seen.online.length > 0 || dev.runtime.transport === "https");
       const relay = device.routes.find((route) => route.source_type === "command")!.source_id;
@@ -36,28 +53,40 @@ describe("fail-safes (emulator + mosquitto + mock GPIO)", () => {
     }
   };
 
-  it("sets the relay safe after after_s with the broker down, not before, reports it when the link returns, and lets a later desired state win", { timeout: 60_000 }, async () => {
-    await withRelay({ value: 0, after_s: 2 }, async (dev, relay) => {
-      await emulator.controlBroker("stop");
-      await waitFor("offline", () => dev.seen.offline.length > 0);
-      const downAt = Date.now();
-      await sleep(1200);
-      assert.equal(dev.mock.getLevel(RELAY_LINE), 1, "still on before after_s");
-      assert.equal(dev.runtime.status().failsafes[0]?.state, "armed");
-      await waitFor("the fail-safe", () => dev.mock.getLevel(RELAY_LINE) === 0, 5000);
-      const firedAfter = Date.now() - downAt;
-      assert.ok(firedAfter >= 1900, `fired ${firedAfter} ms after the link went down`);
-      assert.equal(dev.runtime.status().failsafes[0]?.state, "fired");
-      assert.ok(dev.log.some((line) => line.includes("failsafe.fired")), "logged");
-      await emulator.controlBroker("start");
-      const report = await waitFor("the safe value reported", () => emulator.state.feedOf(dev.device.device_id).find((entry) => entry.sourceId === relay && (entry.payload as { value?: string; desired_id?: string }).value === "0.0" && !(entry.payload as { desired_id?: string }).desired_id), 20_000);
-      assert.equal(report.status, "accepted");
-      assert.equal(dev.runtime.status().failsafes[0]?.state, "idle", "disarmed once the link works");
-      const again = await emulator.setDesired(dev.device.device_id, relay, "1.0");
-      await waitFor("the later desired state applied", () => emulator.state.desired.get(again.desiredId)?.answer);
-      assert.equal(dev.mock.getLevel(RELAY_LINE), 1, "a desired state after the fail-safe wins");
-    });
-  });
+  it(
+    "sets the relay safe after after_s with the broker down, not before, reports it when the link returns, and lets a later desired state win",
+    { timeout: 60_000 },
+    async () => {
+      await withRelay({ value: 0, after_s: 2 }, async (dev, relay) => {
+        await emulator.controlBroker("stop");
+        await waitFor("offline", () => dev.seen.offline.length > 0);
+        const downAt = Date.now();
+        await sleep(1200);
+        assert.equal(dev.mock.getLevel(RELAY_LINE), 1, "still on before after_s");
+        assert.equal(dev.runtime.status().failsafes[0]?.state, "armed");
+        await waitFor("the fail-safe", () => dev.mock.getLevel(RELAY_LINE) === 0, 5000);
+        const firedAfter = Date.now() - downAt;
+        assert.ok(firedAfter >= 1900, `fired ${firedAfter} ms after the link went down`);
+        assert.equal(dev.runtime.status().failsafes[0]?.state, "fired");
+        assert.ok(dev.log.some((line) => line.includes("failsafe.fired")), "logged");
+        await emulator.controlBroker("start");
+        const report = await waitFor(
+          "the safe value reported",
+          () =>
+            emulator.state.feedOf(dev.device.device_id).find((entry) =>
+              entry.sourceId === relay && (entry.payload as { value?: string; desired_id?: string }).value === "0.0" &&
+              !(entry.payload as { desired_id?: string }).desired_id
+            ),
+          20_000,
+        );
+        assert.equal(report.status, "accepted");
+        assert.equal(dev.runtime.status().failsafes[0]?.state, "idle", "disarmed once the link works");
+        const again = await emulator.setDesired(dev.device.device_id, relay, "1.0");
+        await waitFor("the later desired state applied", () => emulator.state.desired.get(again.desiredId)?.answer);
+        assert.equal(dev.mock.getLevel(RELAY_LINE), 1, "a desired state after the fail-safe wins");
+      });
+    },
+  );
 
   it("goes safe at once on 4002 (subscription inactive), long before after_s", { timeout: 60_000 }, async () => {
     await withRelay({ value: 0, after_s: 600 }, async (dev) => {
@@ -81,13 +110,17 @@ describe("fail-safes (emulator + mosquitto + mock GPIO)", () => {
     });
   });
 
-  it("counts the HTTPS runtime's answered polls as a working link, and goes safe once they fail for after_s", { timeout: 60_000 }, async () => {
-    await withRelay({ value: 0, after_s: 2 }, async (dev) => {
-      assert.equal(dev.runtime.transport, "https");
-      await sleep(3000);
-      assert.equal(dev.mock.getLevel(RELAY_LINE), 1, "polls answered: no fail-safe");
-      emulator.faults.httpBurst = { status: 503, remaining: 10_000, retryAfterS: undefined };
-      await waitFor("the fail-safe after failing polls", () => dev.mock.getLevel(RELAY_LINE) === 0, 10_000);
-    }, (deviceId) => emulator.mqttWithheld.add(deviceId));
-  });
+  it(
+    "counts the HTTPS runtime's answered polls as a working link, and goes safe once they fail for after_s",
+    { timeout: 60_000 },
+    async () => {
+      await withRelay({ value: 0, after_s: 2 }, async (dev) => {
+        assert.equal(dev.runtime.transport, "https");
+        await sleep(3000);
+        assert.equal(dev.mock.getLevel(RELAY_LINE), 1, "polls answered: no fail-safe");
+        emulator.faults.httpBurst = { status: 503, remaining: 10_000, retryAfterS: undefined };
+        await waitFor("the fail-safe after failing polls", () => dev.mock.getLevel(RELAY_LINE) === 0, 10_000);
+      }, (deviceId) => emulator.mqttWithheld.add(deviceId));
+    },
+  );
 });

@@ -36,9 +36,20 @@ describe("fsyncs per event (strace on the device process)", () => {
     const relay = device.routes.find((route) => route.source_type === "command")!.source_id;
     const port = await findFreePort();
     const configPath = join(dir.path, "device.json");
-    writeFileSync(configPath, JSON.stringify({ ...deviceConfig(emulator, device, join(dir.path, "state")), gpio: { backend: "mock", control_port: port } }));
+    writeFileSync(
+      configPath,
+      JSON.stringify({ ...deviceConfig(emulator, device, join(dir.path, "state")), gpio: { backend: "mock", control_port: port } }),
+    );
     const trace = join(dir.path, "fsync.trace");
-    const cli = startCli(["run", "--config", configPath], { REALER_CLIENT_SECRET: device.client_secret }, ["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync", "-o", trace]);
+    const cli = startCli(["run", "--config", configPath], { REALER_CLIENT_SECRET: device.client_secret }, [
+      "strace",
+      "-f",
+      "-qq",
+      "-e",
+      "trace=fsync,fdatasync",
+      "-o",
+      trace,
+    ]);
     const syncs = () => readFileSync(trace, "utf8").split("\n").filter((line) => /\b(fsync|fdatasync)\(/.test(line)).length;
     const acked = (id: string) => emulator.state.acksOf(device.device_id).some((ack) => ack.desired_id === id && ack.status === "accepted");
     try {
@@ -55,17 +66,25 @@ describe("fsyncs per event (strace on the device process)", () => {
       const perDesired = (syncs() - beforeDesired) / EVENTS;
 
       const beforeEdges = syncs();
-      const readings = () => emulator.state.feedOf(device.device_id).filter((entry) => entry.sourceId !== relay && entry.status === "accepted").length;
+      const readings = () =>
+        emulator.state.feedOf(device.device_id).filter((entry) => entry.sourceId !== relay && entry.status === "accepted").length;
       for (let i = 0; i < EVENTS; i++) {
         const seen = readings();
-        const answer = await fetch(`http://127.0.0.1:${port}/lines/${SWITCH_LINE.chip}/${SWITCH_LINE.offset}`, { method: "PUT", body: JSON.stringify({ level: i % 2 === 0 ? 1 : 0 }) });
+        const answer = await fetch(`http://127.0.0.1:${port}/lines/${SWITCH_LINE.chip}/${SWITCH_LINE.offset}`, {
+          method: "PUT",
+          body: JSON.stringify({ level: i % 2 === 0 ? 1 : 0 }),
+        });
         assert.equal(answer.status, 200);
         await waitFor("the reading to be accepted", () => readings() > seen, 10_000);
       }
       await new Promise((resolve) => setTimeout(resolve, 300));
       const perEdge = (syncs() - beforeEdges) / EVENTS;
 
-      console.log(`fsyncs per event: desired state with its ack ${perDesired.toFixed(2)}, input edge with its ack ${perEdge.toFixed(2)} (${EVENTS} of each)`);
+      console.log(
+        `fsyncs per event: desired state with its ack ${perDesired.toFixed(2)}, input edge with its ack ${
+          perEdge.toFixed(2)
+        } (${EVENTS} of each)`,
+      );
       // One commit each; a WAL checkpoint now and then adds a little.
       assert.ok(perDesired >= 1 && perDesired <= 1.25, `${perDesired} fsyncs per desired state`);
       assert.ok(perEdge >= 1 && perEdge <= 1.25, `${perEdge} fsyncs per input edge`);

@@ -10,7 +10,9 @@ import { spawnProcess } from "../../src/platform/index.ts";
 import { tempDir } from "../helpers/harness.ts";
 
 const EXAMPLES = new URL("../../examples/hil/", import.meta.url).pathname;
-const examples = readdirSync(EXAMPLES).filter((file) => file.endsWith(".json") && file !== "scenario.schema.json").map((file) => join(EXAMPLES, file));
+const examples = readdirSync(EXAMPLES).filter((file) => file.endsWith(".json") && file !== "scenario.schema.json").map((file) =>
+  join(EXAMPLES, file)
+);
 const relay = { name: "relay", source_type: "command", kind: "relay", line: { chip: "gpiochip0", offset: 6 } };
 
 describe("realer-edge hil (emulator + mosquitto + the device as a process on mock GPIO)", () => {
@@ -22,7 +24,12 @@ describe("realer-edge hil (emulator + mosquitto + the device as a process on moc
 
   const run = async (files: string[], extra: { junit?: string; report?: string } = {}) => {
     const lines: string[] = [];
-    const code = await hilCommand({ args: ["run", ...files], stateDir: join(dir.path, "state"), print: (line) => lines.push(line), ...extra });
+    const code = await hilCommand({
+      args: ["run", ...files],
+      stateDir: join(dir.path, "state"),
+      print: (line) => lines.push(line),
+      ...extra,
+    });
     return { code, output: lines.join("\n") };
   };
   const write = (name: string, scenario: unknown) => {
@@ -48,7 +55,9 @@ describe("realer-edge hil (emulator + mosquitto + the device as a process on moc
     assert.doesNotMatch(html, /<script|https?:\/\//, "self-contained, no script");
   });
 
-  it("fails a scenario whose expectation is false, naming the step, what was expected and what was seen, and skips the rest", { timeout: 60_000 }, async () => {
+  it("fails a scenario whose expectation is false, naming the step, what was expected and what was seen, and skips the rest", {
+    timeout: 60_000,
+  }, async () => {
     const file = write("false.json", {
       name: "expects the wrong level",
       routes: [relay],
@@ -78,7 +87,10 @@ describe("realer-edge hil (emulator + mosquitto + the device as a process on moc
     });
     const second = await run([report]);
     assert.equal(second.code, 1);
-    assert.match(second.output, /expected 1 report\(s\) on relay \(report_status rejected, answering on\) within 1500 ms; saw 0; other reports on relay: 1\.0 applied for on, ack accepted at \+\d+ ms/);
+    assert.match(
+      second.output,
+      /expected 1 report\(s\) on relay \(report_status rejected, answering on\) within 1500 ms; saw 0; other reports on relay: 1\.0 applied for on, ack accepted at \+\d+ ms/,
+    );
   });
 
   it("fails the restart step of a relay that glitches at restart (power_on off where restore was meant)", { timeout: 60_000 }, async () => {
@@ -97,6 +109,9 @@ describe("realer-edge hil (emulator + mosquitto + the device as a process on moc
     assert.equal(await child.exited, 2);
     const { stdout, stderr } = child.output();
     assert.equal(stdout, "");
-    assert.equal(stderr.trim(), `realer-edge: Cannot use scenario ${file}: steps[0] (set_desired): route "lamp" is not one of this scenario's routes (relay)`);
+    assert.equal(
+      stderr.trim(),
+      `realer-edge: Cannot use scenario ${file}: steps[0] (set_desired): route "lamp" is not one of this scenario's routes (relay)`,
+    );
   });
 });

@@ -26,12 +26,27 @@ describe("HTTPS runtime and bootstrap (emulator section 8)", () => {
       assert.equal(dev.runtime.transport, "https");
       const relay = device.routes.find((route) => route.source_type === "command")!.source_id;
       const overHttps = await emulator.setDesired(device.device_id, relay, "1.0");
-      await waitFor("the desired state polled, applied and reported over HTTPS", () => emulator.state.desired.get(overHttps.desiredId)?.answer, 10_000);
+      await waitFor(
+        "the desired state polled, applied and reported over HTTPS",
+        () => emulator.state.desired.get(overHttps.desiredId)?.answer,
+        10_000,
+      );
       assert.equal(dev.mock.getLevel(RELAY_LINE), 1);
       dev.mock.setPull(SWITCH_LINE, 1);
       const reading = dev.seen.reading.at(-1)!.messageId;
-      await waitFor("the reading posted", () => emulator.state.feedOf(device.device_id).find((e) => (e.payload as { message_id?: string }).message_id === reading && e.status === "accepted"), 10_000);
-      assert.equal(emulator.requests.some((r) => r.path.endsWith("/mqtt-credentials")), false, "no MQTT credential asked for while MQTT is not offered");
+      await waitFor(
+        "the reading posted",
+        () =>
+          emulator.state.feedOf(device.device_id).find((e) =>
+            (e.payload as { message_id?: string }).message_id === reading && e.status === "accepted"
+          ),
+        10_000,
+      );
+      assert.equal(
+        emulator.requests.some((r) => r.path.endsWith("/mqtt-credentials")),
+        false,
+        "no MQTT credential asked for while MQTT is not offered",
+      );
 
       emulator.mqttWithheld.delete(device.device_id);
       await waitFor("the move to MQTT", () => dev.seen.online.length > 0, 15_000);
@@ -39,7 +54,11 @@ describe("HTTPS runtime and bootstrap (emulator section 8)", () => {
       const overMqtt = await emulator.setDesired(device.device_id, relay, "0.0");
       await waitFor("the desired state over MQTT", () => emulator.state.desired.get(overMqtt.desiredId)?.answer, 10_000);
       assert.equal(dev.mock.getLevel(RELAY_LINE), 0);
-      assert.equal(dev.seen.desired.filter((o) => o.desiredId === overHttps.desiredId && o.status === "applied").length, 1, "the HTTPS answer is not repeated");
+      assert.equal(
+        dev.seen.desired.filter((o) => o.desiredId === overHttps.desiredId && o.status === "applied").length,
+        1,
+        "the HTTPS answer is not repeated",
+      );
     } finally {
       await dev.stop();
     }
@@ -97,25 +116,38 @@ describe("HTTPS runtime and bootstrap (emulator section 8)", () => {
     const dir = tempDir("https-backlog");
     const store = await DeviceStore.open(dir.path);
     const backlog = 300;
-    for (let i = 0; i < backlog; i++) store.addToOutbox(sensor.feed_data_topic, 1, { message_id: `backlog-${i}`, value: String(i % 2), value_received_at: new Date(Date.UTC(2026, 10, 30, 0, 0, i)).toISOString() }, i);
+    for (let i = 0; i < backlog; i++) {
+      store.addToOutbox(sensor.feed_data_topic, 1, {
+        message_id: `backlog-${i}`,
+        value: String(i % 2),
+        value_received_at: new Date(Date.UTC(2026, 10, 30, 0, 0, i)).toISOString(),
+      }, i);
+    }
     store.close();
     const posts = { batches: 0, single: 0 };
     const dev = await startDevice(emulator, {
       device,
       stateDir: dir.path,
-      wrapFetch: (inner) => ((input: Parameters<typeof fetch>[0], init?: RequestInit) => {
-        const url = String(input instanceof Request ? input.url : input);
-        if (url.endsWith("/feed-data/batches")) posts.batches++;
-        else if (url.endsWith("/feed-data")) posts.single++;
-        return inner(input, init);
-      }) as typeof fetch,
+      wrapFetch: (inner) =>
+        ((input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+          const url = String(input instanceof Request ? input.url : input);
+          if (url.endsWith("/feed-data/batches")) posts.batches++;
+          else if (url.endsWith("/feed-data")) posts.single++;
+          return inner(input, init);
+        }) as typeof fetch,
     });
     try {
       assert.equal(dev.runtime.transport, "https");
-      const ids = () => emulator.state.feedOf(device.device_id).map((entry) => (entry.payload as { message_id?: string }).message_id).filter((id) => id?.startsWith("backlog-"));
+      const ids = () =>
+        emulator.state.feedOf(device.device_id).map((entry) => (entry.payload as { message_id?: string }).message_id).filter((id) =>
+          id?.startsWith("backlog-")
+        );
       await waitFor("the backlog to arrive", () => ids().length >= backlog, 30_000);
       assert.deepEqual(ids(), Array.from({ length: backlog }, (_, i) => `backlog-${i}`), "in order, each once");
-      assert.ok(posts.batches > 0 && posts.batches + posts.single <= backlog / 10, `${posts.batches} batch POSTs and ${posts.single} single ones for ${backlog} readings`);
+      assert.ok(
+        posts.batches > 0 && posts.batches + posts.single <= backlog / 10,
+        `${posts.batches} batch POSTs and ${posts.single} single ones for ${backlog} readings`,
+      );
       await waitFor("the outbox to empty", () => dev.runtime.outboxDepth === 0, 10_000);
     } finally {
       await dev.stop();

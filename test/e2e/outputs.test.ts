@@ -48,7 +48,11 @@ describe("outputs around the network (emulator + mosquitto + mock GPIO)", () => 
     try {
       await waitFor("the device to come online", () => first.seen.online.length > 0);
       const desired = await emulator.setDesired(first.device.device_id, relay, "1.0");
-      await waitFor("the report accepted", () => emulator.state.acksOf(first.device.device_id).find((ack) => ack.desired_id === desired.desiredId && ack.status === "accepted"));
+      await waitFor(
+        "the report accepted",
+        () =>
+          emulator.state.acksOf(first.device.device_id).find((ack) => ack.desired_id === desired.desiredId && ack.status === "accepted"),
+      );
     } finally {
       await first.runtime.stop();
       first.store.close();
@@ -57,7 +61,10 @@ describe("outputs around the network (emulator + mosquitto + mock GPIO)", () => 
     const second = await startDevice(emulator, { device: first.device, stateDir: dir.path, routes, mock });
     try {
       assert.deepEqual(mock.levelHistory(RELAY_LINE), [0, 1], "claimed active in the same request");
-      assert.ok(second.log.some((line) => line.includes("line.power_on") && line.includes("power_on restore: the last value")), second.log.join("\n"));
+      assert.ok(
+        second.log.some((line) => line.includes("line.power_on") && line.includes("power_on restore: the last value")),
+        second.log.join("\n"),
+      );
       const boot = second.log.findIndex((line) => line.includes("line.power_on"));
       const online = second.log.findIndex((line) => line.includes("mqtt.connected"));
       assert.ok(online === -1 || boot < online, "the line was claimed before the connection");
@@ -72,12 +79,19 @@ describe("outputs around the network (emulator + mosquitto + mock GPIO)", () => 
     const path = join(dir.path, "temperature");
     writeFileSync(path, "21500\n");
     const dev = await startDevice(emulator, {
-      routes: (routes) => routes.map((route) => (route.pin_port === "5"
-        ? { ...route, line: undefined, file: { path, scale: 0.001, offset: 0, decimals: 1 }, sample_interval_s: 1, deadband: 0.5 }
-        : route)),
+      routes: (routes) =>
+        routes.map((
+          route,
+        ) => (route.pin_port === "5"
+          ? { ...route, line: undefined, file: { path, scale: 0.001, offset: 0, decimals: 1 }, sample_interval_s: 1, deadband: 0.5 }
+          : route)
+        ),
     });
     const sensor = dev.device.routes.find((route) => route.source_type === "sensor")!.source_id;
-    const accepted = () => emulator.state.feedOf(dev.device.device_id).filter((entry) => entry.sourceId === sensor && entry.status === "accepted").map((entry) => (entry.payload as { value: string }).value);
+    const accepted = () =>
+      emulator.state.feedOf(dev.device.device_id).filter((entry) => entry.sourceId === sensor && entry.status === "accepted").map((entry) =>
+        (entry.payload as { value: string }).value
+      );
     try {
       await waitFor("the first sample accepted", () => accepted().includes("21.5"));
       writeFileSync(path, "21800\n");
@@ -97,9 +111,18 @@ describe("outputs around the network (emulator + mosquitto + mock GPIO)", () => 
     try {
       await waitFor("the device to come online", () => dev.seen.online.length > 0);
       const desired = await emulator.setDesired(dev.device.device_id, relay, "1.0");
-      await waitFor("the report accepted", () => emulator.state.acksOf(dev.device.device_id).find((ack) => ack.desired_id === desired.desiredId && ack.status === "accepted"));
-      const local = await waitFor("the pulse end accepted", () =>
-        emulator.state.feedOf(dev.device.device_id).find((entry) => entry.sourceId === relay && entry.status === "accepted" && (entry.payload as { desired_id?: string }).desired_id === undefined && (entry.payload as { value: string }).value === "0.0"));
+      await waitFor(
+        "the report accepted",
+        () => emulator.state.acksOf(dev.device.device_id).find((ack) => ack.desired_id === desired.desiredId && ack.status === "accepted"),
+      );
+      const local = await waitFor(
+        "the pulse end accepted",
+        () =>
+          emulator.state.feedOf(dev.device.device_id).find((entry) =>
+            entry.sourceId === relay && entry.status === "accepted" &&
+            (entry.payload as { desired_id?: string }).desired_id === undefined && (entry.payload as { value: string }).value === "0.0"
+          ),
+      );
       assert.ok(local);
       assert.equal(dev.mock.getLevel(RELAY_LINE), 0);
       assert.deepEqual(dev.seen.local.map((change) => [change.value, change.cause]), [["0.0", "pulse"]]);

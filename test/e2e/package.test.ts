@@ -48,7 +48,9 @@ describe("Debian package (amd64)", { skip: once }, () => {
     assert.match(control, /^Architecture: amd64$/m);
     assert.match(control, /^Depends: libc6 \(>= 2\.27\), adduser$/m);
     assert.equal(readFileSync(join(root, "DEBIAN/conffiles"), "utf8"), "/etc/realer-edge/device.json\n");
-    for (const script of ["postinst", "prerm", "postrm"]) assert.ok(statSync(join(root, "DEBIAN", script)).mode & 0o100, `${script} is executable`);
+    for (const script of ["postinst", "prerm", "postrm"]) {
+      assert.ok(statSync(join(root, "DEBIAN", script)).mode & 0o100, `${script} is executable`);
+    }
     assert.match(readFileSync(join(root, "DEBIAN/postinst"), "utf8"), /adduser --quiet realer-edge gpio/);
   });
 
@@ -58,20 +60,46 @@ describe("Debian package (amd64)", { skip: once }, () => {
     const version = spawnSync(binary, ["--version"], { encoding: "utf8" });
     assert.match(version.stdout, new RegExp(`^realer-edge ${VERSION.replace(/\./g, "\\.")} \\(commit [0-9a-f]+`));
     const unit = readFileSync(join(root, "lib/systemd/system/realer-edge.service"), "utf8");
-    for (const line of ["Type=notify", "WatchdogSec=30", "Restart=on-failure", "StartLimitBurst=5", "User=realer-edge", "SupplementaryGroups=gpio", "StateDirectory=realer-edge", "ConfigurationDirectory=realer-edge", "ProtectSystem=strict", "NoNewPrivileges=true", "DevicePolicy=closed", "DeviceAllow=char-gpiochip rw", "LoadCredential=client-secret:/etc/realer-edge/client-secret"]) {
+    for (
+      const line of [
+        "Type=notify",
+        "WatchdogSec=30",
+        "Restart=on-failure",
+        "StartLimitBurst=5",
+        "User=realer-edge",
+        "SupplementaryGroups=gpio",
+        "StateDirectory=realer-edge",
+        "ConfigurationDirectory=realer-edge",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=true",
+        "DevicePolicy=closed",
+        "DeviceAllow=char-gpiochip rw",
+        "LoadCredential=client-secret:/etc/realer-edge/client-secret",
+      ]
+    ) {
       assert.ok(unit.includes(`\n${line}\n`), `the unit has ${line}`);
     }
     assert.doesNotMatch(unit, /secret=|CLIENT_SECRET/i, "no secret in the unit");
     const config = parseConfig(readFileSync(join(root, "etc/realer-edge/device.json"), "utf8"), "device.json");
     assert.deepEqual(config.client_secret, { file: "/run/credentials/realer-edge.service/client-secret" });
-    assert.match(readFileSync(join(root, "lib/udev/rules.d/60-realer-edge.rules"), "utf8"), /^SUBSYSTEM=="gpio", KERNEL=="gpiochip\[0-9\]\*", GROUP="gpio", MODE="0660"$/m);
-    for (const file of ["usr/share/doc/realer-edge/copyright", "usr/share/doc/realer-edge/changelog.gz", "usr/share/man/man1/realer-edge.1.gz"]) {
+    assert.match(
+      readFileSync(join(root, "lib/udev/rules.d/60-realer-edge.rules"), "utf8"),
+      /^SUBSYSTEM=="gpio", KERNEL=="gpiochip\[0-9\]\*", GROUP="gpio", MODE="0660"$/m,
+    );
+    for (
+      const file of ["usr/share/doc/realer-edge/copyright", "usr/share/doc/realer-edge/changelog.gz", "usr/share/man/man1/realer-edge.1.gz"]
+    ) {
       assert.ok(existsSync(join(root, file)), file);
     }
   });
 
   it("is hardened to an exposure of 2.5 or less in systemd-analyze security", { skip: noAnalyze }, () => {
-    const result = spawnSync("systemd-analyze", ["security", "--offline=true", "--no-pager", join(root, "lib/systemd/system/realer-edge.service")], { encoding: "utf8" });
+    const result = spawnSync("systemd-analyze", [
+      "security",
+      "--offline=true",
+      "--no-pager",
+      join(root, "lib/systemd/system/realer-edge.service"),
+    ], { encoding: "utf8" });
     const score = /Overall exposure level for realer-edge\.service: (\d+\.\d+)/.exec(result.stdout)?.[1];
     assert.ok(score, `systemd-analyze printed no score: ${result.stdout.slice(-500)}${result.stderr}`);
     console.log(`systemd-analyze security (offline): ${score} (was 7.6 before the unit was hardened)`);

@@ -3,7 +3,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Emulator } from "../../src/emulator/emulator.ts";
-import { DEMO_ROUTES, RELAY_LINE, type RunningDevice, startDevice, startEmulator, SWITCH_LINE, tempDir, waitFor } from "../helpers/harness.ts";
+import {
+  DEMO_ROUTES,
+  RELAY_LINE,
+  type RunningDevice,
+  startDevice,
+  startEmulator,
+  SWITCH_LINE,
+  tempDir,
+  waitFor,
+} from "../helpers/harness.ts";
 import { stream, verifyStream } from "../helpers/stream.ts";
 
 // 15 s in the gate; `npm run test:long` soaks for 10 minutes.
@@ -37,14 +46,18 @@ describe("resilience (emulator fault switches, real mosquitto)", () => {
     }
   };
 
-  it(`renews the credential every 2 s for ${SOAK_S} s while states and readings flow: nothing lost, nothing applied twice`, { timeout: (SOAK_S + 60) * 1000 }, async () => {
+  it(`renews the credential every 2 s for ${SOAK_S} s while states and readings flow: nothing lost, nothing applied twice`, {
+    timeout: (SOAK_S + 60) * 1000,
+  }, async () => {
     emulator.faults.credentialLifetimeS = 3;
     try {
       await withDevice(async (dev) => {
         const sent = await stream(emulator, dev, SOAK_S * 1000, 200);
         const report = await verifyStream(emulator, dev, sent);
         const renewals = dev.runtime.linkStatus?.renewals ?? 0;
-        console.log(`renewal soak: ${SOAK_S} s, ${renewals} renewals, ${report.desired} desired states, ${report.readings} readings, lost ${report.lost}, applied twice ${report.appliedTwice}`);
+        console.log(
+          `renewal soak: ${SOAK_S} s, ${renewals} renewals, ${report.desired} desired states, ${report.readings} readings, lost ${report.lost}, applied twice ${report.appliedTwice}`,
+        );
         assert.ok(renewals >= Math.floor(SOAK_S / 3), `renewed ${renewals} times in ${SOAK_S} s`);
       });
     } finally {
@@ -63,7 +76,9 @@ describe("resilience (emulator fault switches, real mosquitto)", () => {
       await emulator.controlBroker("start");
       await stream(emulator, dev, 1500, 150, sent);
       const report = await verifyStream(emulator, dev, sent);
-      console.log(`broker restart: ${report.desired} desired states, ${report.readings} readings, lost ${report.lost}, applied twice ${report.appliedTwice}, reconnects ${dev.runtime.linkStatus?.reconnects}`);
+      console.log(
+        `broker restart: ${report.desired} desired states, ${report.readings} readings, lost ${report.lost}, applied twice ${report.appliedTwice}, reconnects ${dev.runtime.linkStatus?.reconnects}`,
+      );
     });
   });
 
@@ -79,7 +94,10 @@ describe("resilience (emulator fault switches, real mosquitto)", () => {
       try {
         await waitFor("the queued desired state to be answered", () => emulator.state.desired.get(desired.desiredId)?.answer, 10_000);
         assert.equal(second.mock.getLevel(RELAY_LINE), 1);
-        assert.equal(second.seen.desired.filter((outcome) => outcome.desiredId === desired.desiredId && outcome.status === "applied").length, 1);
+        assert.equal(
+          second.seen.desired.filter((outcome) => outcome.desiredId === desired.desiredId && outcome.status === "applied").length,
+          1,
+        );
       } finally {
         await second.stop();
       }
@@ -140,7 +158,9 @@ describe("resilience (emulator fault switches, real mosquitto)", () => {
       assert.equal(limited.length, 3);
       const next = emulator.requests.slice(from).find((request) => request.status !== 429)!;
       const times = [...limited.map((request) => request.at), next.at];
-      for (let i = 1; i < times.length; i++) assert.ok(times[i]! - times[i - 1]! >= 950, `gap ${times[i]! - times[i - 1]!} ms honours Retry-After: 1`);
+      for (let i = 1; i < times.length; i++) {
+        assert.ok(times[i]! - times[i - 1]! >= 950, `gap ${times[i]! - times[i - 1]!} ms honours Retry-After: 1`);
+      }
     });
   });
 
@@ -182,7 +202,8 @@ describe("resilience (emulator fault switches, real mosquitto)", () => {
       emulator.faults.ackMode = "error-retryable";
       dev.mock.setPull(SWITCH_LINE, 1 - dev.mock.getLevel(SWITCH_LINE) as 0 | 1);
       const messageId = dev.seen.reading.at(-1)!.messageId;
-      const copies = () => emulator.state.feedOf(dev.device.device_id).filter((entry) => (entry.payload as { message_id?: string }).message_id === messageId);
+      const copies = () =>
+        emulator.state.feedOf(dev.device.device_id).filter((entry) => (entry.payload as { message_id?: string }).message_id === messageId);
       await waitFor("two deliveries answered error", () => copies().filter((entry) => entry.status === "error").length >= 2, 10_000);
       emulator.faults.ackMode = "normal";
       await waitFor("acceptance", () => copies().some((entry) => entry.status === "accepted"), 10_000);
@@ -196,7 +217,8 @@ describe("resilience (emulator fault switches, real mosquitto)", () => {
       emulator.faults.ackMode = "withhold";
       dev.mock.setPull(SWITCH_LINE, 1 - dev.mock.getLevel(SWITCH_LINE) as 0 | 1);
       const messageId = dev.seen.reading.at(-1)!.messageId;
-      const copies = () => emulator.state.feedOf(dev.device.device_id).filter((entry) => (entry.payload as { message_id?: string }).message_id === messageId);
+      const copies = () =>
+        emulator.state.feedOf(dev.device.device_id).filter((entry) => (entry.payload as { message_id?: string }).message_id === messageId);
       await waitFor("a resend after the ack timeout", () => copies().length >= 2, 10_000);
       emulator.faults.ackMode = "normal";
       await waitFor("the outbox to empty", () => dev.runtime.outboxDepth === 0, 10_000);
@@ -205,22 +227,27 @@ describe("resilience (emulator fault switches, real mosquitto)", () => {
     }, { ackTimeoutMs: 1000 });
   });
 
-  it("starts no request and handles nothing once stop() returns, even when stopped the moment it came online", { timeout: 30_000 }, async () => {
-    for (let round = 0; round < 5; round++) {
-      const started: number[] = [];
-      const dev = await startDevice(emulator, {
-        wrapFetch: (inner) => ((input: Parameters<typeof fetch>[0], init?: RequestInit) => {
-          started.push(Date.now());
-          return inner(input, init);
-        }) as typeof fetch,
-      });
-      await waitFor("online", () => dev.seen.online.length > 0);
-      await dev.stop(); // the reconciliation read that follows every connect is still under way here
-      const stoppedAt = Date.now();
-      const handled = dev.seen.desired.length + dev.seen.settled.length;
-      await sleep(300);
-      assert.deepEqual(started.filter((at) => at > stoppedAt), [], `round ${round}: requests started after stop()`);
-      assert.equal(dev.seen.desired.length + dev.seen.settled.length, handled, `round ${round}: handled after stop()`);
-    }
-  });
+  it(
+    "starts no request and handles nothing once stop() returns, even when stopped the moment it came online",
+    { timeout: 30_000 },
+    async () => {
+      for (let round = 0; round < 5; round++) {
+        const started: number[] = [];
+        const dev = await startDevice(emulator, {
+          wrapFetch: (inner) =>
+            ((input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+              started.push(Date.now());
+              return inner(input, init);
+            }) as typeof fetch,
+        });
+        await waitFor("online", () => dev.seen.online.length > 0);
+        await dev.stop(); // the reconciliation read that follows every connect is still under way here
+        const stoppedAt = Date.now();
+        const handled = dev.seen.desired.length + dev.seen.settled.length;
+        await sleep(300);
+        assert.deepEqual(started.filter((at) => at > stoppedAt), [], `round ${round}: requests started after stop()`);
+        assert.equal(dev.seen.desired.length + dev.seen.settled.length, handled, `round ${round}: handled after stop()`);
+      }
+    },
+  );
 });

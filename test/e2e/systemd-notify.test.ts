@@ -46,7 +46,11 @@ describe("systemd notify", () => {
     const device = emulator.provision(DEMO_ROUTES);
     const configPath = join(dir.path, "device.json");
     writeFileSync(configPath, JSON.stringify(deviceConfig(emulator, device, join(dir.path, "state"))));
-    const cli = startCli(["run", "--config", configPath], { REALER_CLIENT_SECRET: device.client_secret, NOTIFY_SOCKET: socketPath, WATCHDOG_USEC: "400000" });
+    const cli = startCli(["run", "--config", configPath], {
+      REALER_CLIENT_SECRET: device.client_secret,
+      NOTIFY_SOCKET: socketPath,
+      WATCHDOG_USEC: "400000",
+    });
     try {
       await waitFor("READY=1", () => (drain(), received.some((m) => m.text.startsWith("READY=1"))), 15_000);
       const ready = received.find((m) => m.text.startsWith("READY=1"))!;
@@ -66,35 +70,43 @@ describe("systemd notify", () => {
     }
   });
 
-  it("tells systemd in STATUS why it cannot reach its cloud (a refused client secret), and still becomes READY", { skip, timeout: 30_000 }, async () => {
-    const libc: LibC = await loadLibc();
-    const socketPath = join(dir.path, "notify-refused.sock");
-    const fd = libc.socket(AF_UNIX, SOCK_DGRAM, 0);
-    assert.equal(libc.bind(fd, unixAddress(socketPath)), 0, `bind errno ${libc.errno()}`);
-    const received: string[] = [];
-    const drain = () => {
-      const buffer = new Uint8Array(4096);
-      for (;;) {
-        const count = libc.recv(fd, buffer, MSG_DONTWAIT);
-        if (count <= 0) return;
-        received.push(new TextDecoder().decode(buffer.subarray(0, count)));
+  it(
+    "tells systemd in STATUS why it cannot reach its cloud (a refused client secret), and still becomes READY",
+    { skip, timeout: 30_000 },
+    async () => {
+      const libc: LibC = await loadLibc();
+      const socketPath = join(dir.path, "notify-refused.sock");
+      const fd = libc.socket(AF_UNIX, SOCK_DGRAM, 0);
+      assert.equal(libc.bind(fd, unixAddress(socketPath)), 0, `bind errno ${libc.errno()}`);
+      const received: string[] = [];
+      const drain = () => {
+        const buffer = new Uint8Array(4096);
+        for (;;) {
+          const count = libc.recv(fd, buffer, MSG_DONTWAIT);
+          if (count <= 0) return;
+          received.push(new TextDecoder().decode(buffer.subarray(0, count)));
+        }
+      };
+      const device = emulator.provision(DEMO_ROUTES);
+      const configPath = join(dir.path, "device-refused.json");
+      writeFileSync(configPath, JSON.stringify(deviceConfig(emulator, device, join(dir.path, "state-refused"))));
+      const cli = startCli(["run", "--config", configPath], { REALER_CLIENT_SECRET: "not-the-secret", NOTIFY_SOCKET: socketPath });
+      try {
+        const status = await waitFor(
+          "a STATUS naming the refusal",
+          () => (drain(), received.find((m) => m.includes("STATUS=") && m.includes("the OAuth client was refused"))),
+          15_000,
+        );
+        assert.match(status, /HTTP 401/);
+        assert.ok(!status.includes("not-the-secret"));
+        const ready = await waitFor("READY=1 while offline", () => (drain(), received.find((m) => m.startsWith("READY=1"))), 15_000);
+        assert.match(ready, /STATUS=.*refused/, "ready, saying why it is offline: systemd must not kill a device that works locally");
+        cli.kill("SIGTERM");
+        assert.equal(await cli.exited, 0);
+      } finally {
+        cli.kill("SIGKILL");
+        libc.close(fd);
       }
-    };
-    const device = emulator.provision(DEMO_ROUTES);
-    const configPath = join(dir.path, "device-refused.json");
-    writeFileSync(configPath, JSON.stringify(deviceConfig(emulator, device, join(dir.path, "state-refused"))));
-    const cli = startCli(["run", "--config", configPath], { REALER_CLIENT_SECRET: "not-the-secret", NOTIFY_SOCKET: socketPath });
-    try {
-      const status = await waitFor("a STATUS naming the refusal", () => (drain(), received.find((m) => m.includes("STATUS=") && m.includes("the OAuth client was refused"))), 15_000);
-      assert.match(status, /HTTP 401/);
-      assert.ok(!status.includes("not-the-secret"));
-      const ready = await waitFor("READY=1 while offline", () => (drain(), received.find((m) => m.startsWith("READY=1"))), 15_000);
-      assert.match(ready, /STATUS=.*refused/, "ready, saying why it is offline: systemd must not kill a device that works locally");
-      cli.kill("SIGTERM");
-      assert.equal(await cli.exited, 0);
-    } finally {
-      cli.kill("SIGKILL");
-      libc.close(fd);
-    }
-  });
+    },
+  );
 });

@@ -21,16 +21,33 @@ export interface ScenarioResult {
 }
 
 /** Runs `binary` (under qemu-user when `arm64`) as a device and drives relay then sensor through it. */
-export async function runBinaryScenario(emulator: Emulator, binary: string, arm64: boolean, dir: string, timeoutMs = 60_000): Promise<ScenarioResult> {
+export async function runBinaryScenario(
+  emulator: Emulator,
+  binary: string,
+  arm64: boolean,
+  dir: string,
+  timeoutMs = 60_000,
+): Promise<ScenarioResult> {
   const device = emulator.provision(DEMO_ROUTES);
   const controlPort = await findFreePort();
   const configPath = join(dir, `device-${device.device_id}.json`);
-  writeFileSync(configPath, JSON.stringify({ ...deviceConfig(emulator, device, join(dir, `state-${device.device_id}`)), gpio: { backend: "mock", control_port: controlPort } }));
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      ...deviceConfig(emulator, device, join(dir, `state-${device.device_id}`)),
+      gpio: { backend: "mock", control_port: controlPort },
+    }),
+  );
   const env = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
   const command = arm64 ? QEMU_AARCH64 : binary;
   const args = arm64 ? [binary, "run", "--config", configPath] : ["run", "--config", configPath];
   const started = Date.now();
-  const child = spawnProcess(command, args, { ...env, REALER_CLIENT_SECRET: device.client_secret, QEMU_LD_PREFIX: ARM64_SYSROOT, NO_COLOR: "1" });
+  const child = spawnProcess(command, args, {
+    ...env,
+    REALER_CLIENT_SECRET: device.client_secret,
+    QEMU_LD_PREFIX: ARM64_SYSROOT,
+    NO_COLOR: "1",
+  });
   let startToConnectedMs = 0;
   try {
     await waitFor("the binary to connect", () => child.output().stdout.includes("mqtt.connected"), timeoutMs);
@@ -40,16 +57,33 @@ export async function runBinaryScenario(emulator: Emulator, binary: string, arm6
     await waitFor("the first ack", () => child.output().stdout.includes("ack.received"), timeoutMs);
     const relay = device.routes.find((route) => route.source_type === "command")!.source_id;
     const desired = await emulator.setDesired(device.device_id, relay, "1.0");
-    await waitFor("the relay report accepted", () => emulator.state.acksOf(device.device_id).find((ack) => ack.desired_id === desired.desiredId && ack.status === "accepted"), timeoutMs);
+    await waitFor(
+      "the relay report accepted",
+      () => emulator.state.acksOf(device.device_id).find((ack) => ack.desired_id === desired.desiredId && ack.status === "accepted"),
+      timeoutMs,
+    );
     const line = (await (await fetch(`http://127.0.0.1:${controlPort}/lines/gpiochip0/6`)).json()) as { level: number };
     if (line.level !== 1) throw new Error(`the relay line reads ${line.level} after an accepted report`);
-    await fetch(`http://127.0.0.1:${controlPort}/lines/gpiochip0/5`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ level: 1 }) });
-    await waitFor("the sensor reading accepted", () => emulator.state.feedOf(device.device_id).find((e) => e.status === "accepted" && (e.payload as { value?: string }).value === "1.0" && e.routeId !== undefined && e.sourceId !== relay), timeoutMs);
+    await fetch(`http://127.0.0.1:${controlPort}/lines/gpiochip0/5`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ level: 1 }),
+    });
+    await waitFor(
+      "the sensor reading accepted",
+      () =>
+        emulator.state.feedOf(device.device_id).find((e) =>
+          e.status === "accepted" && (e.payload as { value?: string }).value === "1.0" && e.routeId !== undefined && e.sourceId !== relay
+        ),
+      timeoutMs,
+    );
   } catch (error) {
     child.kill("SIGTERM");
     await child.exited;
     const { stdout, stderr } = child.output();
-    throw new Error(`${(error as Error).message}\n--- the binary said:\n${stdout.split("\n").slice(-25).join("\n")}\n${stderr.slice(-2000)}`);
+    throw new Error(
+      `${(error as Error).message}\n--- the binary said:\n${stdout.split("\n").slice(-25).join("\n")}\n${stderr.slice(-2000)}`,
+    );
   }
   child.kill("SIGTERM");
   const code = await child.exited;

@@ -39,7 +39,11 @@ export function testLogger(source: string, lines?: string[]): Logger {
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -50,7 +54,11 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
 }
 
 /** A started emulator in a temporary state folder. */
-export async function startEmulator(limits: Partial<Limits> = {}, brokerProxy = false, parent?: string): Promise<{ emulator: Emulator; stop: () => Promise<void> }> {
+export async function startEmulator(
+  limits: Partial<Limits> = {},
+  brokerProxy = false,
+  parent?: string,
+): Promise<{ emulator: Emulator; stop: () => Promise<void> }> {
   const dir = tempDir("emulator", parent);
   const emulator = new Emulator({ stateDir: dir.path, logger: testLogger("emulator"), limits, desiredPollSeconds: 1, brokerProxy });
   await emulator.start();
@@ -71,7 +79,9 @@ export function deviceConfig(emulator: Emulator, device: Provisioned, stateDir: 
   return {
     ...config,
     https: { poll_interval_s: 1, catalog_check_s: 1 },
-    routes: config.routes.map((route) => route.pin_port === "5" && sampleIntervalS !== undefined ? { ...route, sample_interval_s: sampleIntervalS } : route),
+    routes: config.routes.map((route) =>
+      route.pin_port === "5" && sampleIntervalS !== undefined ? { ...route, sample_interval_s: sampleIntervalS } : route
+    ),
   };
 }
 
@@ -128,7 +138,9 @@ export async function startDevice(
       ...base,
       routes: options.routes ? options.routes(base.routes) : base.routes,
       ...(options.apiUrl === undefined ? {} : { api_url: options.apiUrl }),
-      ...(options.outboxMaxMessages === undefined ? {} : { outbox: { max_messages: options.outboxMaxMessages, max_bytes: 64 * 1024 * 1024 } }),
+      ...(options.outboxMaxMessages === undefined
+        ? {}
+        : { outbox: { max_messages: options.outboxMaxMessages, max_bytes: 64 * 1024 * 1024 } }),
     },
     clientSecret: options.clientSecret ?? new Secret(device.client_secret),
     backend: mock,
@@ -140,7 +152,17 @@ export async function startDevice(
     backoff: options.backoff ?? FAST_BACKOFF,
     ...(options.time ? { time: options.time } : {}),
   });
-  const seen = { online: [], offline: [], desired: [], settled: [], reading: [], local: [], published: [], trouble: [], failsafe: [] } as RunningDevice["seen"];
+  const seen = {
+    online: [],
+    offline: [],
+    desired: [],
+    settled: [],
+    reading: [],
+    local: [],
+    published: [],
+    trouble: [],
+    failsafe: [],
+  } as RunningDevice["seen"];
   for (const key of Object.keys(seen) as (keyof RuntimeEvents)[]) {
     runtime.events.on(key, (data) => (seen[key] as unknown[]).push(data));
   }

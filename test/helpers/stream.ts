@@ -13,7 +13,13 @@ export interface Sent {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** For `ms`, every `stepMs`: a desired state on the relay and an edge on the switch. */
-export async function stream(emulator: Emulator, dev: RunningDevice, ms: number, stepMs = 150, sent: Sent = { desiredIds: [], pending: [] }): Promise<Sent> {
+export async function stream(
+  emulator: Emulator,
+  dev: RunningDevice,
+  ms: number,
+  stepMs = 150,
+  sent: Sent = { desiredIds: [], pending: [] },
+): Promise<Sent> {
   const relay = dev.device.routes.find((route) => route.source_type === "command")!.source_id;
   const end = Date.now() + ms;
   let level: 0 | 1 = dev.mock.getLevel(SWITCH_LINE);
@@ -46,11 +52,14 @@ export async function verifyStream(emulator: Emulator, dev: RunningDevice, sent:
   await Promise.all(sent.pending);
   const id = dev.device.device_id;
   const accepted = () => emulator.state.feedOf(id).filter((entry) => entry.status === "accepted");
-  const acceptedReports = (desiredId: string) => accepted().filter((entry) => (entry.payload as { desired_id?: string }).desired_id === desiredId);
+  const acceptedReports = (desiredId: string) =>
+    accepted().filter((entry) => (entry.payload as { desired_id?: string }).desired_id === desiredId);
   const readingIds = () => dev.seen.reading.map((reading) => reading.messageId);
   const missing = () => ({
     desired: sent.desiredIds.filter((desiredId) => acceptedReports(desiredId).length === 0),
-    readings: readingIds().filter((messageId) => !accepted().some((entry) => (entry.payload as { message_id?: string }).message_id === messageId)),
+    readings: readingIds().filter((messageId) =>
+      !accepted().some((entry) => (entry.payload as { message_id?: string }).message_id === messageId)
+    ),
     outbox: dev.runtime.outboxDepth,
   });
   try {
@@ -60,8 +69,17 @@ export async function verifyStream(emulator: Emulator, dev: RunningDevice, sent:
     }, timeoutMs);
   } catch (error) {
     const now = missing();
-    const seen = (id: string) => JSON.stringify(emulator.state.feedOf(id === "" ? 0 : dev.device.device_id).filter((e) => JSON.stringify(e.payload).includes(id)).map((e) => e.status));
-    throw new Error(`${(error as Error).message}: missing desired ${now.desired.map((d) => `${d}${seen(d)}`).join(", ")}; readings ${now.readings.map((r) => `${r}${seen(r)}`).join(", ")}; outbox ${now.outbox}`);
+    const seen = (id: string) =>
+      JSON.stringify(
+        emulator.state.feedOf(id === "" ? 0 : dev.device.device_id).filter((e) => JSON.stringify(e.payload).includes(id)).map((e) =>
+          e.status
+        ),
+      );
+    throw new Error(
+      `${(error as Error).message}: missing desired ${now.desired.map((d) => `${d}${seen(d)}`).join(", ")}; readings ${
+        now.readings.map((r) => `${r}${seen(r)}`).join(", ")
+      }; outbox ${now.outbox}`,
+    );
   }
 
   let appliedTwice = 0;
@@ -72,14 +90,22 @@ export async function verifyStream(emulator: Emulator, dev: RunningDevice, sent:
   }
   assert.equal(appliedTwice, 0, "no desired_id acted on twice");
   for (const messageId of readingIds()) {
-    assert.equal(accepted().filter((entry) => (entry.payload as { message_id?: string }).message_id === messageId).length, 1, `reading ${messageId} accepted once`);
+    assert.equal(
+      accepted().filter((entry) => (entry.payload as { message_id?: string }).message_id === messageId).length,
+      1,
+      `reading ${messageId} accepted once`,
+    );
   }
   // In order per route: observation times of accepted readings, sequence numbers of reports.
   const sensorTopic = dev.device.routes.find((route) => route.source_type === "sensor")!.feed_data_topic;
   const sensorId = emulator.state.routeByTopic(sensorTopic)!.route.routeId;
-  const times = accepted().filter((entry) => entry.routeId === sensorId).map((entry) => Date.parse((entry.payload as { value_received_at: string }).value_received_at));
+  const times = accepted().filter((entry) => entry.routeId === sensorId).map((entry) =>
+    Date.parse((entry.payload as { value_received_at: string }).value_received_at)
+  );
   assert.deepEqual(times, [...times].sort((a, b) => a - b), "readings accepted in the order they were observed");
-  const sequences = accepted().filter((entry) => entry.routeId !== sensorId).map((entry) => (entry.payload as { sequence_number: number }).sequence_number);
+  const sequences = accepted().filter((entry) => entry.routeId !== sensorId).map((entry) =>
+    (entry.payload as { sequence_number: number }).sequence_number
+  );
   assert.deepEqual(sequences, [...sequences].sort((a, b) => a - b), "reports accepted in sequence order");
   return { desired: sent.desiredIds.length, readings: readingIds().length, lost: 0, appliedTwice };
 }

@@ -12,7 +12,11 @@ import { runtimeName } from "../../src/platform/index.ts";
 import { bootVm, buildInitramfs, compileArm64, vmAssets, vmUnavailable } from "./qemu.ts";
 
 const unavailable = vmUnavailable();
-const skip = runtimeName === "deno" ? "the VM runs compiled arm64 binaries; bun test runs it once" : unavailable ? `SKIPPED loudly: no arm64 VM here: ${unavailable}` : false;
+const skip = runtimeName === "deno"
+  ? "the VM runs compiled arm64 binaries; bun test runs it once"
+  : unavailable
+  ? `SKIPPED loudly: no arm64 VM here: ${unavailable}`
+  : false;
 if (unavailable) console.warn(`\n*** GPIO tests on a real arm64 kernel are SKIPPED: ${unavailable} ***\n`);
 
 describe("GPIO backends on a real arm64 kernel (qemu-system-aarch64, gpio-sim)", { skip }, () => {
@@ -47,5 +51,9 @@ describe("GPIO backends on a real arm64 kernel (qemu-system-aarch64, gpio-sim)",
       for (const testCase of CONFORMANCE_CASES) it(testCase.name, { timeout: 600_000 }, () => verdict(backend, testCase.name));
     });
   }
-  it("cdev names sysfs as the holder of a line exported there", { timeout: 600_000 }, () => verdict("cdev", "names sysfs as the holder of a line exported there"));
+  it(
+    "cdev names sysfs as the holder of a line exported there",
+    { timeout: 600_000 },
+    () => verdict("cdev", "names sysfs as the holder of a line exported there"),
+  );
 });

@@ -45,7 +45,15 @@ export async function boardImage(assets: string): Promise<string> {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const root = join(work, "root");
-  sh("debootstrap", ["--foreign", "--arch=arm64", "--variant=minbase", `--include=${PACKAGES.join(",")}`, "bookworm", root, "http://deb.debian.org/debian"], "debootstrap (first stage)");
+  sh("debootstrap", [
+    "--foreign",
+    "--arch=arm64",
+    "--variant=minbase",
+    `--include=${PACKAGES.join(",")}`,
+    "bookworm",
+    root,
+    "http://deb.debian.org/debian",
+  ], "debootstrap (first stage)");
   const building = join(work, IMAGE);
   sh("mkfs.ext4", ["-q", "-F", "-d", root, building, "2G"], "mkfs.ext4");
   rmSync(root, { recursive: true, force: true });

@@ -21,7 +21,11 @@ import { assertGuestVerdict, buildInitramfs, compileArm64, startVm, vmAssets, vm
 const GUEST = new URL("./guest/", import.meta.url).pathname;
 const debootstrap = spawnSync("sh", ["-c", "command -v debootstrap || test -x /usr/sbin/debootstrap"]).status === 0;
 const unavailable = vmUnavailable() || (debootstrap ? false : "debootstrap not installed (scripts/setup.sh installs it on Debian)");
-const skip = runtimeName === "deno" ? "the board runs compiled arm64 binaries; bun test runs it once" : unavailable ? `SKIPPED loudly: no board image here: ${unavailable}` : false;
+const skip = runtimeName === "deno"
+  ? "the board runs compiled arm64 binaries; bun test runs it once"
+  : unavailable
+  ? `SKIPPED loudly: no board image here: ${unavailable}`
+  : false;
 if (unavailable) console.warn(`\n*** The package on a systemd board is SKIPPED: ${unavailable} ***\n`);
 
 const CHECKS = [
@@ -59,30 +63,36 @@ describe("the Debian package on a systemd board (arm64 VM, Debian 12)", { skip }
       { source_type: "command", kind: "relay", pin_port: "6" },
       { source_type: "sensor", kind: "switch", pin_port: "5" },
     ]);
-    writeFileSync(join(dir, "device.json"), JSON.stringify({
-      api_url: emulator.url,
-      device_id: device.device_id,
-      client_id: device.client_id,
-      client_secret: { file: "/run/credentials/realer-edge.service/client-secret" },
-      ca_file: "/etc/realer-edge/ca.crt",
-      state_dir: "/var/lib/realer-edge",
-      log: { level: "info", format: "json" },
-      gpio: { backend: "cdev" },
-      routes: [
-        { pin_port: "6", line: { chip: "realer-sim", offset: 6 }, power_on: "restore" },
-        { pin_port: "5", line: { chip: "realer-sim", offset: 5 }, bias: "pull-down", debounce_ms: 5 },
-      ],
-    }));
-    writeFileSync(join(dir, "payload.json"), JSON.stringify({
-      operator: `${emulator.url}/_emulator`,
-      device_id: device.device_id,
-      relay: device.routes.find((route) => route.source_type === "command")!.source_id,
-      switch: device.routes.find((route) => route.source_type === "sensor")!.source_id,
-      secret: device.client_secret,
-      deb: basename(deb),
-      previous_deb: basename(previousDeb),
-      previous_version: PREVIOUS_RELEASE.version,
-    }));
+    writeFileSync(
+      join(dir, "device.json"),
+      JSON.stringify({
+        api_url: emulator.url,
+        device_id: device.device_id,
+        client_id: device.client_id,
+        client_secret: { file: "/run/credentials/realer-edge.service/client-secret" },
+        ca_file: "/etc/realer-edge/ca.crt",
+        state_dir: "/var/lib/realer-edge",
+        log: { level: "info", format: "json" },
+        gpio: { backend: "cdev" },
+        routes: [
+          { pin_port: "6", line: { chip: "realer-sim", offset: 6 }, power_on: "restore" },
+          { pin_port: "5", line: { chip: "realer-sim", offset: 5 }, bias: "pull-down", debounce_ms: 5 },
+        ],
+      }),
+    );
+    writeFileSync(
+      join(dir, "payload.json"),
+      JSON.stringify({
+        operator: `${emulator.url}/_emulator`,
+        device_id: device.device_id,
+        relay: device.routes.find((route) => route.source_type === "command")!.source_id,
+        switch: device.routes.find((route) => route.source_type === "sensor")!.source_id,
+        secret: device.client_secret,
+        deb: basename(deb),
+        previous_deb: basename(previousDeb),
+        previous_version: PREVIOUS_RELEASE.version,
+      }),
+    );
     buildInitramfs(assets, join(dir, "initrd.gz"), "#!/bin/sh\n", {
       "opt/handover": join(GUEST, "handover"),
       "opt/realer-board-test.service": join(GUEST, "realer-board-test.service"),
@@ -94,7 +104,11 @@ describe("the Debian package on a systemd board (arm64 VM, Debian 12)", { skip }
       [`opt/${basename(previousDeb)}`]: previousDeb,
     });
     const disk = copyBoardImage(image, join(dir, "board.img"));
-    const vm = startVm(assets, join(dir, "initrd.gz"), { disk, network: true, onLine: (line) => line.startsWith("BOARD ") && console.log(line) });
+    const vm = startVm(assets, join(dir, "initrd.gz"), {
+      disk,
+      network: true,
+      onLine: (line) => line.startsWith("BOARD ") && console.log(line),
+    });
     const timer = setTimeout(() => vm.cut(), 20 * 60_000);
     const run = await vm.ended;
     clearTimeout(timer);

@@ -13,7 +13,11 @@ import { assertGuestVerdict, bootVm, buildInitramfs, compileArm64, vmAssets, vmU
 
 const HIL = new URL("../../examples/hil/", import.meta.url).pathname;
 const unavailable = vmUnavailable();
-const skip = runtimeName === "deno" ? "the VM runs compiled arm64 binaries; bun test runs it once" : unavailable ? `SKIPPED loudly: no arm64 VM here: ${unavailable}` : false;
+const skip = runtimeName === "deno"
+  ? "the VM runs compiled arm64 binaries; bun test runs it once"
+  : unavailable
+  ? `SKIPPED loudly: no arm64 VM here: ${unavailable}`
+  : false;
 if (unavailable) console.warn(`\n*** The device loop on a real arm64 kernel is SKIPPED: ${unavailable} ***\n`);
 
 const CHECKS = [
@@ -62,7 +66,9 @@ describe("device loop on a real arm64 kernel (qemu-system-aarch64, gpio-sim, mos
       "opt/hil/glitch.json": join(dir, "glitch.json"),
     });
     const run = await bootVm(assets, join(dir, "initrd.gz"), 400_000);
-    const notes = run.output.split("\n").filter((line) => line.startsWith("MEASURE") || line.startsWith("=== ") || line.startsWith("LOOP fail"));
+    const notes = run.output.split("\n").filter((line) =>
+      line.startsWith("MEASURE") || line.startsWith("=== ") || line.startsWith("LOOP fail")
+    );
     console.log(`arm64 VM device loop: ${run.wallMs} ms on the host\n${notes.join("\n")}`);
     assert.match(run.output, /LOOP DONE/, `the guest did not finish:\n${run.output.slice(-5000)}`);
     return run.output;

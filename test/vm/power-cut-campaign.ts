@@ -59,7 +59,6 @@ export interface CampaignOptions {
   readonly evidenceFile?: string;
 }
 
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One boot as the host saw it: the guest's `PC` lines with their arrival times. */
@@ -97,20 +96,23 @@ export async function runPowerCutCampaign(options: CampaignOptions): Promise<Cam
     ]);
     const relay = device.routes.find((route) => route.source_type === "command")!.source_id;
     const switchSource = device.routes.find((route) => route.source_type === "sensor")!.source_id;
-    writeFileSync(join(dir, "device.json"), JSON.stringify({
-      api_url: emulator.url,
-      device_id: device.device_id,
-      client_id: device.client_id,
-      client_secret: { env: "REALER_CLIENT_SECRET" },
-      ca_file: "/opt/ca.crt",
-      state_dir: "/data/state",
-      log: { level: "debug", format: "text" }, // debug: each send from the outbox is logged
-      gpio: { backend: "cdev" },
-      routes: [
-        { pin_port: "6", line: { chip: "realer-sim", offset: 6 }, power_on: "restore" },
-        { pin_port: "5", line: { chip: "realer-sim", offset: 5 }, bias: "pull-down", debounce_ms: 5 },
-      ],
-    }));
+    writeFileSync(
+      join(dir, "device.json"),
+      JSON.stringify({
+        api_url: emulator.url,
+        device_id: device.device_id,
+        client_id: device.client_id,
+        client_secret: { env: "REALER_CLIENT_SECRET" },
+        ca_file: "/opt/ca.crt",
+        state_dir: "/data/state",
+        log: { level: "debug", format: "text" }, // debug: each send from the outbox is logged
+        gpio: { backend: "cdev" },
+        routes: [
+          { pin_port: "6", line: { chip: "realer-sim", offset: 6 }, power_on: "restore" },
+          { pin_port: "5", line: { chip: "realer-sim", offset: 5 }, bias: "pull-down", debounce_ms: 5 },
+        ],
+      }),
+    );
     writeFileSync(join(dir, "secret"), device.client_secret);
     buildInitramfs(assets, join(dir, "initrd.gz"), "#!/bin/sh\n/opt/driver\n", {
       "opt/realer-edge": binary!,
@@ -120,7 +122,10 @@ export async function runPowerCutCampaign(options: CampaignOptions): Promise<Cam
       "opt/secret": join(dir, "secret"),
     });
     const disk = join(dir, "disk.img");
-    const made = spawnSync("mkfs.ext4", ["-q", "-F", disk, "64M"], { encoding: "utf8", env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
+    const made = spawnSync("mkfs.ext4", ["-q", "-F", disk, "64M"], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` },
+    });
     if (made.status !== 0) throw new Error(`mkfs.ext4 failed: ${made.stderr}`);
 
     // Everything the cloud received from the device, in arrival order.
@@ -130,7 +135,13 @@ export async function runPowerCutCampaign(options: CampaignOptions): Promise<Cam
       const text = payload.toString("utf8");
       try {
         const body = JSON.parse(text) as { message_id?: string; value?: unknown; desired_id?: string; value_received_at?: string };
-        received.get(sourceId)?.push({ messageId: String(body.message_id), payload: text, value: String(body.value), ...(body.desired_id ? { desiredId: body.desired_id } : {}), ...(body.value_received_at ? { observedAt: body.value_received_at } : {}) });
+        received.get(sourceId)?.push({
+          messageId: String(body.message_id),
+          payload: text,
+          value: String(body.value),
+          ...(body.desired_id ? { desiredId: body.desired_id } : {}),
+          ...(body.value_received_at ? { observedAt: body.value_received_at } : {}),
+        });
       } catch {
         received.get(sourceId)?.push({ messageId: "", payload: text, value: "" });
       }
@@ -195,7 +206,13 @@ export async function runPowerCutCampaign(options: CampaignOptions): Promise<Cam
       if (record.onlineAt === undefined || record.onlineAt > record.cutAt) cutsWhileStarting++;
       vm.cut();
       await vm.ended;
-      log(`cut ${cut}/${options.cuts} at ${((record.cutAt - record.startedAt) / 1000).toFixed(1)} s after power on (${record.onlineAt !== undefined && record.onlineAt < record.cutAt ? `${((record.cutAt - record.onlineAt) / 1000).toFixed(1)} s after online` : "before online"}), ${record.lines.filter((line) => line.text.startsWith("edge")).length} edges`);
+      log(
+        `cut ${cut}/${options.cuts} at ${((record.cutAt - record.startedAt) / 1000).toFixed(1)} s after power on (${
+          record.onlineAt !== undefined && record.onlineAt < record.cutAt
+            ? `${((record.cutAt - record.onlineAt) / 1000).toFixed(1)} s after online`
+            : "before online"
+        }), ${record.lines.filter((line) => line.text.startsWith("edge")).length} edges`,
+      );
       await sleep(random() * 1500);
     }
 
@@ -204,15 +221,34 @@ export async function runPowerCutCampaign(options: CampaignOptions): Promise<Cam
     pumpDone = true;
     await pump;
     const { vm, record } = boot(true);
-    if (!(await waitUntil(() => record.onlineAt !== undefined, 180_000))) log(`the final boot never came online:\n${vm.output().slice(-3000)}`);
+    if (!(await waitUntil(() => record.onlineAt !== undefined, 180_000))) {
+      log(`the final boot never came online:\n${vm.output().slice(-3000)}`);
+    }
     // It is done when every desired state is answered and its outbox is empty (all acked).
     const answered = () => sent.every((desired) => received.get(relay)!.some((report) => report.desiredId === desired.desiredId));
     const drained = () => record.lines.filter((line) => line.text.startsWith("outbox ")).at(-1)?.text === "outbox 0";
-    if (!(await waitUntil(() => answered() && drained(), 600_000))) log(`the final boot did not drain: ${record.lines.filter((line) => line.text.startsWith("outbox")).at(-1)?.text ?? "no outbox count"}`);
+    if (!(await waitUntil(() => answered() && drained(), 600_000))) {
+      log(
+        `the final boot did not drain: ${record.lines.filter((line) => line.text.startsWith("outbox")).at(-1)?.text ?? "no outbox count"}`,
+      );
+    }
     vm.cut();
     await vm.ended;
-    log(`final boot: online ${record.onlineAt !== undefined ? `after ${((record.onlineAt - record.startedAt) / 1000).toFixed(1)} s` : "never"}`);
-    const evidence: Evidence = { seed, cuts: options.cuts, cutsWhileStarting, boots, sent, reports: received.get(relay)!, readings: received.get(switchSource)!, wallMs: performance.now() - began };
+    log(
+      `final boot: online ${
+        record.onlineAt !== undefined ? `after ${((record.onlineAt - record.startedAt) / 1000).toFixed(1)} s` : "never"
+      }`,
+    );
+    const evidence: Evidence = {
+      seed,
+      cuts: options.cuts,
+      cutsWhileStarting,
+      boots,
+      sent,
+      reports: received.get(relay)!,
+      readings: received.get(switchSource)!,
+      wallMs: performance.now() - began,
+    };
     if (options.evidenceFile) writeFileSync(options.evidenceFile, JSON.stringify(evidence, null, 1));
     return judge(evidence);
   } finally {
@@ -267,7 +303,9 @@ export function judge(evidence: Evidence): CampaignFigures {
   for (const desired of evidence.sent) {
     const answers = evidence.reports.filter((report) => report.desiredId === desired.desiredId);
     if (answers.length === 0) desiredUnanswered++;
-    else if (new Set(answers.map((answer) => answer.messageId)).size > 1 || new Set(answers.map((answer) => answer.payload)).size > 1) desiredAnsweredTwice++;
+    else if (new Set(answers.map((answer) => answer.messageId)).size > 1 || new Set(answers.map((answer) => answer.payload)).size > 1) {
+      desiredAnsweredTwice++;
+    }
   }
 
   const byObservation = new Map<string, Set<string>>();
@@ -279,7 +317,11 @@ export function judge(evidence: Evidence): CampaignFigures {
 
   // Each printed edge against the readings: same level, observed within 250 ms of the flip. What a
   // cut may cost is the tail of a boot's edges, never one from before a reading that arrived.
-  const readings = evidence.readings.map((reading) => ({ value: Number.parseFloat(reading.value), at: Date.parse(reading.observedAt ?? ""), used: false }));
+  const readings = evidence.readings.map((reading) => ({
+    value: Number.parseFloat(reading.value),
+    at: Date.parse(reading.observedAt ?? ""),
+    used: false,
+  }));
   let edgesDriven = 0;
   let readingsLostBeforeDelivered = 0;
   let readingsLostUncommitted = 0;
@@ -287,10 +329,15 @@ export function judge(evidence: Evidence): CampaignFigures {
   for (const boot of evidence.boots) {
     // What the runtime read in this boot: each reading's level and observed time (in its message id).
     const read = boot.lines.flatMap((line) => {
-      const match = /sensor\.reading .*value=(\S+) cause=edge message_id=sensor-(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)(\d{3})Z/.exec(line.text);
+      const match = /sensor\.reading .*value=(\S+) cause=edge message_id=sensor-(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)(\d{3})Z/.exec(
+        line.text,
+      );
       if (!match) return [];
       const [, value, year, month, day, hour, minute, second, ms] = match.map((part) => part ?? "");
-      return [{ value: Number.parseFloat(value!), at: Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second), Number(ms)) }];
+      return [{
+        value: Number.parseFloat(value!),
+        at: Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second), Number(ms)),
+      }];
     });
     let lostSoFar = 0;
     for (const line of boot.lines) {
@@ -312,10 +359,12 @@ export function judge(evidence: Evidence): CampaignFigures {
   }
   // A reading sent from the outbox was on the disk: whatever the cut, it must arrive.
   const delivered = new Set(evidence.readings.map((reading) => reading.messageId));
-  const committedReadingsLost = evidence.boots.flatMap((boot) => boot.lines.flatMap((line) => {
-    const id = /feed\.publish .*message_id="?(sensor-[^"\s]+)/.exec(line.text)?.[1];
-    return id && !delivered.has(id) ? [id] : [];
-  }));
+  const committedReadingsLost = evidence.boots.flatMap((boot) =>
+    boot.lines.flatMap((line) => {
+      const id = /feed\.publish .*message_id="?(sensor-[^"\s]+)/.exec(line.text)?.[1];
+      return id && !delivered.has(id) ? [id] : [];
+    })
+  );
   const unique = new Set(evidence.readings.map((reading) => `${reading.observedAt}|${reading.value}`));
   return {
     seed: evidence.seed,
@@ -359,14 +408,28 @@ export function brokenPromises(figures: CampaignFigures): string[] {
 
 /** The figures as the lines a test or the script prints. */
 export function describeFigures(figures: CampaignFigures): string {
-  const median = (values: readonly number[]) => (values.length === 0 ? 0 : [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!);
+  const median = (
+    values: readonly number[],
+  ) => (values.length === 0 ? 0 : [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!);
   const lost = figures.lostBeforeCutMs;
   return [
-    `power cuts: ${figures.cuts} (${figures.cutsWhileStarting} while the runtime started), seed ${figures.seed}, ${(figures.wallMs / 60_000).toFixed(1)} min`,
-    `boots checked: ${figures.bootsChecked}; integrity failures: ${figures.integrityFailures.length}; relay glitches: ${figures.glitches.length} (${figures.bootsRestoringOn} boots restored it on); boots never online: ${figures.bootsNeverOnline}; power on → online p50 ${(median(figures.bootToOnlineMs) / 1000).toFixed(1)} s`,
+    `power cuts: ${figures.cuts} (${figures.cutsWhileStarting} while the runtime started), seed ${figures.seed}, ${
+      (figures.wallMs / 60_000).toFixed(1)
+    } min`,
+    `boots checked: ${figures.bootsChecked}; integrity failures: ${figures.integrityFailures.length}; relay glitches: ${figures.glitches.length} (${figures.bootsRestoringOn} boots restored it on); boots never online: ${figures.bootsNeverOnline}; power on → online p50 ${
+      (median(figures.bootToOnlineMs) / 1000).toFixed(1)
+    } s`,
     `desired states: ${figures.desiredSent} sent, ${figures.desiredUnanswered} unanswered, ${figures.desiredAnsweredTwice} answered twice`,
     `readings: ${figures.edgesDriven} edges driven, ${figures.readingsReceived} observations received, ${figures.readingDuplicates} under two ids, ${figures.readingsUnmatched} unmatched`,
-    `readings lost: ${figures.readingsLost} of ${figures.edgesDriven}${lost.length === 0 ? "" : ` (${figures.readingsLost - figures.readingsLostUncommitted} not yet read from the kernel, ${figures.readingsLostUncommitted} read but not yet committed; flipped ${Math.round(median(lost))} ms before their cut at the median, ${Math.round(Math.max(...lost))} ms at most)`}; lost before a delivered one: ${figures.readingsLostBeforeDelivered}; lost after being committed: ${figures.committedReadingsLost.length}`,
+    `readings lost: ${figures.readingsLost} of ${figures.edgesDriven}${
+      lost.length === 0
+        ? ""
+        : ` (${
+          figures.readingsLost - figures.readingsLostUncommitted
+        } not yet read from the kernel, ${figures.readingsLostUncommitted} read but not yet committed; flipped ${
+          Math.round(median(lost))
+        } ms before their cut at the median, ${Math.round(Math.max(...lost))} ms at most)`
+    }; lost before a delivered one: ${figures.readingsLostBeforeDelivered}; lost after being committed: ${figures.committedReadingsLost.length}`,
     ...figures.integrityFailures.map((failure) => `  integrity: ${failure}`),
     ...figures.glitches.map((glitch) => `  glitch: ${glitch}`),
   ].join("\n");

@@ -3,15 +3,36 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type BootRecord, type Evidence, judge, type Received } from "./power-cut-campaign.ts";
 
-const boot = (cutAt: number | undefined, ...texts: string[]): BootRecord => ({
-  lines: texts.map((text, index) => ({ text, at: index * 100 })),
-  startedAt: 0,
-  onlineAt: texts.includes("online") ? texts.indexOf("online") * 100 : undefined,
-  ...(cutAt === undefined ? {} : { cutAt }),
-}) as BootRecord;
-const report = (messageId: string, desiredId: string, value = "1.0"): Received => ({ messageId, desiredId, value, payload: JSON.stringify({ messageId, desiredId, value }) });
-const reading = (messageId: string, value: string, observedAt: number): Received => ({ messageId, value, observedAt: new Date(observedAt).toISOString(), payload: JSON.stringify({ messageId, value, observedAt }) });
-const evidence = (parts: Partial<Evidence>): Evidence => ({ seed: 1, cuts: 1, cutsWhileStarting: 0, boots: [], sent: [], reports: [], readings: [], wallMs: 0, ...parts });
+const boot = (cutAt: number | undefined, ...texts: string[]): BootRecord =>
+  ({
+    lines: texts.map((text, index) => ({ text, at: index * 100 })),
+    startedAt: 0,
+    onlineAt: texts.includes("online") ? texts.indexOf("online") * 100 : undefined,
+    ...(cutAt === undefined ? {} : { cutAt }),
+  }) as BootRecord;
+const report = (messageId: string, desiredId: string, value = "1.0"): Received => ({
+  messageId,
+  desiredId,
+  value,
+  payload: JSON.stringify({ messageId, desiredId, value }),
+});
+const reading = (messageId: string, value: string, observedAt: number): Received => ({
+  messageId,
+  value,
+  observedAt: new Date(observedAt).toISOString(),
+  payload: JSON.stringify({ messageId, value, observedAt }),
+});
+const evidence = (parts: Partial<Evidence>): Evidence => ({
+  seed: 1,
+  cuts: 1,
+  cutsWhileStarting: 0,
+  boots: [],
+  sent: [],
+  reports: [],
+  readings: [],
+  wallMs: 0,
+  ...parts,
+});
 
 describe("power-cut judge", () => {
   it("passes a clean campaign: restored on, answered once, every edge read", () => {
@@ -52,7 +73,18 @@ describe("power-cut judge", () => {
   });
 
   it("finds a damaged database and a boot that never came online", () => {
-    const figures = judge(evidence({ boots: [boot(undefined, "integrity *** in database main *** Page 7: btreeInitPage() returns error code 11", "committed none", "levels 0@1 connected@500")] }));
+    const figures = judge(
+      evidence({
+        boots: [
+          boot(
+            undefined,
+            "integrity *** in database main *** Page 7: btreeInitPage() returns error code 11",
+            "committed none",
+            "levels 0@1 connected@500",
+          ),
+        ],
+      }),
+    );
     assert.equal(figures.integrityFailures.length, 1);
     assert.equal(figures.bootsNeverOnline, 1);
   });
@@ -79,7 +111,15 @@ describe("power-cut judge", () => {
 
   it("tells a lost reading the runtime had read (not yet committed) from one it never read", () => {
     const figures = judge(evidence({
-      boots: [boot(900, "online", "edge 1 1796019344214", 'log 06:15:44.230 info  [device] sensor.reading route=r value=1.0 cause=edge message_id=sensor-20261130T061544219Z-79058f6c', "edge 0 1796019344600")],
+      boots: [
+        boot(
+          900,
+          "online",
+          "edge 1 1796019344214",
+          "log 06:15:44.230 info  [device] sensor.reading route=r value=1.0 cause=edge message_id=sensor-20261130T061544219Z-79058f6c",
+          "edge 0 1796019344600",
+        ),
+      ],
     }));
     assert.equal(figures.readingsLost, 2);
     assert.equal(figures.readingsLostUncommitted, 1);
@@ -96,7 +136,9 @@ describe("power-cut judge", () => {
 
   it("finds a reading lost after the runtime sent it from its outbox", () => {
     const figures = judge(evidence({
-      boots: [boot(900, "online", 'log 06:15:44.300 debug [device] feed.publish topic="t" message_id="sensor-20261130T061544219Z-79058f6c"')],
+      boots: [
+        boot(900, "online", 'log 06:15:44.300 debug [device] feed.publish topic="t" message_id="sensor-20261130T061544219Z-79058f6c"'),
+      ],
       readings: [reading("sensor-20261130T061544475Z-a83d7e8a", "0.0", 1)],
     }));
     assert.deepEqual(figures.committedReadingsLost, ["sensor-20261130T061544219Z-79058f6c"]);

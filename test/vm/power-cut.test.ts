@@ -9,12 +9,19 @@ import { vmUnavailable } from "./qemu.ts";
 
 const CUTS = Number(process.env.REALER_POWER_CUTS ?? 4);
 const unavailable = vmUnavailable();
-const skip = runtimeName === "deno" ? "the VM runs compiled arm64 binaries; bun test runs it once" : unavailable ? `SKIPPED loudly: no arm64 VM here: ${unavailable}` : false;
+const skip = runtimeName === "deno"
+  ? "the VM runs compiled arm64 binaries; bun test runs it once"
+  : unavailable
+  ? `SKIPPED loudly: no arm64 VM here: ${unavailable}`
+  : false;
 if (unavailable) console.warn(`\n*** The power-cut campaign is SKIPPED: ${unavailable} ***\n`);
 
 describe(`power cuts on the arm64 VM (${CUTS} cuts, cloud on the host)`, { skip }, () => {
   let campaign: Promise<CampaignFigures> | undefined;
-  const figures = () => (campaign ??= runPowerCutCampaign({ cuts: CUTS, log: (line) => console.log(`power-cut: ${line}`) }).then((result) => {
+  const figures = () => (campaign ??= runPowerCutCampaign({
+    cuts: CUTS,
+    log: (line) => console.log(`power-cut: ${line}`),
+  }).then((result) => {
     console.log(describeFigures(result));
     return result;
   }));

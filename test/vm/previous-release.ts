@@ -14,11 +14,15 @@ export function buildPreviousReleaseDeb(outDir: string): string {
   const tree = join(outDir, `realer-edge-${PREVIOUS_RELEASE.version}`);
   rmSync(tree, { recursive: true, force: true });
   mkdirSync(tree, { recursive: true });
-  const unpacked = spawnSync("sh", ["-c", `git -C '${ROOT}' archive ${PREVIOUS_RELEASE.commit} | tar -x -C '${tree}'`], { encoding: "utf8" });
+  const unpacked = spawnSync("sh", ["-c", `git -C '${ROOT}' archive ${PREVIOUS_RELEASE.commit} | tar -x -C '${tree}'`], {
+    encoding: "utf8",
+  });
   if (unpacked.status !== 0) throw new Error(`git archive ${PREVIOUS_RELEASE.commit} failed: ${unpacked.stderr}`);
   symlinkSync(join(ROOT, "node_modules"), join(tree, "node_modules"));
   const script = `import { build } from "./scripts/build.ts"; import { buildDeb } from "./scripts/package.ts";
-const [binary] = build(["linux-arm64"], ${JSON.stringify(outDir)}); console.log("DEB " + buildDeb("arm64", binary, ${JSON.stringify(outDir)}));`;
+const [binary] = build(["linux-arm64"], ${JSON.stringify(outDir)}); console.log("DEB " + buildDeb("arm64", binary, ${
+    JSON.stringify(outDir)
+  }));`;
   const built = spawnSync(join(ROOT, "node_modules/.bin/bun"), ["-e", script], { cwd: tree, encoding: "utf8" });
   const deb = /^DEB (.+)$/m.exec(built.stdout ?? "")?.[1];
   rmSync(tree, { recursive: true, force: true });

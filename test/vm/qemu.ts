@@ -27,7 +27,17 @@ export function vmAssets(): string {
 
 /** Compiles `entry` into an arm64 binary at `out` the way the release build does. */
 export function compileArm64(entry: string, out: string): void {
-  const result = spawnSync(join(ROOT, "node_modules/.bin/bun"), ["build", "--compile", "--minify", "--bytecode", "--format=esm", "--target=bun-linux-arm64", entry, "--outfile", out], { encoding: "utf8", cwd: ROOT });
+  const result = spawnSync(join(ROOT, "node_modules/.bin/bun"), [
+    "build",
+    "--compile",
+    "--minify",
+    "--bytecode",
+    "--format=esm",
+    "--target=bun-linux-arm64",
+    entry,
+    "--outfile",
+    out,
+  ], { encoding: "utf8", cwd: ROOT });
   if (result.status !== 0) throw new Error(`bun build ${entry} failed:\n${result.stdout}${result.stderr}`);
 }
 
@@ -35,7 +45,23 @@ export function compileArm64(entry: string, out: string): void {
 export function buildInitramfs(assets: string, out: string, runScript: string, files: Record<string, string>): void {
   const root = `${out}.root`;
   spawnSync("rm", ["-rf", root]);
-  for (const dir of ["bin", "sbin", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "etc", "opt", "lib/modules", "lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu"]) {
+  for (
+    const dir of [
+      "bin",
+      "sbin",
+      "usr/bin",
+      "usr/sbin",
+      "dev",
+      "proc",
+      "sys",
+      "tmp",
+      "etc",
+      "opt",
+      "lib/modules",
+      "lib/aarch64-linux-gnu",
+      "usr/lib/aarch64-linux-gnu",
+    ]
+  ) {
     mkdirSync(join(root, dir), { recursive: true });
   }
   const copy = (from: string, to: string, mode = 0o755) => {
@@ -96,9 +122,22 @@ export interface Vm {
 export function startVm(assets: string, initrd: string, options: VmOptions = {}): Vm {
   const started = Date.now();
   const args = [
-    "-nographic", "-M", "virt", "-cpu", "cortex-a57", "-m", String(options.memoryMb ?? 2048), "-smp", "2",
-    "-kernel", join(assets, "vmlinuz"), "-initrd", initrd,
-    "-append", `console=ttyAMA0 rdinit=/init quiet loglevel=4 panic=-1${options.append ? ` ${options.append}` : ""}`, "-no-reboot",
+    "-nographic",
+    "-M",
+    "virt",
+    "-cpu",
+    "cortex-a57",
+    "-m",
+    String(options.memoryMb ?? 2048),
+    "-smp",
+    "2",
+    "-kernel",
+    join(assets, "vmlinuz"),
+    "-initrd",
+    initrd,
+    "-append",
+    `console=ttyAMA0 rdinit=/init quiet loglevel=4 panic=-1${options.append ? ` ${options.append}` : ""}`,
+    "-no-reboot",
   ];
   // (no option ROM: the guest boots its kernel directly, and Debian's qemu-system-arm lacks efi-virtio.rom)
   args.push(...(options.network ? ["-netdev", "user,id=net0", "-device", "virtio-net-pci,netdev=net0,romfile="] : ["-nic", "none"]));

@@ -45,7 +45,9 @@ export class MockRig implements Rig {
         await this.#request("GET", "/lines");
         break;
       } catch (error) {
-        if (Date.now() > deadline) throw new RealerError("network", `Cannot reach the mock control port at ${this.#base}: ${(error as Error).message}`);
+        if (Date.now() > deadline) {
+          throw new RealerError("network", `Cannot reach the mock control port at ${this.#base}: ${(error as Error).message}`);
+        }
         await sleep(20);
       }
     }
@@ -83,7 +85,10 @@ export class MockRig implements Rig {
         const { changes } = await this.#request("GET", `/timeline?after=${this.#after}`) as { changes: MockChange[] };
         for (const change of changes) {
           this.#after = change.seq;
-          const rigLine = this.#lines.find((candidate) => candidate.direction === "output" && "chip" in candidate.line && candidate.line.chip === change.chip && candidate.line.offset === change.offset);
+          const rigLine = this.#lines.find((candidate) =>
+            candidate.direction === "output" && "chip" in candidate.line && candidate.line.chip === change.chip &&
+            candidate.line.offset === change.offset
+          );
           if (rigLine) this.#observe(rigLine.route, change.level, change.at);
         }
       } catch {
@@ -95,7 +100,9 @@ export class MockRig implements Rig {
 
   #line(route: string): { chip: string; offset: number } {
     const line = this.#lines.find((candidate) => candidate.route === route)?.line;
-    if (!line || !("chip" in line)) throw new RealerError("config", `Cannot reach route ${route} on the mock rig: give its line as {chip, offset}`);
+    if (!line || !("chip" in line)) {
+      throw new RealerError("config", `Cannot reach route ${route} on the mock rig: give its line as {chip, offset}`);
+    }
     return line;
   }
 
@@ -106,7 +113,9 @@ export class MockRig implements Rig {
       signal: AbortSignal.timeout(5000),
     });
     const answer = await response.json() as { error?: string };
-    if (!response.ok) throw new RealerError("io", `The mock control port answered ${response.status} to ${method} ${path}: ${answer.error ?? ""}`);
+    if (!response.ok) {
+      throw new RealerError("io", `The mock control port answered ${response.status} to ${method} ${path}: ${answer.error ?? ""}`);
+    }
     return answer;
   }
 }

@@ -26,7 +26,12 @@ export function findSimChip(): { dir: string; label: string } {
   } catch {
     // No platform devices: no gpio-sim.
   }
-  if (found.length !== 1) throw new RealerError("config", `Cannot use the gpio-sim rig: found ${found.length} gpio-sim chips under ${platform}; name one with --sim-dir DIR and --chip LABEL`);
+  if (found.length !== 1) {
+    throw new RealerError(
+      "config",
+      `Cannot use the gpio-sim rig: found ${found.length} gpio-sim chips under ${platform}; name one with --sim-dir DIR and --chip LABEL`,
+    );
+  }
   return found[0]!;
 }
 
@@ -49,7 +54,9 @@ export class SimRig implements Rig {
   }
 
   deviceLine(line: RigLine["line"]): RigLine["line"] {
-    if (!("offset" in line)) throw new RealerError("config", `Cannot use line "${line.name}" on the gpio-sim rig: give lines as {chip, offset}`);
+    if (!("offset" in line)) {
+      throw new RealerError("config", `Cannot use line "${line.name}" on the gpio-sim rig: give lines as {chip, offset}`);
+    }
     return { chip: this.#chip, offset: line.offset };
   }
 
@@ -95,7 +102,10 @@ export class SimRig implements Rig {
   }
 
   async #sample(): Promise<void> {
-    const outputs = this.#lines.filter((line) => line.direction === "output").map((line) => ({ route: line.route, path: join(this.#dir, `sim_gpio${this.#offset(line.route)}`, "value") }));
+    const outputs = this.#lines.filter((line) => line.direction === "output").map((line) => ({
+      route: line.route,
+      path: join(this.#dir, `sim_gpio${this.#offset(line.route)}`, "value"),
+    }));
     let round = 0;
     while (this.#sampling) {
       for (const output of outputs) {

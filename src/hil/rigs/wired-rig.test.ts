@@ -16,7 +16,10 @@ describe("the wired rig (a real board with jumper wires)", () => {
     const board = new MockBackend();
     const seen: [string, Level][] = [];
     const rig = new WiredRig(board, { relay: RELAY_SPARE, switch: SWITCH_SPARE });
-    await rig.start([{ route: "relay", line: RELAY, direction: "output" }, { route: "switch", line: SWITCH, direction: "input" }], (route, level) => seen.push([route, level]));
+    await rig.start(
+      [{ route: "relay", line: RELAY, direction: "output" }, { route: "switch", line: SWITCH, direction: "input" }],
+      (route, level) => seen.push([route, level]),
+    );
     assert.equal(board.lineState(RELAY_SPARE).consumer, "realer-hil");
     assert.equal(board.lineState(RELAY_SPARE).direction, "input");
     assert.equal(board.lineState(SWITCH_SPARE).direction, "output");

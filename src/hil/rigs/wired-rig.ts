@@ -30,7 +30,12 @@ export class WiredRig implements Rig {
     this.#observe = observe;
     for (const line of lines) {
       const spare = this.#wiring[line.route];
-      if (!spare) throw new RealerError("config", `Cannot run on the wired rig: wiring.${line.route} is missing; wire a spare line to the device's line and name it there`);
+      if (!spare) {
+        throw new RealerError(
+          "config",
+          `Cannot run on the wired rig: wiring.${line.route} is missing; wire a spare line to the device's line and name it there`,
+        );
+      }
       if (line.direction === "output") {
         // Watched with both edges and no bias: the device's output drives the wire.
         const request = await this.#backend.requestLine(spare, { direction: "input", edge: "both", bias: "disabled" }, "realer-hil");

@@ -29,21 +29,27 @@ const run = (command: string, ...args: string[]) => {
   return { status: result.status, out: `${result.stdout ?? ""}${result.stderr ?? ""}`.trim() };
 };
 /** `run` off the event loop, so that the relay's sampler keeps sampling while it runs. */
-const runAsync = (command: string, ...args: string[]) => new Promise<{ status: number | null; out: string }>((resolve) => {
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
-  child.on("close", (status) => resolve({ status, out: out.trim() }));
-});
+const runAsync = (command: string, ...args: string[]) =>
+  new Promise<{ status: number | null; out: string }>((resolve) => {
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    child.on("close", (status) => resolve({ status, out: out.trim() }));
+  });
 const show = (property: string) => run("systemctl", "show", "-P", property, "realer-edge.service").out;
 const http = createFetch(readFileSync(join(HERE, "ca.crt"), "utf8"));
 const operator = async (method: string, path: string, body?: unknown) => {
-  const response = await http(`${payload.operator}${path}`, { method, headers: { "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const response = await http(`${payload.operator}${path}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
   return await response.json() as Record<string, unknown>;
 };
 const say = (text: string) => console.log(`BOARD ${text}`);
-const verdict = (name: string, ok: boolean, why = "") => say(ok ? `ok ${name}` : `fail ${name}: ${why.replaceAll("\n", " | ").slice(0, 1500)}`);
+const verdict = (name: string, ok: boolean, why = "") =>
+  say(ok ? `ok ${name}` : `fail ${name}: ${why.replaceAll("\n", " | ").slice(0, 1500)}`);
 async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number): Promise<T | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -81,10 +87,22 @@ function sampleRelay(): { stop(): Promise<number[]> } {
     },
   };
 }
-const acks = async () => ((await operator("GET", `/devices/${payload.device_id}/acks`)).acks as { desired_id?: string; message_id: string; status: string }[]);
-const feed = async () => ((await operator("GET", `/devices/${payload.device_id}/feed-data`)).feed_data as { sourceId: string; status: string; payload: { value: string } }[]);
+const acks = async () => ((await operator("GET", `/devices/${payload.device_id}/acks`)).acks as {
+  desired_id?: string;
+  message_id: string;
+  status: string;
+}[]);
+const feed = async () => ((await operator("GET", `/devices/${payload.device_id}/feed-data`)).feed_data as {
+  sourceId: string;
+  status: string;
+  payload: { value: string };
+}[]);
 
-say(`booted: systemd ${run("systemctl", "--version").out.split("\n")[0]}, ${run("systemctl", "is-system-running").out}, uptime ${readFileSync("/proc/uptime", "utf8").split(" ")[0]} s`);
+say(
+  `booted: systemd ${run("systemctl", "--version").out.split("\n")[0]}, ${run("systemctl", "is-system-running").out}, uptime ${
+    readFileSync("/proc/uptime", "utf8").split(" ")[0]
+  } s`,
+);
 
 await check("dpkg -i installs the arm64 package", async () => {
   const installed = run("dpkg", "-i", join(HERE, payload.deb));
@@ -98,15 +116,23 @@ writeFileSync("/etc/realer-edge/client-secret", payload.secret, { mode: 0o600 })
 const enabledAt = performance.now();
 await check("systemctl enable --now brings the service to READY with a status text", async () => {
   const enabled = run("systemctl", "enable", "--now", "realer-edge.service");
-  if (enabled.status !== 0) return `systemctl enable --now: ${enabled.out} ${run("journalctl", "-u", "realer-edge", "-n", "30", "--no-pager", "-o", "cat").out}`;
+  if (enabled.status !== 0) {
+    return `systemctl enable --now: ${enabled.out} ${run("journalctl", "-u", "realer-edge", "-n", "30", "--no-pager", "-o", "cat").out}`;
+  }
   const ready = await waitFor(() => show("ActiveState") === "active" && show("StatusText") !== "", 120_000);
   say(`measure enable-to-ready ${(performance.now() - enabledAt).toFixed(0)} ms; status "${show("StatusText")}"`);
-  return ready ? true : `ActiveState ${show("ActiveState")}, SubState ${show("SubState")}, status "${show("StatusText")}": ${run("journalctl", "-u", "realer-edge", "-n", "30", "--no-pager", "-o", "cat").out}`;
+  return ready
+    ? true
+    : `ActiveState ${show("ActiveState")}, SubState ${show("SubState")}, status "${show("StatusText")}": ${
+      run("journalctl", "-u", "realer-edge", "-n", "30", "--no-pager", "-o", "cat").out
+    }`;
 });
 
 await check("a desired state turns the gpio-sim relay on and its ack comes back accepted", async () => {
   await waitFor(() => show("StatusText").includes("online") || show("StatusText").includes("connected"), 60_000);
-  const desired = await operator("POST", `/devices/${payload.device_id}/desired`, { source_id: payload.relay, value: "1.0" }) as { desired_id: string };
+  const desired = await operator("POST", `/devices/${payload.device_id}/desired`, { source_id: payload.relay, value: "1.0" }) as {
+    desired_id: string;
+  };
   const on = await waitFor(() => simValue(RELAY) === 1, 30_000);
   const ack = await waitFor(async () => (await acks()).find((candidate) => candidate.desired_id === desired.desired_id), 30_000);
   return on && ack?.status === "accepted" ? true : `relay ${simValue(RELAY)}, ack ${JSON.stringify(ack)}, status "${show("StatusText")}"`;
@@ -114,7 +140,11 @@ await check("a desired state turns the gpio-sim relay on and its ack comes back 
 
 await check("an input edge reaches the cloud as an accepted reading", async () => {
   simPull(SWITCH, 1);
-  const reading = await waitFor(async () => (await feed()).find((entry) => entry.sourceId === payload.switch && entry.payload.value === "1.0" && entry.status === "accepted"), 30_000);
+  const reading = await waitFor(
+    async () =>
+      (await feed()).find((entry) => entry.sourceId === payload.switch && entry.payload.value === "1.0" && entry.status === "accepted"),
+    30_000,
+  );
   return reading ? true : JSON.stringify((await feed()).slice(-3));
 });
 
@@ -133,7 +163,9 @@ await check("systemctl kill -s KILL: Restart=on-failure brings it back, the rela
   const samples = await sampler.stop();
   const low = samples.filter((level) => level !== 1).length;
   say(`measure relay-samples-through-restart ${samples.length}, ${low} not on`);
-  return back && low === 0 ? true : `restarted ${Boolean(back)}, NRestarts ${show("NRestarts")}, ${low} of ${samples.length} samples not on`;
+  return back && low === 0
+    ? true
+    : `restarted ${Boolean(back)}, NRestarts ${show("NRestarts")}, ${low} of ${samples.length} samples not on`;
 });
 
 await check("a hung runtime (SIGSTOP) is killed by the watchdog and restarted", async () => {
@@ -145,7 +177,9 @@ await check("a hung runtime (SIGSTOP) is killed by the watchdog and restarted", 
   say(`measure sigstop-to-ready ${(performance.now() - stoppedAt).toFixed(0)} ms (WatchdogSec ${show("WatchdogUSec")})`);
   const journal = run("journalctl", "-u", "realer-edge", "--no-pager", "-o", "cat").out;
   say(`measure watchdog-journal ${journal.split("\n").filter((line) => /atchdog|Main process|timed out/.test(line)).join(" | ")}`);
-  return back && /[Ww]atchdog timeout/.test(journal) ? true : `restarted ${Boolean(back)}, main pid ${pid} now ${show("MainPID")}, state ${show("ActiveState")}/${show("SubState")}`;
+  return back && /[Ww]atchdog timeout/.test(journal)
+    ? true
+    : `restarted ${Boolean(back)}, main pid ${pid} now ${show("MainPID")}, state ${show("ActiveState")}/${show("SubState")}`;
 });
 
 await check("the client secret arrives through LoadCredential and is in no file the service wrote", async () => {
@@ -179,27 +213,40 @@ await check("systemctl stop ends within the stop timeout, and the journal holds 
     }
   });
   say(`measure journal-json-lines ${parsed.length}`);
-  return stopped.status === 0 && took < 15_000 && show("Result") === "success" && parsed.length > 10 ? true : `stop ${stopped.status} in ${took} ms, result ${show("Result")}, ${parsed.length} JSON lines`;
+  return stopped.status === 0 && took < 15_000 && show("Result") === "success" && parsed.length > 10
+    ? true
+    : `stop ${stopped.status} in ${took} ms, result ${show("Result")}, ${parsed.length} JSON lines`;
 });
 
 const security = run("systemd-analyze", "security", "--no-pager", "realer-edge.service").out.split("\n").at(-1) ?? "";
 say(`measure security ${security}`);
 
-await check("dpkg --purge removes the program, its unit and its enable link, its config, its state and its user, and leaves the gpio group", async () => {
-  const purged = run("dpkg", "--purge", "realer-edge");
-  const left = ["/usr/bin/realer-edge", "/lib/systemd/system/realer-edge.service", "/etc/realer-edge/device.json", "/var/lib/realer-edge", "/etc/systemd/system/multi-user.target.wants/realer-edge.service"].filter((path) => {
-    try {
-      statSync(path);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  const user = run("getent", "passwd", "realer-edge").out;
-  // and nothing else: the gpio group may serve others (Raspberry Pi OS's own users are in it)
-  const group = run("getent", "group", "gpio").out;
-  return purged.status === 0 && left.length === 0 && user === "" && group !== "" ? true : `purge ${purged.status} ${purged.out}; left: ${left.join(", ")}; user "${user}"; gpio group "${group}"`;
-});
+await check(
+  "dpkg --purge removes the program, its unit and its enable link, its config, its state and its user, and leaves the gpio group",
+  async () => {
+    const purged = run("dpkg", "--purge", "realer-edge");
+    const left = [
+      "/usr/bin/realer-edge",
+      "/lib/systemd/system/realer-edge.service",
+      "/etc/realer-edge/device.json",
+      "/var/lib/realer-edge",
+      "/etc/systemd/system/multi-user.target.wants/realer-edge.service",
+    ].filter((path) => {
+      try {
+        statSync(path);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    const user = run("getent", "passwd", "realer-edge").out;
+    // and nothing else: the gpio group may serve others (Raspberry Pi OS's own users are in it)
+    const group = run("getent", "group", "gpio").out;
+    return purged.status === 0 && left.length === 0 && user === "" && group !== ""
+      ? true
+      : `purge ${purged.status} ${purged.out}; left: ${left.join(", ")}; user "${user}"; gpio group "${group}"`;
+  },
+);
 
 /** What the service keeps on its disk: the ledger's answers, the outbox and the relay's restore value. */
 async function kept(): Promise<{ answers: number; outbox: number; relay: number | undefined }> {
@@ -226,11 +273,15 @@ await check("with Raspberry Pi OS's gpio rule, the previous release installs and
   writeFileSync("/etc/realer-edge/client-secret", payload.secret, { mode: 0o600 });
   const enabled = run("systemctl", "enable", "--now", "realer-edge.service");
   const ready = await waitFor(() => show("ActiveState") === "active" && show("StatusText").includes("connected"), 120_000);
-  if (enabled.status !== 0 || !ready) return `enable --now: ${enabled.out} ${run("journalctl", "-u", "realer-edge", "-n", "20", "--no-pager", "-o", "cat").out}`;
+  if (enabled.status !== 0 || !ready) {
+    return `enable --now: ${enabled.out} ${run("journalctl", "-u", "realer-edge", "-n", "20", "--no-pager", "-o", "cat").out}`;
+  }
   simPull(RELAY, 0);
   await operator("POST", `/devices/${payload.device_id}/desired`, { source_id: payload.relay, value: "0.0" });
   await waitFor(() => simValue(RELAY) === 0, 30_000);
-  const desired = await operator("POST", `/devices/${payload.device_id}/desired`, { source_id: payload.relay, value: "1.0" }) as { desired_id: string };
+  const desired = await operator("POST", `/devices/${payload.device_id}/desired`, { source_id: payload.relay, value: "1.0" }) as {
+    desired_id: string;
+  };
   const ack = await waitFor(async () => (await acks()).find((candidate) => candidate.desired_id === desired.desired_id), 30_000);
   return simValue(RELAY) === 1 && ack?.status === "accepted" ? true : `relay ${simValue(RELAY)}, ack ${JSON.stringify(ack)}`;
 });
@@ -243,13 +294,18 @@ await check("an upgrade to this release keeps the config, the state and a runnin
   const sampler = sampleRelay();
   const upgradedAt = performance.now();
   const upgraded = await runAsync("dpkg", "-i", join(HERE, payload.deb));
-  const back = await waitFor(() => show("ActiveState") === "active" && show("MainPID") !== pid && show("StatusText").includes("connected"), 90_000);
+  const back = await waitFor(
+    () => show("ActiveState") === "active" && show("MainPID") !== pid && show("StatusText").includes("connected"),
+    90_000,
+  );
   say(`measure upgrade-to-ready ${(performance.now() - upgradedAt).toFixed(0)} ms`);
   const samples = await sampler.stop();
   const after = await kept();
   const version = run("dpkg-query", "-W", "-f", "${Version}", "realer-edge").out;
   const low = samples.filter((level) => level !== 1).length;
-  say(`measure upgrade ${payload.previous_version} -> ${version}: ledger ${before.answers} -> ${after.answers} answers, outbox ${before.outbox} -> ${after.outbox}, relay restore value ${before.relay} -> ${after.relay}, ${low} of ${samples.length} relay samples not on`);
+  say(
+    `measure upgrade ${payload.previous_version} -> ${version}: ledger ${before.answers} -> ${after.answers} answers, outbox ${before.outbox} -> ${after.outbox}, relay restore value ${before.relay} -> ${after.relay}, ${low} of ${samples.length} relay samples not on`,
+  );
   const problems = [
     upgraded.status === 0 ? "" : `dpkg -i: ${upgraded.out}`,
     version === payload.previous_version ? "the version did not change" : "",

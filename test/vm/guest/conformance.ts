@@ -16,7 +16,8 @@ const pull = (ref: LineRef, level: 0 | 1) => {
   writeFileSync(`${simDir}/sim_gpio${offsetOf(ref)}/pull`, level === 1 ? "pull-up" : "pull-down");
   return Promise.resolve();
 };
-const level = (ref: LineRef) => Promise.resolve(readFileSync(`${simDir}/sim_gpio${offsetOf(ref)}/value`, "utf8").trim() === "1" ? 1 as const : 0 as const);
+const level = (ref: LineRef) =>
+  Promise.resolve(readFileSync(`${simDir}/sim_gpio${offsetOf(ref)}/value`, "utf8").trim() === "1" ? 1 as const : 0 as const);
 
 async function suite(name: string, open: () => Promise<GpioBackend>, extra: Partial<ConformanceTarget>): Promise<void> {
   const target: ConformanceTarget = {
@@ -80,7 +81,10 @@ async function crossBackend(libc: Awaited<ReturnType<typeof loadLibc>>): Promise
   const cdev = new CdevBackend(libc);
   try {
     await sysfs.requestLine({ chip: label, offset: 5 }, { direction: "input" }, "exporter");
-    const message = await cdev.requestLine({ chip: label, offset: 5 }, { direction: "input" }, "second").then(() => "no error", (error: Error) => error.message);
+    const message = await cdev.requestLine({ chip: label, offset: 5 }, { direction: "input" }, "second").then(
+      () => "no error",
+      (error: Error) => error.message,
+    );
     const expected = `Cannot request line 5 on ${process.env.SIM_CHIP}: line is busy (held by sysfs)`;
     console.log(message === expected ? `CASE cdev ok ${name}` : `CASE cdev fail ${name}: got "${message}", expected "${expected}"`);
   } finally {
@@ -91,7 +95,11 @@ async function crossBackend(libc: Awaited<ReturnType<typeof loadLibc>>): Promise
 
 const libc = await loadLibc();
 await crossBackend(libc);
-await suite("cdev", () => Promise.resolve(new CdevBackend(libc)), { bias: true, letGoFollowsPull: false, named: { name: "SIM_NAMED", offset: 4 } });
+await suite("cdev", () => Promise.resolve(new CdevBackend(libc)), {
+  bias: true,
+  letGoFollowsPull: false,
+  named: { name: "SIM_NAMED", offset: 4 },
+});
 await suite("sysfs", () => Promise.resolve(new SysfsBackend(libc)), {});
 await measure();
 console.log("CONFORMANCE DONE");

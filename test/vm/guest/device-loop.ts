@@ -32,7 +32,11 @@ function start(args: string[], env: Record<string, string> = {}): Proc {
   return { child, output: () => text };
 }
 
-async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -61,7 +65,10 @@ function sampleRelay(): { stop(): Promise<{ t: number; value: number }[]> } {
   };
 }
 
-const exited = (proc: Proc) => new Promise<number | null>((resolve) => (proc.child.exitCode !== null ? resolve(proc.child.exitCode) : proc.child.on("exit", (code) => resolve(code))));
+const exited = (proc: Proc) =>
+  new Promise<number | null>((
+    resolve,
+  ) => (proc.child.exitCode !== null ? resolve(proc.child.exitCode) : proc.child.on("exit", (code) => resolve(code))));
 
 /** A guest emulator: its process, API, CA file and a caller of its operator API. */
 interface GuestEmulator {
@@ -84,25 +91,38 @@ async function startEmulatorProcess(stateDir: string, port: number): Promise<Gue
   const caFile = ready[2]!.replace(/"/g, "");
   const http = createFetch(readFileSync(caFile, "utf8"));
   const operator = async (method: string, path: string, body?: unknown) => {
-    const response = await http(`${api}/_emulator${path}`, { method, headers: { "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const response = await http(`${api}/_emulator${path}`, {
+      method,
+      headers: { "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
     return await response.json() as Record<string, unknown>;
   };
   return { proc, api, caFile, operator };
 }
 
 /** Writes the config of a device on the cdev backend, served by `cloud`, to `path`. */
-function writeCdevConfig(path: string, cloud: GuestEmulator, device: { device_id: number; client_id: string }, stateDir: string, routes: unknown[]): void {
-  writeFileSync(path, JSON.stringify({
-    api_url: cloud.api,
-    device_id: device.device_id,
-    client_id: device.client_id,
-    client_secret: { env: "REALER_CLIENT_SECRET" },
-    ca_file: cloud.caFile,
-    state_dir: stateDir,
-    log: { level: "info", format: "text" },
-    gpio: { backend: "cdev" },
-    routes,
-  }));
+function writeCdevConfig(
+  path: string,
+  cloud: GuestEmulator,
+  device: { device_id: number; client_id: string },
+  stateDir: string,
+  routes: unknown[],
+): void {
+  writeFileSync(
+    path,
+    JSON.stringify({
+      api_url: cloud.api,
+      device_id: device.device_id,
+      client_id: device.client_id,
+      client_secret: { env: "REALER_CLIENT_SECRET" },
+      ca_file: cloud.caFile,
+      state_dir: stateDir,
+      log: { level: "info", format: "text" },
+      gpio: { backend: "cdev" },
+      routes,
+    }),
+  );
 }
 
 // 0. A clock that is wrong at boot, on a real kernel. The guest's clock is set two days back (a
@@ -128,24 +148,50 @@ try {
   setClock(REAL_NOW - TWO_DAYS_S * 1000);
   const clockCloud = await startEmulatorProcess("/tmp/clock-state", 8444);
   const clockOperator = clockCloud.operator;
-  const clockDevice = await clockOperator("POST", "/devices", { routes: [{ source_type: "sensor", kind: "switch", pin_port: "4" }] }) as { device_id: number; client_id: string; client_secret: string };
-  writeCdevConfig("/tmp/clock-device.json", clockCloud, clockDevice, "/tmp/clock-device-state", [{ pin_port: "4", line: { chip: label, offset: 4 }, bias: "pull-down" }]);
+  const clockDevice = await clockOperator("POST", "/devices", { routes: [{ source_type: "sensor", kind: "switch", pin_port: "4" }] }) as {
+    device_id: number;
+    client_id: string;
+    client_secret: string;
+  };
+  writeCdevConfig("/tmp/clock-device.json", clockCloud, clockDevice, "/tmp/clock-device-state", [{
+    pin_port: "4",
+    line: { chip: label, offset: 4 },
+    bias: "pull-down",
+  }]);
   const clockRuntime = start(["run", "--config", "/tmp/clock-device.json"], { REALER_CLIENT_SECRET: clockDevice.client_secret });
   await waitFor("the clock test's device online", () => clockRuntime.output().includes("mqtt.connected"), 90_000);
   const atBoot = clockRuntime.output();
-  verdict("an unsynchronised kernel clock is not believed at boot, and the cloud's Date header then is", /clock\.untrusted/.test(atBoot) && /clock\.trusted source="agrees with the cloud"/.test(atBoot), atBoot.split("\n").filter((line) => line.includes("clock.")).join(" | "));
+  verdict(
+    "an unsynchronised kernel clock is not believed at boot, and the cloud's Date header then is",
+    /clock\.untrusted/.test(atBoot) && /clock\.trusted source="agrees with the cloud"/.test(atBoot),
+    atBoot.split("\n").filter((line) => line.includes("clock.")).join(" | "),
+  );
   setClock(REAL_NOW + (performance.now() - REAL_AT));
   const synced = await markSynchronised();
   // The runtime asks the kernel at most once a second: give it that second, as NTP's next minutes would.
   await sleep(1500);
   simPull(4, 1);
-  await waitFor("the jump and the kernel's word", () => /clock\.moved/.test(clockRuntime.output()) && /clock\.trusted source=kernel/.test(clockRuntime.output()), 30_000);
-  const feedNow = async () => ((await clockOperator("GET", `/devices/${clockDevice.device_id}/feed-data`)).feed_data as { payload: { value: string; value_received_at: string } }[]);
-  const reading = await waitFor("the reading after the clock was set", async () => (await feedNow()).find((entry) => entry.payload.value === "1.0"), 30_000);
+  await waitFor(
+    "the jump and the kernel's word",
+    () => /clock\.moved/.test(clockRuntime.output()) && /clock\.trusted source=kernel/.test(clockRuntime.output()),
+    30_000,
+  );
+  const feedNow = async () => ((await clockOperator("GET", `/devices/${clockDevice.device_id}/feed-data`)).feed_data as {
+    payload: { value: string; value_received_at: string };
+  }[]);
+  const reading = await waitFor(
+    "the reading after the clock was set",
+    async () => (await feedNow()).find((entry) => entry.payload.value === "1.0"),
+    30_000,
+  );
   const off = Math.abs(Date.parse(reading.payload.value_received_at) - Date.now());
   const moved = clockRuntime.output().split("\n").find((line) => line.includes("clock.moved")) ?? "";
   console.log(`MEASURE vm-clock-moved ${/by_s=(-?\d+)/.exec(moved)?.[1] ?? "?"} s`);
-  verdict("the runtime logs the clock being set, trusts the synchronised kernel and stamps readings right", synced === 0 && off < 60_000 && /by_s=17\d{4}/.test(moved), `adjtimex ${synced}, reading ${off} ms off, ${moved}`);
+  verdict(
+    "the runtime logs the clock being set, trusts the synchronised kernel and stamps readings right",
+    synced === 0 && off < 60_000 && /by_s=17\d{4}/.test(moved),
+    `adjtimex ${synced}, reading ${off} ms off, ${moved}`,
+  );
   clockRuntime.child.kill("SIGTERM");
   await exited(clockRuntime);
   clockCloud.proc.child.kill("SIGTERM");
@@ -153,7 +199,11 @@ try {
 } catch (error) {
   setClock(REAL_NOW + (performance.now() - REAL_AT));
   verdict("an unsynchronised kernel clock is not believed at boot, and the cloud's Date header then is", false, (error as Error).message);
-  verdict("the runtime logs the clock being set, trusts the synchronised kernel and stamps readings right", false, (error as Error).message);
+  verdict(
+    "the runtime logs the clock being set, trusts the synchronised kernel and stamps readings right",
+    false,
+    (error as Error).message,
+  );
 }
 
 // 1. The emulator.
@@ -166,7 +216,9 @@ const { proc: emulator, operator } = cloud;
 console.log(`MEASURE vm-emulator-start ${(performance.now() - emulatorStarted).toFixed(0)} ms`);
 
 // 2. A device with a relay and a switch, on gpio-sim lines through the cdev backend.
-const device = await operator("POST", "/devices", { routes: [{ source_type: "command", kind: "relay", pin_port: "6" }, { source_type: "sensor", kind: "switch", pin_port: "5" }] }) as {
+const device = await operator("POST", "/devices", {
+  routes: [{ source_type: "command", kind: "relay", pin_port: "6" }, { source_type: "sensor", kind: "switch", pin_port: "5" }],
+}) as {
   device_id: number;
   client_id: string;
   client_secret: string;
@@ -180,7 +232,11 @@ writeCdevConfig("/tmp/device.json", cloud, device, "/tmp/device-state", [
 ]);
 const run = () => start(["run", "--config", "/tmp/device.json"], { REALER_CLIENT_SECRET: device.client_secret });
 const acks = async () => ((await operator("GET", `/devices/${device.device_id}/acks`)).acks as { desired_id?: string; status: string }[]);
-const feed = async () => ((await operator("GET", `/devices/${device.device_id}/feed-data`)).feed_data as { sourceId: string; status: string; payload: { value: string } }[]);
+const feed = async () => ((await operator("GET", `/devices/${device.device_id}/feed-data`)).feed_data as {
+  sourceId: string;
+  status: string;
+  payload: { value: string };
+}[]);
 
 let runtime = run();
 const runStarted = performance.now();
@@ -190,17 +246,30 @@ try {
   await waitFor("the first ack", async () => (await acks()).length > 0);
   verdict("the runtime connects with the cdev backend on gpio-sim lines", true);
 } catch (error) {
-  verdict("the runtime connects with the cdev backend on gpio-sim lines", false, `${(error as Error).message} ${runtime.output().slice(-2000)}`);
+  verdict(
+    "the runtime connects with the cdev backend on gpio-sim lines",
+    false,
+    `${(error as Error).message} ${runtime.output().slice(-2000)}`,
+  );
   process.exit(1);
 }
 
 // 3. A desired state turns the simulated line active; the ack comes back accepted.
 try {
   const sent = performance.now();
-  const desired = await operator("POST", `/devices/${device.device_id}/desired`, { source_id: relay, value: "1.0" }) as { desired_id: string };
-  const ack = await waitFor("the relay report's ack", async () => (await acks()).find((candidate) => candidate.desired_id === desired.desired_id));
+  const desired = await operator("POST", `/devices/${device.device_id}/desired`, { source_id: relay, value: "1.0" }) as {
+    desired_id: string;
+  };
+  const ack = await waitFor(
+    "the relay report's ack",
+    async () => (await acks()).find((candidate) => candidate.desired_id === desired.desired_id),
+  );
   console.log(`MEASURE vm-desired-to-ack ${(performance.now() - sent).toFixed(0)} ms`);
-  verdict("a desired state turns the simulated line active and the ack comes back accepted", ack.status === "accepted" && simValue(RELAY) === 1, `ack ${ack.status}, line ${simValue(RELAY)}`);
+  verdict(
+    "a desired state turns the simulated line active and the ack comes back accepted",
+    ack.status === "accepted" && simValue(RELAY) === 1,
+    `ack ${ack.status}, line ${simValue(RELAY)}`,
+  );
 } catch (error) {
   verdict("a desired state turns the simulated line active and the ack comes back accepted", false, (error as Error).message);
 }
@@ -208,7 +277,10 @@ try {
 // 4. Pulling the input produces an accepted reading.
 try {
   simPull(SWITCH, 1);
-  const reading = await waitFor("the switch reading", async () => (await feed()).find((entry) => entry.sourceId === switchSource && entry.payload.value === "1.0"));
+  const reading = await waitFor(
+    "the switch reading",
+    async () => (await feed()).find((entry) => entry.sourceId === switchSource && entry.payload.value === "1.0"),
+  );
   verdict("pulling an input produces an accepted reading", reading.status === "accepted", `status ${reading.status}`);
 } catch (error) {
   verdict("pulling an input produces an accepted reading", false, (error as Error).message);
@@ -223,7 +295,11 @@ const cli = async (args: string[], during?: (proc: Proc) => Promise<void>) => {
 };
 {
   const checked = await cli(["check", "--config", "/tmp/device.json"], undefined);
-  verdict("check names the lines the running runtime holds and exits 1", checked.code === 1 && checked.output.includes('is already held by "realer-edge"'), `exit ${checked.code}: ${checked.output.slice(0, 800)}`);
+  verdict(
+    "check names the lines the running runtime holds and exits 1",
+    checked.code === 1 && checked.output.includes('is already held by "realer-edge"'),
+    `exit ${checked.code}: ${checked.output.slice(0, 800)}`,
+  );
 }
 
 // 5. SIGKILL and restart: a relay configured `restore` comes back active with no glitch. The
@@ -244,11 +320,23 @@ try {
   const after = (await restartSampler.stop()).filter((sample) => sample.t >= killedAt);
   const zeros = after.filter((sample) => sample.value === 0).length;
   console.log(`MEASURE vm-restart-samples ${after.length} samples`);
-  verdict("a restore relay comes back active after SIGKILL and restart", simValue(RELAY) === 1 && /value=1\.0/.test(restoredLine), restoredLine);
-  verdict("the relay line shows no glitch while the runtime restarts", after.length > 100 && zeros === 0, `${zeros} of ${after.length} samples read inactive`);
+  verdict(
+    "a restore relay comes back active after SIGKILL and restart",
+    simValue(RELAY) === 1 && /value=1\.0/.test(restoredLine),
+    restoredLine,
+  );
+  verdict(
+    "the relay line shows no glitch while the runtime restarts",
+    after.length > 100 && zeros === 0,
+    `${zeros} of ${after.length} samples read inactive`,
+  );
 } catch (error) {
   await restartSampler.stop();
-  verdict("a restore relay comes back active after SIGKILL and restart", false, `${(error as Error).message} ${runtime.output().slice(-1500)}`);
+  verdict(
+    "a restore relay comes back active after SIGKILL and restart",
+    false,
+    `${(error as Error).message} ${runtime.output().slice(-1500)}`,
+  );
 }
 
 // 6. The sampler can see a glitch: another process claims the line at the default (inactive)
@@ -265,7 +353,11 @@ try {
   const zeros = samples.filter((sample) => sample.value === 0).length;
   const spanMs = samples.at(-1)!.t - samples[0]!.t;
   console.log(`MEASURE vm-sampler-interval ${((spanMs / samples.length) * 1000).toFixed(0)} us`);
-  verdict("the sampler sees the glitch of a claim-then-set (control)", zeros > 0 && simValue(RELAY) === 1, `${zeros} of ${samples.length} samples read inactive`);
+  verdict(
+    "the sampler sees the glitch of a claim-then-set (control)",
+    zeros > 0 && simValue(RELAY) === 1,
+    `${zeros} of ${samples.length} samples read inactive`,
+  );
 } catch (error) {
   verdict("the sampler sees the glitch of a claim-then-set (control)", false, (error as Error).message);
 }
@@ -274,9 +366,17 @@ try {
 const gpio = (args: string[], during?: (proc: Proc) => Promise<void>) => cli(["gpio", ...args], during);
 try {
   const checked = await cli(["check", "--config", "/tmp/device.json"]);
-  verdict("check prints the binding table on this board and exits 0 with the runtime stopped", checked.code === 0 && checked.output.includes(`${label}:6`) && checked.output.includes(`${label}:5`), `exit ${checked.code}: ${checked.output.slice(0, 800)}`);
+  verdict(
+    "check prints the binding table on this board and exits 0 with the runtime stopped",
+    checked.code === 0 && checked.output.includes(`${label}:6`) && checked.output.includes(`${label}:5`),
+    `exit ${checked.code}: ${checked.output.slice(0, 800)}`,
+  );
   const listed = await gpio(["info"]);
-  verdict("gpio info lists the simulated chip and its named line", listed.code === 0 && listed.output.includes(`[${label}]`) && listed.output.includes('"SIM_NAMED"'), listed.output.slice(0, 600));
+  verdict(
+    "gpio info lists the simulated chip and its named line",
+    listed.code === 0 && listed.output.includes(`[${label}]`) && listed.output.includes('"SIM_NAMED"'),
+    listed.output.slice(0, 600),
+  );
   simPull(3, 1);
   const got = await gpio(["get", label, "3"]);
   verdict("gpio get reads an input", got.code === 0 && got.output.trim() === "1", got.output);
@@ -285,7 +385,11 @@ try {
     await waitFor("gpio set to hold", () => simValue(7) === 1, 10_000).catch(() => false);
     heldLevel = simValue(7);
   });
-  verdict("gpio set drives a line for the time asked", set.code === 0 && heldLevel === 1, `exit ${set.code}, level while held ${heldLevel}: ${set.output}`);
+  verdict(
+    "gpio set drives a line for the time asked",
+    set.code === 0 && heldLevel === 1,
+    `exit ${set.code}, level while held ${heldLevel}: ${set.output}`,
+  );
   simPull(2, 0);
   const watched = await gpio(["watch", label, "2", "--count", "2"], async (proc) => {
     await waitFor("gpio watch to start", () => proc.output().includes("watching"), 30_000);
@@ -315,14 +419,26 @@ try {
     if (sysfs.child.exitCode !== null) throw new Error(`the sysfs runtime exited ${sysfs.child.exitCode}: ${sysfs.output().slice(-800)}`);
     return sysfs.output().includes("mqtt.connected");
   }, 90_000);
-  const desired = await operator("POST", `/devices/${device.device_id}/desired`, { source_id: relay, value: "1.0" }) as { desired_id: string };
-  const ack = await waitFor("the sysfs relay report's ack", async () => (await acks()).find((candidate) => candidate.desired_id === desired.desired_id));
-  verdict("the runtime on the sysfs backend applies a desired state and gets it accepted", ack.status === "accepted" && simValue(RELAY) === 1, `ack ${ack.status}, line ${simValue(RELAY)}`);
+  const desired = await operator("POST", `/devices/${device.device_id}/desired`, { source_id: relay, value: "1.0" }) as {
+    desired_id: string;
+  };
+  const ack = await waitFor(
+    "the sysfs relay report's ack",
+    async () => (await acks()).find((candidate) => candidate.desired_id === desired.desired_id),
+  );
+  verdict(
+    "the runtime on the sysfs backend applies a desired state and gets it accepted",
+    ack.status === "accepted" && simValue(RELAY) === 1,
+    `ack ${ack.status}, line ${simValue(RELAY)}`,
+  );
   const before = (await feed()).length;
   // The cdev run's pull-down bias moved the simulator's pull; flip whatever the input reads now.
   const next = simValue(SWITCH) === 1 ? 0 : 1;
   simPull(SWITCH, next);
-  const reading = await waitFor("the sysfs switch reading", async () => (await feed()).slice(before).find((entry) => entry.sourceId === switchSource && entry.payload.value === `${next}.0`));
+  const reading = await waitFor(
+    "the sysfs switch reading",
+    async () => (await feed()).slice(before).find((entry) => entry.sourceId === switchSource && entry.payload.value === `${next}.0`),
+  );
   verdict("the runtime on the sysfs backend reports an input edge", reading.status === "accepted", `status ${reading.status}`);
   simPull(RELAY, 0);
   const watch = sampleRelay();
@@ -334,13 +450,27 @@ try {
   const samples = await watch.stop();
   const zeros = samples.filter((sample) => sample.value === 0).length;
   console.log(`MEASURE vm-sysfs-restart-samples ${samples.length} samples`);
-  verdict("a sysfs relay is held by the kernel through SIGKILL and taken over with no glitch", samples.length > 100 && zeros === 0 && simValue(RELAY) === 1, `${zeros} of ${samples.length} samples read inactive`);
+  verdict(
+    "a sysfs relay is held by the kernel through SIGKILL and taken over with no glitch",
+    samples.length > 100 && zeros === 0 && simValue(RELAY) === 1,
+    `${zeros} of ${samples.length} samples read inactive`,
+  );
   sysfs.child.kill("SIGTERM");
   const code = await exited(sysfs);
   const exported = readdirSync("/sys/class/gpio").filter((entry) => /^gpio\d+$/.test(entry));
-  verdict("a clean stop unexports every sysfs line", code === 0 && exported.length === 0, `exit ${code}, still exported: ${exported.join(" ")}`);
+  verdict(
+    "a clean stop unexports every sysfs line",
+    code === 0 && exported.length === 0,
+    `exit ${code}, still exported: ${exported.join(" ")}`,
+  );
 } catch (error) {
-  verdict("the sysfs section", false, `${(error as Error).message}; the runtime said: ${sysfsOutput().split("\n").filter((line) => !line.includes("feed.publish")).slice(-15).join(" | ")}`);
+  verdict(
+    "the sysfs section",
+    false,
+    `${(error as Error).message}; the runtime said: ${
+      sysfsOutput().split("\n").filter((line) => !line.includes("feed.publish")).slice(-15).join(" | ")
+    }`,
+  );
 }
 
 emulator.child.kill("SIGTERM");
@@ -357,14 +487,36 @@ try {
     const proc = start(["hil", "run", "--rig", "gpio-sim", "--sim-dir", simDir, "--chip", label, "--state-dir", "/tmp/hil", ...files]);
     return exited(proc).then((code) => ({ code, output: proc.output(), ms: performance.now() - started }));
   };
-  const passing = await hil(["/opt/hil/relay-follows-cloud.json", "/opt/hil/restore-after-crash.json", "/opt/hil/failsafe-broker-down.json"]);
+  const passing = await hil([
+    "/opt/hil/relay-follows-cloud.json",
+    "/opt/hil/restore-after-crash.json",
+    "/opt/hil/failsafe-broker-down.json",
+  ]);
   console.log(`MEASURE vm-hil-three-scenarios ${passing.ms.toFixed(0)} ms`);
-  for (const line of passing.output.split("\n").filter((line) => /^(PASS|FAIL|hil:)|FAIL /.test(line.trim()))) console.log(`=== HIL ${line}`);
-  verdict("hil runs the relay-follows-the-cloud scenario on gpio-sim", /^PASS {2}relay follows the cloud and is acked/m.test(passing.output), passing.output.slice(-1500));
-  verdict("hil runs the restore-after-a-crash scenario on gpio-sim", /^PASS {2}restore after a crash without a glitch/m.test(passing.output), passing.output.slice(-1500));
-  verdict("hil runs the fail-safe scenario on gpio-sim: the heater goes safe with the broker down", /^PASS {2}a heater goes safe when the cloud is gone/m.test(passing.output) && passing.code === 0, passing.output.slice(-1500));
+  for (const line of passing.output.split("\n").filter((line) => /^(PASS|FAIL|hil:)|FAIL /.test(line.trim()))) {
+    console.log(`=== HIL ${line}`);
+  }
+  verdict(
+    "hil runs the relay-follows-the-cloud scenario on gpio-sim",
+    /^PASS {2}relay follows the cloud and is acked/m.test(passing.output),
+    passing.output.slice(-1500),
+  );
+  verdict(
+    "hil runs the restore-after-a-crash scenario on gpio-sim",
+    /^PASS {2}restore after a crash without a glitch/m.test(passing.output),
+    passing.output.slice(-1500),
+  );
+  verdict(
+    "hil runs the fail-safe scenario on gpio-sim: the heater goes safe with the broker down",
+    /^PASS {2}a heater goes safe when the cloud is gone/m.test(passing.output) && passing.code === 0,
+    passing.output.slice(-1500),
+  );
   const control = await hil(["/opt/hil/glitch.json"]);
-  verdict("hil on gpio-sim fails a relay that glitches at restart (control)", control.code === 1 && /hold 1 through the restart; it showed 0 at \+\d+ ms \(sampled\)/.test(control.output), `exit ${control.code}: ${control.output.slice(-1500)}`);
+  verdict(
+    "hil on gpio-sim fails a relay that glitches at restart (control)",
+    control.code === 1 && /hold 1 through the restart; it showed 0 at \+\d+ ms \(sampled\)/.test(control.output),
+    `exit ${control.code}: ${control.output.slice(-1500)}`,
+  );
 } catch (error) {
   verdict("hil runs the relay-follows-the-cloud scenario on gpio-sim", false, (error as Error).message);
 }

@@ -63,12 +63,21 @@ const logTime = (line: string): number | undefined => {
   const match = /^(\d\d):(\d\d):(\d\d)\.(\d\d\d) /.exec(line);
   if (!match) return undefined;
   const now = new Date();
-  const at = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), Number(match[1]), Number(match[2]), Number(match[3]), Number(match[4]));
+  const at = Date.UTC(
+    now.getUTCFullYear(),
+    now.getUTCMonth(),
+    now.getUTCDate(),
+    Number(match[1]),
+    Number(match[2]),
+    Number(match[3]),
+    Number(match[4]),
+  );
   return at - now.getTime() > 12 * 3_600_000 ? at - 86_400_000 : at;
 };
 
 // (a reading's feed.publish, a debug line, is proof that it was committed: the outbox sends from the disk)
-const KEEP = /line\.claimed|line\.power_on|mqtt\.connected|desired\.(applied|duplicate|invalid|deferred)|storage\.|outbox\.|clock\.|sensor\.reading|feed\.publish| (warn|error) /;
+const KEEP =
+  /line\.claimed|line\.power_on|mqtt\.connected|desired\.(applied|duplicate|invalid|deferred)|storage\.|outbox\.|clock\.|sensor\.reading|feed\.publish| (warn|error) /;
 const started = performance.now();
 const runtime: ChildProcess = spawn(BINARY, ["run", "--config", "/opt/device.json"], {
   env: { ...process.env, NO_COLOR: "1", REALER_CLIENT_SECRET: readFileSync("/opt/secret", "utf8").trim() },
