@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
-import { openDatabase, runtimeName, spawnProcess } from "./index.ts";
+import { type Database, openDatabase, runtimeName, spawnProcess, type Statement } from "./index.ts";
 
 const HOLDER = fileURLToPath(new URL("../../test/helpers/hold-database.ts", import.meta.url));
 
@@ -45,32 +45,33 @@ describe("SQLite through the platform seam", () => {
       }
     };
 
-    it("commits a turn's writes together, at the turn's end, and settles each caller after", async () => {
+    /** A state file with a table `t (x INTEGER)`, open, and removed after `body`. */
+    const withTable = async (body: (table: { file: string; db: Database; insert: Statement }) => Promise<void>) => {
       const dir = mkdtempSync(join(tmpdir(), "realer-sqlite-"));
       try {
         const file = join(dir, "state.sqlite");
         const db = await openDatabase(file);
         db.exec("CREATE TABLE t (x INTEGER)");
-        const insert = db.prepare("INSERT INTO t (x) VALUES (?)");
+        await body({ file, db, insert: db.prepare("INSERT INTO t (x) VALUES (?)") });
+        db.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+
+    it("commits a turn's writes together, at the turn's end, and settles each caller after", async () => {
+      await withTable(async ({ file, db, insert }) => {
         const settled: number[] = [];
         const calls = [1, 2, 3].map((x) => db.grouped(() => insert.run(x)).then(() => settled.push(x)));
         assert.deepEqual(await rows(file), [], "nothing committed within the turn");
         await Promise.all(calls);
         assert.deepEqual(settled, [1, 2, 3]);
         assert.deepEqual(await rows(file), [1, 2, 3]);
-        db.close();
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
     });
 
     it("undoes only the writes of a call that throws, and rejects that call alone", async () => {
-      const dir = mkdtempSync(join(tmpdir(), "realer-sqlite-"));
-      try {
-        const file = join(dir, "state.sqlite");
-        const db = await openDatabase(file);
-        db.exec("CREATE TABLE t (x INTEGER)");
-        const insert = db.prepare("INSERT INTO t (x) VALUES (?)");
+      await withTable(async ({ file, db, insert }) => {
         const first = db.grouped(() => insert.run(1));
         const failing = db.grouped(() => {
           insert.run(2);
@@ -80,27 +81,16 @@ describe("SQLite through the platform seam", () => {
         await assert.rejects(failing, /bad report/);
         await Promise.all([first, third]);
         assert.deepEqual(await rows(file), [1, 3]);
-        db.close();
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
     });
 
     it("commits the open group before a transaction of its own, which commits when it returns", async () => {
-      const dir = mkdtempSync(join(tmpdir(), "realer-sqlite-"));
-      try {
-        const file = join(dir, "state.sqlite");
-        const db = await openDatabase(file);
-        db.exec("CREATE TABLE t (x INTEGER)");
-        const insert = db.prepare("INSERT INTO t (x) VALUES (?)");
+      await withTable(async ({ file, db, insert }) => {
         const grouped = db.grouped(() => insert.run(1));
         db.transaction(() => insert.run(2));
         assert.deepEqual(await rows(file), [1, 2], "both committed once the transaction returned");
         await grouped;
-        db.close();
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
     });
 
     it("rejects every caller of the turn when the commit fails (a full disk), and works again after", async () => {

@@ -130,32 +130,41 @@ export async function openDatabase(path: string, durability: Durability = "power
     | { readonly timer: ReturnType<typeof setTimeout>; readonly waiting: { resolve(): void; reject(error: unknown): void }[] }
     | undefined;
   let inGroup = false;
-  /** Ends the turn's group without its writes: every caller waiting for it is told `error`. */
-  const abortGroup = (error: unknown) => {
-    const open = group;
-    if (!open) return;
-    group = undefined;
-    clearTimeout(open.timer);
-    depth--;
+  /**
+   * Rolls back what is open. SQLite may already have rolled back (a full disk does): a failing
+   * ROLLBACK must not hide the error that matters, which the caller reports.
+   */
+  const rollBack = () => {
     try {
       control("ROLLBACK");
     } catch {
       // Nothing open to roll back.
     }
-    for (const waiter of open.waiting) waiter.reject(error);
   };
-  const commitGroup = () => {
+  /** Takes the turn's group off (its timer stopped, its transaction depth given back), if one is open. */
+  const takeGroup = () => {
     const open = group;
-    if (!open) return;
+    if (!open) return undefined;
     group = undefined;
     clearTimeout(open.timer);
     depth--;
+    return open;
+  };
+  /** Ends the turn's group without its writes: every caller waiting for it is told `error`. */
+  const abortGroup = (error: unknown) => {
+    const open = takeGroup();
+    if (!open) return;
+    rollBack();
+    for (const waiter of open.waiting) waiter.reject(error);
+  };
+  const commitGroup = () => {
+    const open = takeGroup();
+    if (!open) return;
     try {
       guard("write", () => control("COMMIT"));
     } catch (error) {
-      group = open;
-      depth++;
-      abortGroup(error);
+      rollBack();
+      for (const waiter of open.waiting) waiter.reject(error);
       return;
     }
     for (const waiter of open.waiting) waiter.resolve();
@@ -190,13 +199,7 @@ export async function openDatabase(path: string, durability: Durability = "power
           guard("write", () => control("COMMIT"));
           return result;
         } catch (error) {
-          // SQLite may already have rolled back (a full disk does): a failing ROLLBACK must not
-          // hide the error that matters.
-          try {
-            control("ROLLBACK");
-          } catch {
-            // Nothing open to roll back: the original error below says what happened.
-          }
+          rollBack();
           throw error;
         }
       } finally {
