@@ -1,9 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { describe, it } from "node:test";
-import { Emulator } from "../emulator/emulator.ts";
+import { after, describe, it } from "node:test";
 import { HttpError } from "../errors.ts";
 import { silentLogger } from "../log.ts";
 import { ManualClock } from "../manual-clock.ts";
@@ -11,14 +7,13 @@ import { Secret } from "../secret.ts";
 import { ApiClient } from "./api-client.ts";
 import { fetchCatalog } from "./catalog.ts";
 import { DEVICE_SCOPES, TokenSource, withToken } from "./oauth.ts";
+import { IN_PROCESS_URL, inProcessCloud } from "../../test/helpers/in-process-cloud.ts";
 
 // The emulator's app in process: no network, every request recorded.
-const emulator = new Emulator({ stateDir: mkdtempSync(join(tmpdir(), "realer-oauth-")) });
+const { emulator, fetch: inProcess, remove } = inProcessCloud("oauth");
+after(remove);
 const device = emulator.provision([{ source_type: "command" }]);
-const api = new ApiClient(
-  "https://emulator.test",
-  ((input: string | URL | Request, init?: RequestInit) => emulator.app.request(String(input), init)) as typeof fetch,
-);
+const api = new ApiClient(IN_PROCESS_URL, inProcess);
 const clock = new ManualClock(1_000_000);
 const tokenRequests = () => emulator.requests.filter((request) => request.path === "/oauth/token").length;
 const source = (secret = device.client_secret) =>

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type Clock, systemClock } from "../clock.ts";
 import { ManualClock } from "../manual-clock.ts";
-import { parseConfig } from "../config/load.ts";
+import { unitConfig } from "../../test/helpers/unit-config.ts";
 import { DeviceRuntime } from "../device/runtime.ts";
 import { DeviceStore } from "../device/store.ts";
 import { MockBackend } from "../hal/mock.ts";
@@ -11,28 +11,22 @@ import { Secret } from "../secret.ts";
 import { deviceConsoleApp } from "./device-app.ts";
 import { DeviceMonitor } from "./device-monitor.ts";
 
-async function consoleApp(token?: string, clock: Clock = systemClock) {
-  const config = parseConfig(
-    JSON.stringify({
-      api_url: "https://127.0.0.1:9",
-      device_id: 42,
-      client_id: "cdv_x",
-      client_secret: { env: "X" },
-      gpio: { backend: "mock" },
-      routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 } }],
-    }),
-    "device.json",
-  );
-  const runtime = new DeviceRuntime({
-    config,
+/** Device 42 with `routes` on `backend`, whose cloud never answers. */
+async function offlineRuntime(routes: unknown[], clock: Clock = systemClock, backend = new MockBackend()): Promise<DeviceRuntime> {
+  return new DeviceRuntime({
+    config: unitConfig({ routes }),
     clientSecret: new Secret("the-client-secret"),
-    backend: new MockBackend(),
+    backend,
     store: await DeviceStore.open(":memory:"),
     fetch: (() => Promise.reject(new Error("offline"))) as unknown as typeof fetch,
     ca: undefined,
-    clock: systemClock,
+    clock,
     logger: silentLogger,
   });
+}
+
+async function consoleApp(token?: string, clock: Clock = systemClock) {
+  const runtime = await offlineRuntime([{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 } }]);
   const monitor = new DeviceMonitor(runtime, systemClock);
   return deviceConsoleApp({
     runtime,
@@ -47,26 +41,7 @@ async function consoleApp(token?: string, clock: Clock = systemClock) {
 
 describe("device console app", () => {
   it("stops following the runtime's events once its monitor is closed", async () => {
-    const runtime = new DeviceRuntime({
-      config: parseConfig(
-        JSON.stringify({
-          api_url: "https://127.0.0.1:9",
-          device_id: 42,
-          client_id: "cdv_x",
-          client_secret: { env: "X" },
-          gpio: { backend: "mock" },
-          routes: [],
-        }),
-        "device.json",
-      ),
-      clientSecret: new Secret("s"),
-      backend: new MockBackend(),
-      store: await DeviceStore.open(":memory:"),
-      fetch: (() => Promise.reject(new Error("offline"))) as unknown as typeof fetch,
-      ca: undefined,
-      clock: systemClock,
-      logger: silentLogger,
-    });
+    const runtime = await offlineRuntime([]);
     const monitor = new DeviceMonitor(runtime, systemClock);
     const ack = { messageId: "m1", topic: "t", status: "accepted", errorType: undefined, payload: undefined };
     runtime.events.emit("settled", ack);
@@ -226,34 +201,18 @@ describe("device console app", () => {
 describe("device console: fail-safes", () => {
   it("shows a fail-safe armed while the cloud is away, then fired, on the page, in the status and in /metrics", async () => {
     const clock = new ManualClock();
-    const config = parseConfig(
-      JSON.stringify({
-        api_url: "https://127.0.0.1:9",
-        device_id: 42,
-        client_id: "cdv_x",
-        client_secret: { env: "X" },
-        gpio: { backend: "mock" },
-        routes: [{
-          pin_port: "6",
-          line: { chip: "gpiochip0", offset: 6 },
-          direction: "output",
-          power_on: "on",
-          failsafe: { value: 0, after_s: 60 },
-        }],
-      }),
-      "device.json",
-    );
     const backend = new MockBackend();
-    const runtime = new DeviceRuntime({
-      config,
-      clientSecret: new Secret("the-client-secret"),
-      backend,
-      store: await DeviceStore.open(":memory:"),
-      fetch: (() => Promise.reject(new Error("offline"))) as unknown as typeof fetch,
-      ca: undefined,
+    const runtime = await offlineRuntime(
+      [{
+        pin_port: "6",
+        line: { chip: "gpiochip0", offset: 6 },
+        direction: "output",
+        power_on: "on",
+        failsafe: { value: 0, after_s: 60 },
+      }],
       clock,
-      logger: silentLogger,
-    });
+      backend,
+    );
     const monitor = new DeviceMonitor(runtime, clock);
     const app = deviceConsoleApp({ runtime, monitor, deviceId: 42, clock, token: undefined, host: "127.0.0.1", allowedHosts: [] });
     const started = runtime.start().catch(() => {});

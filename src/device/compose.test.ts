@@ -3,25 +3,14 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { parseConfig } from "../config/load.ts";
+import { unitConfig } from "../../test/helpers/unit-config.ts";
 import { MockBackend } from "../hal/mock.ts";
 import { silentLogger } from "../log.ts";
 import { Secret } from "../secret.ts";
 import { composeDevice } from "./compose.ts";
 
 const config = (stateDir: string) =>
-  parseConfig(
-    JSON.stringify({
-      api_url: "https://127.0.0.1:9",
-      device_id: 42,
-      client_id: "cdv_x",
-      client_secret: { env: "X" },
-      state_dir: stateDir,
-      gpio: { backend: "mock" },
-      routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 } }],
-    }),
-    "device.json",
-  );
+  unitConfig({ state_dir: stateDir, routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 } }] });
 
 describe("composeDevice()", () => {
   it("opens the store where the config says and builds a runtime that has not started", async () => {

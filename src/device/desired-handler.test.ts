@@ -1,40 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseRoute } from "../config/schema.ts";
-import { RealerError } from "../errors.ts";
 import type { LineValue } from "../hal/types.ts";
 import { silentLogger } from "../log.ts";
 import { ManualClock } from "../manual-clock.ts";
 import type { FeedPayload } from "../mqtt/messages.ts";
 import type { Binding } from "./bindings.ts";
-import { DesiredHandler, type DesiredOutcome, type Output } from "./desired-handler.ts";
+import { DesiredHandler, type DesiredOutcome } from "./desired-handler.ts";
 import { Outbox } from "./outbox.ts";
 import { DeviceStore } from "./store.ts";
+import { FakeOutput } from "../../test/helpers/fake-output.ts";
 import { seeded } from "../../test/helpers/seeded.ts";
-
-/** An output line whose reads and writes can be made to fail, as a dead expander's would. */
-class FakeLine implements Output {
-  readonly key = "pin_port:6";
-  written: LineValue = 0;
-  level: LineValue = 0;
-  readonly writes: LineValue[] = [];
-  failSet = false;
-  failGet = false;
-
-  read(): Promise<LineValue> {
-    return this.failGet
-      ? Promise.reject(new RealerError("io", "Cannot read line 6 on gpiochip0: input/output error (EIO)"))
-      : Promise.resolve(this.level);
-  }
-
-  apply(value: LineValue): Promise<LineValue> {
-    if (this.failSet) return Promise.reject(new RealerError("io", "Cannot set line 6 on gpiochip0: input/output error (EIO)"));
-    this.writes.push(value);
-    this.written = value;
-    this.level = value;
-    return Promise.resolve(value);
-  }
-}
 
 const TOPIC = "realer/iot/v1/devices/cdv_1/routes/rte_1/feed-data";
 const binding: Binding = {
@@ -52,7 +28,7 @@ async function setup(maxPayloadBytes = 4096) {
   const clock = new ManualClock();
   const store = await DeviceStore.open(":memory:");
   const outbox = new Outbox({ store, clock, logger: silentLogger, ackTimeoutMs: 60_000, limits: { maxPayloadBytes } });
-  const line = new FakeLine();
+  const line = new FakeOutput();
   const outcomes: DesiredOutcome[] = [];
   const handler = new DesiredHandler(
     { store, outbox, clock, logger: silentLogger, onOutcome: (outcome) => outcomes.push(outcome) },

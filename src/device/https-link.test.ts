@@ -2,44 +2,22 @@
 // in process (no broker), the lines are fakes, the store is in memory, and a manual clock moves
 // the polls.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { ApiClient } from "../cloud/api-client.ts";
 import { fetchCatalog } from "../cloud/catalog.ts";
-import { DEVICE_SCOPES, TokenSource } from "../cloud/oauth.ts";
 import { DEFAULT_BACKOFF } from "../cloud/retry-policy.ts";
 import { parseRoute } from "../config/schema.ts";
-import { Emulator } from "../emulator/emulator.ts";
-import type { LineValue } from "../hal/types.ts";
 import { silentLogger } from "../log.ts";
 import { ManualClock } from "../manual-clock.ts";
-import { Secret } from "../secret.ts";
+import { FakeOutput } from "../../test/helpers/fake-output.ts";
+import { deviceApi, inProcessCloud, turnsUntil } from "../../test/helpers/in-process-cloud.ts";
 import { bindRoutes } from "./bindings.ts";
-import { DesiredHandler, type Output } from "./desired-handler.ts";
+import { DesiredHandler } from "./desired-handler.ts";
 import { HttpsLink } from "./https-link.ts";
 import { Outbox } from "./outbox.ts";
 import { DeviceStore } from "./store.ts";
 
-class FakeRelay implements Output {
-  readonly key = "pin_port:6";
-  written: LineValue = 0;
-  readonly writes: LineValue[] = [];
-  read(): Promise<LineValue> {
-    return Promise.resolve(this.written);
-  }
-  apply(value: LineValue): Promise<LineValue> {
-    this.writes.push(value);
-    this.written = value;
-    return Promise.resolve(value);
-  }
-}
-
-const dir = mkdtempSync(join(tmpdir(), "realer-https-link-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
-const emulator = new Emulator({ stateDir: dir });
-const inProcess = ((input: string | URL | Request, init?: RequestInit) => emulator.app.request(String(input), init)) as typeof fetch;
+const { emulator, fetch: inProcess, remove } = inProcessCloud("https-link");
+after(remove);
 
 async function setup() {
   const device = emulator.provision([{ source_type: "command", kind: "relay", pin_port: "6" }, {
@@ -50,15 +28,7 @@ async function setup() {
   emulator.mqttWithheld.add(device.device_id);
   // The emulator judges expiry by the real time: the manual clock starts there.
   const clock = new ManualClock(Date.now());
-  const api = new ApiClient("https://emulator.test", inProcess);
-  const tokens = new TokenSource({
-    api,
-    clientId: device.client_id,
-    clientSecret: new Secret(device.client_secret),
-    scopes: DEVICE_SCOPES,
-    clock,
-    logger: silentLogger,
-  });
+  const { api, tokens } = deviceApi(device, inProcess, clock);
   const catalog = await fetchCatalog(api, await tokens.get(), device.device_id);
   const { bindings } = bindRoutes(catalog.mqtt_routes, [
     parseRoute({ pin_port: "6", line: { chip: "gpiochip0", offset: 6 } }),
@@ -66,7 +36,7 @@ async function setup() {
   ]);
   const store = await DeviceStore.open(":memory:");
   const outbox = new Outbox({ store, clock, logger: silentLogger, ackTimeoutMs: 60_000 });
-  const relay = new FakeRelay();
+  const relay = new FakeOutput();
   const command = bindings.find((binding) => binding.route.source_type === "command")!;
   const sensor = bindings.find((binding) => binding.route.source_type === "sensor")!;
   const handler = new DesiredHandler({ store, outbox, clock, logger: silentLogger }, command, relay);
@@ -88,19 +58,10 @@ async function setup() {
   return { device, clock, store, outbox, relay, command, sensor, running, stop };
 }
 
-/** Lets in-process requests finish (each takes a few turns of the event loop) until `check` holds. */
-async function settled(what: string, check: () => boolean): Promise<void> {
-  for (let turn = 0; turn < 500; turn++) {
-    if (check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 0));
-  }
-  assert.fail(`never: ${what}`);
-}
-
 describe("HttpsLink", () => {
   it("applies a desired state it polls, then reports it and deletes it once the server has it", async () => {
     const { device, clock, store, relay, command, running, stop } = await setup();
-    await settled("the first poll to end", () => clock.sleeping > 0);
+    await turnsUntil("the first poll to end", () => clock.sleeping > 0);
     const desired = {
       desiredId: "des_https_1",
       deviceId: device.device_id,
@@ -113,11 +74,11 @@ describe("HttpsLink", () => {
     };
     emulator.state.addDesired(desired);
     await clock.advance(1000);
-    await settled("the report to reach the server", () => emulator.state.desired.get("des_https_1")?.answer !== undefined);
+    await turnsUntil("the report to reach the server", () => emulator.state.desired.get("des_https_1")?.answer !== undefined);
     assert.deepEqual(relay.writes, [1], "applied once");
     assert.deepEqual(emulator.state.desired.get("des_https_1")?.answer?.value, "1.0", "the server has the report");
     await clock.advance(1000);
-    await settled("the next poll", () => clock.sleeping > 0);
+    await turnsUntil("the next poll", () => clock.sleeping > 0);
     assert.deepEqual(relay.writes, [1], "answered requests are not listed again, nor applied again");
     await clock.advance(10);
     assert.equal(store.outboxDepth(), 0, "the report's row went once the server took it");
@@ -131,7 +92,7 @@ describe("HttpsLink", () => {
     for (let i = 0; i < 150; i++) {
       outbox.enqueue(sensor.route.mqtt.feed_data_topic, 1, { message_id: `r-${i}`, value: String(i % 2), value_received_at: at });
     }
-    await settled("150 readings at the server", () => emulator.state.feedOf(device.device_id).length >= 150);
+    await turnsUntil("150 readings at the server", () => emulator.state.feedOf(device.device_id).length >= 150);
     const feed = emulator.state.feedOf(device.device_id);
     assert.deepEqual(
       feed.map((entry) => (entry.payload as { message_id: string }).message_id),
@@ -147,7 +108,7 @@ describe("HttpsLink", () => {
   it("ends with the new catalog once the server offers MQTT", async () => {
     const { device, clock, running } = await setup();
     for (let second = 0; second < 3; second++) {
-      await settled("a poll to end", () => clock.sleeping > 0);
+      await turnsUntil("a poll to end", () => clock.sleeping > 0);
       await clock.advance(1000);
     }
     emulator.mqttWithheld.delete(device.device_id);
@@ -155,10 +116,10 @@ describe("HttpsLink", () => {
     void running.then(() => (ended = true));
     // The catalog is looked at every 5 s of polling: by then the link hands it back.
     for (let second = 3; second < 6 && !ended; second++) {
-      await settled("a poll to end", () => ended || clock.sleeping > 0);
+      await turnsUntil("a poll to end", () => ended || clock.sleeping > 0);
       await clock.advance(1000);
     }
-    await settled("the link to end", () => ended);
+    await turnsUntil("the link to end", () => ended);
     const catalog = await running;
     assert.ok(catalog?.mqtt.credential_endpoint, "handed back to the runtime, which moves to MQTT");
   });

@@ -2,13 +2,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { CatalogRoute } from "../cloud/catalog.ts";
-import { parseConfig } from "../config/load.ts";
 import { Emitter } from "../events.ts";
 import { Faults } from "../faults.ts";
 import { MockBackend } from "../hal/mock.ts";
 import { silentLogger } from "../log.ts";
 import { ManualClock } from "../manual-clock.ts";
 import type { FeedPayload } from "../mqtt/messages.ts";
+import { unitConfig } from "../../test/helpers/unit-config.ts";
 import { bindRoutes } from "./bindings.ts";
 import { Outbox } from "./outbox.ts";
 import { RouteLines } from "./route-lines.ts";
@@ -26,17 +26,7 @@ const catalogRoute = (pin: string, type: "command" | "sensor"): CatalogRoute => 
 } as CatalogRoute);
 
 async function setup(routes: unknown[], store?: DeviceStore) {
-  const config = parseConfig(
-    JSON.stringify({
-      api_url: "https://127.0.0.1:9",
-      device_id: 1,
-      client_id: "cdv_x",
-      client_secret: { env: "X" },
-      gpio: { backend: "mock" },
-      routes,
-    }),
-    "device.json",
-  );
+  const config = unitConfig({ routes });
   const clock = new ManualClock();
   const backend = new MockBackend();
   const state = store ?? await DeviceStore.open(":memory:");

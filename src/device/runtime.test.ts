@@ -2,31 +2,20 @@
 // process (MQTT withheld, so the runtime works over the HTTPS runtime), the mock backend holds the
 // lines, the store is in memory, and a manual clock moves the polls.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { parseConfig } from "../config/load.ts";
-import { Emulator } from "../emulator/emulator.ts";
 import { MockBackend } from "../hal/mock.ts";
 import { silentLogger } from "../log.ts";
 import { ManualClock } from "../manual-clock.ts";
 import { Secret } from "../secret.ts";
+import { IN_PROCESS_URL, inProcessCloud, turnsUntil } from "../../test/helpers/in-process-cloud.ts";
+import { unitConfig } from "../../test/helpers/unit-config.ts";
 import { DeviceRuntime } from "./runtime.ts";
 import { DeviceStore } from "./store.ts";
 
 const RELAY = { chip: "gpiochip0", offset: 6 };
 const SWITCH = { chip: "gpiochip0", offset: 5 };
-const dir = mkdtempSync(join(tmpdir(), "realer-runtime-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
-const emulator = new Emulator({ stateDir: dir });
-const inProcess = ((input: string | URL | Request, init?: RequestInit) => emulator.app.request(String(input), init)) as typeof fetch;
-
-/** Lets in-process requests finish (each takes a few turns of the event loop) until `check` holds. */
-async function settled(what: string, check: () => boolean): Promise<void> {
-  for (let turn = 0; turn < 1000 && !check(); turn++) await new Promise((resolve) => setTimeout(resolve, 0));
-  assert.ok(check(), `never: ${what}`);
-}
+const { emulator, fetch: inProcess, remove } = inProcessCloud("runtime");
+after(remove);
 
 /** Moves the clock a second at a time (each poll's requests let finish) until `check` holds. */
 async function pollUntil(clock: ManualClock, what: string, check: () => boolean): Promise<void> {
@@ -45,18 +34,13 @@ async function setup(store?: DeviceStore, fetch: typeof globalThis.fetch = inPro
     pin_port: "5",
   }]);
   emulator.mqttWithheld.add(device.device_id);
-  const config = parseConfig(
-    JSON.stringify({
-      api_url: "https://emulator.test",
-      device_id: device.device_id,
-      client_id: device.client_id,
-      client_secret: { env: "X" },
-      gpio: { backend: "mock" },
-      https: { poll_interval_s: 1, catalog_check_s: 60 },
-      routes: [{ pin_port: "6", line: RELAY, direction: "output", power_on: "restore" }, { pin_port: "5", line: SWITCH }],
-    }),
-    "device.json",
-  );
+  const config = unitConfig({
+    api_url: IN_PROCESS_URL,
+    device_id: device.device_id,
+    client_id: device.client_id,
+    https: { poll_interval_s: 1, catalog_check_s: 60 },
+    routes: [{ pin_port: "6", line: RELAY, direction: "output", power_on: "restore" }, { pin_port: "5", line: SWITCH }],
+  });
   const clock = new ManualClock(Date.now());
   const backend = new MockBackend();
   const state = store ?? await DeviceStore.open(":memory:");
@@ -112,7 +96,7 @@ describe("DeviceRuntime", () => {
     const unreachable = (() => Promise.reject(new TypeError("fetch failed: network unreachable"))) as unknown as typeof fetch;
     const { backend, clock, runtime } = await setup(store, unreachable);
     const starting = runtime.start().catch(() => {});
-    await settled("the relay claimed", () => backend.getLevel(RELAY) === 1);
+    await turnsUntil("the relay claimed", () => backend.getLevel(RELAY) === 1, 1000);
     for (let minute = 0; minute < 10; minute++) await clock.advance(60_000);
     assert.equal(runtime.transport, undefined, "still no catalog");
     assert.equal(backend.getLevel(RELAY), 1, "held through ten minutes of retries");

@@ -2,18 +2,12 @@
 // credential endpoint stubbed, since that one administers a broker), sessions are fakes, and a
 // manual clock moves renewals and backoff.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { ApiClient } from "../cloud/api-client.ts";
 import { fetchCatalog } from "../cloud/catalog.ts";
-import { DEVICE_SCOPES, TokenSource } from "../cloud/oauth.ts";
-import { Emulator } from "../emulator/emulator.ts";
 import { RealerError } from "../errors.ts";
 import { silentLogger } from "../log.ts";
 import { ManualClock } from "../manual-clock.ts";
-import { Secret } from "../secret.ts";
+import { deviceApi, inProcessCloud, turnsUntil } from "../../test/helpers/in-process-cloud.ts";
 import { type LinkSession, MqttLink } from "./link.ts";
 import type { SessionEnd, SessionOptions, SubscribeResult } from "./session.ts";
 
@@ -51,9 +45,8 @@ class FakeSession implements LinkSession {
   }
 }
 
-const dir = mkdtempSync(join(tmpdir(), "realer-link-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
-const emulator = new Emulator({ stateDir: dir });
+const { emulator, fetch: inProcess, remove } = inProcessCloud("link");
+after(remove);
 
 async function setup(options: { failConnects?: number } = {}) {
   const device = emulator.provision([{ source_type: "command", kind: "relay", pin_port: "6" }]);
@@ -74,17 +67,9 @@ async function setup(options: { failConnects?: number } = {}) {
         }),
       );
     }
-    return emulator.app.request(String(input), init);
+    return inProcess(input, init);
   }) as typeof fetch;
-  const api = new ApiClient("https://emulator.test", fetchStub);
-  const tokens = new TokenSource({
-    api,
-    clientId: device.client_id,
-    clientSecret: new Secret(device.client_secret),
-    scopes: DEVICE_SCOPES,
-    clock,
-    logger: silentLogger,
-  });
+  const { api, tokens } = deviceApi(device, fetchStub, clock);
   const catalog = await fetchCatalog(api, await tokens.get(), device.device_id);
   const sessions: FakeSession[] = [];
   const events: string[] = [];
@@ -110,17 +95,14 @@ async function setup(options: { failConnects?: number } = {}) {
   });
   const stop = new AbortController();
   const running = link.run(stop.signal);
-  const until = async (what: string, check: () => boolean) => {
-    for (let turn = 0; turn < 500 && !check(); turn++) await new Promise((resolve) => setTimeout(resolve, 0));
-    assert.ok(check(), `never: ${what}`);
-  };
-  return { clock, link, sessions, events, running, stop, until, issued: () => issued };
+
+  return { clock, link, sessions, events, running, stop, issued: () => issued };
 }
 
 describe("MqttLink", () => {
   it("connects with exactly the credential it was issued, subscribes every topic, and is online", async () => {
-    const { link, sessions, events, until, stop, running } = await setup();
-    await until("online", () => events.includes("online"));
+    const { link, sessions, events, stop, running } = await setup();
+    await turnsUntil("online", () => events.includes("online"));
     const [session] = sessions;
     assert.deepEqual([
       session?.options.credential.clientId,
@@ -135,12 +117,12 @@ describe("MqttLink", () => {
   });
 
   it("renews at renew_after (plus at most 10% jitter): a new credential, a new connection, the old one ended", async () => {
-    const { clock, link, sessions, until, issued, stop, running } = await setup();
-    await until("online", () => sessions.length === 1);
+    const { clock, link, sessions, issued, stop, running } = await setup();
+    await turnsUntil("online", () => sessions.length === 1);
     await clock.advance(RENEW_AFTER_S * 1000 - 1);
     assert.equal(sessions.length, 1, "not before renew_after");
     await clock.advance(RENEW_AFTER_S * 100 + 1);
-    await until("the renewed connection", () => sessions.length === 2);
+    await turnsUntil("the renewed connection", () => sessions.length === 2);
     assert.equal(sessions[0]?.ended, 1);
     assert.equal(sessions[1]?.options.credential.clientId, "client-2");
     assert.deepEqual(sessions[1]?.subscribed, ["acks", "desired"], "subscribed again");
@@ -150,14 +132,14 @@ describe("MqttLink", () => {
   });
 
   it("after a lost connection asks for a new credential, waits its backoff, reconnects and resubscribes", async () => {
-    const { clock, link, sessions, events, until, issued, stop, running } = await setup();
-    await until("online", () => sessions.length === 1);
+    const { clock, link, sessions, events, issued, stop, running } = await setup();
+    await turnsUntil("online", () => sessions.length === 1);
     sessions[0]!.drop();
-    await until("offline", () => events.includes("offline"));
+    await turnsUntil("offline", () => events.includes("offline"));
     await clock.advance(999);
     assert.equal(sessions.length, 1, "waits the first backoff step (1 s)");
     await clock.advance(1);
-    await until("reconnected", () => sessions.length === 2);
+    await turnsUntil("reconnected", () => sessions.length === 2);
     assert.deepEqual(events, ["online", "offline", "online"]);
     assert.deepEqual([sessions[1]?.options.credential.clientId, issued()], ["client-2", 2], "never the old password again");
     assert.deepEqual(sessions[1]?.subscribed, ["acks", "desired"]);
@@ -167,15 +149,15 @@ describe("MqttLink", () => {
   });
 
   it("keeps trying a broker that refuses, doubling its wait up to the cap, and connects when it answers", async () => {
-    const { clock, sessions, until, issued, stop, running } = await setup({ failConnects: 4 });
+    const { clock, sessions, issued, stop, running } = await setup({ failConnects: 4 });
     // Refused at once, then after waits of 1, 2, 4 and 8 s (the cap).
     for (const waitMs of [1000, 2000, 4000, 8000]) {
-      await until("the link to wait", () => clock.sleeping > 0);
+      await turnsUntil("the link to wait", () => clock.sleeping > 0);
       await clock.advance(waitMs - 1);
       assert.equal(sessions.length, 0, `still waiting out ${waitMs} ms`);
       await clock.advance(1);
     }
-    await until("connected", () => sessions.length === 1);
+    await turnsUntil("connected", () => sessions.length === 1);
     assert.equal(issued(), 5, "a credential for every attempt: none is reused after a failure");
     stop.abort();
     await running;
