@@ -6,9 +6,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createFetch, openDatabase } from "../../../src/platform/index.ts";
+import { samplePin, simPull, simValue } from "./gpio-sim.ts";
 
 const HERE = "/opt/realer-test";
-const simDir = process.env.SIM_DIR!;
 const RELAY = 6;
 const SWITCH = 5;
 const payload = JSON.parse(readFileSync(join(HERE, "payload.json"), "utf8")) as {
@@ -22,8 +22,6 @@ const payload = JSON.parse(readFileSync(join(HERE, "payload.json"), "utf8")) as 
   previous_version: string;
 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const simValue = (offset: number) => (readFileSync(`${simDir}/sim_gpio${offset}/value`, "utf8").trim() === "1" ? 1 : 0);
-const simPull = (offset: number, level: 0 | 1) => writeFileSync(`${simDir}/sim_gpio${offset}/pull`, level === 1 ? "pull-up" : "pull-down");
 const run = (command: string, ...args: string[]) => {
   const result = spawnSync(command, args, { encoding: "utf8" });
   return { status: result.status, out: `${result.stdout ?? ""}${result.stderr ?? ""}`.trim() };
@@ -68,24 +66,6 @@ async function check(name: string, body: () => Promise<string | true>): Promise<
     verdict(name, false, (error as Error).message);
     return false;
   }
-}
-/** Reads the relay's pin in a tight loop until `stop()`, which returns every sample. */
-function sampleRelay(): { stop(): Promise<number[]> } {
-  const samples: number[] = [];
-  let sampling = true;
-  const loop = (async () => {
-    while (sampling) {
-      samples.push(simValue(RELAY));
-      if (samples.length % 50 === 0) await sleep(0);
-    }
-  })();
-  return {
-    stop: async () => {
-      sampling = false;
-      await loop;
-      return samples;
-    },
-  };
 }
 const acks = async () => ((await operator("GET", `/devices/${payload.device_id}/acks`)).acks as {
   desired_id?: string;
@@ -150,7 +130,7 @@ await check("an input edge reaches the cloud as an accepted reading", async () =
 
 await check("systemctl kill -s KILL: Restart=on-failure brings it back, the relay held on throughout", async () => {
   const before = Number(show("NRestarts"));
-  const sampler = sampleRelay();
+  const sampler = samplePin(RELAY);
   // gpio-sim lets a line its holder released fall to its pull; a board's pin keeps its level
   // while nobody holds it. Pull the relay up, as the pin would stay, so that only the runtime's
   // own claim at restart can move it.
@@ -161,7 +141,7 @@ await check("systemctl kill -s KILL: Restart=on-failure brings it back, the rela
   say(`measure kill-to-ready ${(performance.now() - killedAt).toFixed(0)} ms (RestartSec=5)`);
   await sleep(1000);
   const samples = await sampler.stop();
-  const low = samples.filter((level) => level !== 1).length;
+  const low = samples.filter((sample) => sample.value !== 1).length;
   say(`measure relay-samples-through-restart ${samples.length}, ${low} not on`);
   return back && low === 0
     ? true
@@ -291,7 +271,7 @@ await check("an upgrade to this release keeps the config, the state and a runnin
   const before = await kept();
   const pid = show("MainPID");
   simPull(RELAY, 1); // as a board's pin keeps its level between holders (see the KILL check)
-  const sampler = sampleRelay();
+  const sampler = samplePin(RELAY);
   const upgradedAt = performance.now();
   const upgraded = await runAsync("dpkg", "-i", join(HERE, payload.deb));
   const back = await waitFor(
@@ -302,7 +282,7 @@ await check("an upgrade to this release keeps the config, the state and a runnin
   const samples = await sampler.stop();
   const after = await kept();
   const version = run("dpkg-query", "-W", "-f", "${Version}", "realer-edge").out;
-  const low = samples.filter((level) => level !== 1).length;
+  const low = samples.filter((sample) => sample.value !== 1).length;
   say(
     `measure upgrade ${payload.previous_version} -> ${version}: ledger ${before.answers} -> ${after.answers} answers, outbox ${before.outbox} -> ${after.outbox}, relay restore value ${before.relay} -> ${after.relay}, ${low} of ${samples.length} relay samples not on`,
   );

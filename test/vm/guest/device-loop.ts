@@ -5,15 +5,13 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createFetch, loadLibc } from "../../../src/platform/index.ts";
+import { samplePin, simDir, simPull, simValue } from "./gpio-sim.ts";
 
 const BINARY = "/opt/realer-edge";
-const simDir = process.env.SIM_DIR!;
 const label = process.env.SIM_LABEL!;
 const RELAY = 6;
 const SWITCH = 5;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const simValue = (offset: number) => (readFileSync(`${simDir}/sim_gpio${offset}/value`, "utf8").trim() === "1" ? 1 : 0);
-const simPull = (offset: number, level: 0 | 1) => writeFileSync(`${simDir}/sim_gpio${offset}/pull`, level === 1 ? "pull-up" : "pull-down");
 
 function verdict(name: string, ok: boolean, why = ""): void {
   console.log(ok ? `LOOP ok ${name}` : `LOOP fail ${name}: ${why.replaceAll("\n", " ")}`);
@@ -44,25 +42,6 @@ async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
-}
-
-/** Reads the relay's pin in a tight loop until `stop()`, which returns every sample. */
-function sampleRelay(): { stop(): Promise<{ t: number; value: number }[]> } {
-  const samples: { t: number; value: number }[] = [];
-  let sampling = true;
-  const loop = (async () => {
-    while (sampling) {
-      samples.push({ t: performance.now(), value: simValue(RELAY) });
-      if (samples.length % 50 === 0) await sleep(0);
-    }
-  })();
-  return {
-    stop: async () => {
-      sampling = false;
-      await loop;
-      return samples;
-    },
-  };
 }
 
 const exited = (proc: Proc) =>
@@ -305,7 +284,7 @@ const cli = async (args: string[], during?: (proc: Proc) => Promise<void>) => {
 // 5. SIGKILL and restart: a relay configured `restore` comes back active with no glitch. The
 // simulator's pull is set to the relay's level first, as on a board whose controller keeps
 // the level of a released line; a claim that showed inactive even briefly reads 0 here.
-const restartSampler = sampleRelay();
+const restartSampler = samplePin(RELAY);
 try {
   simPull(RELAY, 1);
   await sleep(100);
@@ -345,7 +324,7 @@ try {
 try {
   runtime.child.kill("SIGTERM");
   await exited(runtime);
-  const control = sampleRelay();
+  const control = samplePin(RELAY);
   const naive = start(["gpio", "set", label, String(RELAY), "0", "--hold-ms", "20"]);
   await exited(naive);
   await sleep(50);
@@ -441,7 +420,7 @@ try {
   );
   verdict("the runtime on the sysfs backend reports an input edge", reading.status === "accepted", `status ${reading.status}`);
   simPull(RELAY, 0);
-  const watch = sampleRelay();
+  const watch = samplePin(RELAY);
   sysfs.child.kill("SIGKILL");
   await exited(sysfs);
   sysfs = runSysfs();

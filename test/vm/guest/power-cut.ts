@@ -11,19 +11,17 @@
 //   PC log <line>                    a runtime log line worth keeping (readings and their sends among them)
 //   PC outbox <n>                    (the final boot, every second) messages still waiting to be acked
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { openDatabase } from "../../../src/platform/index.ts";
+import { simPull, simValue } from "./gpio-sim.ts";
 
 const BINARY = "/opt/realer-edge";
 const DATABASE = "/data/state/realer-edge.sqlite";
 const RELAY = 6;
 const SWITCH = 5;
-const simDir = process.env.SIM_DIR!;
 const final = readFileSync("/proc/cmdline", "utf8").includes("realer.final=1");
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const say = (text: string) => console.log(`PC ${text}`);
-const simValue = (offset: number) => (readFileSync(`${simDir}/sim_gpio${offset}/value`, "utf8").trim() === "1" ? 1 : 0);
-const simPull = (offset: number, level: 0 | 1) => writeFileSync(`${simDir}/sim_gpio${offset}/pull`, level === 1 ? "pull-up" : "pull-down");
 
 say(`boot uptime=${readFileSync("/proc/uptime", "utf8").split(" ")[0]} final=${final}`);
 
