@@ -153,11 +153,11 @@ export class Outbox {
    * changes what waits or its order (a new row, a resend, a deletion, a restamp) empties it.
    */
   #ready: OutboxRow[] = [];
-  /** Messages queued again while a copy was in flight: that copy's ack leaves the row to go once more. */
-  readonly #again = new Set<string>();
   #readyAt = 0;
   /** Whether the last read found every row that waits: nothing beyond `#ready` is to be read. */
   #readAll = false;
+  /** Messages queued again while a copy was in flight: that copy's ack leaves the row to go once more. */
+  readonly #again = new Set<string>();
 
   constructor(options: OutboxOptions) {
     this.#options = options;
