@@ -18,9 +18,10 @@ import { DeviceStore } from "../src/device/store.ts";
 import type { Emulator, FeedReceived } from "../src/emulator/emulator.ts";
 import { findFreePort } from "../src/emulator/free-port.ts";
 import { deviceConfig, startEmulator, SWITCH_LINE, tempDir } from "../test/helpers/harness.ts";
-import { type DeviceKind, type DeviceProcess, sampler, startDevice } from "./bench/device-process.ts";
-import { emulatorAckRate } from "./bench/emulator-throughput.ts";
+import { type DeviceKind, type DeviceProcess, type Memory, sampler, startDevice } from "./bench/device-process.ts";
+import { echoCeilingRate, emulatorAckRate } from "./bench/emulator-throughput.ts";
 import { brokerFloors, fdatasyncSamples } from "./bench/floors.ts";
+import { memoryFloor } from "./bench/memory-floor.ts";
 import { histogramPage } from "./bench/report.ts";
 import { renderTable, type Row, summarize } from "./bench/stats.ts";
 
@@ -110,7 +111,7 @@ async function measure(
   emulator: Emulator,
   name: string,
   kind: DeviceKind,
-  floors: { sync: number[]; echo: number[]; oneWay: number[]; controlRtt: number[] },
+  floors: { sync: number[]; echo: number[]; oneWay: number[]; controlRtt: number[]; memory: Memory },
 ): Promise<Measured> {
   const stateDir = tempDir("bench-state");
   const spawnWall = Date.now();
@@ -121,7 +122,8 @@ async function measure(
   const control = `http://127.0.0.1:${port}/lines/${SWITCH_LINE.chip}/${SWITCH_LINE.offset}`;
   try {
     await sleep(2000);
-    const idle = proc.rssMiB();
+    const idleMemory = proc.memory();
+    const idle = idleMemory.rss;
     // 1. Desired published → report at the emulator, and the device's own share.
     const roundTrip: number[] = [];
     const ids: string[] = [];
@@ -193,6 +195,15 @@ async function measure(
         goal: { value: oneWay.p50 + rtt.p50 + 0.1, kind: "max", how: "one-way + control-port hop + 0.1 ms" },
       },
       { figure: "RSS idle", measured: idle, unit: "MiB", goal: { value: 56, kind: "max", how: "x64 binary goal" } },
+      { figure: "  of which private (heaps, buffers)", measured: idleMemory.anon, unit: "MiB" },
+      { figure: "  of which mapped files (the runtime's code)", measured: idleMemory.file, unit: "MiB" },
+      {
+        figure: "an MQTT.js TLS client alone, same kind, idle (floor)",
+        measured: floors.memory.rss,
+        unit: "MiB",
+      },
+      { figure: "  of which private", measured: floors.memory.anon, unit: "MiB" },
+      { figure: "RSS idle beyond that floor", measured: idle - floors.memory.rss, unit: "MiB" },
       {
         figure: `RSS peak, 50 desired/s for ${Math.round(loadMs / 1000)} s`,
         measured: Math.max(...underLoad),
@@ -227,7 +238,7 @@ async function measure(
   }
 }
 
-async function drain(emulator: Emulator, kind: DeviceKind): Promise<{ rows: Row[]; rate: number }> {
+async function drain(emulator: Emulator, kind: DeviceKind, ceiling: number): Promise<{ rows: Row[]; rate: number }> {
   const stateDir = tempDir("bench-backlog");
   const device = emulator.provision(DEMO_ROUTES);
   const topic = device.routes.find((route) => route.source_type === "sensor")!.feed_data_topic;
@@ -264,6 +275,11 @@ async function drain(emulator: Emulator, kind: DeviceKind): Promise<{ rows: Row[
           measured: rate,
           unit: "msg/s",
           goal: { value: 5000, kind: "min", how: "issue goal" },
+        },
+        {
+          figure: "  the same as a share of the bare echo at 20 in flight",
+          measured: (100 * rate) / ceiling,
+          unit: "%",
         },
         {
           figure: "RSS peak during the drain",
@@ -345,7 +361,10 @@ try {
   );
   const raw = emulator.provision(DEMO_ROUTES);
   const rawDir = tempDir("bench-raw");
-  const ackRate = await emulatorAckRate(emulator, raw.device_id, BACKLOG, rawDir.path).finally(() => rawDir.remove());
+  const ackRate = await emulatorAckRate(emulator, raw.device_id, BACKLOG, rawDir.path);
+  const ceiling = await echoCeilingRate(emulator, BACKLOG, rawDir.path);
+  // The same at the drain's window (the catalog's max_inflight): what a drain can reach here.
+  const drainCeiling = await echoCeilingRate(emulator, BACKLOG, rawDir.path, 20).finally(() => rawDir.remove());
   console.log(
     `\n${
       renderTable("the emulator", [{
@@ -353,8 +372,16 @@ try {
         measured: ackRate,
         unit: "msg/s",
         goal: { value: 10_000, kind: "min", how: "never the bottleneck" },
+      }, {
+        figure: "the same client against a bare echo service (ceiling)",
+        measured: ceiling,
+        unit: "msg/s",
+      }, {
+        figure: "  the same at 20 in flight (a drain's ceiling)",
+        measured: drainCeiling,
+        unit: "msg/s",
       }])
-    }`,
+    }\n  the emulator reaches ${(100 * ackRate / ceiling).toFixed(0)}% of the bare echo service's rate`,
   );
   const results: Measured[] = [];
   for (const { name, kind } of kinds) {
@@ -368,8 +395,10 @@ try {
     }
     await probe.proc.stop();
     probe.dir.remove();
-    const measured = await measure(emulator, name, kind, { sync, echo, oneWay, controlRtt });
-    const drained = await drain(emulator, kind);
+    const floorDir = tempDir("bench-memory-floor");
+    const memory = await memoryFloor(emulator, kind, floorDir.path).finally(() => floorDir.remove());
+    const measured = await measure(emulator, name, kind, { sync, echo, oneWay, controlRtt, memory });
+    const drained = await drain(emulator, kind, drainCeiling);
     measured.rows.push(...drained.rows, await drainHttps(emulator, kind));
     measured.samples.controlRtt = controlRtt;
     results.push(measured);

@@ -5,16 +5,41 @@ import { fileURLToPath } from "node:url";
 import { type DeviceLogLine, DeviceUnderTest } from "../../src/hil/device-under-test.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
-const BUN = fileURLToPath(new URL("../../node_modules/.bin/bun", import.meta.url));
-const DENO = fileURLToPath(new URL("../../node_modules/deno/deno", import.meta.url));
+export const BUN = fileURLToPath(new URL("../../node_modules/.bin/bun", import.meta.url));
+export const DENO = fileURLToPath(new URL("../../node_modules/deno/deno", import.meta.url));
 
 /** Which device to run: the source under a runtime, or a compiled binary. */
 export type DeviceKind = { readonly runtime: "bun" | "deno" } | { readonly binary: string };
+
+/**
+ * A process's resident memory in MiB: all of it (`rss`), its private memory (`anon`: heaps,
+ * buffers) and the pages of files it maps (`file`: mostly the runtime's own code, shared and
+ * dropped by the kernel under memory pressure). NaN once the process has ended.
+ */
+export interface Memory {
+  readonly rss: number;
+  readonly anon: number;
+  readonly file: number;
+}
+
+/** Reads `pid`'s {@linkcode Memory} from /proc. */
+export function readMemory(pid: number): Memory {
+  let status = "";
+  try {
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    // Ended: NaN below.
+  }
+  const mib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN) / 1024;
+  return { rss: mib("VmRSS"), anon: mib("RssAnon"), file: mib("RssFile") };
+}
 
 /** A running device process. */
 export interface DeviceProcess {
   /** Resident memory now, in MiB (NaN once it has ended). */
   rssMiB(): number;
+  /** The same, split into private memory and mapped files. */
+  memory(): Memory;
   /** Its JSON log lines so far. */
   lines(): readonly DeviceLogLine[];
   /** The last of what it printed, for an error message. */
@@ -39,14 +64,8 @@ export function startDevice(
     : [DENO, "run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", MAIN];
   const device = DeviceUnderTest.start(command, configPath, env);
   return {
-    rssMiB: () => {
-      try {
-        const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${device.pid}/status`, "utf8"))?.[1]);
-        return kb / 1024;
-      } catch {
-        return Number.NaN;
-      }
-    },
+    rssMiB: () => readMemory(device.pid).rss,
+    memory: () => readMemory(device.pid),
     lines: () => device.lines(),
     tail: () => device.tail(),
     stop: () => device.stop(),

@@ -1,6 +1,7 @@
 // How many reports a second the emulator acks from a raw MQTT.js client holding a device's
-// credential: the emulator must never be what limits a device's drain. The client runs as its
-// own process (this file as a script), so that its work is not charged to the emulator.
+// credential (the emulator must never be what limits a device's drain), and the same client
+// against a bare echo service: the most this machine's broker and MQTT.js carry. The client runs
+// as its own process (this file as a script), so that its work is not charged to the service.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -62,6 +63,20 @@ async function publishAndCount(job: RawClientJob): Promise<number> {
   }
 }
 
+/** Runs the raw client as its own process and returns the answers it counted per second. */
+async function rawClientRate(job: RawClientJob): Promise<number> {
+  const env = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  // The job in the environment, not argv: the password stays out of the process list.
+  const child = spawnProcess(process.execPath, [fileURLToPath(import.meta.url)], { ...env, REALER_RAW_CLIENT_JOB: JSON.stringify(job) });
+  const code = await child.exited;
+  const out = child.output();
+  const rate = Number(/^rate (\S+)$/m.exec(out.stdout)?.[1]);
+  if (code !== 0 || !Number.isFinite(rate)) {
+    throw new Error(`The raw client failed (exit ${code}): ${out.stderr.trim().split("\n").slice(-3).join(" ")}`);
+  }
+  return rate;
+}
+
 /** Runs the raw client as its own process against `deviceId` and returns the emulator's acks per second. */
 export async function emulatorAckRate(
   emulator: Emulator,
@@ -77,7 +92,7 @@ export async function emulatorAckRate(
   const tuple = await emulator.issuer.issue(device, MQTT_SCOPES);
   const caFile = join(workDir, "ca.pem");
   writeFileSync(caFile, emulator.caPem);
-  const job: RawClientJob = {
+  return await rawClientRate({
     port: emulator.broker.port,
     caFile,
     clientId: tuple.mqtt_client_id,
@@ -87,17 +102,51 @@ export async function emulatorAckRate(
     ackTopic: device.ackTopic,
     count,
     inflight,
-  };
-  const env = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
-  // The job in the environment, not argv: the password stays out of the process list.
-  const child = spawnProcess(process.execPath, [fileURLToPath(import.meta.url)], { ...env, REALER_RAW_CLIENT_JOB: JSON.stringify(job) });
-  const code = await child.exited;
-  const out = child.output();
-  const rate = Number(/^rate (\S+)$/m.exec(out.stdout)?.[1]);
-  if (code !== 0 || !Number.isFinite(rate)) {
-    throw new Error(`The raw client failed (exit ${code}): ${out.stderr.trim().split("\n").slice(-3).join(" ")}`);
+  });
+}
+
+/**
+ * The machine's ceiling for the same exchange: the same raw client against a service that does
+ * nothing but answer each message with an ack-sized QoS 1 publish (MQTT.js over TLS, in this
+ * process as the emulator is, same broker). No validation, no SQLite: what the emulator's acks
+ * per second can be compared with on this machine.
+ */
+export async function echoCeilingRate(emulator: Emulator, count: number, workDir: string, inflight = 100): Promise<number> {
+  const loop = await emulator.createLoopbackClient(["in", "out"]);
+  const service = await mqtt.connectAsync(withNoDelay({
+    protocol: "mqtts",
+    host: "127.0.0.1",
+    port: loop.port,
+    ca: emulator.caPem,
+    protocolVersion: 5,
+    clientId: `${loop.username}-service`,
+    username: loop.username,
+    password: loop.password.reveal(),
+    reconnectPeriod: 0,
+  }));
+  try {
+    await service.subscribeAsync(`${loop.topic}/in`, { qos: 1 });
+    service.on("message", (_topic, payload) => {
+      const { message_id } = JSON.parse(payload.toString("utf8")) as { message_id?: string };
+      const ack = { message_id, status: "accepted", received_at: new Date().toISOString() };
+      void service.publishAsync(`${loop.topic}/out`, JSON.stringify(ack), { qos: 1 }).catch(() => {});
+    });
+    const caFile = join(workDir, "ca.pem");
+    writeFileSync(caFile, emulator.caPem);
+    return await rawClientRate({
+      port: loop.port,
+      caFile,
+      clientId: `${loop.username}-client`,
+      username: loop.username,
+      password: loop.password.reveal(),
+      feedTopic: `${loop.topic}/in`,
+      ackTopic: `${loop.topic}/out`,
+      count,
+      inflight,
+    });
+  } finally {
+    await service.endAsync();
   }
-  return rate;
 }
 
 if (import.meta.main) {

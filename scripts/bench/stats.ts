@@ -20,7 +20,7 @@ export function summarize(samples: readonly number[]): Summary {
 export interface Row {
   readonly figure: string;
   readonly measured: number;
-  readonly unit: "ms" | "msg/s" | "MiB";
+  readonly unit: "ms" | "msg/s" | "MiB" | "%";
   /** The goal, and whether the measure must stay at or below it (`max`) or reach it (`min`). */
   readonly goal?: { readonly value: number; readonly kind: "max" | "min"; readonly how: string };
 }
@@ -28,7 +28,14 @@ export interface Row {
 const show = (
   value: number,
   unit: Row["unit"],
-) => (unit === "ms" ? `${value.toFixed(3)} ms` : unit === "MiB" ? `${value.toFixed(1)} MiB` : `${Math.round(value)} msg/s`);
+) =>
+  unit === "ms"
+    ? `${value.toFixed(3)} ms`
+    : unit === "MiB"
+    ? `${value.toFixed(1)} MiB`
+    : unit === "%"
+    ? `${Math.round(value)}%`
+    : `${Math.round(value)} msg/s`;
 
 /** The table as text: figure, measured, goal (and how it was derived), verdict. */
 export function renderTable(title: string, rows: readonly Row[]): string {

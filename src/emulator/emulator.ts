@@ -276,18 +276,24 @@ export class Emulator {
   }
 
   /**
-   * A broker client that may publish and subscribe one topic of its own, for benchmarks that
-   * need the raw broker round trip on the same TLS listener. In process only.
+   * A broker client that may publish and subscribe one topic of its own (and `topic/<name>` for
+   * each of `subtopics`), for benchmarks that need the raw broker on the same TLS listener. In
+   * process only.
    */
-  async createLoopbackClient(): Promise<{ username: string; password: Secret; topic: string; port: number }> {
+  async createLoopbackClient(
+    subtopics: readonly string[] = [],
+  ): Promise<{ username: string; password: Secret; topic: string; port: number }> {
     const username = publicId("bench");
     const password = randomSecret();
     const topic = `bench/${username}`;
+    const topics = [topic, ...subtopics.map((name) => `${topic}/${name}`)];
     await this.#service.dynsec(
       {
         command: "createRole",
         rolename: `role-${username}`,
-        acls: ["publishClientSend", "publishClientReceive", "subscribeLiteral"].map((acltype) => ({ acltype, topic, allow: true })),
+        acls: topics.flatMap((granted) =>
+          ["publishClientSend", "publishClientReceive", "subscribeLiteral"].map((acltype) => ({ acltype, topic: granted, allow: true }))
+        ),
       },
       { command: "createClient", username, password, roles: [{ rolename: `role-${username}` }] },
     );

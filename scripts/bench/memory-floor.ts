@@ -1,0 +1,84 @@
+// The memory floor of the chosen stack, measured in the same run as the device: a process of the
+// same kind (the source under Bun or Deno, or a compiled Bun binary) that holds one MQTT.js
+// connection over TLS to the same broker and does nothing else. What the device costs beyond it
+// is the device's own. Run as a script (this file), it is that client.
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import mqtt from "mqtt";
+import type { Emulator } from "../../src/emulator/emulator.ts";
+import { withNoDelay } from "../../src/mqtt/no-delay.ts";
+import { spawnProcess } from "../../src/platform/index.ts";
+import { BUN, DENO, type DeviceKind, type Memory, readMemory } from "./device-process.ts";
+
+const SELF = fileURLToPath(import.meta.url);
+
+/** What the floor client needs to connect. */
+interface FloorJob {
+  readonly port: number;
+  readonly caPem: string;
+  readonly clientId: string;
+  readonly username: string;
+  readonly password: string;
+}
+
+/** The command that runs this file as `kind`; a binary kind compiles it into `workDir` first. */
+function commandFor(kind: DeviceKind, workDir: string): string[] {
+  if ("binary" in kind) {
+    const out = join(workDir, "mqtt-floor-client");
+    const built = spawnSync(BUN, ["build", "--compile", "--minify", "--bytecode", "--format=esm", SELF, "--outfile", out], {
+      encoding: "utf8",
+    });
+    if (built.status !== 0) throw new Error(`Cannot build the memory floor's client: ${built.stderr.trim().split("\n").at(-1)}`);
+    return [out];
+  }
+  return kind.runtime === "bun" ? [BUN, SELF] : [DENO, "run", "--allow-net", "--allow-read", "--allow-env", SELF];
+}
+
+/** Starts the floor client as `kind`, waits until it is connected and has idled `idleMs`, and returns its memory. */
+export async function memoryFloor(emulator: Emulator, kind: DeviceKind, workDir: string, idleMs = 2000): Promise<Memory> {
+  const loop = await emulator.createLoopbackClient();
+  const job: FloorJob = {
+    port: loop.port,
+    caPem: emulator.caPem,
+    clientId: `${loop.username}-floor`,
+    username: loop.username,
+    password: loop.password.reveal(),
+  };
+  const [command, ...args] = commandFor(kind, workDir);
+  const env = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  // The job in the environment, not argv: the password stays out of the process list.
+  const child = spawnProcess(command!, args, { ...env, REALER_MEMORY_FLOOR_JOB: JSON.stringify(job) });
+  try {
+    const deadline = performance.now() + 30_000;
+    while (!child.output().stdout.includes("connected")) {
+      if (performance.now() > deadline) throw new Error(`The memory floor's client did not connect: ${child.output().stderr.trim()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await new Promise((resolve) => setTimeout(resolve, idleMs));
+    return readMemory(child.pid);
+  } finally {
+    child.kill("SIGKILL");
+    await child.exited;
+  }
+}
+
+if (import.meta.main) {
+  const job = JSON.parse(process.env.REALER_MEMORY_FLOOR_JOB ?? "{}") as FloorJob;
+  const client = await mqtt.connectAsync(withNoDelay({
+    protocol: "mqtts",
+    host: "127.0.0.1",
+    port: job.port,
+    ca: job.caPem,
+    protocolVersion: 5,
+    clientId: job.clientId,
+    username: job.username,
+    password: job.password,
+    reconnectPeriod: 0,
+    // As the device runs it: no pre-made buffers for every 16-bit number.
+    writeCache: false,
+  }));
+  client.on("error", () => {});
+  console.log("connected");
+  setInterval(() => {}, 60_000);
+}
