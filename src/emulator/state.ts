@@ -104,12 +104,17 @@ export function hashSecret(secret: string): string {
   return createHash("sha256").update(secret).digest("hex");
 }
 
+// Each report writes a row to stored, feed and acks. No AUTOINCREMENT: its sqlite_sequence row
+// was written by every insert, and rows are never deleted, so plain rowids stay in order. (The
+// keyed tables keep their rowid: their rows, JSON of a few hundred bytes, would overflow the
+// 1 KiB pages of a WITHOUT ROWID B-tree.) A file made by an earlier emulator keeps its tables,
+// which hold the same columns.
 const TABLES = `
 CREATE TABLE IF NOT EXISTS devices (id INTEGER PRIMARY KEY, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stored (key TEXT PRIMARY KEY, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS desired (id TEXT PRIMARY KEY, json TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS feed (seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id INTEGER NOT NULL, json TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS acks (seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id INTEGER NOT NULL, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feed (seq INTEGER PRIMARY KEY, device_id INTEGER NOT NULL, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS acks (seq INTEGER PRIMARY KEY, device_id INTEGER NOT NULL, json TEXT NOT NULL);
 `;
 
 /**

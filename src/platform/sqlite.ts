@@ -127,7 +127,7 @@ export async function openDatabase(path: string, durability: Durability = "power
   let depth = 0;
   /** The turn's open group: its commit timer and who waits for it. */
   let group:
-    | { readonly timer: ReturnType<typeof setTimeout>; readonly waiting: { resolve(): void; reject(error: unknown): void }[] }
+    | { readonly timer: ReturnType<typeof setImmediate>; readonly waiting: { resolve(): void; reject(error: unknown): void }[] }
     | undefined;
   let inGroup = false;
   /**
@@ -146,7 +146,7 @@ export async function openDatabase(path: string, durability: Durability = "power
     const open = group;
     if (!open) return undefined;
     group = undefined;
-    clearTimeout(open.timer);
+    clearImmediate(open.timer);
     depth--;
     return open;
   };
@@ -223,7 +223,9 @@ export async function openDatabase(path: string, durability: Durability = "power
           return Promise.reject(error);
         }
         depth++;
-        group = { timer: setTimeout(commitGroup, 0), waiting: [] };
+        // Committed once this turn's callbacks have run: setImmediate, not setTimeout(0), which
+        // waits at least a millisecond (Bun) or two (Deno) and made every grouped caller wait it.
+        group = { timer: setImmediate(commitGroup), waiting: [] };
       }
       const open = group;
       let result: T;
