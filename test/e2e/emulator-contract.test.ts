@@ -2,6 +2,7 @@
 // (accepted, replayed, conflict, rejected) and credentials that reach only their own topics.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import mqtt from "mqtt";
 import { ApiClient } from "../../src/cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../../src/cloud/catalog.ts";
 import { requestCredential } from "../../src/cloud/credentials.ts";
@@ -10,6 +11,7 @@ import { systemClock } from "../../src/clock.ts";
 import type { Emulator, Provisioned } from "../../src/emulator/emulator.ts";
 import { RealerError } from "../../src/errors.ts";
 import { silentLogger } from "../../src/log.ts";
+import { withNoDelay } from "../../src/mqtt/no-delay.ts";
 import { MqttSession } from "../../src/mqtt/session.ts";
 import { createFetch } from "../../src/platform/index.ts";
 import { Secret } from "../../src/secret.ts";
@@ -131,6 +133,34 @@ describe("emulator contract (real mosquitto)", () => {
       raw.catalog.mqtt_routes[0]!.mqtt.feed_data_topic,
     ]);
     assert.deepEqual(results.map((result) => result.reasonCode), [0x87, 0x87, 0x87]);
+  });
+
+  it("gives a benchmark's loopback client its own topic and the subtopics it asked for, and nothing else", async () => {
+    const loop = await emulator.createLoopbackClient(["in", "out"]);
+    const client = await mqtt.connectAsync(withNoDelay({
+      protocol: "mqtts",
+      host: "127.0.0.1",
+      port: loop.port,
+      ca: emulator.caPem,
+      protocolVersion: 5,
+      clientId: `${loop.username}-test`,
+      username: loop.username,
+      password: loop.password.reveal(),
+      reconnectPeriod: 0,
+    }));
+    try {
+      const granted = await client.subscribeAsync([`${loop.topic}/in`, `${loop.topic}/out`], { qos: 1 });
+      assert.deepEqual(granted.map((grant) => grant.qos), [1, 1]);
+      await assert.rejects(client.subscribeAsync(`${loop.topic}/other`, { qos: 1 }), /not authorized/i);
+      await assert.rejects(client.subscribeAsync("realer/#", { qos: 1 }), /not authorized/i);
+      const received = new Promise<string>((resolve) => client.once("message", (topic) => resolve(topic)));
+      await client.publishAsync(`${loop.topic}/in`, "ping", { qos: 1 });
+      assert.equal(await received, `${loop.topic}/in`);
+      await assert.rejects(client.publishAsync(`${loop.topic}/other`, "ping", { qos: 1 }), /not authorized/i);
+      await assert.rejects(client.publishAsync(sensorTopic, "ping", { qos: 1 }), /not authorized/i);
+    } finally {
+      await client.endAsync();
+    }
   });
 
   it("grants only the scopes asked for: without desired:read the desired topic is refused", async () => {
