@@ -9,7 +9,7 @@ import mqtt from "mqtt";
 import { MQTT_SCOPES } from "../../src/emulator/credentials.ts";
 import type { Emulator } from "../../src/emulator/emulator.ts";
 import { withNoDelay } from "../../src/mqtt/no-delay.ts";
-import { spawnProcess } from "../../src/platform/index.ts";
+import { inheritedEnv, spawnProcess } from "../../src/platform/index.ts";
 
 /** What the client process needs: where the broker is, the device's tuple and topics, how much to send. */
 interface RawClientJob {
@@ -65,7 +65,7 @@ async function publishAndCount(job: RawClientJob): Promise<number> {
 
 /** Runs the raw client as its own process and returns the answers it counted per second. */
 async function rawClientRate(job: RawClientJob): Promise<number> {
-  const env = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  const env = inheritedEnv();
   // The job in the environment, not argv: the password stays out of the process list.
   const child = spawnProcess(process.execPath, [fileURLToPath(import.meta.url)], { ...env, REALER_RAW_CLIENT_JOB: JSON.stringify(job) });
   const code = await child.exited;

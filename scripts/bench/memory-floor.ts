@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
 import type { Emulator } from "../../src/emulator/emulator.ts";
 import { withNoDelay } from "../../src/mqtt/no-delay.ts";
-import { spawnProcess } from "../../src/platform/index.ts";
+import { inheritedEnv, spawnProcess } from "../../src/platform/index.ts";
 import { BUN, DENO, type DeviceKind, type Memory, readMemory } from "./device-process.ts";
 
 const SELF = fileURLToPath(import.meta.url);
@@ -46,7 +46,7 @@ export async function memoryFloor(emulator: Emulator, kind: DeviceKind, workDir:
     password: loop.password.reveal(),
   };
   const [command, ...args] = commandFor(kind, workDir);
-  const env = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  const env = inheritedEnv();
   // The job in the environment, not argv: the password stays out of the process list.
   const child = spawnProcess(command!, args, { ...env, REALER_MEMORY_FLOOR_JOB: JSON.stringify(job) });
   try {

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { arch } from "node:process";
 import { fileURLToPath } from "node:url";
 import { RealerError } from "../errors.ts";
-import { type ChildProcessHandle, runtimeName, spawnProcess } from "../platform/index.ts";
+import { type ChildProcessHandle, inheritedEnv, runtimeName, spawnProcess } from "../platform/index.ts";
 
 /** Where Debian's qemu-user and arm64 glibc put their files. */
 export const QEMU_AARCH64 = "/usr/bin/qemu-aarch64-static";
@@ -64,7 +64,7 @@ export class DeviceUnderTest {
 
   /** Starts `command… run --config configPath` with `env` added to this process's environment. */
   static start(command: readonly string[], configPath: string, env: Readonly<Record<string, string>>): DeviceUnderTest {
-    const base = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+    const base = inheritedEnv();
     const [program, ...lead] = command;
     return new DeviceUnderTest(spawnProcess(program!, [...lead, "run", "--config", configPath], { ...base, ...env, NO_COLOR: "1" }));
   }

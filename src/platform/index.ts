@@ -1,7 +1,7 @@
 import { bunGlobal, denoGlobal } from "./globals.ts";
 
 export { openDatabase, StorageError } from "./sqlite.ts";
-export { type ChildProcessHandle, spawnProcess } from "./process.ts";
+export { type ChildProcessHandle, inheritedEnv, spawnProcess } from "./process.ts";
 export { type LibC, loadLibc } from "./libc.ts";
 export { type SystemTimeSources, systemTimeSources } from "./time-sources.ts";
 export { onShutdownSignal, ShutdownLatch } from "./signals.ts";

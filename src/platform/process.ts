@@ -21,6 +21,11 @@ async function collect(stream: ReadableStream<Uint8Array>, append: (text: string
   }
 }
 
+/** This process's environment without its unset entries: what a child started with {@linkcode spawnProcess} inherits. */
+export function inheritedEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+}
+
 /**
  * Starts a process with the runtime's own API, which reports the real exit status of a child
  * that handles a signal (Deno's node:child_process reports the signal sent instead).

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
-import { type Database, openDatabase, runtimeName, spawnProcess, type Statement } from "./index.ts";
+import { type Database, inheritedEnv, openDatabase, runtimeName, spawnProcess, type Statement } from "./index.ts";
 
 const HOLDER = fileURLToPath(new URL("../../test/helpers/hold-database.ts", import.meta.url));
 
@@ -15,7 +15,7 @@ describe("SQLite through the platform seam", () => {
       const file = join(dir, "state.sqlite");
       (await openDatabase(file)).close();
       const args = runtimeName === "deno" ? ["run", "--allow-all", HOLDER, file, "800"] : [HOLDER, file, "800"];
-      const env = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+      const env = inheritedEnv();
       const holder = spawnProcess(process.execPath, args, env);
       const deadline = Date.now() + 20_000;
       while (!holder.output().stdout.includes("held")) {

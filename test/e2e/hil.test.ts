@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { hilCommand } from "../../src/commands/hil.ts";
 import { deviceCommand } from "../../src/hil/device-under-test.ts";
-import { spawnProcess } from "../../src/platform/index.ts";
+import { inheritedEnv, spawnProcess } from "../../src/platform/index.ts";
 import { tempDir } from "../helpers/harness.ts";
 
 const EXAMPLES = new URL("../../examples/hil/", import.meta.url).pathname;
@@ -104,7 +104,7 @@ describe("realer-edge hil (emulator + mosquitto + the device as a process on moc
   it("exits 2 with one line naming the file and the step for a bad scenario, before starting anything", { timeout: 60_000 }, async () => {
     const file = write("bad.json", { name: "bad", routes: [relay], steps: [{ do: "set_desired", route: "lamp", value: "1" }] });
     const [command, ...lead] = deviceCommand(undefined);
-    const env = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+    const env = inheritedEnv();
     const child = spawnProcess(command!, [...lead, "hil", "run", file], { ...env, NO_COLOR: "1" });
     assert.equal(await child.exited, 2);
     const { stdout, stderr } = child.output();

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Emulator } from "../../src/emulator/emulator.ts";
 import { findFreePort } from "../../src/emulator/free-port.ts";
 import { ARM64_SYSROOT, QEMU_AARCH64 } from "../../src/hil/device-under-test.ts";
-import { spawnProcess } from "../../src/platform/index.ts";
+import { inheritedEnv, spawnProcess } from "../../src/platform/index.ts";
 import { DEMO_ROUTES, deviceConfig, waitFor } from "./harness.ts";
 
 /** Whether this machine can run an arm64 binary under qemu-user. */
@@ -38,7 +38,7 @@ export async function runBinaryScenario(
       gpio: { backend: "mock", control_port: controlPort },
     }),
   );
-  const env = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  const env = inheritedEnv();
   const command = arm64 ? QEMU_AARCH64 : binary;
   const args = arm64 ? [binary, "run", "--config", configPath] : ["run", "--config", configPath];
   const started = Date.now();

@@ -1,6 +1,6 @@
 // Runs the realer-edge CLI as a child process under the runtime the tests run on.
 import { fileURLToPath } from "node:url";
-import { type ChildProcessHandle, runtimeName, spawnProcess } from "../../src/platform/index.ts";
+import { type ChildProcessHandle, inheritedEnv, runtimeName, spawnProcess } from "../../src/platform/index.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 
@@ -16,7 +16,7 @@ export function startCli(
   // Under Deno, the permissions of `deno task start` (no --allow-run, no --allow-ffi), with
   // writes anywhere because each test's state folder is a fresh temporary one.
   const runtimeArgs = runtimeName === "deno" ? ["run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", MAIN] : [MAIN];
-  const base = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  const base = inheritedEnv();
   const [command, ...rest] = [...wrapper, process.execPath, ...runtimeArgs, ...args];
   return spawnProcess(command!, rest, { ...base, ...env, NO_COLOR: "1" });
 }
