@@ -151,13 +151,13 @@ async function measure(
       if (i >= WARMUP) edge.push(at - started);
     }
     // 3. Memory under 50 desired states a second, for 10 s (or the soak).
-    const rss = sampler(() => proc.rssMiB(), 100);
+    const rss = sampler(() => proc.memory().rss, 100);
     const loadMs = SOAK_MIN > 0 ? SOAK_MIN * 60_000 : 10_000;
     const loadStarted = performance.now();
     const slope: { t: number; rss: number }[] = [];
     for (let i = 0; performance.now() - loadStarted < loadMs; i++) {
       void emulator.setDesired(device.device_id, relay, i % 2 === 0 ? "1.0" : "0.0");
-      if (i % 50 === 0) slope.push({ t: (performance.now() - loadStarted) / 3_600_000, rss: proc.rssMiB() });
+      if (i % 50 === 0) slope.push({ t: (performance.now() - loadStarted) / 3_600_000, rss: proc.memory().rss });
       await sleep(20);
     }
     const underLoad = rss.stop();
@@ -260,8 +260,8 @@ async function drain(emulator: Emulator, kind: DeviceKind, ceiling: number): Pro
     const launched = await launch(emulator, kind, stateDir.path, device);
     proc = launched.proc;
     dir = launched.dir;
-    const rss = sampler(() => proc!.rssMiB(), 50);
-    const idle = proc.rssMiB();
+    const rss = sampler(() => proc!.memory().rss, 50);
+    const idle = proc.memory().rss;
     await until("the backlog to arrive", () => arrivals.readings.length >= BACKLOG, 600_000);
     const peak = Math.max(...rss.stop());
     const first = arrivals.readings[0]!.at;
@@ -360,11 +360,10 @@ try {
     } ms p99 ${summarize(echo).p99.toFixed(3)} ms; one-way p50 ${summarize(oneWay).p50.toFixed(3)} ms`,
   );
   const raw = emulator.provision(DEMO_ROUTES);
-  const rawDir = tempDir("bench-raw");
-  const ackRate = await emulatorAckRate(emulator, raw.device_id, BACKLOG, rawDir.path);
-  const ceiling = await echoCeilingRate(emulator, BACKLOG, rawDir.path);
+  const ackRate = await emulatorAckRate(emulator, raw.device_id, BACKLOG);
+  const ceiling = await echoCeilingRate(emulator, BACKLOG);
   // The same at the drain's window (the catalog's max_inflight): what a drain can reach here.
-  const drainCeiling = await echoCeilingRate(emulator, BACKLOG, rawDir.path, 20).finally(() => rawDir.remove());
+  const drainCeiling = await echoCeilingRate(emulator, BACKLOG, 20);
   console.log(
     `\n${
       renderTable("the emulator", [{

@@ -36,9 +36,7 @@ export function readMemory(pid: number): Memory {
 
 /** A running device process. */
 export interface DeviceProcess {
-  /** Resident memory now, in MiB (NaN once it has ended). */
-  rssMiB(): number;
-  /** The same, split into private memory and mapped files. */
+  /** Resident memory now (NaN once it has ended). */
   memory(): Memory;
   /** Its JSON log lines so far. */
   lines(): readonly DeviceLogLine[];
@@ -64,7 +62,6 @@ export function startDevice(
     : [DENO, "run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", MAIN];
   const device = DeviceUnderTest.start(command, configPath, env);
   return {
-    rssMiB: () => readMemory(device.pid).rss,
     memory: () => readMemory(device.pid),
     lines: () => device.lines(),
     tail: () => device.tail(),

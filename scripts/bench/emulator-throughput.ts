@@ -2,22 +2,14 @@
 // credential (the emulator must never be what limits a device's drain), and the same client
 // against a bare echo service: the most this machine's broker and MQTT.js carry. The client runs
 // as its own process (this file as a script), so that its work is not charged to the service.
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import mqtt from "mqtt";
 import { MQTT_SCOPES } from "../../src/emulator/credentials.ts";
 import type { Emulator } from "../../src/emulator/emulator.ts";
-import { withNoDelay } from "../../src/mqtt/no-delay.ts";
 import { inheritedEnv, spawnProcess } from "../../src/platform/index.ts";
+import { connectRawClient, loopbackLogin, type RawLogin } from "../../test/helpers/raw-mqtt.ts";
 
-/** What the client process needs: where the broker is, the device's tuple and topics, how much to send. */
-interface RawClientJob {
-  readonly port: number;
-  readonly caFile: string;
-  readonly clientId: string;
-  readonly username: string;
-  readonly password: string;
+/** What the client process needs: how to log in to the broker, the topics, how much to send. */
+interface RawClientJob extends RawLogin {
   readonly feedTopic: string;
   readonly ackTopic: string;
   readonly count: number;
@@ -26,17 +18,7 @@ interface RawClientJob {
 
 /** Publishes `count` readings with `inflight` at a time and returns acks per second. */
 async function publishAndCount(job: RawClientJob): Promise<number> {
-  const client = await mqtt.connectAsync(withNoDelay({
-    protocol: "mqtts",
-    host: "127.0.0.1",
-    port: job.port,
-    ca: readFileSync(job.caFile, "utf8"),
-    protocolVersion: 5,
-    clientId: job.clientId,
-    username: job.username,
-    password: job.password,
-    reconnectPeriod: 0,
-  }));
+  const client = await connectRawClient(job);
   try {
     await client.subscribeAsync(job.ackTopic, { qos: 1 });
     let acked = 0;
@@ -78,23 +60,15 @@ async function rawClientRate(job: RawClientJob): Promise<number> {
 }
 
 /** Runs the raw client as its own process against `deviceId` and returns the emulator's acks per second. */
-export async function emulatorAckRate(
-  emulator: Emulator,
-  deviceId: number,
-  count: number,
-  workDir: string,
-  inflight = 100,
-): Promise<number> {
+export async function emulatorAckRate(emulator: Emulator, deviceId: number, count: number, inflight = 100): Promise<number> {
   const device = emulator.state.devices.get(deviceId);
   if (!device) throw new RangeError(`Cannot measure: no device ${deviceId}`);
   const route = device.routes.find((candidate) => candidate.desiredTopic === undefined);
   if (!route) throw new RangeError("Cannot measure: the device has no sensor route");
   const tuple = await emulator.issuer.issue(device, MQTT_SCOPES);
-  const caFile = join(workDir, "ca.pem");
-  writeFileSync(caFile, emulator.caPem);
   return await rawClientRate({
     port: emulator.broker.port,
-    caFile,
+    ca: emulator.caPem,
     clientId: tuple.mqtt_client_id,
     username: tuple.mqtt_username,
     password: tuple.mqtt_credential,
@@ -111,19 +85,9 @@ export async function emulatorAckRate(
  * process as the emulator is, same broker). No validation, no SQLite: what the emulator's acks
  * per second can be compared with on this machine.
  */
-export async function echoCeilingRate(emulator: Emulator, count: number, workDir: string, inflight = 100): Promise<number> {
+export async function echoCeilingRate(emulator: Emulator, count: number, inflight = 100): Promise<number> {
   const loop = await emulator.createLoopbackClient(["in", "out"]);
-  const service = await mqtt.connectAsync(withNoDelay({
-    protocol: "mqtts",
-    host: "127.0.0.1",
-    port: loop.port,
-    ca: emulator.caPem,
-    protocolVersion: 5,
-    clientId: `${loop.username}-service`,
-    username: loop.username,
-    password: loop.password.reveal(),
-    reconnectPeriod: 0,
-  }));
+  const service = await connectRawClient(loopbackLogin(loop, emulator.caPem, "service"));
   try {
     await service.subscribeAsync(`${loop.topic}/in`, { qos: 1 });
     service.on("message", (_topic, payload) => {
@@ -131,14 +95,8 @@ export async function echoCeilingRate(emulator: Emulator, count: number, workDir
       const ack = { message_id, status: "accepted", received_at: new Date().toISOString() };
       void service.publishAsync(`${loop.topic}/out`, JSON.stringify(ack), { qos: 1 }).catch(() => {});
     });
-    const caFile = join(workDir, "ca.pem");
-    writeFileSync(caFile, emulator.caPem);
     return await rawClientRate({
-      port: loop.port,
-      caFile,
-      clientId: `${loop.username}-client`,
-      username: loop.username,
-      password: loop.password.reveal(),
+      ...loopbackLogin(loop, emulator.caPem, "client"),
       feedTopic: `${loop.topic}/in`,
       ackTopic: `${loop.topic}/out`,
       count,

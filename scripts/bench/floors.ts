@@ -2,9 +2,8 @@
 // the broker's own QoS 1 round trips for a raw MQTT.js client.
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import mqtt from "mqtt";
 import type { Emulator } from "../../src/emulator/emulator.ts";
-import { withNoDelay } from "../../src/mqtt/no-delay.ts";
+import { connectRawClient, loopbackLogin } from "../../test/helpers/raw-mqtt.ts";
 
 /**
  * `rounds` 4 KiB writes, each followed by fdatasync, in a file under `dir`: the floor of one
@@ -37,18 +36,7 @@ export async function fdatasyncSamples(dir: string, rounds: number, pauseMs = 0)
  */
 export async function brokerFloors(emulator: Emulator, rounds: number): Promise<{ echo: number[]; oneWay: number[] }> {
   const loop = await emulator.createLoopbackClient();
-  const connect = (suffix: string) =>
-    mqtt.connectAsync(withNoDelay({
-      protocol: "mqtts",
-      host: "127.0.0.1",
-      port: loop.port,
-      ca: emulator.caPem,
-      protocolVersion: 5,
-      clientId: `${loop.username}-${suffix}`,
-      username: loop.username,
-      password: loop.password.reveal(),
-      reconnectPeriod: 0,
-    }));
+  const connect = (suffix: string) => connectRawClient(loopbackLogin(loop, emulator.caPem, suffix));
   const sender = await connect("a");
   const receiver = await connect("b");
   await sender.subscribeAsync(loop.topic, { qos: 1 });

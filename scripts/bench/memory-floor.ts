@@ -5,22 +5,12 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import mqtt from "mqtt";
 import type { Emulator } from "../../src/emulator/emulator.ts";
-import { withNoDelay } from "../../src/mqtt/no-delay.ts";
 import { inheritedEnv, spawnProcess } from "../../src/platform/index.ts";
+import { connectRawClient, loopbackLogin, type RawLogin } from "../../test/helpers/raw-mqtt.ts";
 import { BUN, DENO, type DeviceKind, type Memory, readMemory } from "./device-process.ts";
 
 const SELF = fileURLToPath(import.meta.url);
-
-/** What the floor client needs to connect. */
-interface FloorJob {
-  readonly port: number;
-  readonly caPem: string;
-  readonly clientId: string;
-  readonly username: string;
-  readonly password: string;
-}
 
 /** The command that runs this file as `kind`; a binary kind compiles it into `workDir` first. */
 function commandFor(kind: DeviceKind, workDir: string): string[] {
@@ -37,14 +27,7 @@ function commandFor(kind: DeviceKind, workDir: string): string[] {
 
 /** Starts the floor client as `kind`, waits until it is connected and has idled `idleMs`, and returns its memory. */
 export async function memoryFloor(emulator: Emulator, kind: DeviceKind, workDir: string, idleMs = 2000): Promise<Memory> {
-  const loop = await emulator.createLoopbackClient();
-  const job: FloorJob = {
-    port: loop.port,
-    caPem: emulator.caPem,
-    clientId: `${loop.username}-floor`,
-    username: loop.username,
-    password: loop.password.reveal(),
-  };
+  const job = loopbackLogin(await emulator.createLoopbackClient(), emulator.caPem, "floor");
   const [command, ...args] = commandFor(kind, workDir);
   const env = inheritedEnv();
   // The job in the environment, not argv: the password stays out of the process list.
@@ -64,20 +47,9 @@ export async function memoryFloor(emulator: Emulator, kind: DeviceKind, workDir:
 }
 
 if (import.meta.main) {
-  const job = JSON.parse(process.env.REALER_MEMORY_FLOOR_JOB ?? "{}") as FloorJob;
-  const client = await mqtt.connectAsync(withNoDelay({
-    protocol: "mqtts",
-    host: "127.0.0.1",
-    port: job.port,
-    ca: job.caPem,
-    protocolVersion: 5,
-    clientId: job.clientId,
-    username: job.username,
-    password: job.password,
-    reconnectPeriod: 0,
-    // As the device runs it: no pre-made buffers for every 16-bit number.
-    writeCache: false,
-  }));
+  const job = JSON.parse(process.env.REALER_MEMORY_FLOOR_JOB ?? "{}") as RawLogin;
+  // As the device runs it: no pre-made buffers for every 16-bit number.
+  const client = await connectRawClient(job, { writeCache: false });
   client.on("error", () => {});
   console.log("connected");
   setInterval(() => {}, 60_000);

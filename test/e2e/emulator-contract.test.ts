@@ -2,7 +2,6 @@
 // (accepted, replayed, conflict, rejected) and credentials that reach only their own topics.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import mqtt from "mqtt";
 import { ApiClient } from "../../src/cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../../src/cloud/catalog.ts";
 import { requestCredential } from "../../src/cloud/credentials.ts";
@@ -11,11 +10,11 @@ import { systemClock } from "../../src/clock.ts";
 import type { Emulator, Provisioned } from "../../src/emulator/emulator.ts";
 import { RealerError } from "../../src/errors.ts";
 import { silentLogger } from "../../src/log.ts";
-import { withNoDelay } from "../../src/mqtt/no-delay.ts";
 import { MqttSession } from "../../src/mqtt/session.ts";
 import { createFetch } from "../../src/platform/index.ts";
 import { Secret } from "../../src/secret.ts";
 import { DEMO_ROUTES, startEmulator, waitFor } from "../helpers/harness.ts";
+import { connectRawClient, loopbackLogin } from "../helpers/raw-mqtt.ts";
 
 interface RawDevice {
   device: Provisioned;
@@ -137,17 +136,7 @@ describe("emulator contract (real mosquitto)", () => {
 
   it("gives a benchmark's loopback client its own topic and the subtopics it asked for, and nothing else", async () => {
     const loop = await emulator.createLoopbackClient(["in", "out"]);
-    const client = await mqtt.connectAsync(withNoDelay({
-      protocol: "mqtts",
-      host: "127.0.0.1",
-      port: loop.port,
-      ca: emulator.caPem,
-      protocolVersion: 5,
-      clientId: `${loop.username}-test`,
-      username: loop.username,
-      password: loop.password.reveal(),
-      reconnectPeriod: 0,
-    }));
+    const client = await connectRawClient(loopbackLogin(loop, emulator.caPem, "test"));
     try {
       const granted = await client.subscribeAsync([`${loop.topic}/in`, `${loop.topic}/out`], { qos: 1 });
       assert.deepEqual(granted.map((grant) => grant.qos), [1, 1]);
