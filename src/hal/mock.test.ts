@@ -48,13 +48,18 @@ describe("MockBackend", () => {
     assert.equal(list.lines.find((line) => line.offset === 5)?.consumer, "rig");
   });
 
-  it("keeps the last 10,000 levels of a line, so a rig that runs for days stays bounded", async () => {
+  it("keeps the last 10,000 levels of a line and the last 50,000 changes, so a rig that runs for days stays bounded", async () => {
     const mock = new MockBackend();
     const line = await mock.requestLine({ chip: "gpiochip0", offset: 3 }, { direction: "output", outputValue: 0 }, "test");
-    for (let i = 0; i < 25_000; i++) await line.setValue(i % 2 === 0 ? 1 : 0);
+    for (let i = 0; i < 60_000; i++) await line.setValue(i % 2 === 0 ? 1 : 0);
     const history = mock.levelHistory({ chip: "gpiochip0", offset: 3 });
     assert.equal(history.length, 10_000);
     assert.equal(history.at(-1), 0, "the newest level is kept");
-    assert.ok(mock.timeline().length <= 50_000);
+    // The claim, then 60,000 changes: the first 10,001 entries went, the rest follow without gaps.
+    const timeline = mock.timeline();
+    assert.equal(timeline.length, 50_000);
+    assert.deepEqual([timeline[0]!.seq, timeline.at(-1)!.seq], [10_002, 60_001]);
+    assert.deepEqual(timeline.at(-1), { ...timeline.at(-1)!, chip: "gpiochip0", offset: 3, level: 0 });
+    assert.deepEqual(mock.timeline(59_999).map((change) => change.level), [1, 0]);
   });
 });

@@ -1,4 +1,5 @@
 import { RealerError } from "../errors.ts";
+import { LevelHistory, type MockChange, MockTimeline } from "./mock-timeline.ts";
 import { checkSettings } from "./settings.ts";
 import {
   type ChipInfo,
@@ -24,20 +25,7 @@ export interface MockChipSpec {
   readonly names?: readonly string[];
 }
 
-/**
- * One entry of the mock's timeline: a pin's level changed, or a consumer claimed the line (a
- * claim is noted even when the level stays, so a rig knows the level a new owner chose).
- */
-export interface MockChange {
-  /** Counts up from 1 for the life of the backend. */
-  readonly seq: number;
-  /** Wall-clock milliseconds. */
-  readonly at: number;
-  readonly chip: string;
-  readonly offset: number;
-  readonly level: Level;
-  readonly claimed?: true;
-}
+export type { MockChange } from "./mock-timeline.ts";
 
 /** What the simulator knows of one line, for tests and the control interface. */
 export interface MockLineState {
@@ -76,7 +64,8 @@ export interface MockFault {
 
 /**
  * How many level changes a line's history and the timeline keep: plenty for a test's glitch
- * check, and a rig running for days at 50 changes a second stays within a few MiB.
+ * check, in rings fixed at the start (about 1 MiB for the timeline, 10 KiB a line that changed),
+ * so a rig or a soak running for days uses what it used after its first minute.
  */
 const HISTORY_MAX = 10_000;
 const TIMELINE_MAX = 50_000;
@@ -94,9 +83,8 @@ const toValue = (level: Level, activeLow: boolean): LineValue => (activeLow ? (1
 export class MockBackend implements GpioBackend {
   readonly name = "mock" as const;
   readonly #chips: readonly (ChipInfo & { readonly lineList: Line[] })[];
-  readonly #history = new Map<Line, Level[]>();
-  readonly #timeline: MockChange[] = [];
-  #seq = 0;
+  readonly #history = new Map<Line, LevelHistory>();
+  readonly #timeline: MockTimeline;
 
   constructor(chips: readonly MockChipSpec[] = DEFAULT_CHIPS) {
     this.#chips = chips.map((spec) => ({
@@ -117,6 +105,7 @@ export class MockBackend implements GpioBackend {
         drive: "push-pull" as const,
       })),
     }));
+    this.#timeline = new MockTimeline(TIMELINE_MAX, this.#chips.map((chip) => chip.name));
   }
 
   listChips(): Promise<ChipInfo[]> {
@@ -196,35 +185,29 @@ export class MockBackend implements GpioBackend {
    */
   levelHistory(ref: LineRef): Level[] {
     const line = this.#find(ref, "read");
-    return [...(this.#history.get(line) ?? [line.pull])];
+    return this.#history.get(line)?.levels() ?? [line.pull];
   }
 
   /** Every change of any pin's level and every claim, in the order they happened; `after` a seq. */
   timeline(after = 0): MockChange[] {
-    const from = this.#timeline.findIndex((change) => change.seq > after);
-    return from < 0 ? [] : this.#timeline.slice(from);
+    return this.#timeline.since(after);
   }
 
   /** @internal Notes the pin's level after a change (or a claim); the oldest entries go past the bounds. */
   record(line: Line, claimed = false): void {
-    const history = this.#history.get(line) ?? [0 as Level];
     const level = this.#levelOf(line);
-    const changed = history.at(-1) !== level;
+    let history = this.#history.get(line);
+    const changed = (history?.last ?? 0) !== level;
     if (changed) {
+      if (history === undefined) {
+        history = new LevelHistory(HISTORY_MAX, 0);
+        this.#history.set(line, history);
+      }
       history.push(level);
-      if (history.length > HISTORY_MAX) history.splice(0, history.length - HISTORY_MAX);
-      this.#history.set(line, history);
     }
     if (!changed && !claimed) return;
-    this.#timeline.push({
-      seq: ++this.#seq,
-      at: Date.now(),
-      chip: line.chip,
-      offset: line.offset,
-      level,
-      ...(claimed ? { claimed: true as const } : {}),
-    });
-    if (this.#timeline.length > TIMELINE_MAX) this.#timeline.splice(0, this.#timeline.length - TIMELINE_MAX);
+    const chip = this.#chips.findIndex((c) => c.name === line.chip);
+    this.#timeline.append(chip, line.offset, level, claimed, Date.now());
   }
 
   /** The state of every line, for the control interface. */
