@@ -52,3 +52,35 @@ export function renderTable(title: string, rows: readonly Row[]): string {
   }
   return lines.join("\n");
 }
+
+/** A sample of memory (MiB) at `t` hours into a run. */
+export interface MemorySample {
+  readonly t: number;
+  readonly mib: number;
+}
+
+/** Least-squares slope of `mib` over `t`: MiB per hour; NaN with fewer than two distinct times. */
+export function slopePerHour(samples: readonly MemorySample[]): number {
+  const n = samples.length;
+  if (n < 2) return Number.NaN;
+  const mt = samples.reduce((sum, s) => sum + s.t, 0) / n;
+  const mm = samples.reduce((sum, s) => sum + s.mib, 0) / n;
+  const spread = samples.reduce((sum, s) => sum + (s.t - mt) ** 2, 0);
+  return spread === 0 ? Number.NaN : samples.reduce((sum, s) => sum + (s.t - mt) * (s.mib - mm), 0) / spread;
+}
+
+/**
+ * What a leak would raise: the low of each `windowHours` window (what is left after the collector
+ * has run, not how much garbage waits for it), from `warmupHours` on (the heap first grows to its
+ * working size under load, then saws up and down around it).
+ */
+export function retainedLows(samples: readonly MemorySample[], warmupHours: number, windowHours: number): MemorySample[] {
+  const lows = new Map<number, MemorySample>();
+  for (const sample of samples) {
+    if (sample.t < warmupHours) continue;
+    const window = Math.floor((sample.t - warmupHours) / windowHours);
+    const low = lows.get(window);
+    if (low === undefined || sample.mib < low.mib) lows.set(window, sample);
+  }
+  return [...lows.values()];
+}
