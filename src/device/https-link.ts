@@ -9,7 +9,8 @@ import type { Logger } from "../log.ts";
 import type { Ack } from "../mqtt/messages.ts";
 import type { Binding } from "./bindings.ts";
 import type { DesiredHandler } from "./desired-handler.ts";
-import type { Outbox, Publisher } from "./outbox.ts";
+import type { Outbox } from "./outbox.ts";
+import type { Publisher } from "./outbox-types.ts";
 
 /** Options for {@linkcode HttpsLink}. */
 export interface HttpsLinkOptions {

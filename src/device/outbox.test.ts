@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { silentLogger } from "../log.ts";
 import { ManualClock } from "../manual-clock.ts";
-import { Outbox, type OutboxLimits } from "./outbox.ts";
+import { Outbox } from "./outbox.ts";
+import type { OutboxLimits } from "./outbox-types.ts";
 import { DeviceStore } from "./store.ts";
 
 /** Lets the turn end: the readings of one turn are written together, at its end. */

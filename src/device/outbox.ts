@@ -3,58 +3,11 @@ import { describeError } from "../errors.ts";
 import { type Logger, truncate } from "../log.ts";
 import type { Ack, FeedPayload } from "../mqtt/messages.ts";
 import type { TimeKeeper } from "./time-keeper.ts";
+import { DEFAULT_OUTBOX_LIMITS, type OutboxLimits, type OutboxStats, type Publisher, type Settled } from "./outbox-types.ts";
+import { ReadAhead } from "./outbox-read-ahead.ts";
+import { Settling } from "./outbox-settling.ts";
+import { PublishRate } from "./publish-rate.ts";
 import type { DeviceStore, OutboxRow, Priority } from "./store.ts";
-
-/** Where the outbox publishes: the live MQTT session. */
-export interface Publisher {
-  publish(topic: string, payload: string): Promise<void>;
-}
-
-/** What happened to one message, for listeners (tests, metrics, the demo). */
-export interface Settled {
-  readonly messageId: string;
-  readonly topic: string;
-  readonly status: string;
-  readonly errorType: string | undefined;
-  readonly payload: FeedPayload | undefined;
-}
-
-/** How much the outbox keeps, and how fast it may send (the catalog's limits). */
-export interface OutboxLimits {
-  readonly maxMessages: number;
-  readonly maxBytes: number;
-  readonly maxInflight: number;
-  readonly maxPublishPerSecond: number;
-  readonly maxPayloadBytes: number;
-}
-
-/** Room for a day of readings every few seconds on a small board; the catalog sets the rest. */
-export const DEFAULT_OUTBOX_LIMITS: OutboxLimits = {
-  maxMessages: 10_000,
-  maxBytes: 4 * 1024 * 1024,
-  maxInflight: 20,
-  maxPublishPerSecond: 20,
-  maxPayloadBytes: 4096,
-};
-
-/** What the outbox did, counted since start. */
-export interface OutboxStats {
-  accepted: number;
-  replayed: number;
-  rejected: number;
-  conflict: number;
-  /** Messages thrown away: over the bound, or too large to send. */
-  dropped: number;
-  /** Older readings of a latest-value route replaced by a newer one while full. */
-  coalesced: number;
-  resent: number;
-  /** Readings held in memory because the store could not take them (a full or failing disk). */
-  held: number;
-  /** Desired states that could not be answered at all: the report would be over the payload limit. */
-  unanswerable: number;
-  /** Messages observed while the wall clock could not be believed, waiting for the time to be known. */
-  waitingForClock: number;
-}
 
 /** A new message the store could not take yet: kept in memory, in order, and written on recovery. */
 interface Held {
@@ -67,8 +20,6 @@ interface Held {
 
 /** How many readings wait in memory while the disk refuses them; past this the oldest go. */
 const HELD_MAX = 1000;
-/** How long acks gather before their rows are deleted together. */
-const SETTLE_BATCH_MS = 5;
 /** How long a message answered with a retryable error waits before it is sent again. */
 const RETRY_AFTER_ERROR_MS = 1000;
 /** How often held readings are tried again while the disk refuses them. */
@@ -132,8 +83,7 @@ export class Outbox {
   #heldRetry: Timer | undefined;
   #heldWrite = false;
   /** Acked messages whose row is not deleted yet (the delete is batched and not synced). */
-  readonly #settling = new Map<string, { readonly topic: string | undefined; readonly bytes: number }>();
-  #settleFlush: Timer | undefined;
+  readonly #settling: Settling;
   /** Rows in the table and their payload characters, counted rather than scanned. */
   #sizes: { messages: number; bytes: number } | undefined;
   #lastDepth = 0;
@@ -142,20 +92,12 @@ export class Outbox {
   #limits: OutboxLimits;
   #publisher: Publisher | undefined;
   #pumping = false;
-  #tokens = 0;
-  #refilledAt = 0;
+  readonly #rate: PublishRate;
   #wake: Timer | undefined;
   readonly #sent = new Set<string>();
   /** Messages answered with a retryable error, and when they may go again. */
   readonly #notBefore = new Map<string, number>();
-  /**
-   * Rows read from the store in send order and not handed out since (see `#take`). Anything that
-   * changes what waits or its order (a new row, a resend, a deletion, a restamp) empties it.
-   */
-  #ready: OutboxRow[] = [];
-  #readyAt = 0;
-  /** Whether the last read found every row that waits: nothing beyond `#ready` is to be read. */
-  #readAll = false;
+  readonly #readAhead = new ReadAhead();
   /** Messages queued again while a copy was in flight: that copy's ack leaves the row to go once more. */
   readonly #again = new Set<string>();
 
@@ -170,7 +112,18 @@ export class Outbox {
       }
     }
     this.#limits = { ...DEFAULT_OUTBOX_LIMITS, ...options.limits };
-    this.#tokens = this.#limits.maxPublishPerSecond;
+    this.#rate = new PublishRate(this.#limits.maxPublishPerSecond);
+    this.#settling = new Settling({
+      store: options.store,
+      clock: options.clock,
+      logger: options.logger,
+      onDeleted: (bytes) => {
+        if (this.#sizes) {
+          this.#sizes.messages--;
+          this.#sizes.bytes -= bytes;
+        }
+      },
+    });
   }
 
   /** Messages waiting for an ack. */
@@ -194,7 +147,7 @@ export class Outbox {
     this.detach();
     this.#heldRetry?.cancel();
     this.#heldRetry = undefined;
-    this.#flushSettled();
+    this.#settling.flush();
     if (this.#held.length > 0) {
       this.#options.logger.error("outbox.lost_on_stop", { messages: this.#held.length, note: "the store refused them until the end" });
     }
@@ -329,7 +282,7 @@ export class Outbox {
       // its row waits to be deleted, the delete is called off; while a copy is in flight, the
       // copy's ack does not end it.
       for (const row of batch) {
-        this.#settling.delete(row.payload.message_id);
+        this.#settling.callOff(row.payload.message_id);
         if (this.#inflight.has(row.payload.message_id)) this.#again.add(row.payload.message_id);
       }
       try {
@@ -384,7 +337,7 @@ export class Outbox {
     if (!over()) return;
     // The rare path: count from the table as it is, and again after each removal below.
     this.#reread();
-    this.#flushSettled();
+    this.#settling.flush();
     const recount = () => {
       this.#sizes = store.outboxSize();
     };
@@ -461,8 +414,7 @@ export class Outbox {
           // Known to wait when in flight; otherwise (an ack after a restart) looked up, unsynced.
           const bytes = inflight ? inflight.row.payload.length : store.messageSize(messageId, topic);
           if (bytes !== undefined) {
-            this.#settling.set(messageId, { topic, bytes });
-            this.#scheduleSettle();
+            this.#settling.add(messageId, topic, bytes);
             // Not in flight (an ack after a restart): a row read ahead may be this one.
             if (!inflight) this.#reread();
             removed = true;
@@ -499,36 +451,6 @@ export class Outbox {
     this.pump();
   }
 
-  /** Deletes acked rows in batches: a few milliseconds' worth of acks share one unsynced commit. */
-  #scheduleSettle(): void {
-    this.#settleFlush ??= this.#options.clock.after(SETTLE_BATCH_MS, () => {
-      this.#settleFlush = undefined;
-      this.#flushSettled();
-    });
-  }
-
-  #flushSettled(): void {
-    this.#settleFlush?.cancel();
-    this.#settleFlush = undefined;
-    if (this.#settling.size === 0) return;
-    const batch = [...this.#settling];
-    try {
-      this.#options.store.removeSettled(batch.map(([messageId, { topic }]) => ({ messageId, topic })));
-    } catch (error) {
-      // Kept out of sends meanwhile; tried again with the next batch.
-      this.#options.logger.warn("ack.not_recorded", { messages: batch.length, error: describeError(error) });
-      this.#scheduleSettle();
-      return;
-    }
-    for (const [messageId, { bytes }] of batch) {
-      this.#settling.delete(messageId);
-      if (this.#sizes) {
-        this.#sizes.messages--;
-        this.#sizes.bytes -= bytes;
-      }
-    }
-  }
-
   /** Sends what waits, up to the in-flight limit and the publish rate. */
   pump(): void {
     if (this.#pumping) return;
@@ -537,7 +459,10 @@ export class Outbox {
       const publisher = this.#publisher;
       if (!publisher) return;
       const maxInflight = this.#pacing?.maxInflight ?? this.#limits.maxInflight;
-      const room = Math.min(maxInflight - this.#inflight.size, this.#pacing ? Number.POSITIVE_INFINITY : this.#takeTokens());
+      const room = Math.min(
+        maxInflight - this.#inflight.size,
+        this.#pacing ? Number.POSITIVE_INFINITY : this.#rate.available(this.#options.clock.now(), this.#limits.maxPublishPerSecond),
+      );
       if (room <= 0) {
         if (this.#inflight.size < maxInflight) this.#wakeForToken();
         return;
@@ -552,26 +477,17 @@ export class Outbox {
         this.#wakeForToken();
         return;
       }
-      if (!this.#pacing) this.#tokens -= sending.length;
+      if (!this.#pacing) this.#rate.spend(sending.length);
       for (const row of sending) this.#send(publisher, row);
-      if (sending.length === room && this.#moreMayWait && this.#inflight.size < maxInflight) this.#wakeForToken();
+      if (sending.length === room && this.#readAhead.moreMayWait && this.#inflight.size < maxInflight) this.#wakeForToken();
     } finally {
       this.#pumping = false;
     }
   }
 
-  /** A token bucket of one second's worth of publishes. */
-  #takeTokens(): number {
-    const now = this.#options.clock.now();
-    const rate = this.#limits.maxPublishPerSecond;
-    this.#tokens = Math.min(rate, this.#tokens + ((now - this.#refilledAt) / 1000) * rate);
-    this.#refilledAt = now;
-    return Math.floor(this.#tokens);
-  }
-
   #wakeForToken(): void {
     if (this.#wake !== undefined) return;
-    const waitMs = Math.max(1, Math.ceil(((1 - (this.#tokens % 1)) / this.#limits.maxPublishPerSecond) * 1000));
+    const waitMs = this.#rate.msToNext(this.#limits.maxPublishPerSecond);
     this.#wake = this.#options.clock.after(waitMs, () => {
       this.#wake = undefined;
       this.pump();
@@ -602,9 +518,7 @@ export class Outbox {
 
   /** Forgets the rows read ahead: the next pump reads what waits afresh. */
   #reread(): void {
-    this.#ready = [];
-    this.#readyAt = 0;
-    this.#readAll = false;
+    this.#readAhead.forget();
   }
 
   /**
@@ -613,27 +527,13 @@ export class Outbox {
    */
   #take(room: number, skipClockHeld: boolean): OutboxRow[] {
     const now = this.#options.clock.now();
-    const out: OutboxRow[] = [];
-    while (out.length < room) {
-      if (this.#readyAt >= this.#ready.length) {
-        if (this.#readAll) break;
-        const limit = READ_AHEAD + this.#inflight.size + this.#settling.size + this.#notBefore.size;
-        this.#ready = this.#options.store.pendingOutbox(limit, skipClockHeld);
-        this.#readyAt = 0;
-        this.#readAll = this.#ready.length < limit;
-        if (this.#ready.length === 0) break;
-      }
-      const row = this.#ready[this.#readyAt++]!;
-      if (!this.#inflight.has(row.messageId) && !this.#settling.has(row.messageId) && (this.#notBefore.get(row.messageId) ?? 0) <= now) {
-        out.push(row);
-      }
-    }
-    return out;
-  }
-
-  /** Whether rows may wait beyond those just sent. */
-  get #moreMayWait(): boolean {
-    return this.#readyAt < this.#ready.length || !this.#readAll;
+    const limit = READ_AHEAD + this.#inflight.size + this.#settling.size + this.#notBefore.size;
+    return this.#readAhead.take(
+      room,
+      limit,
+      (limit) => this.#options.store.pendingOutbox(limit, skipClockHeld),
+      (row) => !this.#inflight.has(row.messageId) && !this.#settling.has(row.messageId) && (this.#notBefore.get(row.messageId) ?? 0) <= now,
+    );
   }
 
   #forget(messageId: string): void {
