@@ -2,8 +2,9 @@ import type { Clock, Timer } from "../clock.ts";
 import { describeError } from "../errors.ts";
 import { type Logger, truncate } from "../log.ts";
 import type { Ack, FeedPayload } from "../mqtt/messages.ts";
-import type { TimeKeeper } from "./time-keeper.ts";
 import { DEFAULT_OUTBOX_LIMITS, type OutboxLimits, type OutboxStats, type Publisher, type Settled } from "./outbox-types.ts";
+import { overBounds, trimToBounds } from "./outbox-bounds.ts";
+import { ClockHold, type ClockTrust } from "./outbox-clock-hold.ts";
 import { ReadAhead } from "./outbox-read-ahead.ts";
 import { Settling } from "./outbox-settling.ts";
 import { PublishRate } from "./publish-rate.ts";
@@ -49,7 +50,7 @@ export interface OutboxOptions {
    * clock is taken as it is. With it, a message observed while the time is unknown is stored
    * with its monotonic moment and sent only once the time is known and it is stamped.
    */
-  readonly time?: { readonly keeper: TimeKeeper; readonly bootId: string } | undefined;
+  readonly time?: ClockTrust | undefined;
 }
 
 interface Inflight {
@@ -98,19 +99,19 @@ export class Outbox {
   /** Messages answered with a retryable error, and when they may go again. */
   readonly #notBefore = new Map<string, number>();
   readonly #readAhead = new ReadAhead();
+  readonly #clockHold: ClockHold;
   /** Messages queued again while a copy was in flight: that copy's ack leaves the row to go once more. */
   readonly #again = new Set<string>();
 
   constructor(options: OutboxOptions) {
     this.#options = options;
-    if (options.time) {
-      // Held in an earlier run: they wait for the clock as before.
-      try {
-        this.stats.waitingForClock = options.store.clockHeldCount();
-      } catch {
-        this.stats.waitingForClock = 0;
-      }
-    }
+    this.#clockHold = new ClockHold({
+      time: options.time,
+      store: options.store,
+      clock: options.clock,
+      logger: options.logger,
+      stats: this.stats,
+    });
     this.#limits = { ...DEFAULT_OUTBOX_LIMITS, ...options.limits };
     this.#rate = new PublishRate(this.#limits.maxPublishPerSecond);
     this.#settling = new Settling({
@@ -178,7 +179,7 @@ export class Outbox {
       });
       return;
     }
-    this.#held.push({ topic, priority, ...this.#stamp(payload), at: clock.now() });
+    this.#held.push({ topic, priority, ...this.#clockHold.stamp(payload), at: clock.now() });
     // Readings of one turn (a burst of edges, a poll's events) share one commit, one fsync.
     if (!this.#heldWrite) {
       this.#heldWrite = true;
@@ -187,44 +188,6 @@ export class Outbox {
         this.#writeHeld();
         this.pump();
       });
-    }
-  }
-
-  /**
-   * The payload with its time corrected when the cloud's clock is in use, or, while the time is
-   * unknown, as it is with its monotonic moment, to be held until the time is known.
-   */
-  #stamp(payload: FeedPayload): { payload: FeedPayload; clock?: { mono: number; bootId: string } } {
-    const time = this.#options.time;
-    const observed = Date.parse(payload.value_received_at);
-    if (!time || !Number.isFinite(observed)) return { payload };
-    const corrected = time.keeper.correct(observed);
-    if (corrected === undefined) {
-      this.stats.waitingForClock++;
-      return { payload, clock: { mono: time.keeper.monoOf(observed), bootId: time.bootId } };
-    }
-    return Math.abs(corrected - observed) < 1000
-      ? { payload }
-      : { payload: { ...payload, value_received_at: new Date(corrected).toISOString() } };
-  }
-
-  /** Stamps the messages held for the clock once the time is known, so that they can go. */
-  #releaseClockHeld(): void {
-    const time = this.#options.time;
-    if (!time || this.stats.waitingForClock === 0 || !time.keeper.trusted) return;
-    try {
-      const { restamped, otherBoot } = this.#options.store.restampClockHeld(
-        time.bootId,
-        (mono) => time.keeper.wallOfMono(mono) ?? this.#options.clock.now(),
-      );
-      this.stats.waitingForClock = 0;
-      this.#reread();
-      this.#options.logger.info("clock.restamped", {
-        messages: restamped,
-        ...(otherBoot > 0 ? { from_an_earlier_boot: otherBoot, note: "kept the stamp they were written with" } : {}),
-      });
-    } catch (error) {
-      this.#options.logger.warn("clock.restamp_failed", { error: describeError(error), note: "tried again at the next send" });
     }
   }
 
@@ -329,44 +292,20 @@ export class Outbox {
   }
 
   #trimToBounds(): void {
-    const { store, logger } = this.#options;
-    const over = () => {
-      const size = this.#tableSizes();
-      return size.messages - this.#settling.size > this.#limits.maxMessages || size.bytes > this.#limits.maxBytes;
-    };
-    if (!over()) return;
-    // The rare path: count from the table as it is, and again after each removal below.
+    if (!overBounds(this.#tableSizes(), this.#limits, this.#settling.size)) return;
+    // The rare path: count from the table as it is, and again after each removal.
     this.#reread();
     this.#settling.flush();
-    const recount = () => {
-      this.#sizes = store.outboxSize();
-    };
-    recount();
-    if (!over()) return;
-    const busy = new Set(this.#inflight.keys());
-    for (const topic of this.#latestValue) {
-      const removed = store.coalesce(topic, busy);
-      recount();
-      if (removed > 0) {
-        this.stats.coalesced += removed;
-        logger.warn("outbox.coalesced", { topic, removed, note: "the outbox is full; this route keeps its latest value" });
-      }
-    }
-    while (over()) {
-      const oldest = store.oldestTelemetry(busy);
-      if (!oldest) {
-        logger.warn("outbox.over_bound", { note: "only command reports wait; they are never dropped" });
-        return;
-      }
-      store.removeFromOutbox(oldest.messageId, oldest.topic);
-      recount();
-      this.stats.dropped++;
-      logger.warn("outbox.dropped", {
-        message_id: oldest.messageId,
-        topic: oldest.topic,
-        reason: "the outbox is full; the oldest reading goes",
-      });
-    }
+    this.#sizes = undefined;
+    this.#sizes = trimToBounds({
+      store: this.#options.store,
+      logger: this.#options.logger,
+      limits: this.#limits,
+      stats: this.stats,
+      latestValue: this.#latestValue,
+      busy: new Set(this.#inflight.keys()),
+      settling: this.#settling.size,
+    });
   }
 
   /**
@@ -467,10 +406,10 @@ export class Outbox {
         if (this.#inflight.size < maxInflight) this.#wakeForToken();
         return;
       }
-      this.#releaseClockHeld();
+      if (this.#clockHold.release()) this.#reread();
       let sending: OutboxRow[];
       try {
-        sending = this.#take(room, this.stats.waitingForClock > 0);
+        sending = this.#take(room, this.#clockHold.holding);
       } catch (error) {
         this.#reread();
         this.#options.logger.warn("outbox.read_failed", { error: describeError(error) });
