@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, renameSync } from "node:fs";
-import { join } from "node:path";
 import { type Logger, silentLogger } from "../log.ts";
 import type { FeedPayload } from "../mqtt/messages.ts";
-import { type Database, openDatabase, StorageError } from "../platform/index.ts";
-import { OUR_TABLES, prepareSchema, SCHEMA_VERSION } from "./store-schema.ts";
+import type { Database } from "../platform/index.ts";
+import { openStateFile, type StoreOptions } from "./store-open.ts";
+
+export { STATE_FILE, type StoreOptions } from "./store-open.ts";
 
 /** Command reports go before sensor telemetry. */
 export type Priority = 0 | 1;
@@ -25,23 +25,10 @@ export interface LedgerEntry {
   readonly payload: string;
 }
 
-/** Marks a file as realer-edge's state ("REdg"), so another program's database is never taken for it. */
-const APPLICATION_ID = 0x52456467;
-
 /** How long and how many answers the ledger keeps, and how often it is pruned while running. */
 const LEDGER_MAX_AGE_MS = 30 * 24 * 3600_000;
 const LEDGER_MAX_ENTRIES = 10_000;
 const PRUNE_EVERY = 1000;
-
-/** The file name of the state database inside `state_dir`. */
-export const STATE_FILE = "realer-edge.sqlite";
-
-/** Options for {@linkcode DeviceStore.open}. */
-export interface StoreOptions {
-  readonly logger?: Logger;
-  /** Milliseconds since the epoch, for the name of a file set aside. */
-  readonly now?: () => number;
-}
 
 /** Whether the store can write, for the console, /metrics and the desired-state handler. */
 export interface StorageHealth {
@@ -86,78 +73,15 @@ export class DeviceStore {
   }
 
   /**
-   * Opens the store in `stateDir` (or in memory for ":memory:"). A damaged file, or one that is
-   * not realer-edge's, is renamed aside (never deleted) and a fresh store starts, loudly: outputs
-   * then power on by their `off` fallback, since no last value is known. A file that cannot be
-   * opened at all (permissions, a read-only disk) is an error that names the file and the way out.
+   * Opens the store in `stateDir` (or in memory for ":memory:"): see {@linkcode openStateFile}
+   * for a file that is damaged, another program's, or cannot be opened.
    */
   static async open(stateDir: string, options: StoreOptions = {}): Promise<DeviceStore> {
-    const logger = options.logger ?? silentLogger;
-    if (stateDir === ":memory:") return DeviceStore.#prepare(await openDatabase(":memory:"), options, undefined);
-    try {
-      mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    } catch (error) {
-      throw new StorageError(
-        "cantopen",
-        `Cannot open state folder ${stateDir}: ${
-          (error as { code?: string }).code ?? String(error)
-        }; make it writable by the runtime's user (the systemd unit's StateDirectory does)`,
-        error,
-      );
-    }
-    const path = join(stateDir, STATE_FILE);
-    try {
-      return DeviceStore.#prepare(await openDatabase(path), options, undefined);
-    } catch (error) {
-      if (!(error instanceof StorageError)) throw error;
-      if (error.failure === "cantopen" || error.failure === "readonly") {
-        throw new StorageError(error.failure, `${error.message}; make the folder and file writable by the runtime's user`, error);
-      }
-      if (error.failure !== "corrupt") throw error;
-      const aside = `${path}.corrupt-${new Date((options.now ?? Date.now)()).toISOString().replace(/[:.]/g, "-")}`;
-      for (const suffix of ["", "-wal", "-shm"]) {
-        if (existsSync(`${path}${suffix}`)) renameSync(`${path}${suffix}`, `${aside}${suffix}`);
-      }
-      logger.error("storage.set_aside", {
-        file: path,
-        kept_as: aside,
-        error: error.message,
-        note:
-          "started on a fresh state: unacknowledged messages and remembered output values in the old file are not used; outputs with power_on restore start off",
-      });
-      return DeviceStore.#prepare(await openDatabase(path), options, aside);
-    }
-  }
-
-  /** Checks the file is whole and ours, then makes the schema. */
-  static #prepare(db: Database, options: StoreOptions, setAside: string | undefined): DeviceStore {
-    try {
-      const check = db.prepare("PRAGMA quick_check(1)").get();
-      const verdict = String(Object.values(check ?? {})[0] ?? "");
-      if (verdict !== "ok") {
-        throw new StorageError("corrupt", `Cannot use state file ${db.path}: the file is damaged (${verdict})`, undefined);
-      }
-      const id = Number(db.prepare("PRAGMA application_id").get()?.application_id ?? 0);
-      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((row) => String(row.name));
-      const foreign = (id !== 0 && id !== APPLICATION_ID) ||
-        (id === 0 && tables.length > 0 && !tables.some((name) => OUR_TABLES.includes(name)));
-      if (foreign) throw new StorageError("corrupt", `Cannot use state file ${db.path}: it is another program's database`, undefined);
-      const outcome = prepareSchema(db, tables);
-      if ("migratedFrom" in outcome) {
-        (options.logger ?? silentLogger).info("storage.migrated", {
-          file: db.path || "(in memory)",
-          from_schema: outcome.migratedFrom,
-          to_schema: SCHEMA_VERSION,
-        });
-      }
-      if (id === 0) db.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
-    } catch (error) {
-      db.close();
-      throw error;
-    }
-    const store = new DeviceStore(db, options, setAside);
-    store.pruneLedger((options.now ?? Date.now)());
-    return store;
+    return await openStateFile(stateDir, options, (db, setAside) => {
+      const store = new DeviceStore(db, options, setAside);
+      store.pruneLedger((options.now ?? Date.now)());
+      return store;
+    });
   }
 
   /**
