@@ -13,6 +13,7 @@ import { Faults } from "../faults.ts";
 import type { GpioBackend } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
 import { type LinkStatus, MqttLink } from "../mqtt/link.ts";
+import { loadMqtt } from "../mqtt/session.ts";
 import { AckSchema, parsePayload } from "../mqtt/messages.ts";
 import type { Secret } from "../secret.ts";
 import { type Binding, bindRoutes } from "./bindings.ts";
@@ -169,7 +170,11 @@ export class DeviceRuntime {
       logger,
     });
     this.#tokens = tokens;
-    const catalog = await this.#firstCatalog(api, tokens);
+    const firstCatalog = this.#firstCatalog(api, tokens);
+    // MQTT.js is evaluated while the first requests are on the wire, not before the outputs'
+    // claim; a failure to load shows at the connect, which tries again.
+    loadMqtt().catch(() => undefined);
+    const catalog = await firstCatalog;
     this.#catalog = catalog;
     logger.info("catalog.loaded", {
       routes: catalog.mqtt_routes.length,

@@ -1,7 +1,23 @@
-import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import type { IClientOptions, MqttClient } from "mqtt";
 import { RealerError } from "../errors.ts";
 import type { MqttCredential } from "../cloud/credentials.ts";
 import { withNoDelay } from "./no-delay.ts";
+
+let mqttModule: Promise<typeof import("mqtt")> | undefined;
+
+/**
+ * MQTT.js, loaded on first use rather than with the program: evaluating it is about 15 ms of a
+ * compiled binary's start, which the outputs' claim at boot need not wait for. The runtime asks
+ * for it while its first HTTPS requests are on the wire. A failed load is not kept: the next
+ * connect tries again.
+ */
+export function loadMqtt(): Promise<typeof import("mqtt")> {
+  mqttModule ??= import("mqtt").catch((error: unknown) => {
+    mqttModule = undefined;
+    throw error;
+  });
+  return mqttModule;
+}
 
 /** Options for {@linkcode MqttSession.connect}. */
 export interface SessionOptions {
@@ -126,7 +142,8 @@ export class MqttSession {
       ...(options.ca === undefined ? {} : { ca: options.ca }),
       ...(/^[\d.]+$|:/.test(url.hostname) ? {} : { servername: url.hostname }),
     };
-    const client = mqtt.connect(withNoDelay(clientOptions));
+    const { connect } = await loadMqtt();
+    const client = connect(withNoDelay(clientOptions));
     // Installed in the same tick as connect(), before any packet can arrive. MQTT.js sends the
     // PUBACK only when `done` gets no error: a handler that could not record its answer leaves
     // the message unacknowledged, and the broker delivers it again after a reconnect. Either way
