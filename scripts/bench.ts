@@ -122,9 +122,9 @@ async function measure(
   const { device, port, proc, connected, dir, spawnedAt } = await launch(emulator, kind, stateDir.path);
   const startToConnack = Date.parse(String(connected.time)) - spawnedAt;
   // Every output held at its power-on level (the actuator's claim), from the device's own log.
-  const outputsClaimed =
-    Math.max(...proc.lines().filter((line) => line.event === "line.power_on").map((line) => Date.parse(String(line.time)))) -
-    spawnedAt;
+  // NaN (judged missed) when the log shows no claim.
+  const claims = proc.lines().filter((line) => line.event === "line.power_on").map((line) => Date.parse(String(line.time)));
+  const outputsClaimed = claims.length === 0 ? Number.NaN : Math.max(...claims) - spawnedAt;
   const relay = device.routes.find((route) => route.source_type === "command")!.source_id;
   const arrivals = watchArrivals(emulator, device.device_id);
   const control = `http://127.0.0.1:${port}/lines/${SWITCH_LINE.chip}/${SWITCH_LINE.offset}`;

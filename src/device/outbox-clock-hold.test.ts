@@ -3,25 +3,10 @@ import { describe, it } from "node:test";
 import { createLogger } from "../log.ts";
 import { ManualClock } from "../manual-clock.ts";
 import { ClockHold } from "./outbox-clock-hold.ts";
-import type { OutboxStats } from "./outbox-types.ts";
+import { emptyOutboxStats } from "./outbox-types.ts";
 import { TimeKeeper } from "./time-keeper.ts";
 
 const REAL_NOW = Date.UTC(2026, 10, 30, 12);
-
-function stats(): OutboxStats {
-  return {
-    accepted: 0,
-    replayed: 0,
-    rejected: 0,
-    conflict: 0,
-    dropped: 0,
-    coalesced: 0,
-    resent: 0,
-    held: 0,
-    unanswerable: 0,
-    waitingForClock: 0,
-  };
-}
 
 describe("ClockHold", () => {
   it("holds a reading while the time is unknown, and keeps holding it while the store cannot restamp", () => {
@@ -31,7 +16,7 @@ describe("ClockHold", () => {
     const lines: string[] = [];
     let failing = true;
     const restamps: string[] = [];
-    const counted = stats();
+    const counted = emptyOutboxStats();
     const hold = new ClockHold({
       time: { keeper, bootId: "boot-a" },
       store: {
@@ -64,7 +49,7 @@ describe("ClockHold", () => {
     const clock = new ManualClock();
     const keeper = new TimeKeeper(clock, createLogger({ sink: () => {} }), { mono: () => clock.now(), kernelSynced: () => false });
     const logger = createLogger({ sink: () => {} });
-    const earlier = stats();
+    const earlier = emptyOutboxStats();
     new ClockHold({
       time: { keeper, bootId: "b" },
       store: { clockHeldCount: () => 3, restampClockHeld: () => ({ restamped: 0, otherBoot: 0 }) },
@@ -73,7 +58,7 @@ describe("ClockHold", () => {
       stats: earlier,
     });
     assert.equal(earlier.waitingForClock, 3);
-    const failing = stats();
+    const failing = emptyOutboxStats();
     new ClockHold({
       time: { keeper, bootId: "b" },
       store: {

@@ -34,7 +34,7 @@ export const DEFAULT_OUTBOX_LIMITS: OutboxLimits = {
   maxPayloadBytes: 4096,
 };
 
-/** What the outbox did, counted since start. */
+/** What the outbox did, counted since start (see {@linkcode emptyOutboxStats}). */
 export interface OutboxStats {
   accepted: number;
   replayed: number;
@@ -51,4 +51,20 @@ export interface OutboxStats {
   unanswerable: number;
   /** Messages observed while the wall clock could not be believed, waiting for the time to be known. */
   waitingForClock: number;
+}
+
+/** Counters at zero, as an outbox starts. */
+export function emptyOutboxStats(): OutboxStats {
+  return {
+    accepted: 0,
+    replayed: 0,
+    rejected: 0,
+    conflict: 0,
+    dropped: 0,
+    coalesced: 0,
+    resent: 0,
+    held: 0,
+    unanswerable: 0,
+    waitingForClock: 0,
+  };
 }

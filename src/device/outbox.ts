@@ -2,7 +2,14 @@ import type { Clock, Timer } from "../clock.ts";
 import { describeError } from "../errors.ts";
 import { type Logger, truncate } from "../log.ts";
 import type { Ack, FeedPayload } from "../mqtt/messages.ts";
-import { DEFAULT_OUTBOX_LIMITS, type OutboxLimits, type OutboxStats, type Publisher, type Settled } from "./outbox-types.ts";
+import {
+  DEFAULT_OUTBOX_LIMITS,
+  emptyOutboxStats,
+  type OutboxLimits,
+  type OutboxStats,
+  type Publisher,
+  type Settled,
+} from "./outbox-types.ts";
 import { overBounds, trimToBounds } from "./outbox-bounds.ts";
 import { ClockHold, type ClockTrust } from "./outbox-clock-hold.ts";
 import { ReadAhead } from "./outbox-read-ahead.ts";
@@ -68,18 +75,7 @@ export class Outbox {
   readonly #options: OutboxOptions;
   readonly #inflight = new Map<string, Inflight>();
   readonly #latestValue = new Set<string>();
-  readonly stats: OutboxStats = {
-    accepted: 0,
-    replayed: 0,
-    rejected: 0,
-    conflict: 0,
-    dropped: 0,
-    coalesced: 0,
-    resent: 0,
-    held: 0,
-    unanswerable: 0,
-    waitingForClock: 0,
-  };
+  readonly stats: OutboxStats = emptyOutboxStats();
   readonly #held: Held[] = [];
   #heldRetry: Timer | undefined;
   #heldWrite = false;
@@ -296,6 +292,7 @@ export class Outbox {
     // The rare path: count from the table as it is, and again after each removal.
     this.#reread();
     this.#settling.flush();
+    // Counted afresh by the trim; if it fails midway, by the next read of the sizes.
     this.#sizes = undefined;
     this.#sizes = trimToBounds({
       store: this.#options.store,

@@ -41,6 +41,8 @@ export interface MockLineState {
 
 interface Line {
   readonly chip: string;
+  /** The chip's place in the backend's list, as the timeline records it. */
+  readonly chipIndex: number;
   readonly offset: number;
   readonly name: string;
   /** The level something outside pulls the pin to (a switch, a sensor). */
@@ -87,13 +89,14 @@ export class MockBackend implements GpioBackend {
   readonly #timeline: MockTimeline;
 
   constructor(chips: readonly MockChipSpec[] = DEFAULT_CHIPS) {
-    this.#chips = chips.map((spec) => ({
+    this.#chips = chips.map((spec, chipIndex) => ({
       name: spec.name,
       label: spec.label ?? spec.name,
       path: `/dev/${spec.name}`,
       lines: spec.lines,
       lineList: Array.from({ length: spec.lines }, (_, offset) => ({
         chip: spec.name,
+        chipIndex,
         offset,
         name: spec.names?.[offset] ?? `GPIO${offset}`,
         pull: 0 as Level,
@@ -206,8 +209,7 @@ export class MockBackend implements GpioBackend {
       history.push(level);
     }
     if (!changed && !claimed) return;
-    const chip = this.#chips.findIndex((c) => c.name === line.chip);
-    this.#timeline.append(chip, line.offset, level, claimed, Date.now());
+    this.#timeline.append(line.chipIndex, line.offset, level, claimed, Date.now());
   }
 
   /** The state of every line, for the control interface. */
