@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEMO_ROUTES } from "../src/commands/demo-device.ts";
-import { DeviceStore } from "../src/device/store.ts";
+import { DeviceStore } from "../src/state/store.ts";
 import type { Emulator, FeedReceived } from "../src/emulator/emulator.ts";
 import { findFreePort } from "../src/emulator/free-port.ts";
 import { deviceConfig, startEmulator, SWITCH_LINE, tempDir } from "../test/helpers/harness.ts";

@@ -4,7 +4,7 @@ import { type Clock, systemClock } from "../clock.ts";
 import { ManualClock } from "../manual-clock.ts";
 import { unitConfig } from "../../test/helpers/unit-config.ts";
 import { DeviceRuntime } from "../device/runtime.ts";
-import { DeviceStore } from "../device/store.ts";
+import { DeviceStore } from "../state/store.ts";
 import { MockBackend } from "../hal/mock.ts";
 import { silentLogger } from "../log.ts";
 import { Secret } from "../secret.ts";

@@ -10,7 +10,7 @@ import { tempDir, testLogger } from "../../test/helpers/harness.ts";
 import { Actuator, choosePowerOn, type LocalChange } from "./actuator.ts";
 import { FileSensor, parseSensorFile, shouldReport } from "./file-sensor.ts";
 import { InterlockGroup } from "./interlock.ts";
-import { DeviceStore } from "./store.ts";
+import { DeviceStore } from "../state/store.ts";
 
 const relay = (offset: number, extra: Partial<Parameters<typeof parseRoute>[0]> = {}): RouteConfig =>
   parseRoute({ pin_port: String(offset), line: { chip: "gpiochip0", offset }, ...extra });

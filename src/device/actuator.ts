@@ -8,7 +8,7 @@ import { describeError, RealerError } from "../errors.ts";
 import { type GpioBackend, type LineRequest, type LineValue, lineWord } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
 import type { InterlockGroup } from "./interlock.ts";
-import type { DeviceStore, SavedLineState } from "./store.ts";
+import type { DeviceStore, SavedLineState } from "../state/store.ts";
 import { formatLineValue } from "./values.ts";
 
 /** Why an output changed. */

@@ -10,7 +10,7 @@ import type { Logger } from "../log.ts";
 import { createFetch } from "../platform/index.ts";
 import type { Secret } from "../secret.ts";
 import { DeviceRuntime, type RuntimeDeps } from "./runtime.ts";
-import { DeviceStore } from "./store.ts";
+import { DeviceStore } from "../state/store.ts";
 
 /** What the caller decides; everything else follows from `config`. */
 export interface DeviceParts {

@@ -7,8 +7,8 @@ import { ManualClock } from "../manual-clock.ts";
 import type { FeedPayload } from "../mqtt/messages.ts";
 import type { Binding } from "./bindings.ts";
 import { DesiredHandler, type DesiredOutcome } from "./desired-handler.ts";
-import { Outbox } from "./outbox.ts";
-import { DeviceStore } from "./store.ts";
+import { Outbox } from "../outbox/outbox.ts";
+import { DeviceStore } from "../state/store.ts";
 import { FakeOutput } from "../../test/helpers/fake-output.ts";
 import { seeded } from "../../test/helpers/seeded.ts";
 

@@ -7,8 +7,8 @@ import { DesiredSchema, type FeedPayload, parsePayload, type ReportStatus } from
 import { StorageError } from "../platform/index.ts";
 import type { Binding } from "./bindings.ts";
 import { newMessageId } from "./message-id.ts";
-import type { Outbox } from "./outbox.ts";
-import type { DeviceStore } from "./store.ts";
+import type { Outbox } from "../outbox/outbox.ts";
+import type { DeviceStore } from "../state/store.ts";
 import { describeValue, formatLineValue, parseLineValue } from "./values.ts";
 
 /** The output a handler drives: read it, and apply a value and get back what the line holds. */

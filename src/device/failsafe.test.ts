@@ -6,7 +6,7 @@ import { ManualClock } from "../manual-clock.ts";
 import { testLogger } from "../../test/helpers/harness.ts";
 import { Actuator, type LocalChange } from "./actuator.ts";
 import { FailSafes } from "./failsafe.ts";
-import { DeviceStore } from "./store.ts";
+import { DeviceStore } from "../state/store.ts";
 
 const HEATER = { chip: "gpiochip0", offset: 6 };
 const LOCK = { chip: "gpiochip0", offset: 7 };

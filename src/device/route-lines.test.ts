@@ -10,10 +10,10 @@ import { ManualClock } from "../manual-clock.ts";
 import type { FeedPayload } from "../mqtt/messages.ts";
 import { unitConfig } from "../../test/helpers/unit-config.ts";
 import { bindRoutes } from "./bindings.ts";
-import { Outbox } from "./outbox.ts";
+import { Outbox } from "../outbox/outbox.ts";
 import { RouteLines } from "./route-lines.ts";
 import type { RuntimeEvents } from "./runtime-events.ts";
-import { DeviceStore } from "./store.ts";
+import { DeviceStore } from "../state/store.ts";
 
 const RELAY = { chip: "gpiochip0", offset: 6 };
 const SWITCH = { chip: "gpiochip0", offset: 5 };

@@ -14,10 +14,10 @@ import { DesiredHandler } from "./desired-handler.ts";
 import { FileSensor } from "./file-sensor.ts";
 import { InterlockGroup } from "./interlock.ts";
 import { newMessageId } from "./message-id.ts";
-import type { Outbox } from "./outbox.ts";
+import type { Outbox } from "../outbox/outbox.ts";
 import type { RuntimeEvents } from "./runtime-events.ts";
 import { SensorReader } from "./sensor-reader.ts";
-import type { DeviceStore } from "./store.ts";
+import type { DeviceStore } from "../state/store.ts";
 
 /** One bound route as the console shows it. */
 export interface RouteView {

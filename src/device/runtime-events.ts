@@ -2,7 +2,7 @@
 // route lines emit some of them, so neither file has to import the other for the type.
 import type { DesiredOutcome } from "./desired-handler.ts";
 import type { FailSafeStatus } from "./failsafe.ts";
-import type { Settled } from "./outbox-types.ts";
+import type { Settled } from "../outbox/types.ts";
 
 /** Events the runtime emits, for tests, benchmarks and the demo. */
 export interface RuntimeEvents extends Record<string, unknown> {

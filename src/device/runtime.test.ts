@@ -10,7 +10,7 @@ import { Secret } from "../secret.ts";
 import { IN_PROCESS_URL, inProcessCloud, turnsUntil } from "../../test/helpers/in-process-cloud.ts";
 import { unitConfig } from "../../test/helpers/unit-config.ts";
 import { DeviceRuntime } from "./runtime.ts";
-import { DeviceStore } from "./store.ts";
+import { DeviceStore } from "../state/store.ts";
 
 const RELAY = { chip: "gpiochip0", offset: 6 };
 const SWITCH = { chip: "gpiochip0", offset: 5 };

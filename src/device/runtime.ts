@@ -18,12 +18,12 @@ import { AckSchema, parsePayload } from "../mqtt/messages.ts";
 import type { Secret } from "../secret.ts";
 import { type Binding, bindRoutes } from "./bindings.ts";
 import { DesiredHandler } from "./desired-handler.ts";
-import { handleDesiredStates, HttpsLink } from "./https-link.ts";
-import { Outbox } from "./outbox.ts";
-import type { OutboxStats } from "./outbox-types.ts";
+import { handleDesiredStates, HttpsLink } from "../https/link.ts";
+import { Outbox } from "../outbox/outbox.ts";
+import type { OutboxStats } from "../outbox/types.ts";
 import type { RuntimeEvents } from "./runtime-events.ts";
 import { RouteLines, type RouteView } from "./route-lines.ts";
-import type { DeviceStore, StorageHealth } from "./store.ts";
+import type { DeviceStore, StorageHealth } from "../state/store.ts";
 
 /** What the runtime needs, built by the composition root. */
 export interface RuntimeDeps {

@@ -4,7 +4,7 @@ import type { LineRequest, LineValue } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
 import type { Binding } from "./bindings.ts";
 import { newMessageId } from "./message-id.ts";
-import type { Outbox } from "./outbox.ts";
+import type { Outbox } from "../outbox/outbox.ts";
 import { formatLineValue } from "./values.ts";
 
 /** Options for {@linkcode SensorReader}. */

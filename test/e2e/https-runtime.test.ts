@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Emulator } from "../../src/emulator/emulator.ts";
-import { DeviceStore } from "../../src/device/store.ts";
+import { DeviceStore } from "../../src/state/store.ts";
 import { DEMO_ROUTES, RELAY_LINE, startDevice, startEmulator, SWITCH_LINE, tempDir, waitFor } from "../helpers/harness.ts";
 
 describe("HTTPS runtime and bootstrap (emulator section 8)", () => {

@@ -8,7 +8,7 @@ import { DEMO_ROUTES, demoDeviceConfig } from "../../src/commands/demo-device.ts
 import type { Config } from "../../src/config/schema.ts";
 import { DeviceRuntime, type RuntimeDeps, type RuntimeEvents } from "../../src/device/runtime.ts";
 import { composeDevice } from "../../src/device/compose.ts";
-import type { DeviceStore } from "../../src/device/store.ts";
+import type { DeviceStore } from "../../src/state/store.ts";
 import type { Limits } from "../../src/emulator/context.ts";
 import { Emulator, type Provisioned } from "../../src/emulator/emulator.ts";
 import { MockBackend } from "../../src/hal/mock.ts";

@@ -7,10 +7,10 @@ import type { Clock } from "../clock.ts";
 import { describeError, HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Ack } from "../mqtt/messages.ts";
-import type { Binding } from "./bindings.ts";
-import type { DesiredHandler } from "./desired-handler.ts";
-import type { Outbox } from "./outbox.ts";
-import type { Publisher } from "./outbox-types.ts";
+import type { Binding } from "../device/bindings.ts";
+import type { DesiredHandler } from "../device/desired-handler.ts";
+import type { Outbox } from "../outbox/outbox.ts";
+import type { Publisher } from "../outbox/types.ts";
 
 /** Options for {@linkcode HttpsLink}. */
 export interface HttpsLinkOptions {

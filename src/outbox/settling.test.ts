@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createLogger } from "../log.ts";
 import { ManualClock } from "../manual-clock.ts";
-import { Settling } from "./outbox-settling.ts";
+import { Settling } from "./settling.ts";
 
 function harness(fail: () => boolean = () => false) {
   const clock = new ManualClock();

@@ -4,7 +4,7 @@
 import type { Clock, Timer } from "../clock.ts";
 import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { DeviceStore } from "./store.ts";
+import type { DeviceStore } from "../state/store.ts";
 
 /** How long acks gather before their rows are deleted together. */
 const SETTLE_BATCH_MS = 5;

@@ -1,9 +1,9 @@
 import { type Logger, silentLogger } from "../log.ts";
 import type { FeedPayload } from "../mqtt/messages.ts";
 import type { Database } from "../platform/index.ts";
-import { openStateFile, type StoreOptions } from "./store-open.ts";
+import { openStateFile, type StoreOptions } from "./open.ts";
 
-export { STATE_FILE, type StoreOptions } from "./store-open.ts";
+export { STATE_FILE, type StoreOptions } from "./open.ts";
 
 /** Command reports go before sensor telemetry. */
 export type Priority = 0 | 1;

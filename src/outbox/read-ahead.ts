@@ -1,6 +1,6 @@
 // The outbox's rows read from the store ahead of sending, in send order: a backlog drains with
 // one read per page of rows instead of one per ack.
-import type { OutboxRow } from "./store.ts";
+import type { OutboxRow } from "../state/store.ts";
 
 /**
  * Rows read ahead and not handed out yet. Anything that changes what waits or its order (a new

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { type Logger, silentLogger } from "../log.ts";
 import { type Database, openDatabase, StorageError } from "../platform/index.ts";
-import { OUR_TABLES, prepareSchema, SCHEMA_VERSION } from "./store-schema.ts";
+import { OUR_TABLES, prepareSchema, SCHEMA_VERSION } from "./schema.ts";
 
 /** Marks a file as realer-edge's state ("REdg"), so another program's database is never taken for it. */
 const APPLICATION_ID = 0x52456467;

@@ -2,20 +2,13 @@ import type { Clock, Timer } from "../clock.ts";
 import { describeError } from "../errors.ts";
 import { type Logger, truncate } from "../log.ts";
 import type { Ack, FeedPayload } from "../mqtt/messages.ts";
-import {
-  DEFAULT_OUTBOX_LIMITS,
-  emptyOutboxStats,
-  type OutboxLimits,
-  type OutboxStats,
-  type Publisher,
-  type Settled,
-} from "./outbox-types.ts";
-import { overBounds, trimToBounds } from "./outbox-bounds.ts";
-import { ClockHold, type ClockTrust } from "./outbox-clock-hold.ts";
-import { ReadAhead } from "./outbox-read-ahead.ts";
-import { Settling } from "./outbox-settling.ts";
+import { DEFAULT_OUTBOX_LIMITS, emptyOutboxStats, type OutboxLimits, type OutboxStats, type Publisher, type Settled } from "./types.ts";
+import { overBounds, trimToBounds } from "./bounds.ts";
+import { ClockHold, type ClockTrust } from "./clock-hold.ts";
+import { ReadAhead } from "./read-ahead.ts";
+import { Settling } from "./settling.ts";
 import { PublishRate } from "./publish-rate.ts";
-import type { DeviceStore, OutboxRow, Priority } from "./store.ts";
+import type { DeviceStore, OutboxRow, Priority } from "../state/store.ts";
 
 /** A new message the store could not take yet: kept in memory, in order, and written on recovery. */
 interface Held {

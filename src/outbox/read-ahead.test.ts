@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ReadAhead } from "./outbox-read-ahead.ts";
-import type { OutboxRow } from "./store.ts";
+import { ReadAhead } from "./read-ahead.ts";
+import type { OutboxRow } from "../state/store.ts";
 
 const rows = (count: number): OutboxRow[] =>
   Array.from({ length: count }, (_, i) => ({ seq: i + 1, topic: "t", messageId: `m-${i}`, priority: 1, payload: "{}", createdAt: 0 }));

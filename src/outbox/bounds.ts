@@ -2,8 +2,8 @@
 // keeps only its newest reading, then the oldest readings go. Command reports never go: they
 // answer a desired state the cloud waits for.
 import type { Logger } from "../log.ts";
-import type { OutboxLimits, OutboxStats } from "./outbox-types.ts";
-import type { DeviceStore } from "./store.ts";
+import type { OutboxLimits, OutboxStats } from "./types.ts";
+import type { DeviceStore } from "../state/store.ts";
 
 /** The table's rows and their payload characters. */
 export interface TableSizes {

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createLogger } from "../log.ts";
 import { ManualClock } from "../manual-clock.ts";
-import { ClockHold } from "./outbox-clock-hold.ts";
-import { emptyOutboxStats } from "./outbox-types.ts";
-import { TimeKeeper } from "./time-keeper.ts";
+import { ClockHold } from "./clock-hold.ts";
+import { emptyOutboxStats } from "./types.ts";
+import { TimeKeeper } from "../device/time-keeper.ts";
 
 const REAL_NOW = Date.UTC(2026, 10, 30, 12);
 

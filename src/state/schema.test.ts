@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { createLogger } from "../log.ts";
 import { openDatabase, StorageError } from "../platform/index.ts";
-import { SCHEMA_VERSION } from "./store-schema.ts";
+import { SCHEMA_VERSION } from "./schema.ts";
 import { DeviceStore, STATE_FILE } from "./store.ts";
 
 /** The schema 0.1.0 wrote, word for word, with no user_version. */

@@ -3,8 +3,8 @@ import { describe, it } from "node:test";
 import { silentLogger } from "../log.ts";
 import { ManualClock } from "../manual-clock.ts";
 import { Outbox } from "./outbox.ts";
-import type { OutboxLimits } from "./outbox-types.ts";
-import { DeviceStore } from "./store.ts";
+import type { OutboxLimits } from "./types.ts";
+import { DeviceStore } from "../state/store.ts";
 
 /** Lets the turn end: the readings of one turn are written together, at its end. */
 const turn = () => new Promise((resolve) => setTimeout(resolve, 0));

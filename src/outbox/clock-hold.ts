@@ -5,9 +5,9 @@ import type { Clock } from "../clock.ts";
 import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { FeedPayload } from "../mqtt/messages.ts";
-import type { OutboxStats } from "./outbox-types.ts";
-import type { DeviceStore } from "./store.ts";
-import type { TimeKeeper } from "./time-keeper.ts";
+import type { OutboxStats } from "./types.ts";
+import type { DeviceStore } from "../state/store.ts";
+import type { TimeKeeper } from "../device/time-keeper.ts";
 
 /** Whether the wall clock can be believed, and this boot's id for the monotonic moments. */
 export interface ClockTrust {

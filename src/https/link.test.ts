@@ -10,11 +10,11 @@ import { silentLogger } from "../log.ts";
 import { ManualClock } from "../manual-clock.ts";
 import { FakeOutput } from "../../test/helpers/fake-output.ts";
 import { deviceApi, inProcessCloud, turnsUntil } from "../../test/helpers/in-process-cloud.ts";
-import { bindRoutes } from "./bindings.ts";
-import { DesiredHandler } from "./desired-handler.ts";
-import { HttpsLink } from "./https-link.ts";
-import { Outbox } from "./outbox.ts";
-import { DeviceStore } from "./store.ts";
+import { bindRoutes } from "../device/bindings.ts";
+import { DesiredHandler } from "../device/desired-handler.ts";
+import { HttpsLink } from "./link.ts";
+import { Outbox } from "../outbox/outbox.ts";
+import { DeviceStore } from "../state/store.ts";
 
 const { emulator, fetch: inProcess, remove } = inProcessCloud("https-link");
 after(remove);
