@@ -4,9 +4,10 @@ import { parseRoute } from "../config/schema.ts";
 import type { LineValue } from "../hal/types.ts";
 import { silentLogger } from "../log.ts";
 import { ManualClock } from "../manual-clock.ts";
-import type { FeedPayload } from "../mqtt/messages.ts";
+import { decodeJson, type FeedPayload } from "../mqtt/messages.ts";
 import type { Binding } from "./bindings.ts";
 import { DesiredHandler, type DesiredOutcome } from "./desired-handler.ts";
+import { deviceLedger } from "./ledger.ts";
 import { Outbox } from "../outbox/outbox.ts";
 import { DeviceStore } from "../state/store.ts";
 import { FakeOutput } from "../../test/helpers/fake-output.ts";
@@ -31,7 +32,7 @@ async function setup(maxPayloadBytes = 4096) {
   const line = new FakeOutput();
   const outcomes: DesiredOutcome[] = [];
   const handler = new DesiredHandler(
-    { store, outbox, clock, logger: silentLogger, onOutcome: (outcome) => outcomes.push(outcome) },
+    { ledger: deviceLedger(store, outbox), clock, logger: silentLogger, onOutcome: (outcome) => outcomes.push(outcome) },
     binding,
     line,
   );
@@ -40,9 +41,14 @@ async function setup(maxPayloadBytes = 4096) {
   return { clock, store, outbox, line, outcomes, handler, reports };
 }
 
-const encode = (message: unknown) => new TextEncoder().encode(typeof message === "string" ? message : JSON.stringify(message));
-const desired = (id: string, value: unknown, sequence: number, extra: Record<string, unknown> = {}) =>
-  encode({ desired_id: id, value, sequence_number: sequence, ...extra });
+/** What a transport hands the handler: the message decoded from JSON (text that is not JSON never reaches it). */
+const decoded = (text: string): unknown => JSON.parse(text);
+const desired = (id: string, value: unknown, sequence: number, extra: Record<string, unknown> = {}): unknown => ({
+  desired_id: id,
+  value,
+  sequence_number: sequence,
+  ...extra,
+});
 
 /** Fills the store to its page limit, as a full disk would be. */
 function fill(store: DeviceStore): void {
@@ -92,7 +98,7 @@ describe("DesiredHandler", () => {
 
   it("rejects a sequence_number past 2^53 without letting it into the high-water mark", async () => {
     const { line, handler, reports, store } = await setup();
-    await handler.handle(encode('{"desired_id":"des_big","value":"1.0","sequence_number":9223372036854775808}'));
+    await handler.handle(decoded('{"desired_id":"des_big","value":"1.0","sequence_number":9223372036854775808}'));
     await handler.handle(desired("des_huge", "1.0", 1e300));
     await handler.handle(desired("des_5", "1.0", 5));
     assert.deepEqual(reports().map((r) => [r.desired_id, r.report_status ?? "applied", r.sequence_number]), [
@@ -107,7 +113,7 @@ describe("DesiredHandler", () => {
   it("answers a value nested 5,000 arrays deep `rejected` instead of overflowing the stack", async () => {
     const { line, handler, reports } = await setup();
     const deep = `{"desired_id":"des_deep","sequence_number":1,"value":${"[".repeat(5000)}${"]".repeat(5000)}}`;
-    await handler.handle(encode(deep));
+    await handler.handle(decoded(deep));
     assert.deepEqual(reports().map((r) => [r.desired_id, r.report_status]), [["des_deep", "rejected"]]);
     assert.deepEqual(line.writes, []);
   });
@@ -175,7 +181,7 @@ describe("DesiredHandler: the spec's desired-state rules (5.3), one row each", (
   const minutes = (n: number) => new Date(Date.UTC(2026, 10, 30, 12) + n * 60_000).toISOString();
   const rows: {
     rule: string;
-    message: Uint8Array;
+    message: unknown;
     status: DesiredOutcome["status"];
     value: string;
     writes: LineValue[];
@@ -235,7 +241,7 @@ describe("DesiredHandler: the spec's desired-state rules (5.3), one row each", (
     },
     {
       rule: "a message without a value: rejected, with the physical state",
-      message: encode({ desired_id: "des_1", sequence_number: 11 }),
+      message: { desired_id: "des_1", sequence_number: 11 },
       status: "rejected",
       value: "1.0",
       writes: [1],
@@ -307,7 +313,8 @@ describe("DesiredHandler fuzz", () => {
       const text = pick(makers)();
       sent.push(text);
       line.failSet = random() < 0.05;
-      await handler.handle(encode(text)).catch(() => crashes++);
+      const message = decodeJson(new TextEncoder().encode(text));
+      if (message.ok) await handler.handle(message.value).catch(() => crashes++);
     }
     // What a usable desired_id is, decided independently of the handler.
     const usable = new Set<string>();

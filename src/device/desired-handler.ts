@@ -3,12 +3,11 @@ import type { Clock } from "../clock.ts";
 import { describeError, RealerError } from "../errors.ts";
 import type { LineValue } from "../hal/types.ts";
 import { type Logger, truncate } from "../log.ts";
-import { DesiredSchema, type FeedPayload, parsePayload, type ReportStatus } from "../mqtt/messages.ts";
+import { DesiredSchema, type FeedPayload, parseMessage, type ReportStatus } from "../mqtt/messages.ts";
 import { StorageError } from "../platform/index.ts";
 import type { Binding } from "./bindings.ts";
 import { newMessageId } from "./message-id.ts";
-import type { Outbox } from "../outbox/outbox.ts";
-import type { DeviceStore } from "../state/store.ts";
+import type { Ledger } from "./ledger.ts";
 import { describeValue, formatLineValue, parseLineValue } from "./values.ts";
 
 /** The output a handler drives: read it, and apply a value and get back what the line holds. */
@@ -42,8 +41,8 @@ export interface DesiredOutcome {
 
 /** What {@linkcode DesiredHandler} works with. */
 export interface DesiredHandlerOptions {
-  readonly store: DeviceStore;
-  readonly outbox: Outbox;
+  /** The answers given, the routes' sequence numbers, and where a new answer is recorded. */
+  readonly ledger: Ledger;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly onOutcome?: (outcome: DesiredOutcome) => void;
@@ -68,7 +67,8 @@ interface Answer {
 
 /** One message, from arrival until its answer is on disk. */
 interface Pending {
-  readonly payload: Uint8Array;
+  /** The message as its transport decoded it, not yet validated. */
+  readonly message: unknown;
   readonly receivedAt: number;
   /** Arrival on the monotonic clock, for the device's own share of the round trip. */
   readonly arrived: number;
@@ -121,14 +121,14 @@ export class DesiredHandler {
     return this.#backlog.length;
   }
 
-  /** Handles one message from the route's desired topic (or the HTTPS list); see the class. */
-  handle(payload: Uint8Array): Promise<void> {
-    const pending: Pending = { payload, receivedAt: this.#options.clock.now(), arrived: this.#monotonic() };
+  /** Handles one decoded message from the route's desired topic (or the HTTPS list); see the class. */
+  handle(message: unknown): Promise<void> {
+    const pending: Pending = { message, receivedAt: this.#options.clock.now(), arrived: this.#monotonic() };
     const run = this.#queue.then(async () => {
       this.#backlog.push(pending);
       await this.#drain();
       if (this.#backlog.includes(pending)) {
-        throw new AnswerDeferredError(this.#binding.name, this.#options.store.health.error ?? "the store refuses writes");
+        throw new AnswerDeferredError(this.#binding.name, this.#options.ledger.refusal ?? "the store refuses writes");
       }
     });
     this.#queue = run.catch(() => {});
@@ -194,9 +194,9 @@ export class DesiredHandler {
 
   /** What to answer, acting on the line when the request is to be applied; "done" when nothing is to be recorded. */
   async #decide(pending: Pending): Promise<Answer | "done"> {
-    const { store, outbox, clock, logger } = this.#options;
+    const { ledger, clock, logger } = this.#options;
     const binding = this.#binding;
-    const parsed = parsePayload(DesiredSchema, pending.payload);
+    const parsed = parseMessage(DesiredSchema, pending.message);
     const raw = (parsed.ok ? parsed.value : parsed.raw) as { desired_id?: unknown; sequence_number?: unknown; value?: unknown } | undefined;
     const desiredId = typeof raw?.desired_id === "string" && raw.desired_id !== "" ? raw.desired_id : undefined;
     if (!parsed.ok) logger.error("desired.invalid", { route: binding.name, desired_id: desiredId, error: parsed.error });
@@ -206,11 +206,11 @@ export class DesiredHandler {
     const requested = describeValue(raw?.value);
     if (!this.#answerable(desiredId, safeSequence, pending.receivedAt, requested)) return "done";
     // A redelivery, valid or not, repeats the answer already given.
-    const previous = store.answered(desiredId);
+    const previous = ledger.answered(desiredId);
     if (previous) {
-      const report = JSON.parse(previous.payload) as FeedPayload;
+      const { report } = previous;
       logger.info("desired.duplicate", { route: binding.name, desired_id: desiredId, message_id: report.message_id });
-      outbox.enqueue(previous.topic, 0, report);
+      ledger.repeat(previous);
       this.#options.onOutcome?.({
         route: binding.key,
         desiredId,
@@ -232,7 +232,7 @@ export class DesiredHandler {
     }
     const desired = parsed.value;
     const sequence = desired.sequence_number;
-    const highest = store.highestSequence(binding.key);
+    const highest = ledger.highestSequence(binding.key);
     if (sequence <= highest) {
       return this.#answer(desiredId, sequence, "stale", await this.#physical(), {
         requested,
@@ -258,7 +258,7 @@ export class DesiredHandler {
     const wanted = parseLineValue(desired.value);
     if (!wanted.ok) return this.#answer(desiredId, sequence, "rejected", await this.#physical(), { requested, reason: wanted.reason });
     // Act only when the answer can be recorded: a store known to be failing is probed first.
-    if (!store.canWrite()) throw new AnswerDeferredError(binding.name, store.health.error ?? "the store refuses writes");
+    if (!ledger.canWrite()) throw new AnswerDeferredError(binding.name, ledger.refusal ?? "the store refuses writes");
     let observed: LineValue;
     try {
       observed = await this.#line.apply(wanted.value, "desired");
@@ -284,7 +284,7 @@ export class DesiredHandler {
 
   /** Whether a report for this desired_id fits the payload limit; when not, it is logged and counted. */
   #answerable(desiredId: string, sequence: number | undefined, receivedAt: number, requested?: string): boolean {
-    const { outbox, clock, logger } = this.#options;
+    const { ledger, clock, logger } = this.#options;
     const probe: FeedPayload = {
       message_id: newMessageId("command", clock.now()),
       value_received_at: new Date(clock.now()).toISOString(),
@@ -292,7 +292,7 @@ export class DesiredHandler {
       ...LONGEST_REPORT_EXTRAS,
       ...(sequence === undefined ? {} : { sequence_number: sequence }),
     };
-    if (outbox.canAnswer(probe)) return true;
+    if (ledger.canAnswer(probe)) return true;
     logger.error("desired.unanswerable", {
       route: this.#binding.name,
       desired_id: desiredId,
@@ -355,18 +355,18 @@ export class DesiredHandler {
 
   /** Records the answer and queues its report in one transaction; throws when the store refuses. */
   #record(answer: Answer, receivedAt: number, arrived: number): void {
-    const { outbox, clock, logger } = this.#options;
+    const { ledger, clock, logger } = this.#options;
     const { report, status, requested, reason } = answer;
     const desiredId = report.desired_id ?? "";
     const lineState = answer.written === undefined ? undefined : { route: this.#line.key, value: answer.written };
     const committing = this.#monotonic();
-    const recorded = outbox.recordAnswer(
-      this.#binding.key,
-      this.#binding.route.mqtt.feed_data_topic,
+    const recorded = ledger.record({
+      route: this.#binding.key,
+      topic: this.#binding.route.mqtt.feed_data_topic,
       report,
-      answer.advanceSequence,
+      advanceSequence: answer.advanceSequence,
       lineState,
-    );
+    });
     const commitMs = Math.round((this.#monotonic() - committing) * 1000) / 1000;
     if (recorded === "too-large") {
       logger.error("desired.unanswerable", {

@@ -57,7 +57,8 @@ describe("RouteLines", () => {
     await lines.claim(bindings);
     await clock.advance(0);
     assert.equal(backend.getLevel(RELAY), 0, "the relay powers on off");
-    assert.ok(lines.handlersBySource.has("command_6") && lines.handlersByTopic.has("realer/iot/v1/devices/1/routes/6/desired"));
+    assert.deepEqual(lines.desired.sourceIds(), ["command_6"]);
+    assert.ok(lines.desired.byTopic("realer/iot/v1/devices/1/routes/6/desired"));
     assert.deepEqual(waiting().map((m) => [m.topic, m.value]), [[topic("5"), "1.0"]], "the switch's level at start, as a reading");
     await lines.release();
   });
@@ -91,7 +92,7 @@ describe("RouteLines", () => {
     assert.equal(backend.getLevel(RELAY), 1, "restored before the network");
     await lines.claim(bindRoutes([catalogRoute("6", "sensor")], config.routes).bindings);
     assert.equal(store.direction("pin_port:6"), "input", "remembered for the next boot");
-    assert.equal(lines.handlersBySource.size, 0, "no desired states on a sensor");
+    assert.equal(lines.desired.size, 0, "no desired states on a sensor");
     await lines.release();
   });
 
@@ -101,7 +102,7 @@ describe("RouteLines", () => {
       line: { chip: "gpiochip0", offset: 7 },
     }]);
     await lines.claim(bindRoutes([catalogRoute("6", "command"), catalogRoute("7", "command")], config.routes).bindings);
-    assert.deepEqual([...lines.handlersBySource.keys()], ["command_7"]);
+    assert.deepEqual(lines.desired.sourceIds(), ["command_7"]);
     assert.equal(backend.getLevel({ chip: "gpiochip0", offset: 7 }), 0);
     await lines.release();
   });

@@ -11,6 +11,8 @@ import type { Logger } from "../log.ts";
 import { Actuator, type LocalChange } from "./actuator.ts";
 import type { Binding } from "./bindings.ts";
 import { DesiredHandler } from "./desired-handler.ts";
+import { DesiredRoutes } from "./desired-routes.ts";
+import { deviceLedger } from "./ledger.ts";
 import { FileSensor } from "./file-sensor.ts";
 import { InterlockGroup } from "./interlock.ts";
 import { newMessageId } from "./message-id.ts";
@@ -49,9 +51,8 @@ export interface RouteLinesDeps {
 
 /** The lines, sensors and handlers of every configured route. */
 export class RouteLines {
-  /** Desired-state handlers by source id and by desired topic. */
-  readonly handlersBySource = new Map<string, DesiredHandler>();
-  readonly handlersByTopic = new Map<string, DesiredHandler>();
+  /** The command routes' desired-state handlers. */
+  readonly desired = new DesiredRoutes();
   readonly #deps: RouteLinesDeps;
   readonly #lines: LineRequest[] = [];
   /** Outputs by route key; claimed at boot when their direction is known, else after the catalog. */
@@ -126,8 +127,7 @@ export class RouteLines {
     actuator.onLocalChange((change) => this.#reportLocal(binding, change));
     const handler = new DesiredHandler(
       {
-        store: this.#deps.store,
-        outbox: this.#deps.outbox,
+        ledger: deviceLedger(this.#deps.store, this.#deps.outbox),
         clock: this.#deps.clock,
         logger,
         onOutcome: (outcome) => this.#deps.events.emit("desired", outcome),
@@ -136,8 +136,7 @@ export class RouteLines {
       binding,
       actuator,
     );
-    if (route.source_id !== undefined) this.handlersBySource.set(route.source_id, handler);
-    if (route.mqtt.desired_topic) this.handlersByTopic.set(route.mqtt.desired_topic, handler);
+    this.desired.add(route, handler);
     logger.info("line.claimed", { route: binding.name, line: lineWord(config.line), direction: "output" });
   }
 
@@ -192,11 +191,6 @@ export class RouteLines {
     await reader.start();
     this.#sensors.push(reader);
     this.#deps.logger.info("line.claimed", { route: binding.name, line: lineWord(ref), direction: "input" });
-  }
-
-  /** Stops the desired-state handlers' retries (the runtime is stopping). */
-  closeHandlers(): void {
-    for (const handler of new Set([...this.handlersBySource.values(), ...this.handlersByTopic.values()])) handler.close();
   }
 
   /** A sensor value from a file source, into the outbox. */

@@ -14,10 +14,9 @@ import type { GpioBackend } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
 import { type LinkStatus, MqttLink } from "../mqtt/link.ts";
 import { loadMqtt } from "../mqtt/session.ts";
-import { AckSchema, parsePayload } from "../mqtt/messages.ts";
+import { AckSchema, parseMessage } from "../mqtt/messages.ts";
 import type { Secret } from "../secret.ts";
 import { type Binding, bindRoutes } from "./bindings.ts";
-import { DesiredHandler } from "./desired-handler.ts";
 import { handleDesiredStates, HttpsLink } from "../https/link.ts";
 import { Outbox } from "../outbox/outbox.ts";
 import type { OutboxStats } from "../outbox/types.ts";
@@ -51,6 +50,18 @@ export interface RuntimeDeps {
 export type { RuntimeEvents } from "./runtime-events.ts";
 
 export type { RouteView } from "./route-lines.ts";
+
+/** What the transports start from: the first catalog, its bindings, and whether MQTT may be used. */
+interface TransportStart {
+  readonly api: ApiClient;
+  readonly tokens: TokenSource;
+  readonly catalog: Catalog;
+  readonly bindings: readonly Binding[];
+  /** False while the catalog offers no credential endpoint or the bootstrap lists only HTTPS. */
+  readonly mqttAllowed: boolean;
+  /** The bootstrap's desired-state poll cadence, if it gave one. */
+  readonly cadenceS: number | undefined;
+}
 
 /** What the runtime is doing, for the console: no secret in here. */
 export interface RuntimeStatus {
@@ -86,8 +97,6 @@ export class DeviceRuntime {
   #trouble: string | undefined;
   #unacknowledged = 0;
   readonly #abort = new AbortController();
-  /** Handlers by the desired topic of the catalog in use. */
-  readonly #handlers = new Map<string, DesiredHandler>();
   #transport: "mqtt" | "https" | undefined;
   readonly #outbox: Outbox;
   readonly #routes: RouteLines;
@@ -206,7 +215,8 @@ export class DeviceRuntime {
     this.#failsafes.refresh();
     const bootstrap = await bootstrapping;
     const mqttAllowed = catalog.mqtt.credential_endpoint !== undefined && (bootstrap?.available_protocols.includes("mqtt") ?? true);
-    this.#running = this.#runTransports(api, tokens, catalog, bindings, mqttAllowed, bootstrap?.cadence.desired_state_poll_seconds).catch(
+    const transports = { api, tokens, catalog, bindings, mqttAllowed, cadenceS: bootstrap?.cadence.desired_state_poll_seconds };
+    this.#running = this.#runTransports(transports).catch(
       (error: unknown) => {
         // Every cloud failure is retried inside the links; reaching here is a fault of ours. Lines,
         // outbox and ledger stay as they are; the service manager's watchdog and restart take over.
@@ -235,23 +245,17 @@ export class DeviceRuntime {
   }
 
   /** HTTPS until MQTT is offered, then MQTT, until stopped. */
-  async #runTransports(
-    api: ApiClient,
-    tokens: TokenSource,
-    first: Catalog,
-    bindings: readonly Binding[],
-    mqttAllowed: boolean,
-    cadenceS: number | undefined,
-  ): Promise<void> {
+  async #runTransports(start: TransportStart): Promise<void> {
     const { config, clock, logger } = this.#deps;
-    let catalog: Catalog | undefined = first;
+    const { api, tokens, mqttAllowed, cadenceS } = start;
+    let catalog: Catalog | undefined = start.catalog;
     if (!mqttAllowed) {
       const https = new HttpsLink({
         api,
         tokens,
         deviceId: config.device_id,
-        bindings,
-        handlers: this.#routes.handlersBySource,
+        routes: start.bindings.map((binding) => binding.route),
+        desired: this.#routes.desired,
         outbox: this.#outbox,
         clock,
         logger,
@@ -273,15 +277,7 @@ export class DeviceRuntime {
     const { clock, logger } = this.#deps;
     this.#catalog = catalog;
     // Desired topics come from this catalog; the handlers were built per route, found by source_id.
-    this.#handlers.clear();
-    for (const route of catalog.mqtt_routes) {
-      const topic = route.mqtt.desired_topic;
-      if (topic === undefined) continue;
-      const handler = (route.source_id === undefined ? undefined : this.#routes.handlersBySource.get(route.source_id)) ??
-        this.#routes.handlersByTopic.get(topic);
-      if (handler) this.#handlers.set(topic, handler);
-    }
-    const topics = [catalog.mqtt.feed_data_ack_topic, ...this.#handlers.keys()];
+    const topics = [catalog.mqtt.feed_data_ack_topic, ...this.#routes.desired.useCatalog(catalog)];
     this.#link = new MqttLink({
       api,
       tokens,
@@ -302,7 +298,7 @@ export class DeviceRuntime {
         this.#failsafes.linkDown();
         this.events.emit("offline", {});
       },
-      onMessage: (topic, payload) => this.#onMessage(topic, payload),
+      onMessage: (topic, message) => this.#onMessage(topic, message),
       onUnacknowledged: () => this.#unacknowledged++,
       onTrouble: (trouble, retryClass) => this.#setTrouble(trouble, retryClass),
       backoff: this.#backoff,
@@ -374,7 +370,7 @@ export class DeviceRuntime {
     await this.#running;
     await Promise.all(this.#reconciling);
     this.#outbox.close();
-    this.#routes.closeHandlers();
+    this.#routes.desired.close();
     await this.#routes.release();
     this.#deps.logger.info("runtime.stopped", { outbox_depth: this.#outbox.depth });
   }
@@ -414,17 +410,17 @@ export class DeviceRuntime {
       const open = await withToken(tokens, (token) => fetchDesiredStates(api, token, config.device_id));
       if (this.#abort.signal.aborted) return;
       if (open.length > 0) logger.info("desired.reconciling", { open: open.length, note: "open at connect, read over HTTPS" });
-      await handleDesiredStates(open, this.#routes.handlersBySource, logger);
+      await handleDesiredStates(open, this.#routes.desired, logger);
     } catch (error) {
       logger.debug("desired.reconcile_skipped", { error: describeError(error) });
     }
   }
 
   /** Resolves once the message is handled: for a desired state, once its answer is recorded. */
-  #onMessage(topic: string, payload: Uint8Array): Promise<void> | undefined {
+  #onMessage(topic: string, message: unknown): Promise<void> | undefined {
     const { logger } = this.#deps;
     if (topic === this.#catalog?.mqtt.feed_data_ack_topic) {
-      const ack = parsePayload(AckSchema, payload);
+      const ack = parseMessage(AckSchema, message);
       if (!ack.ok) {
         logger.error("ack.invalid", { topic, error: ack.error });
         return undefined;
@@ -432,8 +428,8 @@ export class DeviceRuntime {
       this.#outbox.settle(ack.value);
       return undefined;
     }
-    const handler = this.#handlers.get(topic);
-    if (handler) return handler.handle(payload);
+    const handler = this.#routes.desired.byTopic(topic);
+    if (handler) return handler.handle(message);
     logger.warn("mqtt.unexpected_topic", { topic });
     return undefined;
   }

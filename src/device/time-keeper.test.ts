@@ -9,6 +9,7 @@ import { TimeKeeper } from "./time-keeper.ts";
 import { parseRoute } from "../config/schema.ts";
 import type { Binding } from "./bindings.ts";
 import { DesiredHandler, type DesiredOutcome } from "./desired-handler.ts";
+import { deviceLedger } from "./ledger.ts";
 
 const YEAR_MS = 365 * 86_400_000;
 const REAL_NOW = Date.UTC(2026, 10, 30, 12);
@@ -168,8 +169,7 @@ describe("outbox with an unknown time", () => {
       const outcomes: DesiredOutcome[] = [];
       const handler = new DesiredHandler(
         {
-          store,
-          outbox,
+          ledger: deviceLedger(store, outbox),
           clock,
           logger: testLogger("desired", log),
           onOutcome: (outcome) => outcomes.push(outcome),
@@ -178,11 +178,12 @@ describe("outbox with an unknown time", () => {
         binding,
         line,
       );
-      await handler.handle(
-        new TextEncoder().encode(
-          JSON.stringify({ desired_id: "des_1", value: "1.0", sequence_number: 1, expires_at: new Date(REAL_NOW - 60_000).toISOString() }),
-        ),
-      );
+      await handler.handle({
+        desired_id: "des_1",
+        value: "1.0",
+        sequence_number: 1,
+        expires_at: new Date(REAL_NOW - 60_000).toISOString(),
+      });
       return { status: outcomes[0]?.status, writes };
     };
     const told = board();

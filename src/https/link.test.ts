@@ -12,6 +12,7 @@ import { FakeOutput } from "../../test/helpers/fake-output.ts";
 import { deviceApi, inProcessCloud, turnsUntil } from "../../test/helpers/in-process-cloud.ts";
 import { bindRoutes } from "../device/bindings.ts";
 import { DesiredHandler } from "../device/desired-handler.ts";
+import { deviceLedger } from "../device/ledger.ts";
 import { HttpsLink } from "./link.ts";
 import { Outbox } from "../outbox/outbox.ts";
 import { DeviceStore } from "../state/store.ts";
@@ -39,13 +40,13 @@ async function setup() {
   const relay = new FakeOutput();
   const command = bindings.find((binding) => binding.route.source_type === "command")!;
   const sensor = bindings.find((binding) => binding.route.source_type === "sensor")!;
-  const handler = new DesiredHandler({ store, outbox, clock, logger: silentLogger }, command, relay);
+  const handler = new DesiredHandler({ ledger: deviceLedger(store, outbox), clock, logger: silentLogger }, command, relay);
   const link = new HttpsLink({
     api,
     tokens,
     deviceId: device.device_id,
-    bindings,
-    handlers: new Map([[command.route.source_id!, handler]]),
+    routes: bindings.map((binding) => binding.route),
+    desired: { deliverToCommand: (id, desired) => (id === command.route.source_id ? handler.handle(desired) : undefined) },
     outbox,
     clock,
     logger: silentLogger,

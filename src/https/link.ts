@@ -6,10 +6,10 @@ import { type BackoffSettings, decideRetry, isRefusedAsIs, reportRetry, type Ret
 import type { Clock } from "../clock.ts";
 import { describeError, HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { Ack } from "../mqtt/messages.ts";
-import type { Binding } from "../device/bindings.ts";
-import type { DesiredHandler } from "../device/desired-handler.ts";
+import type { Ack, FeedPayload } from "../mqtt/messages.ts";
+import type { CatalogRoute } from "../cloud/catalog.ts";
 import type { Outbox } from "../outbox/outbox.ts";
+import { parseStoredPayload } from "../state/stored-payload.ts";
 import type { Publisher } from "../outbox/types.ts";
 
 /** Options for {@linkcode HttpsLink}. */
@@ -17,9 +17,10 @@ export interface HttpsLinkOptions {
   readonly api: ApiClient;
   readonly tokens: TokenSource;
   readonly deviceId: string | number;
-  readonly bindings: readonly Binding[];
-  /** Desired-state handlers by command id (the route's source_id). */
-  readonly handlers: ReadonlyMap<string, DesiredHandler>;
+  /** The catalog routes bound to lines: what a feed topic's source id is. */
+  readonly routes: readonly CatalogRoute[];
+  /** Where each polled desired state goes (the device's desired routes). */
+  readonly desired: DesiredIntake;
   readonly outbox: Outbox;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -34,25 +35,34 @@ export interface HttpsLinkOptions {
   readonly onLink?: (working: boolean) => void;
 }
 
+/** Where desired states go: the device's command routes, by command id (the route's source_id). */
+export interface DesiredIntake {
+  /**
+   * Hands a desired state (already decoded; the same 5.3 rules as an MQTT message) to the route
+   * that has this command id. Resolves once its answer is recorded; undefined when no route has it.
+   */
+  deliverToCommand(commandId: string, desired: unknown): Promise<void> | undefined;
+}
+
 /**
- * Hands each item of an HTTPS desired-states list to its command's handler, one at a time, in the
- * shape of the MQTT message (the same 5.3 rules and ledger apply); unknown commands are logged.
+ * Hands each item of an HTTPS desired-states list to its command, one at a time, in the shape of
+ * the MQTT message (the same 5.3 rules and ledger apply); unknown commands are logged.
  */
 export async function handleDesiredStates(
   states: readonly Record<string, unknown>[],
-  handlers: ReadonlyMap<string, DesiredHandler>,
+  intake: DesiredIntake,
   logger: Logger,
 ): Promise<void> {
   for (const state of states) {
-    const handler = typeof state.command_id === "string" ? handlers.get(state.command_id) : undefined;
-    if (!handler) {
-      logger.warn("https.unknown_command", { command_id: String(state.command_id), desired_id: String(state.desired_id) });
+    const { command_id: commandId, ...desired } = state;
+    const handled = typeof commandId === "string" ? intake.deliverToCommand(commandId, desired) : undefined;
+    if (!handled) {
+      logger.warn("https.unknown_command", { command_id: String(commandId), desired_id: String(state.desired_id) });
       continue;
     }
-    const { command_id: _, ...desired } = state;
     // A deferred answer (the store refuses writes) is retried by the handler; the next poll
     // lists the request again until its report arrives.
-    await handler.handle(new TextEncoder().encode(JSON.stringify(desired))).catch((error: unknown) => {
+    await handled.catch((error: unknown) => {
       logger.debug("https.desired_deferred", { desired_id: String(state.desired_id), error: describeError(error) });
     });
   }
@@ -70,11 +80,11 @@ const STATUS: Record<string, string> = { created: "accepted", replayed: "replaye
  */
 export class HttpsLink {
   readonly #options: HttpsLinkOptions;
-  readonly #byTopic: ReadonlyMap<string, Binding>;
+  readonly #byTopic: ReadonlyMap<string, CatalogRoute>;
 
   constructor(options: HttpsLinkOptions) {
     this.#options = options;
-    this.#byTopic = new Map(options.bindings.map((binding) => [binding.route.mqtt.feed_data_topic, binding]));
+    this.#byTopic = new Map(options.routes.map((route) => [route.mqtt.feed_data_topic, route]));
   }
 
   /** Polls until MQTT is offered (returns its catalog) or `signal` aborts (returns undefined). */
@@ -113,9 +123,9 @@ export class HttpsLink {
   }
 
   async #poll(): Promise<void> {
-    const { api, tokens, deviceId, handlers, logger } = this.#options;
+    const { api, tokens, deviceId, desired, logger } = this.#options;
     const states = await withToken(tokens, (token) => fetchDesiredStates(api, token, deviceId));
-    await handleDesiredStates(states, handlers, logger);
+    await handleDesiredStates(states, desired, logger);
   }
 
   /** The catalog, when the server now offers MQTT (and the bootstrap, if served, lists it). */
@@ -161,21 +171,27 @@ export class HttpsLink {
     const { api, tokens, deviceId, outbox, logger } = this.#options;
     const items: { readonly topic: string; readonly messageId: string; readonly item: Record<string, unknown> }[] = [];
     for (const { topic, payload } of messages) {
-      const binding = this.#byTopic.get(topic);
-      const sourceId = binding?.route.source_id;
-      const feed = JSON.parse(payload) as Record<string, unknown>;
-      if (!binding || sourceId === undefined) {
+      const route = this.#byTopic.get(topic);
+      const sourceId = route?.source_id;
+      let feed: FeedPayload;
+      try {
+        feed = parseStoredPayload(payload, `a message on ${topic}`);
+      } catch (error) {
+        logger.error("https.unreadable", { topic, error: describeError(error), note: "left in the outbox" });
+        continue;
+      }
+      if (!route || sourceId === undefined) {
         logger.error("https.unroutable", {
           topic,
-          message_id: String(feed.message_id),
+          message_id: feed.message_id,
           note: "the route has no source_id to name over HTTPS; kept for MQTT",
         });
         continue;
       }
       items.push({
         topic,
-        messageId: String(feed.message_id),
-        item: { ...feed, [binding.route.source_type === "command" ? "command_id" : "sensor_id"]: sourceId },
+        messageId: feed.message_id,
+        item: { ...feed, [route.source_type === "command" ? "command_id" : "sensor_id"]: sourceId },
       });
     }
     if (items.length === 0) return;

@@ -7,6 +7,7 @@ import type { Clock } from "../clock.ts";
 import { type BackoffSettings, decideRetry, reportRetry, type RetryClass, troubleOf } from "../cloud/retry-policy.ts";
 import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { decodeJson } from "./messages.ts";
 import { MqttSession, reasonName, type SessionEnd, type SessionOptions } from "./session.ts";
 
 /** Options for {@linkcode MqttLink}. */
@@ -21,7 +22,11 @@ export interface LinkOptions {
   readonly topics: readonly string[];
   readonly onOnline: (session: LinkSession) => void;
   readonly onOffline: () => void;
-  readonly onMessage: (topic: string, payload: Uint8Array) => void | Promise<void>;
+  /**
+   * A message, decoded from JSON (a payload that is not JSON is logged and acknowledged here: no
+   * answer could name what it asked). Resolving sends the PUBACK; rejecting leaves it unsent.
+   */
+  readonly onMessage: (topic: string, message: unknown) => void | Promise<void>;
   readonly backoff: BackoffSettings;
   /** What keeps the link down beyond a passing fault (undefined once gone), with the retry's class. */
   readonly onTrouble?: (trouble: string | undefined, retryClass?: RetryClass) => void;
@@ -142,7 +147,11 @@ export class MqttLink {
       ca,
       keepaliveSeconds: limits.keepalive_seconds ?? 60,
       sessionExpirySeconds: limits.session_expiry_seconds ?? 3600,
-      onMessage: this.#options.onMessage,
+      onMessage: (topic, payload) => {
+        const decoded = decodeJson(payload);
+        if (decoded.ok) return this.#options.onMessage(topic, decoded.value);
+        logger.error("mqtt.not_json", { topic, bytes: payload.byteLength, error: decoded.error });
+      },
       ...(this.#options.onUnacknowledged ? { onUnacknowledged: this.#options.onUnacknowledged } : {}),
       signal,
     });

@@ -41,21 +41,33 @@ export interface FeedPayload {
   readonly sequence_number?: number;
 }
 
-/** Parses a JSON payload with a schema; the error names the first bad field. */
-export function parsePayload<S extends v.GenericSchema>(
-  schema: S,
-  payload: Uint8Array,
-): { ok: true; value: v.InferOutput<S> } | { ok: false; error: string; raw: unknown } {
-  let raw: unknown;
+/** A payload's bytes as JSON, or why they are not: each transport decodes its own bytes once. */
+export function decodeJson(payload: Uint8Array): { ok: true; value: unknown } | { ok: false; error: string } {
   try {
-    raw = JSON.parse(new TextDecoder().decode(payload));
+    return { ok: true, value: JSON.parse(new TextDecoder().decode(payload)) };
   } catch {
-    return { ok: false, error: "payload is not JSON", raw: undefined };
+    return { ok: false, error: "payload is not JSON" };
   }
+}
+
+/** Validates a decoded message with a schema; the error names the first bad field. */
+export function parseMessage<S extends v.GenericSchema>(
+  schema: S,
+  raw: unknown,
+): { ok: true; value: v.InferOutput<S> } | { ok: false; error: string; raw: unknown } {
   const result = v.safeParse(schema, raw);
   if (result.success) return { ok: true, value: result.output };
   const issue = result.issues[0];
   const path = issue.path?.map((item) => String(item.key)).join(".") ?? "";
   const message = issue.message.startsWith("Invalid key:") ? "is required" : issue.message;
   return { ok: false, error: path === "" ? message : `${path}: ${message}`, raw };
+}
+
+/** Decodes a JSON payload and validates it with a schema (see `decodeJson`, `parseMessage`). */
+export function parsePayload<S extends v.GenericSchema>(
+  schema: S,
+  payload: Uint8Array,
+): { ok: true; value: v.InferOutput<S> } | { ok: false; error: string; raw: unknown } {
+  const decoded = decodeJson(payload);
+  return decoded.ok ? parseMessage(schema, decoded.value) : { ok: false, error: decoded.error, raw: undefined };
 }

@@ -7,11 +7,22 @@ import type { Logger } from "../log.ts";
 import type { FeedPayload } from "../mqtt/messages.ts";
 import type { OutboxStats } from "./types.ts";
 import type { DeviceStore } from "../state/store.ts";
-import type { TimeKeeper } from "../device/time-keeper.ts";
+
+/** What the outbox asks of the device's time keeper (`TimeKeeper` in src/device/ answers it). */
+export interface WallTime {
+  /** Whether the wall clock can be believed now. */
+  readonly trusted: boolean;
+  /** A wall time corrected to the time believed, or undefined while the time is unknown. */
+  correct(wall: number): number | undefined;
+  /** The moment on this boot's monotonic clock of a wall time read now. */
+  monoOf(wall: number): number;
+  /** The wall time of a monotonic moment, once the time is known. */
+  wallOfMono(mono: number): number | undefined;
+}
 
 /** Whether the wall clock can be believed, and this boot's id for the monotonic moments. */
 export interface ClockTrust {
-  readonly keeper: TimeKeeper;
+  readonly keeper: WallTime;
   readonly bootId: string;
 }
 

@@ -43,7 +43,7 @@ describe("the state file's schema", () => {
     const lines: string[] = [];
     const store = await DeviceStore.open(dir, { logger: createLogger({ format: "json", sink: (line) => lines.push(line) }) });
     assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["c1", "s1", "s2"], "command reports first, then in order");
-    assert.equal(JSON.parse(store.answered("des_7")!.payload).message_id, "c1");
+    assert.equal(store.answered("des_7")!.report.message_id, "c1");
     assert.equal(store.highestSequence("relay/topic"), 7);
     assert.deepEqual(store.lineState("pin_port:6"), { value: 1, changedAt: 1234 });
     assert.equal(store.direction("pin_port:6"), "output");

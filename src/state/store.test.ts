@@ -59,7 +59,7 @@ describe("DeviceStore", () => {
     store.close();
     const again = await DeviceStore.open(dir);
     assert.equal(again.highestSequence("relay"), 7, "a lower answered number does not lower the mark");
-    assert.equal(JSON.parse(again.answered("des_7")!.payload).message_id, "c1");
+    assert.equal(again.answered("des_7")!.report.message_id, "c1");
     assert.equal(again.answered("des_unknown"), undefined);
     assert.equal(again.outboxDepth(), 2);
     assert.deepEqual(

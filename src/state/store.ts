@@ -2,6 +2,7 @@ import { type Logger, silentLogger } from "../log.ts";
 import type { FeedPayload } from "../mqtt/messages.ts";
 import type { Database } from "../platform/index.ts";
 import { openStateFile, type StoreOptions } from "./open.ts";
+import { parseStoredPayload } from "./stored-payload.ts";
 
 export { STATE_FILE, type StoreOptions } from "./open.ts";
 
@@ -22,7 +23,7 @@ export interface OutboxRow {
 export interface LedgerEntry {
   readonly desiredId: string;
   readonly topic: string;
-  readonly payload: string;
+  readonly report: FeedPayload;
 }
 
 /** How long and how many answers the ledger keeps, and how often it is pruned while running. */
@@ -216,7 +217,7 @@ export class DeviceStore {
           otherBoot++;
           continue;
         }
-        const payload = JSON.parse(String(row.payload)) as FeedPayload;
+        const payload = parseStoredPayload(String(row.payload), `message ${String(row.message_id)}`);
         const stamped = { ...payload, value_received_at: new Date(wallOf(Number(row.mono_ms))).toISOString() };
         this.#db.prepare("UPDATE outbox SET payload = ? WHERE message_id = ? AND topic = ?").run(
           JSON.stringify(stamped),
@@ -337,7 +338,9 @@ export class DeviceStore {
   /** The stored answer to a desired id, if the device already answered it. */
   answered(desiredId: string): LedgerEntry | undefined {
     const row = this.#db.prepare("SELECT desired_id, topic, payload FROM desired_ledger WHERE desired_id = ?").get(desiredId);
-    return row ? { desiredId: String(row.desired_id), topic: String(row.topic), payload: String(row.payload) } : undefined;
+    if (!row) return undefined;
+    const id = String(row.desired_id);
+    return { desiredId: id, topic: String(row.topic), report: parseStoredPayload(String(row.payload), `the answer to ${id}`) };
   }
 
   /** The highest sequence number applied or answered on a route, or -Infinity. */
