@@ -3,7 +3,8 @@ import { describe, it } from "node:test";
 import { type Clock, systemClock } from "../clock.ts";
 import { ManualClock } from "../manual-clock.ts";
 import { unitConfig } from "../../test/helpers/unit-config.ts";
-import { DeviceRuntime } from "../device/runtime.ts";
+import { buildRuntime } from "../device/compose.ts";
+import type { DeviceRuntime } from "../device/runtime.ts";
 import { DeviceStore } from "../state/store.ts";
 import { MockBackend } from "../hal/mock.ts";
 import { silentLogger } from "../log.ts";
@@ -13,7 +14,7 @@ import { DeviceMonitor } from "./device-monitor.ts";
 
 /** Device 42 with `routes` on `backend`, whose cloud never answers. */
 async function offlineRuntime(routes: unknown[], clock: Clock = systemClock, backend = new MockBackend()): Promise<DeviceRuntime> {
-  return new DeviceRuntime({
+  return buildRuntime({
     config: unitConfig({ routes }),
     clientSecret: new Secret("the-client-secret"),
     backend,

@@ -9,7 +9,13 @@ import type { GpioBackend } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
 import { createFetch } from "../platform/index.ts";
 import type { Secret } from "../secret.ts";
-import { DeviceRuntime, type RuntimeDeps } from "./runtime.ts";
+import { Emitter } from "../events.ts";
+import { Faults } from "../faults.ts";
+import { Outbox } from "../outbox/outbox.ts";
+import { FailSafes } from "./failsafe.ts";
+import { RouteLines } from "./route-lines.ts";
+import { DeviceRuntime, type RuntimeDeps, type RuntimeEvents } from "./runtime.ts";
+import { TimeKeeper } from "./time-keeper.ts";
 import { DeviceStore } from "../state/store.ts";
 
 /** What the caller decides; everything else follows from `config`. */
@@ -56,7 +62,7 @@ export async function composeDevice(parts: DeviceParts): Promise<ComposedDevice>
     throw error;
   }
   const https = createFetch(parts.ca);
-  const runtime = new DeviceRuntime({
+  const runtime = buildRuntime({
     config,
     clientSecret: parts.clientSecret,
     backend,
@@ -78,4 +84,36 @@ export async function composeDevice(parts: DeviceParts): Promise<ComposedDevice>
       await backend.close();
     },
   };
+}
+
+/**
+ * Builds the runtime's parts over its dependencies and wires them together: the time keeper, the
+ * outbox (its sends and acks become runtime events), the routes' lines and handlers, and the
+ * fail-safes over the outputs. The runtime itself only coordinates them.
+ */
+export function buildRuntime(deps: RuntimeDeps): DeviceRuntime {
+  const { clock, logger, config } = deps;
+  const faults = new Faults(logger, clock);
+  const events = new Emitter<RuntimeEvents>((event, error) => faults.report("events.listener_failed", error, { event }));
+  const time = deps.time ? new TimeKeeper(clock, logger, deps.time) : undefined;
+  const outbox = new Outbox({
+    ...(time && deps.time ? { time: { keeper: time, bootId: deps.time.bootId } } : {}),
+    store: deps.store,
+    clock,
+    logger,
+    ackTimeoutMs: deps.ackTimeoutMs ?? 30_000,
+    limits: { maxMessages: config.outbox.max_messages, maxBytes: config.outbox.max_bytes },
+    onSettled: (settled) => events.emit("settled", settled),
+    onPublished: (published) => events.emit("published", published),
+  });
+  const routes = new RouteLines({ ...deps, outbox, events, faults, time });
+  // Once the time is known, what waited for it is stamped and goes.
+  time?.onTrusted(() => outbox.pump());
+  const failsafes: FailSafes = new FailSafes({
+    clock,
+    logger,
+    outputs: () => routes.outputs(),
+    onChange: () => events.emit("failsafe", { failsafes: failsafes.status() }),
+  });
+  return new DeviceRuntime(deps, { faults, events, time, outbox, routes, failsafes });
 }

@@ -9,7 +9,7 @@ import { ManualClock } from "../manual-clock.ts";
 import { Secret } from "../secret.ts";
 import { IN_PROCESS_URL, inProcessCloud, turnsUntil } from "../../test/helpers/in-process-cloud.ts";
 import { unitConfig } from "../../test/helpers/unit-config.ts";
-import { DeviceRuntime } from "./runtime.ts";
+import { buildRuntime } from "./compose.ts";
 import { DeviceStore } from "../state/store.ts";
 
 const RELAY = { chip: "gpiochip0", offset: 6 };
@@ -44,7 +44,7 @@ async function setup(store?: DeviceStore, fetch: typeof globalThis.fetch = inPro
   const clock = new ManualClock(Date.now());
   const backend = new MockBackend();
   const state = store ?? await DeviceStore.open(":memory:");
-  const runtime = new DeviceRuntime({
+  const runtime = buildRuntime({
     config,
     clientSecret: new Secret(device.client_secret),
     backend,

@@ -3,13 +3,13 @@ import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
 import { type Bootstrap, fetchBootstrap, fetchDesiredStates } from "../cloud/https-api.ts";
 import { DEVICE_SCOPES, TokenSource, withToken } from "../cloud/oauth.ts";
 import { type BackoffSettings, decideRetry, DEFAULT_BACKOFF, reportRetry, type RetryClass, troubleOf } from "../cloud/retry-policy.ts";
-import { FailSafes, type FailSafeStatus } from "./failsafe.ts";
-import { TimeKeeper, type TimeSource, type TimeSources } from "./time-keeper.ts";
+import type { FailSafes, FailSafeStatus } from "./failsafe.ts";
+import type { TimeKeeper, TimeSource, TimeSources } from "./time-keeper.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/schema.ts";
 import { describeError, HttpError, RealerError } from "../errors.ts";
-import { Emitter } from "../events.ts";
-import { Faults } from "../faults.ts";
+import type { Emitter } from "../events.ts";
+import type { Faults } from "../faults.ts";
 import type { GpioBackend } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
 import { type LinkStatus, MqttLink } from "../mqtt/link.ts";
@@ -18,10 +18,10 @@ import { AckSchema, parseMessage } from "../mqtt/messages.ts";
 import type { Secret } from "../secret.ts";
 import { type Binding, bindRoutes } from "./bindings.ts";
 import { handleDesiredStates, HttpsLink } from "../https/link.ts";
-import { Outbox } from "../outbox/outbox.ts";
+import type { Outbox } from "../outbox/outbox.ts";
 import type { OutboxStats } from "../outbox/types.ts";
 import type { RuntimeEvents } from "./runtime-events.ts";
-import { RouteLines, type RouteView } from "./route-lines.ts";
+import type { RouteLines, RouteView } from "./route-lines.ts";
 import type { DeviceStore, StorageHealth } from "../state/store.ts";
 
 /** What the runtime needs, built by the composition root. */
@@ -50,6 +50,17 @@ export interface RuntimeDeps {
 export type { RuntimeEvents } from "./runtime-events.ts";
 
 export type { RouteView } from "./route-lines.ts";
+
+/** The runtime's parts, built and wired together by `buildRuntime` in src/device/compose.ts. */
+export interface RuntimeParts {
+  readonly faults: Faults;
+  readonly events: Emitter<RuntimeEvents>;
+  /** When the wall clock can be believed; undefined without time sources (tests, the demo). */
+  readonly time: TimeKeeper | undefined;
+  readonly outbox: Outbox;
+  readonly routes: RouteLines;
+  readonly failsafes: FailSafes;
+}
 
 /** What the transports start from: the first catalog, its bindings, and whether MQTT may be used. */
 interface TransportStart {
@@ -110,31 +121,16 @@ export class DeviceRuntime {
   #tokens: TokenSource | undefined;
   readonly #backoff: BackoffSettings;
 
-  constructor(deps: RuntimeDeps) {
+  /** Only assigns: the parts are built and wired in `buildRuntime` (src/device/compose.ts). */
+  constructor(deps: RuntimeDeps, parts: RuntimeParts) {
     this.#deps = deps;
-    this.faults = new Faults(deps.logger, deps.clock);
-    this.events = new Emitter<RuntimeEvents>((event, error) => this.faults.report("events.listener_failed", error, { event }));
+    this.faults = parts.faults;
+    this.events = parts.events;
     this.#backoff = deps.backoff ?? DEFAULT_BACKOFF;
-    this.#time = deps.time ? new TimeKeeper(deps.clock, deps.logger, deps.time) : undefined;
-    this.#outbox = new Outbox({
-      ...(this.#time ? { time: { keeper: this.#time, bootId: deps.time!.bootId } } : {}),
-      store: deps.store,
-      clock: deps.clock,
-      logger: deps.logger,
-      ackTimeoutMs: deps.ackTimeoutMs ?? 30_000,
-      limits: { maxMessages: deps.config.outbox.max_messages, maxBytes: deps.config.outbox.max_bytes },
-      onSettled: (settled) => this.events.emit("settled", settled),
-      onPublished: (published) => this.events.emit("published", published),
-    });
-    this.#routes = new RouteLines({ ...deps, outbox: this.#outbox, events: this.events, faults: this.faults, time: this.#time });
-    // Once the time is known, what waited for it is stamped and goes.
-    this.#time?.onTrusted(() => this.#outbox.pump());
-    this.#failsafes = new FailSafes({
-      clock: deps.clock,
-      logger: deps.logger,
-      outputs: () => this.#routes.outputs(),
-      onChange: () => this.events.emit("failsafe", { failsafes: this.#failsafes.status() }),
-    });
+    this.#time = parts.time;
+    this.#outbox = parts.outbox;
+    this.#routes = parts.routes;
+    this.#failsafes = parts.failsafes;
   }
 
   /** The MQTT link's state, once it runs. */
