@@ -44,7 +44,7 @@ describe("device console app", () => {
   it("stops following the runtime's events once its monitor is closed", async () => {
     const runtime = await offlineRuntime([]);
     const monitor = new DeviceMonitor(runtime, systemClock);
-    const ack = { messageId: "m1", topic: "t", status: "accepted", errorType: undefined, payload: undefined };
+    const ack = { messageId: "m1", topic: "t", status: "accepted" as const, errorType: undefined, payload: undefined };
     runtime.events.emit("settled", ack);
     assert.equal(monitor.recent().length, 1);
     monitor.close();

@@ -9,6 +9,7 @@ import { type GpioBackend, type LineRequest, type LineValue, lineWord } from "..
 import type { Logger } from "../log.ts";
 import type { InterlockGroup } from "./interlock.ts";
 import type { DeviceStore, SavedLineState } from "../state/store.ts";
+import { serial } from "../serial.ts";
 import { formatLineValue } from "./values.ts";
 
 /** Why an output changed. */
@@ -68,7 +69,8 @@ export class Actuator {
   #unheard: LocalChange | undefined;
   #written: LineValue;
   #pulse: Timer | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
+  /** Writes of this actuator, one at a time. */
+  readonly #writes = serial();
   #drifts = 0;
 
   private constructor(config: RouteConfig, line: LineRequest, deps: ActuatorDeps, written: LineValue) {
@@ -146,9 +148,7 @@ export class Actuator {
       () => (value === 1 && this.#deps.interlock
         ? this.#deps.interlock.activate(this, () => this.#write(value, cause))
         : this.#write(value, cause));
-    const result = this.#queue.then(run, run);
-    this.#queue = result.catch(() => {});
-    return result;
+    return this.#writes(run);
   }
 
   /** Called by the interlock group, which already holds its lock: writes without queueing behind it. */

@@ -5,6 +5,7 @@ import type { LineValue } from "../hal/types.ts";
 import { type Logger, truncate } from "../log.ts";
 import { DesiredSchema, type FeedPayload, parseMessage, type ReportStatus } from "../mqtt/messages.ts";
 import { StorageError } from "../platform/index.ts";
+import { serial } from "../serial.ts";
 import type { Binding } from "./bindings.ts";
 import { newMessageId } from "./message-id.ts";
 import type { Ledger } from "./ledger.ts";
@@ -103,7 +104,8 @@ export class DesiredHandler {
   readonly #binding: Binding;
   readonly #line: Output;
   readonly #backlog: Pending[] = [];
-  #queue: Promise<void> = Promise.resolve();
+  /** The route's messages, one at a time, in order. */
+  readonly #queue = serial();
   #attempt = 0;
   #retry: AbortController | undefined;
   #closed = false;
@@ -124,15 +126,13 @@ export class DesiredHandler {
   /** Handles one decoded message from the route's desired topic (or the HTTPS list); see the class. */
   handle(message: unknown): Promise<void> {
     const pending: Pending = { message, receivedAt: this.#options.clock.now(), arrived: this.#monotonic() };
-    const run = this.#queue.then(async () => {
+    return this.#queue(async () => {
       this.#backlog.push(pending);
       await this.#drain();
       if (this.#backlog.includes(pending)) {
         throw new AnswerDeferredError(this.#binding.name, this.#options.ledger.refusal ?? "the store refuses writes");
       }
     });
-    this.#queue = run.catch(() => {});
-    return run;
   }
 
   /** Stops retrying (the runtime is stopping); what waits is delivered again by the broker. */
@@ -182,7 +182,7 @@ export class DesiredHandler {
     this.#retry = retry;
     clock.sleep(delayMs, retry.signal).then(() => {
       this.#retry = undefined;
-      this.#queue = this.#queue.then(() => this.#drain()).catch(() => {});
+      this.#queue(() => this.#drain()).catch(() => {});
     }, () => {});
   }
 

@@ -7,6 +7,7 @@ import type { Clock } from "../clock.ts";
 import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Actuator } from "./actuator.ts";
+import { formatLineValue } from "./values.ts";
 
 /** How one output's fail-safe stands. */
 export interface FailSafeStatus {
@@ -145,7 +146,7 @@ export class FailSafes {
     if (actuator.written === failsafe.value) {
       logger.info("failsafe.fired", {
         route: actuator.key,
-        value: failsafe.value === 1 ? "1.0" : "0.0",
+        value: formatLineValue(failsafe.value),
         reason,
         note: "already at its safe value",
       });
@@ -155,8 +156,8 @@ export class FailSafes {
       const observed = await actuator.apply(failsafe.value, "failsafe");
       logger.warn("failsafe.fired", {
         route: actuator.key,
-        value: failsafe.value === 1 ? "1.0" : "0.0",
-        observed: observed === 1 ? "1.0" : "0.0",
+        value: formatLineValue(failsafe.value),
+        observed: formatLineValue(observed),
         reason,
       });
     } catch (error) {

@@ -2,6 +2,7 @@
 // relays, say). Turning one on first turns the others off, then waits the dead time.
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
+import { serial } from "../serial.ts";
 import type { Actuator } from "./actuator.ts";
 
 /** The outputs of one interlock group. */
@@ -11,7 +12,8 @@ export class InterlockGroup {
   readonly #clock: Clock;
   readonly #logger: Logger;
   #deadTimeMs = 0;
-  #lock: Promise<unknown> = Promise.resolve();
+  /** Activations in this group, one at a time. */
+  readonly #activations = serial();
 
   constructor(name: string, clock: Clock, logger: Logger) {
     this.name = name;
@@ -52,8 +54,6 @@ export class InterlockGroup {
       if (switched && this.#deadTimeMs > 0) await this.#clock.sleep(this.#deadTimeMs);
       return await turnOn();
     };
-    const result = this.#lock.then(run, run);
-    this.#lock = result.catch(() => {});
-    return result;
+    return this.#activations(run);
   }
 }

@@ -17,6 +17,7 @@ import { FileSensor } from "./file-sensor.ts";
 import { InterlockGroup } from "./interlock.ts";
 import { newMessageId } from "./message-id.ts";
 import type { Outbox } from "../outbox/outbox.ts";
+import { formatLineValue } from "./values.ts";
 import type { RuntimeEvents } from "./runtime-events.ts";
 import { SensorReader } from "./sensor-reader.ts";
 import type { DeviceStore } from "../state/store.ts";
@@ -203,7 +204,7 @@ export class RouteLines {
 
   /** An output that changed by itself is a local physical change: a report without desired_id. */
   #reportLocal(binding: Binding, change: LocalChange): void {
-    const value = change.value === 1 ? "1.0" : "0.0";
+    const value = formatLineValue(change.value);
     const payload = { message_id: newMessageId("command", change.at), value, value_received_at: new Date(change.at).toISOString() };
     this.#deps.outbox.enqueue(binding.route.mqtt.feed_data_topic, 0, payload);
     this.#deps.logger.info("line.local_change", { route: binding.name, value, cause: change.cause, message_id: payload.message_id });
@@ -230,7 +231,7 @@ export class RouteLines {
         kind: route.kind,
         pinPort: route.pin_port,
         source: routeSource(config),
-        physical: value === undefined ? undefined : value === 1 ? "1.0" : "0.0",
+        physical: value === undefined ? undefined : formatLineValue(value),
       });
     }
     return views;
@@ -242,7 +243,7 @@ export class RouteLines {
     const actuator = binding && this.#actuators.get(routeKey(binding.config));
     if (!binding || !actuator) throw new RealerError("not-found", `Cannot set route ${key}: no command route with a line has that key`);
     const observed = await actuator.apply(value, "local");
-    return observed === 1 ? "1.0" : "0.0";
+    return formatLineValue(observed);
   }
 
   /** Stops the sensors, applies each output's shutdown policy and gives every line back. */

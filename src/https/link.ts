@@ -5,8 +5,8 @@ import { type TokenSource, withToken } from "../cloud/oauth.ts";
 import { type BackoffSettings, decideRetry, isRefusedAsIs, reportRetry, type RetryClass, troubleOf } from "../cloud/retry-policy.ts";
 import type { Clock } from "../clock.ts";
 import { describeError, HttpError } from "../errors.ts";
-import type { Logger } from "../log.ts";
-import type { Ack, FeedPayload } from "../mqtt/messages.ts";
+import { type Logger, truncate } from "../log.ts";
+import type { Ack, FeedPayload, FinalAckStatus } from "../mqtt/messages.ts";
 import type { CatalogRoute } from "../cloud/catalog.ts";
 import type { Outbox } from "../outbox/outbox.ts";
 import { parseStoredPayload } from "../state/stored-payload.ts";
@@ -71,7 +71,13 @@ export async function handleDesiredStates(
 /** Items per feed-data batch: what waits goes in requests of this many, one request at a time. */
 const HTTPS_BATCH = 100;
 
-const STATUS: Record<string, string> = { created: "accepted", replayed: "replayed", conflict: "conflict", rejected: "rejected" };
+/** An HTTPS feed result's status as the ack status it stands for (section 8). */
+const STATUS: Readonly<Record<string, FinalAckStatus>> = {
+  created: "accepted",
+  replayed: "replayed",
+  conflict: "conflict",
+  rejected: "rejected",
+};
 
 /**
  * The HTTPS runtime of section 8, for a device without MQTT: desired states by polling, feed
@@ -223,14 +229,18 @@ export class HttpsLink {
   }
 }
 
-/** The ack an HTTPS feed result stands for; a missing result is a retryable error. */
+/**
+ * The ack an HTTPS feed result stands for; a missing result is a retryable error, and a status
+ * this firmware does not know an error that is not retried at once (the ack timeout resends it).
+ */
 function ackOfResult(topic: string, messageId: string, result: FeedResult | undefined): Ack {
-  const status = result ? STATUS[result.status] ?? result.status : "error";
+  const known = result ? Object.hasOwn(STATUS, result.status) ? STATUS[result.status] : undefined : undefined;
   return {
     message_id: result?.message_id ?? messageId,
-    status,
-    retryable: status === "error",
-    error: result?.error ?? (result ? null : { type: "missing_result" }),
+    status: known ?? "error",
+    retryable: result === undefined,
+    error: result?.error ??
+      (result ? (known ? null : { type: "unknown_status", message: truncate(result.status, 40) }) : { type: "missing_result" }),
     feed_data_topic: topic,
   };
 }

@@ -16,10 +16,22 @@ export const DesiredSchema = v.object({
 /** A validated desired-state message. */
 export type Desired = v.InferOutput<typeof DesiredSchema>;
 
+/** What an application ack can say of a message (5.2). */
+export const ACK_STATUSES = ["accepted", "replayed", "rejected", "conflict", "error"] as const;
+/** An ack's status. */
+export type AckStatus = (typeof ACK_STATUSES)[number];
+/** The statuses that end a message: it is never sent again. */
+export type FinalAckStatus = Exclude<AckStatus, "error">;
+
+/** Whether an ack's status ends the message (everything but `error`). */
+export function isFinal(status: AckStatus): status is FinalAckStatus {
+  return status !== "error";
+}
+
 /** An application ack (5.2); the firmware branches on `status`, `retryable` and `error.type`. */
 export const AckSchema = v.object({
   message_id: v.nullish(v.string()),
-  status: v.string("status must be a string"),
+  status: v.picklist(ACK_STATUSES, `status must be one of ${ACK_STATUSES.join(", ")}`),
   retryable: v.optional(v.boolean(), false),
   error: v.nullish(v.object({ type: v.optional(v.string()), message: v.optional(v.string()) })),
   feed_data_topic: v.optional(v.string()),

@@ -1,7 +1,7 @@
 import type { Clock, Timer } from "../clock.ts";
 import { describeError } from "../errors.ts";
-import { type Logger, truncate } from "../log.ts";
-import type { Ack, FeedPayload } from "../mqtt/messages.ts";
+import type { Logger } from "../log.ts";
+import { type Ack, type FeedPayload, isFinal } from "../mqtt/messages.ts";
 import { DEFAULT_OUTBOX_LIMITS, emptyOutboxStats, type OutboxLimits, type OutboxStats, type Publisher, type Settled } from "./types.ts";
 import { overBounds, trimToBounds } from "./bounds.ts";
 import { ClockHold, type ClockTrust } from "./clock-hold.ts";
@@ -9,6 +9,7 @@ import { ReadAhead } from "./read-ahead.ts";
 import { Settling } from "./settling.ts";
 import { PublishRate } from "./publish-rate.ts";
 import type { DeviceStore, OutboxRow, Priority } from "../state/store.ts";
+import { parseStoredPayload } from "../state/stored-payload.ts";
 
 /** A new message the store could not take yet: kept in memory, in order, and written on recovery. */
 interface Held {
@@ -57,8 +58,6 @@ interface Inflight {
   readonly row: OutboxRow;
   readonly timer: Timer;
 }
-
-const FINAL = new Set(["accepted", "replayed", "rejected", "conflict"]);
 
 /**
  * Store-and-forward for feed data: a message is in SQLite before its first send and leaves only
@@ -331,8 +330,8 @@ export class Outbox {
     }
     const inflight = this.#inflight.get(messageId);
     const topic = ack.feed_data_topic ?? inflight?.row.topic;
-    const payload = inflight ? (JSON.parse(inflight.row.payload) as FeedPayload) : undefined;
-    if (FINAL.has(ack.status)) {
+    const payload = inflight ? parseStoredPayload(inflight.row.payload, `message ${messageId}`) : undefined;
+    if (isFinal(ack.status)) {
       this.#forget(messageId);
       this.#notBefore.delete(messageId);
       let removed = false;
@@ -354,7 +353,7 @@ export class Outbox {
           logger.warn("ack.not_recorded", { message_id: messageId, error: describeError(error) });
         }
       }
-      if (removed) this.stats[ack.status as "accepted" | "replayed" | "rejected" | "conflict"]++;
+      if (removed) this.stats[ack.status]++;
       this.#sent.delete(messageId);
       const fields = { message_id: messageId, status: ack.status, error: ack.error?.type, desired_id: ack.desired_id ?? undefined };
       if (ack.status === "conflict") logger.error("ack.conflict", { ...fields, note: "firmware fault: same message_id, other payload" });
@@ -363,7 +362,7 @@ export class Outbox {
       if (removed || inflight) {
         this.#options.onSettled?.({ messageId, topic: topic ?? "", status: ack.status, errorType: ack.error?.type, payload });
       }
-    } else if (ack.status === "error") {
+    } else {
       logger.warn("ack.error", { message_id: messageId, error: ack.error?.type, retryable: ack.retryable });
       if (ack.retryable) {
         // Sent again after a pause, not at once: a server that fails every try must not get a storm.
@@ -374,8 +373,6 @@ export class Outbox {
           this.pump();
         });
       }
-    } else {
-      logger.warn("ack.unknown_status", { message_id: messageId, status: truncate(ack.status, 40) });
     }
     this.pump();
   }

@@ -1,6 +1,6 @@
 // What the outbox is given and what it tells: where it publishes, its limits, its counters, and
 // what became of each message.
-import type { FeedPayload } from "../mqtt/messages.ts";
+import type { AckStatus, FeedPayload } from "../mqtt/messages.ts";
 
 /** Where the outbox publishes: the live MQTT session. */
 export interface Publisher {
@@ -11,7 +11,7 @@ export interface Publisher {
 export interface Settled {
   readonly messageId: string;
   readonly topic: string;
-  readonly status: string;
+  readonly status: AckStatus;
   readonly errorType: string | undefined;
   readonly payload: FeedPayload | undefined;
 }
