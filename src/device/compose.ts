@@ -53,7 +53,8 @@ export interface ComposedDevice {
  */
 export async function composeDevice(parts: DeviceParts): Promise<ComposedDevice> {
   const { config, logger } = parts;
-  const backend = parts.backend ?? await createBackend(config.gpio.backend);
+  const clock = parts.clock ?? systemClock;
+  const backend = parts.backend ?? await createBackend(config.gpio.backend, { clock });
   let store: DeviceStore;
   try {
     store = await DeviceStore.open(config.state_dir, { logger: parts.storeLogger ?? logger });
@@ -69,7 +70,7 @@ export async function composeDevice(parts: DeviceParts): Promise<ComposedDevice>
     store,
     fetch: parts.wrapFetch ? parts.wrapFetch(https) : https,
     ca: parts.ca,
-    clock: parts.clock ?? systemClock,
+    clock,
     logger,
     ...(parts.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: parts.ackTimeoutMs }),
     ...(parts.backoff === undefined ? {} : { backoff: parts.backoff }),

@@ -1,3 +1,4 @@
+import type { Clock } from "../clock.ts";
 import { BACKEND_NAMES, type BackendName, type GpioBackend } from "./types.ts";
 
 /** Options for {@linkcode createBackend}; tests and rigs point them elsewhere. */
@@ -6,6 +7,8 @@ export interface BackendOptions {
   readonly devDir?: string;
   /** Where the sysfs GPIO class is (`/sys/class/gpio`). */
   readonly sysfsRoot?: string;
+  /** Times debounce and stamps edges (the mock's and sysfs's software debounce); the system's by default. */
+  readonly clock?: Clock;
 }
 
 /** Builds the named backend, loading its code only when chosen (the mock never loads FFI). */
@@ -13,7 +16,7 @@ export async function createBackend(name: BackendName, options: BackendOptions =
   switch (name) {
     case "mock": {
       const { MockBackend } = await import("./mock.ts");
-      return new MockBackend();
+      return new MockBackend(undefined, options.clock ? { clock: options.clock } : {});
     }
     case "cdev":
     case "libgpiod": {
@@ -22,7 +25,7 @@ export async function createBackend(name: BackendName, options: BackendOptions =
     }
     case "sysfs": {
       const { SysfsBackend } = await import("./sysfs.ts");
-      return await SysfsBackend.open(options.sysfsRoot);
+      return await SysfsBackend.open(options.sysfsRoot, options.clock);
     }
     default: {
       const unknown: never = name;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { describeConformance } from "./describe-conformance.ts";
+import { ManualClock } from "../manual-clock.ts";
 import { MockBackend } from "./mock.ts";
 import { mockControlApp } from "./mock-control.ts";
 
@@ -20,6 +21,24 @@ describeConformance({
 });
 
 describe("MockBackend", () => {
+  it("debounces on the clock it is given: a bounce inside the period reports nothing until that clock moves past it", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 11, 1));
+    const mock = new MockBackend(undefined, { clock });
+    const ref = { chip: "gpiochip0", offset: 5 };
+    await using input = await mock.requestLine(ref, { direction: "input", edge: "both", debounceMs: 40 }, "t");
+    const edges: { value: number; observedAt: number }[] = [];
+    input.onEdge((edge) => edges.push({ value: edge.value, observedAt: edge.observedAt }));
+    mock.setPull(ref, 1);
+    await clock.advance(10);
+    mock.setPull(ref, 0);
+    await clock.advance(10);
+    mock.setPull(ref, 1);
+    await clock.advance(39);
+    assert.deepEqual(edges, [], "still bouncing");
+    await clock.advance(1);
+    assert.deepEqual(edges, [{ value: 1, observedAt: Date.UTC(2026, 11, 1) + 60 }], "one edge, stamped by the same clock");
+  });
+
   it("finds lines by name and by chip label", async () => {
     const mock = new MockBackend([{ name: "gpiochip0", label: "pinctrl-bcm2711", lines: 4, names: ["ID_SD", "RELAY1"] }]);
     await using byName = await mock.requestLine({ name: "RELAY1" }, { direction: "output", outputValue: 1 }, "t");

@@ -1,3 +1,4 @@
+import { type Clock, systemClock, type Timer } from "../clock.ts";
 import { RealerError } from "../errors.ts";
 import { LevelHistory, type MockChange, MockTimeline } from "./mock-timeline.ts";
 import { checkSettings } from "./settings.ts";
@@ -87,8 +88,11 @@ export class MockBackend implements GpioBackend {
   readonly #chips: readonly (ChipInfo & { readonly lineList: Line[] })[];
   readonly #history = new Map<Line, LevelHistory>();
   readonly #timeline: MockTimeline;
+  readonly #clock: Clock;
 
-  constructor(chips: readonly MockChipSpec[] = DEFAULT_CHIPS) {
+  /** `clock` times debounce and stamps edges; the system's by default. */
+  constructor(chips: readonly MockChipSpec[] = DEFAULT_CHIPS, options: { readonly clock?: Clock } = {}) {
+    this.#clock = options.clock ?? systemClock;
     this.#chips = chips.map((spec, chipIndex) => ({
       name: spec.name,
       label: spec.label ?? spec.name,
@@ -141,7 +145,7 @@ export class MockBackend implements GpioBackend {
         `Cannot request line ${line.offset} on ${line.chip}: line is busy (held by ${line.holder.consumer})`,
       );
     }
-    const request = new MockRequest(line, consumer, this);
+    const request = new MockRequest(line, consumer, this, this.#clock);
     line.holder = request;
     try {
       request.apply(settings, "request");
@@ -280,14 +284,16 @@ class MockRequest implements LineRequest {
   readonly #listeners = new Set<(event: EdgeEvent) => void>();
   #settings: LineSettings = { direction: "input" };
   #released = false;
-  #debounce: ReturnType<typeof setTimeout> | undefined;
+  #debounce: Timer | undefined;
   /** The last logical value reported through an edge, so debounced bounces cancel out. */
   #reported: LineValue = 0;
+  readonly #clock: Clock;
 
-  constructor(line: Line, consumer: string, backend: MockBackend) {
+  constructor(line: Line, consumer: string, backend: MockBackend, clock: Clock) {
     this.#line = line;
     this.consumer = consumer;
     this.#backend = backend;
+    this.#clock = clock;
   }
 
   get chip(): string {
@@ -349,9 +355,9 @@ class MockRequest implements LineRequest {
     const edge = this.#settings.edge ?? "none";
     if (this.#line.direction !== "input" || edge === "none") return;
     const debounceMs = this.#settings.debounceMs ?? 0;
-    clearTimeout(this.#debounce);
+    this.#debounce?.cancel();
     if (debounceMs > 0) {
-      this.#debounce = setTimeout(() => this.#emit(toValue(this.#backend.levelOf(this.#line), this.#line.activeLow)), debounceMs);
+      this.#debounce = this.#clock.after(debounceMs, () => this.#emit(toValue(this.#backend.levelOf(this.#line), this.#line.activeLow)));
     } else {
       this.#emit(toValue(level, this.#line.activeLow));
     }
@@ -363,7 +369,7 @@ class MockRequest implements LineRequest {
     const kind = value === 1 ? "rising" : "falling";
     const edge = this.#settings.edge ?? "none";
     if (edge !== "both" && edge !== kind) return;
-    const event: EdgeEvent = { chip: this.chip, offset: this.offset, kind, value, observedAt: Date.now() };
+    const event: EdgeEvent = { chip: this.chip, offset: this.offset, kind, value, observedAt: this.#clock.now() };
     for (const listener of this.#listeners) listener(event);
   }
 
@@ -375,7 +381,7 @@ class MockRequest implements LineRequest {
 
   forget(): void {
     this.#released = true;
-    clearTimeout(this.#debounce);
+    this.#debounce?.cancel();
     this.#listeners.clear();
     if (this.#line.holder === this) {
       this.#line.holder = undefined;

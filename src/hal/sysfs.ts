@@ -2,6 +2,7 @@
 // line numbers are resolved from the chip's label or name and the offset, never hard-coded:
 // the same controller is gpiochip504 on one kernel and gpiochip512 on the next.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { type Clock, systemClock, type Timer } from "../clock.ts";
 import { RealerError } from "../errors.ts";
 import { type LibC, loadLibc, O_CLOEXEC, O_NONBLOCK, O_RDONLY, POLLERR, POLLPRI } from "../platform/libc.ts";
 import { checkSettings } from "./settings.ts";
@@ -52,15 +53,19 @@ export class SysfsBackend implements GpioBackend {
   /** Lines this backend holds, by global number. */
   readonly #held = new Map<number, SysfsRequest>();
 
-  constructor(libc: LibC, root = "/sys/class/gpio") {
+  readonly #clock: Clock;
+
+  /** `clock` times the software debounce and stamps edges; the system's by default. */
+  constructor(libc: LibC, root = "/sys/class/gpio", clock: Clock = systemClock) {
     this.#libc = libc;
     this.#root = root;
+    this.#clock = clock;
     this.#watcher = new FdWatcher(libc);
   }
 
   /** Binds libc (for poll) and builds the backend. */
-  static async open(root?: string): Promise<SysfsBackend> {
-    return new SysfsBackend(await loadLibc(), root);
+  static async open(root?: string, clock?: Clock): Promise<SysfsBackend> {
+    return new SysfsBackend(await loadLibc(), root, clock);
   }
 
   listChips(): Promise<ChipInfo[]> {
@@ -107,6 +112,7 @@ export class SysfsBackend implements GpioBackend {
     }
     const request = new SysfsRequest({
       libc: this.#libc,
+      clock: this.#clock,
       watcher: this.#watcher,
       dir,
       chip: chip.name,
@@ -191,6 +197,7 @@ function checkSysfsSettings(settings: LineSettings, prefix: string): void {
 
 interface SysfsRequestOptions {
   readonly libc: LibC;
+  readonly clock: Clock;
   readonly watcher: FdWatcher;
   readonly dir: string;
   readonly root: string;
@@ -210,7 +217,7 @@ class SysfsRequest implements LineRequest {
   #settings: LineSettings = { direction: "input" };
   #valueFd = -1;
   #unwatch: (() => void) | undefined;
-  #debounce: ReturnType<typeof setTimeout> | undefined;
+  #debounce: Timer | undefined;
   /** The last logical value seen settled, so bounces and repeats cancel out. */
   #last: LineValue = 0;
   #released = false;
@@ -315,14 +322,14 @@ class SysfsRequest implements LineRequest {
   async #write(attribute: string, text: string): Promise<void> {
     // udev may change the owner of a freshly exported line's files a moment after export.
     const path = `${this.#options.dir}/${attribute}`;
-    const deadline = Date.now() + 1000;
+    const deadline = this.#options.clock.now() + 1000;
     for (;;) {
       try {
         writeFileSync(path, text);
         return;
       } catch (error) {
-        if (errorCode(error) !== "EACCES" || Date.now() > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        if (errorCode(error) !== "EACCES" || this.#options.clock.now() > deadline) throw error;
+        await this.#options.clock.sleep(20);
       }
     }
   }
@@ -343,7 +350,7 @@ class SysfsRequest implements LineRequest {
   #stopWatching(): void {
     this.#unwatch?.();
     this.#unwatch = undefined;
-    clearTimeout(this.#debounce);
+    this.#debounce?.cancel();
     if (this.#valueFd >= 0) this.#options.libc.close(this.#valueFd);
     this.#valueFd = -1;
   }
@@ -361,8 +368,8 @@ class SysfsRequest implements LineRequest {
     };
     const debounceMs = this.#settings.debounceMs ?? 0;
     if (debounceMs > 0) {
-      clearTimeout(this.#debounce);
-      this.#debounce = setTimeout(() => decide(this.#readValue()), debounceMs);
+      this.#debounce?.cancel();
+      this.#debounce = this.#options.clock.after(debounceMs, () => decide(this.#readValue()));
       return;
     }
     decide(oneSided ? target : value);
@@ -374,7 +381,7 @@ class SysfsRequest implements LineRequest {
     const kind = value === 1 ? "rising" : "falling";
     const edge = this.#settings.edge ?? "none";
     if (edge !== "both" && edge !== kind) return;
-    const event: EdgeEvent = { chip: this.chip, offset: this.offset, kind, value, observedAt: Date.now() };
+    const event: EdgeEvent = { chip: this.chip, offset: this.offset, kind, value, observedAt: this.#options.clock.now() };
     for (const listener of this.#listeners) listener(event);
   }
 

@@ -121,7 +121,11 @@ describe("MqttLink", () => {
     await turnsUntil("online", () => sessions.length === 1);
     await clock.advance(RENEW_AFTER_S * 1000 - 1);
     assert.equal(sessions.length, 1, "not before renew_after");
-    await clock.advance(RENEW_AFTER_S * 100 + 1);
+    // The jitter is drawn from the injected random (1 here: the most, 10% of the lifetime up to 30 s).
+    await clock.advance(30_000 - 1);
+    await turnsUntil("a renewal that is not due", () => true);
+    assert.equal(sessions.length, 1, "the jitter comes from the injected random, not Math.random");
+    await clock.advance(RENEW_AFTER_S * 100 + 1 - (30_000 - 1));
     await turnsUntil("the renewed connection", () => sessions.length === 2);
     assert.equal(sessions[0]?.ended, 1);
     assert.equal(sessions[1]?.options.credential.clientId, "client-2");

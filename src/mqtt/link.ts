@@ -147,6 +147,7 @@ export class MqttLink {
       ca,
       keepaliveSeconds: limits.keepalive_seconds ?? 60,
       sessionExpirySeconds: limits.session_expiry_seconds ?? 3600,
+      clock: this.#options.clock,
       onMessage: (topic, payload) => {
         const decoded = decodeJson(payload);
         if (decoded.ok) return this.#options.onMessage(topic, decoded.value);
@@ -181,7 +182,7 @@ export class MqttLink {
   ): Promise<SessionEnd | "renew" | "abort"> {
     const { clock } = this.#options;
     const lifetime = Math.max(0, credential.renewAt - credential.issuedAt);
-    const jitter = Math.random() * Math.min(30_000, lifetime * 0.1);
+    const jitter = (this.#options.backoff.random ?? Math.random)() * Math.min(30_000, lifetime * 0.1);
     const wait = new AbortController();
     const onAbort = () => wait.abort();
     signal.addEventListener("abort", onAbort, { once: true });

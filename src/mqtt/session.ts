@@ -1,3 +1,4 @@
+import { type Clock, systemClock, type Timer } from "../clock.ts";
 import type { IClientOptions, MqttClient } from "mqtt";
 import { RealerError } from "../errors.ts";
 import type { MqttCredential } from "../cloud/credentials.ts";
@@ -30,6 +31,8 @@ export interface SessionOptions {
   readonly connectTimeoutMs?: number;
   /** A PUBACK slower than this closes the connection; twice the keepalive by default. */
   readonly publishTimeoutMs?: number;
+  /** Times the SUBACK and PUBACK bounds and the close; the system's by default. */
+  readonly clock?: Clock;
   /**
    * Handles every message, one at a time; installed before CONNECT so that messages the broker
    * queued for the session, delivered right after CONNACK, are not acknowledged unhandled.
@@ -89,12 +92,14 @@ export function reasonName(code: number | undefined): string {
 export class MqttSession {
   readonly #client: MqttClient;
   readonly #publishTimeoutMs: number;
+  readonly #clock: Clock;
   /** Resolves once, when the connection is gone for whatever reason. */
   readonly closed: Promise<SessionEnd>;
 
-  private constructor(client: MqttClient, publishTimeoutMs: number) {
+  private constructor(client: MqttClient, publishTimeoutMs: number, clock: Clock) {
     this.#client = client;
     this.#publishTimeoutMs = publishTimeoutMs;
+    this.#clock = clock;
     let disconnectCode: number | undefined;
     client.on("disconnect", (packet) => {
       disconnectCode = packet.reasonCode;
@@ -158,7 +163,7 @@ export class MqttSession {
           done(error instanceof Error ? error : new Error(String(error)));
         });
     };
-    const session = new MqttSession(client, options.publishTimeoutMs ?? 2 * options.keepaliveSeconds * 1000);
+    const session = new MqttSession(client, options.publishTimeoutMs ?? 2 * options.keepaliveSeconds * 1000, options.clock ?? systemClock);
     await new Promise<void>((resolve, reject) => {
       let settled = false;
       const onAbort = () => fail(new Error("the runtime is stopping"));
@@ -228,13 +233,13 @@ export class MqttSession {
 
   /** `operation`, unless its answer is late (the connection is closed) or `signal` aborts first. */
   async #bounded<T>(operation: Promise<T>, action: string, answer: string, signal?: AbortSignal): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: Timer | undefined;
     let onAbort: (() => void) | undefined;
     const cut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      timer = this.#clock.after(this.#publishTimeoutMs, () => {
         this.#client.end(true);
         reject(new RealerError("network", `Cannot ${action}: no ${answer} within ${this.#publishTimeoutMs} ms, closing the connection`));
-      }, this.#publishTimeoutMs);
+      });
       onAbort = () => reject(new RealerError("network", `Cannot ${action}: the runtime is stopping`));
       if (signal?.aborted) onAbort();
       else signal?.addEventListener("abort", onAbort, { once: true });
@@ -242,7 +247,7 @@ export class MqttSession {
     try {
       return await Promise.race([operation, cut]);
     } finally {
-      clearTimeout(timer);
+      timer?.cancel();
       if (onAbort) signal?.removeEventListener("abort", onAbort);
     }
   }
@@ -273,10 +278,10 @@ export class MqttSession {
    * `boundMs`: a stopping runtime must not hang on a close that never reports back.
    */
   async end(force = false, boundMs = 1000): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: Timer | undefined;
     const bound = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, boundMs);
+      timer = this.#clock.after(boundMs, resolve);
     });
-    await Promise.race([this.#client.endAsync(force), bound]).finally(() => clearTimeout(timer));
+    await Promise.race([this.#client.endAsync(force), bound]).finally(() => timer?.cancel());
   }
 }
