@@ -5,7 +5,7 @@ import type { Logger } from "../log.ts";
 import type { OutboxLimits, OutboxStats } from "./types.ts";
 import type { DeviceStore } from "../state/store.ts";
 
-/** The table's rows and their payload characters. */
+/** The table's rows and their payload bytes (UTF-8). */
 export interface TableSizes {
   messages: number;
   bytes: number;

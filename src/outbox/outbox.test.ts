@@ -37,6 +37,19 @@ describe("Outbox", () => {
     assert.equal(box.stats.dropped, 2);
   });
 
+  it("counts max_bytes in UTF-8 bytes, not characters: readings of multi-byte text are trimmed to the bound", async () => {
+    // Each payload is 357 characters but 437 bytes ("℃" is three bytes): four of them are 1,428
+    // characters (under 1,500) and 1,748 bytes (over it).
+    const { store, box } = await outbox({ maxBytes: 1500 });
+    const text = "21,5 ℃ ".repeat(40);
+    for (const id of ["s1", "s2", "s3", "s4"]) box.enqueue("sensor", 1, reading(id, text));
+    await turn();
+    const bytes = store.pendingOutbox(10).reduce((sum, row) => sum + new TextEncoder().encode(row.payload).byteLength, 0);
+    assert.ok(bytes <= 1500, `${bytes} bytes wait, over max_bytes 1500`);
+    assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["s2", "s3", "s4"], "the oldest went first");
+    assert.equal(store.outboxSize().bytes, bytes, "the store counts bytes too");
+  });
+
   it("coalesces a latest-value route to its newest reading before dropping anything", async () => {
     const { store, box } = await outbox({ maxMessages: 4 });
     box.keepLatestOnly("temperature");

@@ -10,6 +10,7 @@ import { Settling } from "./settling.ts";
 import { PublishRate } from "./publish-rate.ts";
 import type { DeviceStore, OutboxRow, Priority } from "../state/store.ts";
 import { parseStoredPayload } from "../state/stored-payload.ts";
+import { utf8Length } from "../utf8.ts";
 
 /** A new message the store could not take yet: kept in memory, in order, and written on recovery. */
 interface Held {
@@ -73,7 +74,7 @@ export class Outbox {
   #heldWrite = false;
   /** Acked messages whose row is not deleted yet (the delete is batched and not synced). */
   readonly #settling: Settling;
-  /** Rows in the table and their payload characters, counted rather than scanned. */
+  /** Rows in the table and their payload bytes (UTF-8), counted rather than scanned. */
   #sizes: { messages: number; bytes: number } | undefined;
   #lastDepth = 0;
   /** Set while a transport paces itself (see `attach`): its in-flight limit, and no publish rate. */
@@ -214,14 +215,14 @@ export class Outbox {
     this.#reread();
     if (this.#sizes) {
       this.#sizes.messages++;
-      this.#sizes.bytes += JSON.stringify(report).length;
+      this.#sizes.bytes += utf8Length(JSON.stringify(report));
     }
     this.pump();
     return "recorded";
   }
 
   #size(payload: FeedPayload): number {
-    return new TextEncoder().encode(JSON.stringify(payload)).byteLength;
+    return utf8Length(JSON.stringify(payload));
   }
 
   /** Writes held messages in order; on a refusal keeps them (bounded) and tries again later. */
@@ -242,7 +243,7 @@ export class Outbox {
         this.#reread();
         if (added === batch.length) {
           sizes.messages += added;
-          sizes.bytes += batch.reduce((sum, row) => sum + JSON.stringify(row.payload).length, 0);
+          sizes.bytes += batch.reduce((sum, row) => sum + utf8Length(JSON.stringify(row.payload)), 0);
         } else {
           this.#sizes = undefined; // Some were there already (a redelivered report): count afresh.
         }
@@ -340,7 +341,7 @@ export class Outbox {
       } else if (!this.#settling.has(messageId)) {
         try {
           // Known to wait when in flight; otherwise (an ack after a restart) looked up, unsynced.
-          const bytes = inflight ? inflight.row.payload.length : store.messageSize(messageId, topic);
+          const bytes = inflight ? utf8Length(inflight.row.payload) : store.messageSize(messageId, topic);
           if (bytes !== undefined) {
             this.#settling.add(messageId, topic, bytes);
             // Not in flight (an ack after a restart): a row read ahead may be this one.

@@ -237,11 +237,11 @@ export class DeviceStore {
       .run(topic, payload.message_id, priority, JSON.stringify(payload), now) > 0;
   }
 
-  /** The stored payload's length of a waiting message, or undefined when none waits under that id. */
+  /** The stored payload's length in bytes of a waiting message, or undefined when none waits under that id. */
   messageSize(messageId: string, topic?: string): number | undefined {
     const row = topic === undefined
-      ? this.#db.prepare("SELECT LENGTH(payload) AS n FROM outbox WHERE message_id = ? LIMIT 1").get(messageId)
-      : this.#db.prepare("SELECT LENGTH(payload) AS n FROM outbox WHERE message_id = ? AND topic = ?").get(messageId, topic);
+      ? this.#db.prepare("SELECT LENGTH(CAST(payload AS BLOB)) AS n FROM outbox WHERE message_id = ? LIMIT 1").get(messageId)
+      : this.#db.prepare("SELECT LENGTH(CAST(payload AS BLOB)) AS n FROM outbox WHERE message_id = ? AND topic = ?").get(messageId, topic);
     return row === undefined ? undefined : Number(row.n);
   }
 
@@ -299,7 +299,7 @@ export class DeviceStore {
 
   /** How many messages wait, and their payload bytes. */
   outboxSize(): { messages: number; bytes: number } {
-    const row = this.#db.prepare("SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(payload)), 0) AS b FROM outbox").get();
+    const row = this.#db.prepare("SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(CAST(payload AS BLOB))), 0) AS b FROM outbox").get();
     return { messages: Number(row?.n ?? 0), bytes: Number(row?.b ?? 0) };
   }
 
