@@ -70,8 +70,9 @@ export async function openStateFile<T>(
 }
 
 /**
- * Checks the file is whole and ours (closing it if not), makes the schema, then `make`s the
- * store: a damaged file found by `make`'s first writes is set aside like one found by the checks.
+ * Checks the file is whole and ours, makes the schema, then `make`s the store, closing the file
+ * when any of it fails: a damaged file found by `make`'s first writes is set aside like one found
+ * by the checks.
  */
 function prepare<T>(
   db: Database,
@@ -99,9 +100,10 @@ function prepare<T>(
       });
     }
     if (id === 0) db.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
+    return make(db, setAside);
   } catch (error) {
+    // Closed before anything renames it: the file set aside is whole, its WAL folded in.
     db.close();
     throw error;
   }
-  return make(db, setAside);
 }
