@@ -51,4 +51,37 @@ describe("InterlockGroup", () => {
     await Actuator.claim(mock, relay(7, { interlock: "motor", power_on: "on" }), { ...d, interlock: group });
     assert.deepEqual([mock.getLevel({ chip: "gpiochip0", offset: 6 }), mock.getLevel({ chip: "gpiochip0", offset: 7 })], [1, 0]);
   });
+
+  it("keeps the new output off when another member cannot be switched off: never two active at once", async () => {
+    const mock = new MockBackend();
+    const d = await deps();
+    const group = new InterlockGroup("motor", d.clock, d.logger);
+    const up = await Actuator.claim(mock, relay(6, { interlock: "motor" }), { ...d, interlock: group });
+    const down = await Actuator.claim(mock, relay(7, { interlock: "motor" }), { ...d, interlock: group });
+    await up.apply(1, "desired");
+    mock.failLine({ chip: "gpiochip0", offset: 6 }, { set: true });
+    await assert.rejects(down.apply(1, "desired"), /gpiochip0/);
+    assert.deepEqual([mock.getLevel({ chip: "gpiochip0", offset: 6 }), mock.getLevel({ chip: "gpiochip0", offset: 7 })], [1, 0]);
+    // The group is not wedged by the failure: once the line heals, the next activation goes through.
+    mock.failLine({ chip: "gpiochip0", offset: 6 }, {});
+    assert.equal(await down.apply(1, "desired"), 1);
+    assert.deepEqual([mock.getLevel({ chip: "gpiochip0", offset: 6 }), mock.getLevel({ chip: "gpiochip0", offset: 7 })], [0, 1]);
+  });
+
+  it("takes the longest dead time any member asks for, and forgets a member removed at shutdown", async () => {
+    const mock = new MockBackend();
+    const d = await deps();
+    const group = new InterlockGroup("valve", d.clock, d.logger);
+    const open = await Actuator.claim(mock, relay(6, { interlock: "valve", interlock_dead_time_ms: 0 }), { ...d, interlock: group });
+    const close = await Actuator.claim(mock, relay(7, { interlock: "valve", interlock_dead_time_ms: 60 }), { ...d, interlock: group });
+    await open.apply(1, "desired");
+    const started = performance.now();
+    await close.apply(1, "desired");
+    assert.ok(performance.now() - started >= 55, "the open valve's member waits the closing one's 60 ms too");
+    assert.equal(group.anyActive(), true);
+    await close.shutdown();
+    group.remove(close);
+    assert.equal(group.anyActive(), false, "the one left is off");
+    assert.equal(await open.apply(1, "desired"), 1, "and turns on without waiting for a member that is gone");
+  });
 });

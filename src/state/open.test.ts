@@ -61,7 +61,11 @@ describe("openStateFile()", () => {
     const aside = `${STATE_FILE}.corrupt-2026-12-01T00-00-00-000Z`;
     const kept = readdirSync(stateDir).filter((name) => name.includes(".corrupt-"));
     assert.ok(kept.includes(aside), "the old file is kept under a dated name");
-    assert.deepEqual(kept.filter((name) => !name.startsWith(aside)), [], "its WAL and shared memory, where left, beside it under the same name");
+    assert.deepEqual(
+      kept.filter((name) => !name.startsWith(aside)),
+      [],
+      "its WAL and shared memory, where left, beside it under the same name",
+    );
     const old = await openDatabase(join(stateDir, aside));
     assert.ok(tables(old).includes("leftover"), "with what it held");
     old.close();
