@@ -1,5 +1,5 @@
 // Writes the JSON Schemas of the device config (examples/device.schema.json) and of a HIL
-// scenario (examples/hil/scenario.schema.json) from their valibot schemas, so editors can check them.
+// scenario (examples/scenario.schema.json) from their valibot schemas, so editors can check them.
 import { toJsonSchema } from "@valibot/to-json-schema";
 import { writeFileSync } from "node:fs";
 import { ConfigSchema } from "../src/config/schema.ts";
@@ -8,7 +8,7 @@ import { ScenarioSchema } from "../src/hil/scenario.ts";
 for (
   const [schema, path, title] of [
     [ConfigSchema, "../examples/device.schema.json", "realer-edge device config"],
-    [ScenarioSchema, "../examples/hil/scenario.schema.json", "realer-edge hil scenario"],
+    [ScenarioSchema, "../examples/scenario.schema.json", "realer-edge hil scenario"],
   ] as const
 ) {
   const out = new URL(path, import.meta.url);

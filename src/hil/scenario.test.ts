@@ -29,8 +29,9 @@ describe("HIL scenario files", () => {
   const dir = mkdtempSync(join(tmpdir(), "realer-scenario-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("accepts every example in examples/hil/, each with routes bound by name and a direction", () => {
-    const files = readdirSync(examples).filter((file) => file.endsWith(".json") && file !== "scenario.schema.json");
+  it("accepts every file in examples/hil/ (so `hil run examples/hil/*.json` runs them all), each with routes bound by name and a direction", () => {
+    const files = readdirSync(examples);
+    assert.deepEqual(files.filter((file) => !file.endsWith(".json")), [], "only scenarios in the folder");
     assert.ok(files.length >= 6, `${files.length} examples`);
     for (const file of files) {
       const loaded = loadScenario(new URL(file, examples).pathname);
@@ -43,7 +44,7 @@ describe("HIL scenario files", () => {
   });
 
   it("points at a JSON Schema that matches the code (regenerate with npm run schema)", () => {
-    const committed = JSON.parse(readFileSync(new URL("scenario.schema.json", examples), "utf8"));
+    const committed = JSON.parse(readFileSync(new URL("../scenario.schema.json", examples), "utf8"));
     const current = { ...toJsonSchema(ScenarioSchema, { errorMode: "ignore" }), title: "realer-edge hil scenario" };
     assert.deepEqual(committed, JSON.parse(JSON.stringify(current)));
   });

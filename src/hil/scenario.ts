@@ -1,5 +1,5 @@
 // A hardware-in-the-loop scenario: the device's routes with their lines and settings, the wiring
-// of a real-board rig, and the steps to run. Validated with valibot; examples/hil/scenario.schema.json
+// of a real-board rig, and the steps to run. Validated with valibot; examples/scenario.schema.json
 // is generated from this schema for editors.
 import { readFileSync } from "node:fs";
 import * as v from "valibot";

@@ -10,9 +10,7 @@ import { inheritedEnv, spawnProcess } from "../../src/platform/index.ts";
 import { tempDir } from "../helpers/harness.ts";
 
 const EXAMPLES = new URL("../../examples/hil/", import.meta.url).pathname;
-const examples = readdirSync(EXAMPLES).filter((file) => file.endsWith(".json") && file !== "scenario.schema.json").map((file) =>
-  join(EXAMPLES, file)
-);
+const examples = readdirSync(EXAMPLES).map((file) => join(EXAMPLES, file));
 const relay = { name: "relay", source_type: "command", kind: "relay", line: { chip: "gpiochip0", offset: 6 } };
 
 describe("realer-edge hil (emulator + mosquitto + the device as a process on mock GPIO)", () => {
