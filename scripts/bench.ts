@@ -24,6 +24,7 @@ import { brokerFloors, fdatasyncSamples } from "./bench/floors.ts";
 import { memoryFloor } from "./bench/memory-floor.ts";
 import { histogramPage } from "./bench/report.ts";
 import { type MemorySample, renderTable, retainedLows, type Row, slopePerHour, summarize } from "./bench/stats.ts";
+import { addToOutbox } from "../test/helpers/state.ts";
 
 const { values } = parseArgs({
   options: {
@@ -259,7 +260,8 @@ async function drain(emulator: Emulator, kind: DeviceKind, ceiling: number): Pro
   const store = await DeviceStore.open(stateDir.path);
   const now = Date.now();
   for (let i = 0; i < BACKLOG; i++) {
-    store.addToOutbox(
+    addToOutbox(
+      store,
       topic,
       1,
       { message_id: `backlog-${i}`, value: String(i % 100), value_received_at: new Date(now + i).toISOString() },
@@ -320,7 +322,7 @@ async function drainHttps(emulator: Emulator, kind: DeviceKind): Promise<Row> {
   const store = await DeviceStore.open(stateDir.path);
   const now = Date.now();
   for (let i = 0; i < BACKLOG; i++) {
-    store.addToOutbox(topic, 1, {
+    addToOutbox(store, topic, 1, {
       message_id: `https-backlog-${i}`,
       value: String(i % 100),
       value_received_at: new Date(now + i).toISOString(),

@@ -31,7 +31,7 @@ describe("power-on policy", () => {
     const mock = new MockBackend();
     const d = await deps();
     const config = relay(6, { power_on: "restore" });
-    d.store.saveLineState(routeKey(config), 1, Date.now() - 1000);
+    d.store.lines.saveValue(routeKey(config), 1, Date.now() - 1000);
     const actuator = await Actuator.claim(mock, config, d);
     assert.deepEqual(mock.levelHistory({ chip: "gpiochip0", offset: 6 }), [0, 1], "the pull, then active: no 0 → 1 → 0 → 1");
     assert.equal(await actuator.read(), 1);
@@ -73,7 +73,7 @@ describe("Actuator", () => {
     const actuator = await Actuator.claim(new MockBackend(), config, d);
     await actuator.apply(1, "desired");
     await actuator.shutdown();
-    assert.equal(d.store.lineState(routeKey(config))?.value, 0);
+    assert.equal(d.store.lines.value(routeKey(config))?.value, 0);
   });
 
   it("reports what the line reads back, and raises a drift alarm when it does not hold what was written", async () => {

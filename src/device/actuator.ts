@@ -89,7 +89,7 @@ export class Actuator {
     if (ref === undefined) throw new RealerError("config", `Cannot claim ${key} as an output: it reads a file, not a line`);
     let saved: SavedLineState | undefined;
     try {
-      saved = store.lineState(key);
+      saved = store.lines.value(key);
     } catch (error) {
       logger.error("line.state_unreadable", {
         route: key,
@@ -181,7 +181,7 @@ export class Actuator {
   #remember(value: LineValue): void {
     const { store, clock, logger } = this.#deps;
     try {
-      store.saveLineState(this.key, value, clock.now());
+      store.lines.saveValue(this.key, value, clock.now());
     } catch (error) {
       logger.debug("line.state_not_saved", { route: this.key, error: describeError(error) });
     }

@@ -8,6 +8,7 @@ import { MockBackend } from "../hal/mock.ts";
 import { silentLogger } from "../log.ts";
 import { Secret } from "../secret.ts";
 import { composeDevice } from "./compose.ts";
+import { outboxDepth } from "../../test/helpers/state.ts";
 
 const config = (stateDir: string) =>
   unitConfig({ state_dir: stateDir, routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 } }] });
@@ -24,7 +25,7 @@ describe("composeDevice()", () => {
       });
       assert.ok(device.backend instanceof MockBackend, "the config's backend");
       assert.equal(device.runtime.transport, undefined, "not started");
-      assert.equal(device.store.outboxDepth(), 0);
+      assert.equal(outboxDepth(device.store), 0);
       await device.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -12,6 +12,7 @@ import { Outbox } from "../outbox/outbox.ts";
 import { DeviceStore } from "../state/store.ts";
 import { FakeOutput } from "../../test/helpers/fake-output.ts";
 import { seeded } from "../../test/helpers/seeded.ts";
+import { addToOutbox, limitPages, pageCount } from "../../test/helpers/state.ts";
 
 const TOPIC = "realer/iot/v1/devices/cdv_1/routes/rte_1/feed-data";
 const binding: Binding = {
@@ -37,7 +38,7 @@ async function setup(maxPayloadBytes = 4096) {
     line,
   );
   const reports = () =>
-    store.pendingOutbox(100_000).filter((row) => row.topic === TOPIC).map((row) => JSON.parse(row.payload) as FeedPayload);
+    store.outbox.pending(100_000).filter((row) => row.topic === TOPIC).map((row) => JSON.parse(row.payload) as FeedPayload);
   return { clock, store, outbox, line, outcomes, handler, reports };
 }
 
@@ -52,11 +53,11 @@ const desired = (id: string, value: unknown, sequence: number, extra: Record<str
 
 /** Fills the store to its page limit, as a full disk would be. */
 function fill(store: DeviceStore): void {
-  store.limitPages(store.pageCount() + 2);
+  limitPages(store, pageCount(store) + 2);
   let n = 0;
   for (const size of [2000, 300, 40, 1]) {
     try {
-      for (;;) store.addToOutbox("filler", 1, { message_id: `filler-${n++}`, value: "x".repeat(size), value_received_at: "" }, 0);
+      for (;;) addToOutbox(store, "filler", 1, { message_id: `filler-${n++}`, value: "x".repeat(size), value_received_at: "" }, 0);
     } catch {
       // Full at this size; try a smaller one.
     }
@@ -72,7 +73,7 @@ describe("DesiredHandler", () => {
     assert.equal(report?.desired_id, "des_1");
     assert.equal(report?.value, "1.0");
     assert.equal(report?.report_status, undefined, "applied is the default, omitted");
-    assert.equal(store.lineState(line.key)?.value, 1, "remembered for restore in the same transaction");
+    assert.equal(store.lines.value(line.key)?.value, 1, "remembered for restore in the same transaction");
   });
 
   it("answers a line that fails with EIO `rejected`, with what the line holds, and resolves", async () => {
@@ -107,7 +108,7 @@ describe("DesiredHandler", () => {
       ["des_5", "applied", 5],
     ]);
     assert.deepEqual(line.writes, [1], "only the valid request touched the line");
-    assert.equal(store.highestSequence(TOPIC), 5);
+    assert.equal(store.ledger.highestSequence(TOPIC), 5);
   });
 
   it("answers a value nested 5,000 arrays deep `rejected` instead of overflowing the stack", async () => {
@@ -141,7 +142,7 @@ describe("DesiredHandler", () => {
     assert.equal(handler.waiting, 2);
     await clock.advance(60_000);
     assert.equal(handler.waiting, 2, "still full: still waiting");
-    store.limitPages(1_000_000);
+    limitPages(store, 1_000_000);
     await clock.advance(60_000);
     assert.equal(handler.waiting, 0);
     assert.deepEqual(line.writes, [1, 0, 1], "applied in order once the answers could be recorded");
@@ -168,7 +169,7 @@ describe("DesiredHandler", () => {
     };
     await assert.rejects(handler.handle(desired("des_1", "1.0", 1)));
     assert.deepEqual(line.writes, [1]);
-    store.limitPages(1_000_000);
+    limitPages(store, 1_000_000);
     await clock.advance(60_000);
     assert.deepEqual(line.writes, [1], "not applied again");
     assert.deepEqual(reports().map((r) => [r.desired_id, r.value]), [["des_1", "1.0"]]);
@@ -345,10 +346,10 @@ describe("DesiredHandler fuzz", () => {
       if (outcome.status === "duplicate" || outcome.status === "unanswerable") continue;
       answers.set(outcome.desiredId, (answers.get(outcome.desiredId) ?? 0) + 1);
     }
-    const missing = [...usable].filter((id) => !answers.has(id) || store.answered(id) === undefined);
+    const missing = [...usable].filter((id) => !answers.has(id) || store.ledger.answered(id) === undefined);
     const twice = [...answers].filter(([, count]) => count > 1);
     const unasked = [...answers.keys()].filter((id) => !usable.has(id));
-    const overLimit = store.pendingOutbox(1_000_000).filter((row) => new TextEncoder().encode(row.payload).byteLength > 4096);
+    const overLimit = store.outbox.pending(1_000_000).filter((row) => new TextEncoder().encode(row.payload).byteLength > 4096);
     console.log(
       `desired fuzz: ${sent.length} payloads, ${usable.size} usable desired_ids, ${answers.size} answered once, ${twice.length} twice, ${missing.length} unanswered, ${crashes} handle() rejections`,
     );

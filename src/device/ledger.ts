@@ -39,8 +39,8 @@ export interface Ledger {
 /** The ledger over the device's state file and outbox. */
 export function deviceLedger(store: DeviceStore, outbox: Outbox): Ledger {
   return {
-    answered: (desiredId) => store.answered(desiredId),
-    highestSequence: (route) => store.highestSequence(route),
+    answered: (desiredId) => store.ledger.answered(desiredId),
+    highestSequence: (route) => store.ledger.highestSequence(route),
     canWrite: () => store.canWrite(),
     get refusal() {
       return store.health.error;

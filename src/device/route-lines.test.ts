@@ -42,7 +42,7 @@ async function setup(routes: unknown[], store?: DeviceStore) {
     events,
     faults: new Faults(silentLogger, clock),
   });
-  const waiting = () => state.pendingOutbox(1000).map((row) => ({ topic: row.topic, ...(JSON.parse(row.payload) as FeedPayload) }));
+  const waiting = () => state.outbox.pending(1000).map((row) => ({ topic: row.topic, ...(JSON.parse(row.payload) as FeedPayload) }));
   return { config, clock, backend, store: state, outbox, events, lines, waiting };
 }
 
@@ -85,13 +85,13 @@ describe("RouteLines", () => {
 
   it("claims a known output at boot, before any catalog, and gives it back as an input when the catalog says sensor", async () => {
     const store = await DeviceStore.open(":memory:");
-    store.saveDirection("pin_port:6", "output");
-    store.saveLineState("pin_port:6", 1, new ManualClock().now() - 60_000); // a minute before this boot
+    store.lines.saveDirection("pin_port:6", "output");
+    store.lines.saveValue("pin_port:6", 1, new ManualClock().now() - 60_000); // a minute before this boot
     const { config, backend, lines } = await setup([{ pin_port: "6", line: RELAY, power_on: "restore" }], store);
     await lines.claimOutputsAtBoot();
     assert.equal(backend.getLevel(RELAY), 1, "restored before the network");
     await lines.claim(bindRoutes([catalogRoute("6", "sensor")], config.routes).bindings);
-    assert.equal(store.direction("pin_port:6"), "input", "remembered for the next boot");
+    assert.equal(store.lines.direction("pin_port:6"), "input", "remembered for the next boot");
     assert.equal(lines.desired.size, 0, "no desired states on a sensor");
     await lines.release();
   });

@@ -77,7 +77,7 @@ export class RouteLines {
     const { config, store } = this.#deps;
     for (const route of config.routes) {
       if (route.line === undefined) continue;
-      const direction = route.direction ?? store.direction(routeKey(route));
+      const direction = route.direction ?? store.lines.direction(routeKey(route));
       if (direction === "output") await this.#claimActuator(route);
     }
   }
@@ -107,7 +107,7 @@ export class RouteLines {
     this.#bindings.push(...bindings);
     try {
       for (const binding of bindings) {
-        this.#deps.store.saveDirection(routeKey(binding.config), binding.route.source_type === "command" ? "output" : "input");
+        this.#deps.store.lines.saveDirection(routeKey(binding.config), binding.route.source_type === "command" ? "output" : "input");
       }
     } catch (error) {
       // Only the next boot's early claim needs it; the store logs its own failure.

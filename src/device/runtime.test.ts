@@ -91,8 +91,8 @@ describe("DeviceRuntime", () => {
 
   it("claims a known output at its restored value before any network, and holds it while the cloud stays away", async () => {
     const store = await DeviceStore.open(":memory:");
-    store.saveDirection("pin_port:6", "output");
-    store.saveLineState("pin_port:6", 1, Date.now() - 60_000);
+    store.lines.saveDirection("pin_port:6", "output");
+    store.lines.saveValue("pin_port:6", 1, Date.now() - 60_000);
     const unreachable = (() => Promise.reject(new TypeError("fetch failed: network unreachable"))) as unknown as typeof fetch;
     const { backend, clock, runtime } = await setup(store, unreachable);
     const starting = runtime.start().catch(() => {});

@@ -321,7 +321,7 @@ export class DeviceRuntime {
 
   #oldestAt(): number | undefined {
     try {
-      return this.#deps.store.oldestOutboxAt();
+      return this.#deps.store.outbox.oldestAt();
     } catch {
       return undefined;
     }

@@ -39,7 +39,7 @@ async function setup(extra: Record<string, unknown> = {}) {
   });
   const stored = async () => {
     await new Promise((resolve) => setTimeout(resolve, 0)); // the turn's readings are written at its end
-    return store.pendingOutbox(100).map((row) => ({ topic: row.topic, priority: row.priority, ...JSON.parse(row.payload) }));
+    return store.outbox.pending(100).map((row) => ({ topic: row.topic, priority: row.priority, ...JSON.parse(row.payload) }));
   };
   return { clock, backend, reader, readings, faults, stored };
 }

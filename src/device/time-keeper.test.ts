@@ -91,7 +91,7 @@ describe("outbox with an unknown time", () => {
     await clock.advance(0);
     assert.equal(sent.length, 0, "nothing leaves while the time is unknown");
     assert.equal(box.stats.waitingForClock, 2);
-    assert.equal(store.clockHeldCount(), 2, "held on disk");
+    assert.equal(store.outbox.clockHeldCount(), 2, "held on disk");
     await clock.advance(5000);
     // The cloud answers: it is REAL_NOW there.
     keeper.serverDate(new Date(REAL_NOW).toUTCString(), clock.now(), clock.now());
@@ -102,7 +102,7 @@ describe("outbox with an unknown time", () => {
     assert.ok(Math.abs(at[0]! - (REAL_NOW - 15_000)) <= 1000, `first observed 15 s before: ${sent[0]!.value_received_at}`);
     assert.ok(Math.abs(at[1]! - (REAL_NOW - 5000)) <= 1000, `second 5 s before: ${sent[1]!.value_received_at}`);
     assert.equal(box.stats.waitingForClock, 0);
-    assert.equal(store.clockHeldCount(), 0);
+    assert.equal(store.outbox.clockHeldCount(), 0);
     // Observed now, with the cloud's clock in use: corrected as it is queued.
     box.enqueue("t", 1, { message_id: "sensor-3", value: "1.0", value_received_at: new Date(clock.now()).toISOString() });
     await clock.advance(0);

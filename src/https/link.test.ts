@@ -16,6 +16,7 @@ import { deviceLedger } from "../device/ledger.ts";
 import { HttpsLink } from "./link.ts";
 import { Outbox } from "../outbox/outbox.ts";
 import { DeviceStore } from "../state/store.ts";
+import { outboxDepth } from "../../test/helpers/state.ts";
 
 const { emulator, fetch: inProcess, remove } = inProcessCloud("https-link");
 after(remove);
@@ -82,7 +83,7 @@ describe("HttpsLink", () => {
     await turnsUntil("the next poll", () => clock.sleeping > 0);
     assert.deepEqual(relay.writes, [1], "answered requests are not listed again, nor applied again");
     await clock.advance(10);
-    assert.equal(store.outboxDepth(), 0, "the report's row went once the server took it");
+    assert.equal(outboxDepth(store), 0, "the report's row went once the server took it");
     stop.abort();
     assert.equal(await running, undefined);
   });

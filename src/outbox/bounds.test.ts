@@ -5,18 +5,19 @@ import { silentLogger } from "../log.ts";
 import { DeviceStore } from "../state/store.ts";
 import { overBounds, type TrimScope, trimToBounds } from "./bounds.ts";
 import { DEFAULT_OUTBOX_LIMITS, emptyOutboxStats, type OutboxLimits } from "./types.ts";
+import { addToOutbox } from "../../test/helpers/state.ts";
 
 const payload = (id: string, value = "1.0") => ({ message_id: id, value, value_received_at: "2026-12-01T08:00:00.000Z" });
 
 async function filled(rows: readonly [topic: string, priority: 0 | 1, id: string][]) {
   const store = await DeviceStore.open(":memory:");
-  rows.forEach(([topic, priority, id], at) => store.addToOutbox(topic, priority, payload(id), at));
+  rows.forEach(([topic, priority, id], at) => addToOutbox(store, topic, priority, payload(id), at));
   return store;
 }
 
-function scope(store: TrimScope["store"], limits: Partial<OutboxLimits>, extra: Partial<TrimScope> = {}): TrimScope {
+function scope(table: TrimScope["table"], limits: Partial<OutboxLimits>, extra: Partial<TrimScope> = {}): TrimScope {
   return {
-    store,
+    table,
     logger: silentLogger,
     limits: { ...DEFAULT_OUTBOX_LIMITS, ...limits },
     stats: emptyOutboxStats(),
@@ -27,7 +28,7 @@ function scope(store: TrimScope["store"], limits: Partial<OutboxLimits>, extra: 
   };
 }
 
-const ids = (store: DeviceStore) => store.pendingOutbox(100).map((row) => row.messageId);
+const ids = (store: DeviceStore) => store.outbox.pending(100).map((row) => row.messageId);
 
 describe("overBounds()", () => {
   it("leaves acked rows awaiting their delete out of the count, and compares bytes as bytes", () => {
@@ -47,7 +48,7 @@ describe("trimToBounds()", () => {
       ["door", 1, "d2"],
       ["temp", 1, "t3"],
     ]);
-    const trim = scope(store, { maxMessages: 2 }, { latestValue: new Set(["temp"]) });
+    const trim = scope(store.outbox, { maxMessages: 2 }, { latestValue: new Set(["temp"]) });
     const sizes = trimToBounds(trim);
     assert.deepEqual(ids(store), ["d2", "t3"]);
     assert.deepEqual([trim.stats.coalesced, trim.stats.dropped], [2, 1]);
@@ -57,7 +58,7 @@ describe("trimToBounds()", () => {
   it("never drops a command report nor a message in flight, and says when only those are left", async () => {
     const store = await filled([["relay", 0, "c1"], ["relay", 0, "c2"], ["door", 1, "d1"], ["door", 1, "d2"]]);
     const lines: string[] = [];
-    const trim = scope(store, { maxMessages: 1 }, { busy: new Set(["d1"]), logger: testLogger("bounds", lines) });
+    const trim = scope(store.outbox, { maxMessages: 1 }, { busy: new Set(["d1"]), logger: testLogger("bounds", lines) });
     trimToBounds(trim);
     assert.deepEqual(ids(store), ["c1", "c2", "d1"], "the reports stay, and so does d1 while it is in flight");
     assert.ok(lines.some((line) => line.includes("outbox.over_bound")), lines.join("\n"));
@@ -66,13 +67,13 @@ describe("trimToBounds()", () => {
   it("throws when the store fails midway, keeping what it removed before", async () => {
     const store = await filled([["door", 1, "d1"], ["door", 1, "d2"], ["door", 1, "d3"], ["door", 1, "d4"]]);
     let removals = 0;
-    const failing: TrimScope["store"] = {
-      outboxSize: () => store.outboxSize(),
-      coalesce: (topic, keep) => store.coalesce(topic, keep),
-      oldestTelemetry: (keep) => store.oldestTelemetry(keep),
-      removeFromOutbox: (id, topic) => {
+    const failing: TrimScope["table"] = {
+      size: () => store.outbox.size(),
+      coalesce: (topic, keep) => store.outbox.coalesce(topic, keep),
+      oldestTelemetry: (keep) => store.outbox.oldestTelemetry(keep),
+      remove: (id, topic) => {
         if (++removals === 2) throw new Error("disk I/O error");
-        return store.removeFromOutbox(id, topic);
+        return store.outbox.remove(id, topic);
       },
     };
     assert.throws(() => trimToBounds(scope(failing, { maxMessages: 1 })), /disk I\/O error/);

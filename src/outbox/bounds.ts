@@ -3,7 +3,7 @@
 // answer a desired state the cloud waits for.
 import type { Logger } from "../log.ts";
 import type { OutboxLimits, OutboxStats } from "./types.ts";
-import type { DeviceStore } from "../state/store.ts";
+import type { OutboxTable } from "../state/outbox-table.ts";
 
 /** The table's rows and their payload bytes (UTF-8). */
 export interface TableSizes {
@@ -13,7 +13,7 @@ export interface TableSizes {
 
 /** What trimming works on. */
 export interface TrimScope {
-  readonly store: Pick<DeviceStore, "outboxSize" | "coalesce" | "oldestTelemetry" | "removeFromOutbox">;
+  readonly table: Pick<OutboxTable, "size" | "coalesce" | "oldestTelemetry" | "remove">;
   readonly logger: Logger;
   readonly limits: OutboxLimits;
   /** Counts what was coalesced and dropped. */
@@ -36,25 +36,25 @@ export function overBounds(sizes: TableSizes, limits: OutboxLimits, settling: nu
  * and returns its sizes then. A failing store throws; what was removed before stays removed.
  */
 export function trimToBounds(scope: TrimScope): TableSizes {
-  const { store, logger, limits, stats, settling } = scope;
-  let sizes = store.outboxSize();
+  const { table, logger, limits, stats, settling } = scope;
+  let sizes = table.size();
   if (!overBounds(sizes, limits, settling)) return sizes;
   for (const topic of scope.latestValue) {
-    const removed = store.coalesce(topic, scope.busy);
-    sizes = store.outboxSize();
+    const removed = table.coalesce(topic, scope.busy);
+    sizes = table.size();
     if (removed > 0) {
       stats.coalesced += removed;
       logger.warn("outbox.coalesced", { topic, removed, note: "the outbox is full; this route keeps its latest value" });
     }
   }
   while (overBounds(sizes, limits, settling)) {
-    const oldest = store.oldestTelemetry(scope.busy);
+    const oldest = table.oldestTelemetry(scope.busy);
     if (!oldest) {
       logger.warn("outbox.over_bound", { note: "only command reports wait; they are never dropped" });
       break;
     }
-    store.removeFromOutbox(oldest.messageId, oldest.topic);
-    sizes = store.outboxSize();
+    table.remove(oldest.messageId, oldest.topic);
+    sizes = table.size();
     stats.dropped++;
     logger.warn("outbox.dropped", {
       message_id: oldest.messageId,

@@ -19,7 +19,7 @@ describe("ClockHold", () => {
     const counted = emptyOutboxStats();
     const hold = new ClockHold({
       time: { keeper, bootId: "boot-a" },
-      store: {
+      table: {
         clockHeldCount: () => 0,
         restampClockHeld: (bootId) => {
           if (failing) throw new Error("disk I/O error");
@@ -52,7 +52,7 @@ describe("ClockHold", () => {
     const earlier = emptyOutboxStats();
     new ClockHold({
       time: { keeper, bootId: "b" },
-      store: { clockHeldCount: () => 3, restampClockHeld: () => ({ restamped: 0, otherBoot: 0 }) },
+      table: { clockHeldCount: () => 3, restampClockHeld: () => ({ restamped: 0, otherBoot: 0 }) },
       clock,
       logger,
       stats: earlier,
@@ -61,7 +61,7 @@ describe("ClockHold", () => {
     const failing = emptyOutboxStats();
     new ClockHold({
       time: { keeper, bootId: "b" },
-      store: {
+      table: {
         clockHeldCount: () => {
           throw new Error("disk I/O error");
         },

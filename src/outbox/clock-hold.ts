@@ -6,7 +6,7 @@ import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { FeedPayload } from "../mqtt/messages.ts";
 import type { OutboxStats } from "./types.ts";
-import type { DeviceStore } from "../state/store.ts";
+import type { OutboxTable } from "../state/outbox-table.ts";
 
 /** What the outbox asks of the device's time keeper (`TimeKeeper` in src/device/ answers it). */
 export interface WallTime {
@@ -35,7 +35,7 @@ export interface Stamped {
 /** What {@linkcode ClockHold} works with; it counts the waiting messages in `stats.waitingForClock`. */
 export interface ClockHoldOptions {
   readonly time: ClockTrust | undefined;
-  readonly store: Pick<DeviceStore, "clockHeldCount" | "restampClockHeld">;
+  readonly table: Pick<OutboxTable, "clockHeldCount" | "restampClockHeld">;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly stats: OutboxStats;
@@ -50,7 +50,7 @@ export class ClockHold {
     this.#options = options;
     if (!options.time) return;
     try {
-      options.stats.waitingForClock = options.store.clockHeldCount();
+      options.stats.waitingForClock = options.table.clockHeldCount();
     } catch {
       options.stats.waitingForClock = 0;
     }
@@ -84,10 +84,10 @@ export class ClockHold {
    * (what waits to be sent changed). A failing store is logged and tried at the next send.
    */
   release(): boolean {
-    const { time, stats, store, clock, logger } = this.#options;
+    const { time, stats, table, clock, logger } = this.#options;
     if (!time || stats.waitingForClock === 0 || !time.keeper.trusted) return false;
     try {
-      const { restamped, otherBoot } = store.restampClockHeld(time.bootId, (mono) => time.keeper.wallOfMono(mono) ?? clock.now());
+      const { restamped, otherBoot } = table.restampClockHeld(time.bootId, (mono) => time.keeper.wallOfMono(mono) ?? clock.now());
       stats.waitingForClock = 0;
       logger.info("clock.restamped", {
         messages: restamped,

@@ -5,6 +5,7 @@ import { ManualClock } from "../manual-clock.ts";
 import { Outbox } from "./outbox.ts";
 import type { OutboxLimits } from "./types.ts";
 import { DeviceStore } from "../state/store.ts";
+import { addToOutbox, outboxDepth } from "../../test/helpers/state.ts";
 
 /** Lets the turn end: the readings of one turn are written together, at its end. */
 const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -33,7 +34,7 @@ describe("Outbox", () => {
     box.enqueue("relay", 0, { ...reading("c1"), desired_id: "des_1" });
     for (const id of ["s1", "s2", "s3", "s4"]) box.enqueue("sensor", 1, reading(id));
     await turn();
-    assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["c1", "s3", "s4"]);
+    assert.deepEqual(store.outbox.pending(10).map((row) => row.messageId), ["c1", "s3", "s4"]);
     assert.equal(box.stats.dropped, 2);
   });
 
@@ -44,10 +45,10 @@ describe("Outbox", () => {
     const text = "21,5 ℃ ".repeat(40);
     for (const id of ["s1", "s2", "s3", "s4"]) box.enqueue("sensor", 1, reading(id, text));
     await turn();
-    const bytes = store.pendingOutbox(10).reduce((sum, row) => sum + new TextEncoder().encode(row.payload).byteLength, 0);
+    const bytes = store.outbox.pending(10).reduce((sum, row) => sum + new TextEncoder().encode(row.payload).byteLength, 0);
     assert.ok(bytes <= 1500, `${bytes} bytes wait, over max_bytes 1500`);
-    assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["s2", "s3", "s4"], "the oldest went first");
-    assert.equal(store.outboxSize().bytes, bytes, "the store counts bytes too");
+    assert.deepEqual(store.outbox.pending(10).map((row) => row.messageId), ["s2", "s3", "s4"], "the oldest went first");
+    assert.equal(store.outbox.size().bytes, bytes, "the store counts bytes too");
   });
 
   it("coalesces a latest-value route to its newest reading before dropping anything", async () => {
@@ -56,14 +57,14 @@ describe("Outbox", () => {
     box.enqueue("door", 1, reading("d1"));
     for (const id of ["t1", "t2", "t3", "t4"]) box.enqueue("temperature", 1, reading(id));
     await turn();
-    assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["d1", "t4"]);
+    assert.deepEqual(store.outbox.pending(10).map((row) => row.messageId), ["d1", "t4"]);
     assert.deepEqual([box.stats.coalesced, box.stats.dropped], [3, 0]);
   });
 
   it("never stores a payload over max_payload_bytes, and says so", async () => {
     const { store, box } = await outbox({ maxPayloadBytes: 100 });
     box.enqueue("sensor", 1, reading("big", "9".repeat(200)));
-    assert.deepEqual([store.outboxDepth(), box.stats.dropped], [0, 1]);
+    assert.deepEqual([outboxDepth(store), box.stats.dropped], [0, 1]);
   });
 
   it("keeps at most max_inflight messages unacknowledged, and sends the next on an ack", async () => {
@@ -94,10 +95,10 @@ describe("Outbox", () => {
   it("writes the readings of one turn in one commit, and settles acks in a batch the next sends skip", async () => {
     const { store, box, sent, attach, clock } = await outbox({ maxInflight: 10, maxPublishPerSecond: 1000 });
     for (const id of ["a", "b", "c"]) box.enqueue("sensor", 1, reading(id));
-    assert.equal(store.outboxDepth(), 0, "not yet: the turn is not over");
+    assert.equal(outboxDepth(store), 0, "not yet: the turn is not over");
     assert.equal(box.depth, 3, "but counted as waiting");
     await turn();
-    assert.equal(store.outboxDepth(), 3);
+    assert.equal(outboxDepth(store), 3);
     attach();
     box.settle({ message_id: "a", status: "accepted", retryable: false, feed_data_topic: "sensor" });
     assert.equal(box.depth, 2, "settled at once for the outbox");
@@ -105,7 +106,7 @@ describe("Outbox", () => {
     attach();
     assert.deepEqual(sent.map((s) => s.id), ["a", "b", "c", "b", "c"], "an acked message is never sent again, deleted or not");
     await clock.advance(20);
-    assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["b", "c"], "deleted in the batch");
+    assert.deepEqual(store.outbox.pending(10).map((row) => row.messageId), ["b", "c"], "deleted in the batch");
     box.close();
   });
 
@@ -119,10 +120,10 @@ describe("Outbox", () => {
     box.enqueue("relay", 0, report); // the same answer again, before the acked row's delete
     await clock.advance(20);
     assert.deepEqual(sent.map((s) => s.id), ["r1", "r1"], "sent again");
-    assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["r1"], "kept until this copy's ack");
+    assert.deepEqual(store.outbox.pending(10).map((row) => row.messageId), ["r1"], "kept until this copy's ack");
     box.settle({ message_id: "r1", status: "replayed", retryable: false, feed_data_topic: "relay" });
     await clock.advance(20);
-    assert.equal(store.outboxDepth(), 0);
+    assert.equal(outboxDepth(store), 0);
     box.close();
   });
 
@@ -139,14 +140,14 @@ describe("Outbox", () => {
     assert.deepEqual(sent.map((s) => s.id), ["r1", "r1"], "the repeat goes after the first copy's ack");
     box.settle({ message_id: "r1", status: "replayed", retryable: false, feed_data_topic: "relay" });
     await clock.advance(20);
-    assert.equal(store.outboxDepth(), 0);
+    assert.equal(outboxDepth(store), 0);
     box.close();
   });
 
   it("drains a backlog larger than one read ahead in order, each message once", async () => {
     const { store, box, sent, attach } = await outbox({ maxInflight: 20, maxPublishPerSecond: 1_000_000, maxMessages: 100_000 });
     const now = Date.now();
-    for (let i = 0; i < 700; i++) store.addToOutbox("sensor", 1, reading(`b${i}`), now);
+    for (let i = 0; i < 700; i++) addToOutbox(store, "sensor", 1, reading(`b${i}`), now);
     attach();
     // Each message is acked as it goes out, as a broker and server would.
     for (let acked = 0; acked < sent.length; acked++) {

@@ -96,7 +96,7 @@ export class Outbox {
     this.#options = options;
     this.#clockHold = new ClockHold({
       time: options.time,
-      store: options.store,
+      table: options.store.outbox,
       clock: options.clock,
       logger: options.logger,
       stats: this.stats,
@@ -104,7 +104,7 @@ export class Outbox {
     this.#limits = { ...DEFAULT_OUTBOX_LIMITS, ...options.limits };
     this.#rate = new PublishRate(this.#limits.maxPublishPerSecond);
     this.#settling = new Settling({
-      store: options.store,
+      table: options.store.outbox,
       clock: options.clock,
       logger: options.logger,
       onDeleted: (bytes) => {
@@ -128,7 +128,7 @@ export class Outbox {
 
   /** The table's rows and bytes: read once, then kept by every write through this outbox. */
   #tableSizes(): { messages: number; bytes: number } {
-    this.#sizes ??= this.#options.store.outboxSize();
+    this.#sizes ??= this.#options.store.outbox.size();
     return this.#sizes;
   }
 
@@ -211,7 +211,7 @@ export class Outbox {
     lineState?: { readonly route: string; readonly value: 0 | 1 },
   ): AnswerRecord {
     if (!this.canAnswer(report)) return "too-large";
-    this.#options.store.recordAnswer(route, topic, report, advanceSequence, this.#options.clock.now(), lineState);
+    this.#options.store.ledger.record(route, topic, report, advanceSequence, this.#options.clock.now(), lineState);
     this.#reread();
     if (this.#sizes) {
       this.#sizes.messages++;
@@ -239,7 +239,7 @@ export class Outbox {
       }
       try {
         const sizes = this.#tableSizes();
-        const added = store.addManyToOutbox(batch);
+        const added = store.outbox.addMany(batch);
         this.#reread();
         if (added === batch.length) {
           sizes.messages += added;
@@ -288,7 +288,7 @@ export class Outbox {
     // Counted afresh by the trim; if it fails midway, by the next read of the sizes.
     this.#sizes = undefined;
     this.#sizes = trimToBounds({
-      store: this.#options.store,
+      table: this.#options.store.outbox,
       logger: this.#options.logger,
       limits: this.#limits,
       stats: this.stats,
@@ -341,7 +341,7 @@ export class Outbox {
       } else if (!this.#settling.has(messageId)) {
         try {
           // Known to wait when in flight; otherwise (an ack after a restart) looked up, unsynced.
-          const bytes = inflight ? utf8Length(inflight.row.payload) : store.messageSize(messageId, topic);
+          const bytes = inflight ? utf8Length(inflight.row.payload) : store.outbox.messageSize(messageId, topic);
           if (bytes !== undefined) {
             this.#settling.add(messageId, topic, bytes);
             // Not in flight (an ack after a restart): a row read ahead may be this one.
@@ -458,7 +458,7 @@ export class Outbox {
     return this.#readAhead.take(
       room,
       limit,
-      (limit) => this.#options.store.pendingOutbox(limit, skipClockHeld),
+      (limit) => this.#options.store.outbox.pending(limit, skipClockHeld),
       (row) => !this.#inflight.has(row.messageId) && !this.#settling.has(row.messageId) && (this.#notBefore.get(row.messageId) ?? 0) <= now,
     );
   }

@@ -10,7 +10,7 @@ function harness(fail: () => boolean = () => false) {
   const lines: string[] = [];
   let deleted = 0;
   const settling = new Settling({
-    store: {
+    table: {
       removeSettled: (rows) => {
         if (fail()) throw new Error("database or disk is full");
         deletes.push(rows.map((row) => row.messageId));

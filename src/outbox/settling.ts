@@ -4,14 +4,14 @@
 import type { Clock, Timer } from "../clock.ts";
 import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { DeviceStore } from "../state/store.ts";
+import type { OutboxTable } from "../state/outbox-table.ts";
 
 /** How long acks gather before their rows are deleted together. */
 const SETTLE_BATCH_MS = 5;
 
-/** What {@linkcode Settling} needs: the store it deletes from, and who counts what left. */
+/** What {@linkcode Settling} needs: the table it deletes from, and who counts what left. */
 export interface SettlingOptions {
-  readonly store: Pick<DeviceStore, "removeSettled">;
+  readonly table: Pick<OutboxTable, "removeSettled">;
   readonly clock: Clock;
   readonly logger: Logger;
   /** Called for each row deleted, with its payload's length. */
@@ -56,7 +56,7 @@ export class Settling {
     if (this.#rows.size === 0) return;
     const batch = [...this.#rows];
     try {
-      this.#options.store.removeSettled(batch.map(([messageId, { topic }]) => ({ messageId, topic })));
+      this.#options.table.removeSettled(batch.map(([messageId, { topic }]) => ({ messageId, topic })));
     } catch (error) {
       // Kept out of sends meanwhile; tried again with the next batch.
       this.#options.logger.warn("ack.not_recorded", { messages: batch.length, error: describeError(error) });

@@ -7,6 +7,7 @@ import { createLogger } from "../log.ts";
 import { openDatabase, StorageError } from "../platform/index.ts";
 import { SCHEMA_VERSION } from "./schema.ts";
 import { DeviceStore, STATE_FILE } from "./store.ts";
+import { addToOutbox, ledgerSize } from "../../test/helpers/state.ts";
 
 /** The schema 0.1.0 wrote, word for word, with no user_version. */
 const SCHEMA_0_1_0 = `
@@ -42,16 +43,16 @@ describe("the state file's schema", () => {
     const dir = await fileOf010();
     const lines: string[] = [];
     const store = await DeviceStore.open(dir, { logger: createLogger({ format: "json", sink: (line) => lines.push(line) }) });
-    assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["c1", "s1", "s2"], "command reports first, then in order");
-    assert.equal(store.answered("des_7")!.report.message_id, "c1");
-    assert.equal(store.highestSequence("relay/topic"), 7);
-    assert.deepEqual(store.lineState("pin_port:6"), { value: 1, changedAt: 1234 });
-    assert.equal(store.direction("pin_port:6"), "output");
+    assert.deepEqual(store.outbox.pending(10).map((row) => row.messageId), ["c1", "s1", "s2"], "command reports first, then in order");
+    assert.equal(store.ledger.answered("des_7")!.report.message_id, "c1");
+    assert.equal(store.ledger.highestSequence("relay/topic"), 7);
+    assert.deepEqual(store.lines.value("pin_port:6"), { value: 1, changedAt: 1234 });
+    assert.equal(store.lines.direction("pin_port:6"), "output");
     assert.ok(lines.some((line) => line.includes("storage.migrated") && line.includes('"from_schema":0')));
     // It works as a current file: new rows keep the order, ids stay unique per topic.
-    assert.equal(store.addToOutbox("sensor/topic", 1, JSON.parse(reading("s3")), 4), true);
-    assert.equal(store.addToOutbox("sensor/topic", 1, JSON.parse(reading("s3")), 5), false);
-    assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["c1", "s1", "s2", "s3"]);
+    assert.equal(addToOutbox(store, "sensor/topic", 1, JSON.parse(reading("s3")), 4), true);
+    assert.equal(addToOutbox(store, "sensor/topic", 1, JSON.parse(reading("s3")), 5), false);
+    assert.deepEqual(store.outbox.pending(10).map((row) => row.messageId), ["c1", "s1", "s2", "s3"]);
     store.close();
     const again = await openDatabase(join(dir, STATE_FILE));
     assert.equal(Number(again.prepare("PRAGMA user_version").get()?.user_version), SCHEMA_VERSION);
@@ -62,7 +63,7 @@ describe("the state file's schema", () => {
   it("brings a schema 2 file (before clock-held messages) forward to the current one with its outbox", async () => {
     const dir = mkdtempSync(join(tmpdir(), "realer-schema-"));
     const first = await DeviceStore.open(dir);
-    first.addToOutbox("sensor/topic", 1, JSON.parse(reading("s1")), 1);
+    addToOutbox(first, "sensor/topic", 1, JSON.parse(reading("s1")), 1);
     first.close();
     const db = await openDatabase(join(dir, STATE_FILE));
     db.exec("DROP TABLE clock_held; PRAGMA user_version = 2");
@@ -70,8 +71,8 @@ describe("the state file's schema", () => {
     const lines: string[] = [];
     const store = await DeviceStore.open(dir, { logger: createLogger({ format: "json", sink: (line) => lines.push(line) }) });
     assert.ok(lines.some((line) => line.includes("storage.migrated") && line.includes('"from_schema":2')), lines.join("\n"));
-    assert.deepEqual(store.pendingOutbox(10).map((row) => row.messageId), ["s1"]);
-    assert.equal(store.clockHeldCount(), 0);
+    assert.deepEqual(store.outbox.pending(10).map((row) => row.messageId), ["s1"]);
+    assert.equal(store.outbox.clockHeldCount(), 0);
     store.close();
   });
 
@@ -95,7 +96,7 @@ describe("the state file's schema", () => {
     const day = 24 * 3600_000;
     const now = Date.UTC(2026, 10, 30);
     for (let i = 0; i < 50; i++) {
-      store.recordAnswer(
+      store.ledger.record(
         "r",
         "t",
         { message_id: `m${i}`, value: "1.0", value_received_at: "", desired_id: `des_${i}` },
@@ -103,10 +104,10 @@ describe("the state file's schema", () => {
         now - (i < 10 ? 40 * day : i * 1000),
       );
     }
-    assert.equal(store.pruneLedger(now, 30 * day, 30), 20, "10 older than 30 days, then 10 past the newest 30");
-    assert.equal(store.ledgerSize(), 30);
-    assert.equal(store.answered("des_5"), undefined);
-    assert.ok(store.answered("des_49") === undefined, "the oldest beyond the count go");
-    assert.ok(store.answered("des_10"), "the newest stay");
+    assert.equal(store.ledger.prune(now, 30 * day, 30), 20, "10 older than 30 days, then 10 past the newest 30");
+    assert.equal(ledgerSize(store), 30);
+    assert.equal(store.ledger.answered("des_5"), undefined);
+    assert.ok(store.ledger.answered("des_49") === undefined, "the oldest beyond the count go");
+    assert.ok(store.ledger.answered("des_10"), "the newest stay");
   });
 });

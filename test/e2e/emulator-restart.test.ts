@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Emulator } from "../../src/emulator/emulator.ts";
 import { DEMO_ROUTES, RELAY_LINE, startDevice, SWITCH_LINE, tempDir, testLogger, waitFor } from "../helpers/harness.ts";
+import { addToOutbox } from "../helpers/state.ts";
 
 describe("emulator restart", () => {
   it("keeps devices, ports and ack records; a running device carries on", { timeout: 60_000 }, async () => {
@@ -41,7 +42,7 @@ describe("emulator restart", () => {
       // The device sends the very first message again, as after a lost ack; the outbox sends it
       // with its next pump, which the report below triggers.
       const sensorTopic = device.routes.find((route) => route.source_type === "sensor")!.feed_data_topic;
-      dev.store.addToOutbox(sensorTopic, 1, first.payload as { message_id: string; value: string; value_received_at: string }, Date.now());
+      addToOutbox(dev.store, sensorTopic, 1, first.payload as { message_id: string; value: string; value_received_at: string }, Date.now());
       // Had the emulator forgotten its sequence numbers, this would be 1 again and answered stale.
       const after = await emulator.setDesired(device.device_id, relay, "1.0");
       assert.equal(after.sequenceNumber, before.sequenceNumber + 1);

@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import type { Emulator } from "../../src/emulator/emulator.ts";
 import { DeviceStore } from "../../src/state/store.ts";
 import { DEMO_ROUTES, RELAY_LINE, startDevice, startEmulator, SWITCH_LINE, tempDir, waitFor } from "../helpers/harness.ts";
+import { addToOutbox } from "../helpers/state.ts";
 
 describe("HTTPS runtime and bootstrap (emulator section 8)", () => {
   let emulator: Emulator;
@@ -117,7 +118,7 @@ describe("HTTPS runtime and bootstrap (emulator section 8)", () => {
     const store = await DeviceStore.open(dir.path);
     const backlog = 300;
     for (let i = 0; i < backlog; i++) {
-      store.addToOutbox(sensor.feed_data_topic, 1, {
+      addToOutbox(store, sensor.feed_data_topic, 1, {
         message_id: `backlog-${i}`,
         value: String(i % 2),
         value_received_at: new Date(Date.UTC(2026, 10, 30, 0, 0, i)).toISOString(),

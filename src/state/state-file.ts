@@ -1,0 +1,106 @@
+// The open state file: its transactions and their health. Every table module writes through
+// `write()`, so a failing disk is noticed, logged once per episode and reported the same way
+// whichever table met it.
+import { type Logger, silentLogger } from "../log.ts";
+import type { Database } from "../platform/index.ts";
+
+/** Whether the store can write, for the console, /metrics and the desired-state handler. */
+export interface StorageHealth {
+  /** True while writes fail and no probe has succeeded since. */
+  readonly failing: boolean;
+  /** The failure of the current episode, one line. */
+  readonly error: string | undefined;
+  readonly since: number | undefined;
+  /** Failed writes since start, and episodes (runs of failures) since start. */
+  readonly failures: number;
+  readonly episodes: number;
+  /** A state file set aside at start (damaged or foreign), if one was. */
+  readonly setAside: string | undefined;
+}
+
+/** The database of the state file, with its write health. */
+export class StateFile {
+  /** The database, for the table modules beside this file (and test helpers); nothing else. */
+  readonly db: Database;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  #health: StorageHealth;
+
+  constructor(db: Database, options: { readonly logger?: Logger; readonly now?: () => number }, setAside: string | undefined) {
+    this.db = db;
+    this.#logger = options.logger ?? silentLogger;
+    this.#now = options.now ?? Date.now;
+    this.#health = { failing: false, error: undefined, since: undefined, failures: 0, episodes: 0, setAside };
+  }
+
+  /** Whether writes work, and what failed when they do not. */
+  get health(): StorageHealth {
+    return this.#health;
+  }
+
+  /** The file's name for logs. */
+  get name(): string {
+    return this.db.path || "(in memory)";
+  }
+
+  /**
+   * Tells whether a write would succeed now: after a failure, tries one that needs fresh pages
+   * (and leaves nothing behind). Cheap while healthy: no write at all.
+   */
+  canWrite(): boolean {
+    if (!this.#health.failing) return true;
+    try {
+      this.write(() => {
+        this.db.prepare("INSERT INTO write_probe (data) VALUES (zeroblob(16384))").run();
+        this.db.prepare("DELETE FROM write_probe").run();
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Runs a write in one transaction (`lazy`: not waiting for the disk, see `Database.transaction`),
+   * noting failure episodes (logged once each) and recoveries. A failure throws the store's error.
+   */
+  write<T>(fn: () => T, options?: { readonly lazy?: boolean }): T {
+    let result: T;
+    try {
+      result = this.db.transaction(fn, options);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const first = !this.#health.failing;
+      this.#health = {
+        ...this.#health,
+        failing: true,
+        error: message,
+        since: this.#health.since ?? this.#now(),
+        failures: this.#health.failures + 1,
+        episodes: this.#health.episodes + (first ? 1 : 0),
+      };
+      if (first) {
+        this.#logger.error("storage.failing", {
+          file: this.name,
+          error: message,
+          note: "answers and readings wait until a write succeeds again",
+        });
+      }
+      throw error;
+    }
+    if (this.#health.failing) {
+      this.#logger.info("storage.recovered", {
+        file: this.name,
+        failed_writes: this.#health.failures,
+        after_ms: this.#now() - (this.#health.since ?? this.#now()),
+      });
+      this.#health = { ...this.#health, failing: false, error: undefined, since: undefined };
+    }
+    return result;
+  }
+
+  /** Closes the database. */
+  close(): void {
+    this.db.close();
+  }
+}
