@@ -3,97 +3,25 @@ import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
 import { type Bootstrap, fetchBootstrap, fetchDesiredStates } from "../cloud/https-api.ts";
 import { DEVICE_SCOPES, TokenSource, withToken } from "../cloud/oauth.ts";
 import { type BackoffSettings, decideRetry, DEFAULT_BACKOFF, reportRetry, type RetryClass, troubleOf } from "../cloud/retry-policy.ts";
-import type { FailSafes, FailSafeStatus } from "./failsafe.ts";
-import type { TimeKeeper, TimeSource, TimeSources } from "./time-keeper.ts";
-import type { Clock } from "../clock.ts";
-import type { Config } from "../config/schema.ts";
 import { describeError, HttpError, RealerError } from "../errors.ts";
 import type { Emitter } from "../events.ts";
 import type { Faults } from "../faults.ts";
-import type { GpioBackend } from "../hal/types.ts";
-import type { Logger } from "../log.ts";
-import { type LinkStatus, MqttLink } from "../mqtt/link.ts";
-import { loadMqtt } from "../mqtt/session.ts";
-import { AckSchema, parseMessage } from "../mqtt/messages.ts";
-import type { Secret } from "../secret.ts";
-import { type Binding, bindRoutes } from "./bindings.ts";
 import { handleDesiredStates, HttpsLink } from "../https/link.ts";
+import { type LinkStatus, MqttLink } from "../mqtt/link.ts";
+import { AckSchema, parseMessage } from "../mqtt/messages.ts";
+import { loadMqtt } from "../mqtt/session.ts";
 import type { Outbox } from "../outbox/outbox.ts";
 import type { OutboxStats } from "../outbox/types.ts";
-import type { RuntimeEvents } from "./runtime-events.ts";
+import { bindRoutes } from "./bindings.ts";
+import type { FailSafes } from "./failsafe.ts";
 import type { RouteLines, RouteView } from "./route-lines.ts";
-import type { DeviceStore, StorageHealth } from "../state/store.ts";
+import type { RuntimeEvents } from "./runtime-events.ts";
+import type { TimeKeeper } from "./time-keeper.ts";
+import type { RuntimeDeps, RuntimeParts, RuntimeStatus, TransportStart } from "./runtime-types.ts";
 
-/** What the runtime needs, built by the composition root. */
-export interface RuntimeDeps {
-  readonly config: Config;
-  /** The client secret, or a reader that fetches it afresh for each token (see `TokenSource`). */
-  readonly clientSecret: Secret | (() => Secret);
-  readonly backend: GpioBackend;
-  readonly store: DeviceStore;
-  readonly fetch: typeof fetch;
-  /** PEM CA from `ca_file`, for the broker; HTTPS uses it through `fetch`. */
-  readonly ca: string | undefined;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  /** Resend a feed message whose ack has not come after this long. */
-  readonly ackTimeoutMs?: number;
-  /** Retry timing; tests shorten it. */
-  readonly backoff?: BackoffSettings;
-  /**
-   * This machine's clocks: with them the runtime knows when the wall clock can be believed (see
-   * `TimeKeeper`). Without them (tests, the demo) the wall clock is taken as it is.
-   */
-  readonly time?: TimeSources & { readonly bootId: string };
-}
-
+export type { RuntimeDeps, RuntimeParts, RuntimeStatus } from "./runtime-types.ts";
 export type { RuntimeEvents } from "./runtime-events.ts";
-
 export type { RouteView } from "./route-lines.ts";
-
-/** The runtime's parts, built and wired together by `buildRuntime` in src/device/compose.ts. */
-export interface RuntimeParts {
-  readonly faults: Faults;
-  readonly events: Emitter<RuntimeEvents>;
-  /** When the wall clock can be believed; undefined without time sources (tests, the demo). */
-  readonly time: TimeKeeper | undefined;
-  readonly outbox: Outbox;
-  readonly routes: RouteLines;
-  readonly failsafes: FailSafes;
-}
-
-/** What the transports start from: the first catalog, its bindings, and whether MQTT may be used. */
-interface TransportStart {
-  readonly api: ApiClient;
-  readonly tokens: TokenSource;
-  readonly catalog: Catalog;
-  readonly bindings: readonly Binding[];
-  /** False while the catalog offers no credential endpoint or the bootstrap lists only HTTPS. */
-  readonly mqttAllowed: boolean;
-  /** The bootstrap's desired-state poll cadence, if it gave one. */
-  readonly cadenceS: number | undefined;
-}
-
-/** What the runtime is doing, for the console: no secret in here. */
-export interface RuntimeStatus {
-  readonly transport: "mqtt" | "https" | undefined;
-  readonly broker: string | undefined;
-  readonly link: LinkStatus | undefined;
-  readonly token: { readonly renewAt: number; readonly expiresAt: number | undefined } | undefined;
-  readonly outbox: { readonly depth: number; readonly oldestAt: number | undefined; readonly stats: Readonly<OutboxStats> };
-  /** Whether the state file takes writes. */
-  readonly storage: StorageHealth;
-  /** What keeps the device from its cloud beyond a passing fault, in one line. */
-  readonly trouble: string | undefined;
-  /** Desired states left unacknowledged to the broker because their answer could not be recorded. */
-  readonly unacknowledged: number;
-  /** Repeating failures by where they happened (see `Faults`). */
-  readonly faults: readonly { readonly where: string; readonly count: number }[];
-  /** Each output's fail-safe: idle, armed (with when it fires) or fired. */
-  readonly failsafes: readonly FailSafeStatus[];
-  /** Why the time is believed ("kernel", "agrees with the cloud", "the cloud's clock") or "unknown"; "wall clock" without time sources. */
-  readonly time: TimeSource | "wall clock";
-}
 
 /**
  * The device: token, catalog, lines claimed for each bound route, then MQTT. Desired states are
