@@ -6,7 +6,7 @@ import { ManualClock } from "../manual-clock.ts";
 import { Secret } from "../secret.ts";
 import { ApiClient } from "./api-client.ts";
 import { fetchCatalog } from "./catalog.ts";
-import { DEVICE_SCOPES, TokenSource, withToken } from "./oauth.ts";
+import { DEVICE_SCOPES, FIRST_SCOPES, HTTPS_RUNTIME_SCOPES, TokenSource, withToken } from "./oauth.ts";
 import { IN_PROCESS_URL, inProcessCloud } from "../../test/helpers/in-process-cloud.ts";
 
 // The emulator's app in process: no network, every request recorded.
@@ -36,6 +36,28 @@ describe("TokenSource", () => {
     await clock.advance(2700 * 1000);
     assert.notEqual((await tokens.get()).reveal(), first.reveal());
     assert.equal(tokenRequests() - before, 2);
+  });
+
+  it("asks for more scopes only when told to, with a new token, and not again when it has them", async () => {
+    const tokens = new TokenSource({
+      api,
+      clientId: device.client_id,
+      clientSecret: new Secret(device.client_secret),
+      scopes: FIRST_SCOPES,
+      clock,
+      logger: silentLogger,
+    });
+    const first = await tokens.get();
+    assert.ok(!emulator.state.tokens.get(first.reveal())?.scopes.includes("iot:feed-data:write"));
+    tokens.require(HTTPS_RUNTIME_SCOPES);
+    const widened = await tokens.get();
+    assert.notEqual(widened.reveal(), first.reveal(), "a token without them is not used again");
+    assert.ok(emulator.state.tokens.get(widened.reveal())?.scopes.includes("iot:feed-data:write"));
+    const before = tokenRequests();
+    tokens.require(HTTPS_RUNTIME_SCOPES);
+    assert.equal((await tokens.get()).reveal(), widened.reveal());
+    assert.equal(tokenRequests(), before, "nothing new to ask for: no new token");
+    assert.deepEqual([...tokens.scopes].sort(), [...DEVICE_SCOPES].sort());
   });
 
   it("asks once for concurrent callers", async () => {

@@ -13,16 +13,24 @@ const TokenSchema = v.object({
   scope: v.optional(v.string()),
 });
 
-/** The scopes the device asks for: MQTT, and the HTTPS runtime it falls back to (section 2). */
-export const DEVICE_SCOPES = [
+/**
+ * What the device's first token asks for (section 2: only what the firmware needs): the catalog,
+ * MQTT, and reading open desired states over HTTPS, which the device does after every connect.
+ */
+export const FIRST_SCOPES = [
   "iot:catalog:read",
   "iot:mqtt:connect",
   "iot:mqtt:ack:read",
   "iot:mqtt:feed-data:write",
   "iot:mqtt:desired:read",
-  "iot:feed-data:write",
   "iot:desired-state:read",
 ] as const;
+
+/** What the HTTPS runtime (section 8) needs besides: feed-data writes and desired-state polling. */
+export const HTTPS_RUNTIME_SCOPES = ["iot:feed-data:write", "iot:desired-state:read"] as const;
+
+/** Every scope the device may use: the first token's and the HTTPS runtime's. */
+export const DEVICE_SCOPES = [...FIRST_SCOPES, "iot:feed-data:write"] as const;
 
 /** A bearer token and when to renew it. */
 interface Token {
@@ -45,11 +53,29 @@ export interface TokenSourceOptions {
 /** OAuth client credentials: a cached bearer token, fetched again at its `renew_after`. */
 export class TokenSource {
   readonly #options: TokenSourceOptions;
+  #scopes: readonly string[];
   #token: Token | undefined;
   #pending: Promise<Token> | undefined;
 
   constructor(options: TokenSourceOptions) {
     this.#options = options;
+    this.#scopes = options.scopes;
+  }
+
+  /** The scopes the next token asks for. */
+  get scopes(): readonly string[] {
+    return this.#scopes;
+  }
+
+  /**
+   * Asks for `scopes` too from now on (the HTTPS runtime's, once it is used): a token without
+   * them is dropped, so the next call fetches one that has them. Nothing changes when it has.
+   */
+  require(scopes: readonly string[]): void {
+    const missing = scopes.filter((scope) => !this.#scopes.includes(scope));
+    if (missing.length === 0) return;
+    this.#scopes = [...this.#scopes, ...missing];
+    this.#token = undefined;
   }
 
   /** A valid bearer token, fetching one when there is none or it is due for renewal. */
@@ -74,7 +100,8 @@ export class TokenSource {
   }
 
   async #fetch(): Promise<Token> {
-    const { api, clientId, scopes, clock, logger } = this.#options;
+    const { api, clientId, clock, logger } = this.#options;
+    const scopes = this.#scopes;
     const clientSecret = typeof this.#options.clientSecret === "function" ? this.#options.clientSecret() : this.#options.clientSecret;
     const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret.reveal())}`).toString("base64");
     const answer = await api.request({

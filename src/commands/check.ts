@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { ApiClient } from "../cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
-import { DEVICE_SCOPES, TokenSource, withToken } from "../cloud/oauth.ts";
+import { FIRST_SCOPES, TokenSource, withToken } from "../cloud/oauth.ts";
 import { systemClock } from "../clock.ts";
 import { loadConfig, readCaFile, readClientSecret } from "../config/load.ts";
 import { type RouteConfig, routeSource } from "../config/schema.ts";
@@ -57,8 +57,9 @@ async function checkLines(
 
 /**
  * `realer-edge check`: validates the config, checks each line on this board, and unless offline
- * reads the catalog and prints the binding table. Returns the exit code: 0 safe to start,
- * 1 problems found (one line each), 2 the config itself is bad.
+ * reads the catalog and prints the binding table, then warnings and problems one line each.
+ * Returns the exit code: 0 safe to start (warnings or not), 1 problems found, 2 the config itself
+ * is bad.
  */
 export async function checkCommand(options: CheckOptions): Promise<number> {
   const { print } = options;
@@ -66,6 +67,8 @@ export async function checkCommand(options: CheckOptions): Promise<number> {
   const secret = readClientSecret(config, options.configPath, options.env);
   const backend = await createBackend(config.gpio.backend);
   const { problems, directions } = await checkLines(backend, config.routes);
+  /** What is worth knowing but does not make the start unsafe. */
+  const warnings: string[] = [];
   await backend.close();
   let catalog: Catalog | undefined;
   if (!options.offline) {
@@ -75,7 +78,7 @@ export async function checkCommand(options: CheckOptions): Promise<number> {
       api,
       clientId: config.client_id,
       clientSecret: secret,
-      scopes: DEVICE_SCOPES,
+      scopes: FIRST_SCOPES,
       clock: systemClock,
       logger: silentLogger,
     });
@@ -121,10 +124,13 @@ export async function checkCommand(options: CheckOptions): Promise<number> {
       }
     }
     for (const route of unbound) {
-      problems.push(
+      // Not a reason to refuse the start: the device answers what such a route is asked (rejected).
+      warnings.push(
         `catalog route ${route.source_id ?? route.mqtt.feed_data_topic} (${route.source_type}${
           route.pin_port === undefined ? "" : `, pin_port ${route.pin_port}`
-        }) has no line in the config`,
+        }) has no line in the config: ${
+          route.source_type === "command" ? "its desired states are answered rejected" : "it is never reported"
+        }`,
       );
     }
     for (const entry of unused) {
@@ -140,6 +146,7 @@ export async function checkCommand(options: CheckOptions): Promise<number> {
       }`,
     );
   }
+  for (const warning of warnings) print(`warning: ${warning}`);
   for (const problem of problems) print(`problem: ${problem}`);
   print(problems.length === 0 ? "ok: safe to start" : `${problems.length} problem${problems.length === 1 ? "" : "s"}: not safe to start`);
   return problems.length === 0 ? 0 : 1;

@@ -7,12 +7,20 @@ import { DesiredSchema, type FeedPayload, parseMessage, type ReportStatus } from
 import { StorageError } from "../platform/index.ts";
 import { serial } from "../serial.ts";
 import type { Binding } from "./bindings.ts";
+
+/** The route a handler answers for: its catalog entry, its key in the state file and its name in logs. */
+export type DesiredRoute = Pick<Binding, "route" | "key" | "name">;
 import { newMessageId } from "./message-id.ts";
 import type { Ledger } from "./ledger.ts";
 import { describeValue, formatLineValue, parseLineValue } from "./values.ts";
 
 /** The output a handler drives: read it, and apply a value and get back what the line holds. */
 export interface Output {
+  /**
+   * Why no line serves this route (a catalog command route the config binds to nothing): every
+   * request is then answered `rejected` with this reason, and the output is never applied.
+   */
+  readonly unserved?: string;
   /** Where the output's last value is remembered (see `DeviceStore.saveLineState`). */
   readonly key: string;
   /** The value last written, for a report when the line cannot be read. */
@@ -101,7 +109,9 @@ const LONGEST_REPORT_EXTRAS = { report_status: "rejected" as const, value: "0.0"
  */
 export class DesiredHandler {
   readonly #options: DesiredHandlerOptions;
-  readonly #binding: Binding;
+  readonly #binding: DesiredRoute;
+  /** Whether the configuration gap of an unserved route was logged (once per route). */
+  #gapLogged = false;
   readonly #line: Output;
   readonly #backlog: Pending[] = [];
   /** The route's messages, one at a time, in order. */
@@ -111,7 +121,7 @@ export class DesiredHandler {
   #closed = false;
   readonly #monotonic: () => number;
 
-  constructor(options: DesiredHandlerOptions, binding: Binding, line: Output) {
+  constructor(options: DesiredHandlerOptions, binding: DesiredRoute, line: Output) {
     this.#options = options;
     this.#binding = binding;
     this.#line = line;
@@ -232,6 +242,14 @@ export class DesiredHandler {
     }
     const desired = parsed.value;
     const sequence = desired.sequence_number;
+    const unserved = this.#line.unserved;
+    if (unserved !== undefined) {
+      if (!this.#gapLogged) {
+        this.#gapLogged = true;
+        logger.error("route.unserved", { route: binding.name, desired_id: desiredId, note: `${unserved}; answering rejected` });
+      }
+      return this.#answer(desiredId, sequence, "rejected", await this.#physical(), { requested, reason: unserved, advanceSequence: false });
+    }
     const highest = ledger.highestSequence(binding.key);
     if (sequence <= highest) {
       return this.#answer(desiredId, sequence, "stale", await this.#physical(), {

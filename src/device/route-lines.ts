@@ -10,7 +10,8 @@ import { type GpioBackend, type LineRef, type LineRequest, lineWord } from "../h
 import type { Logger } from "../log.ts";
 import { Actuator, type LocalChange } from "./actuator.ts";
 import type { Binding } from "./bindings.ts";
-import { DesiredHandler } from "./desired-handler.ts";
+import { DesiredHandler, type DesiredHandlerOptions, type Output } from "./desired-handler.ts";
+import type { CatalogRoute } from "../cloud/catalog.ts";
 import { DesiredRoutes } from "./desired-routes.ts";
 import { deviceLedger } from "./ledger.ts";
 import { FileSensor } from "./file-sensor.ts";
@@ -126,19 +127,30 @@ export class RouteLines {
     }
     const actuator = this.#actuators.get(routeKey(config)) ?? await this.#claimActuator(config);
     actuator.onLocalChange((change) => this.#reportLocal(binding, change));
-    const handler = new DesiredHandler(
-      {
-        ledger: deviceLedger(this.#deps.store, this.#deps.outbox),
-        clock: this.#deps.clock,
-        logger,
-        onOutcome: (outcome) => this.#deps.events.emit("desired", outcome),
-        ...(this.#deps.time ? { time: this.#deps.time } : {}),
-      },
-      binding,
-      actuator,
-    );
+    const handler = new DesiredHandler(this.#handlerOptions(), binding, actuator);
     this.desired.add(route, handler);
     logger.info("line.claimed", { route: binding.name, line: lineWord(config.line), direction: "output" });
+  }
+
+  /**
+   * Catalog command routes the config binds to no line still get their answer: each desired state
+   * is answered `rejected` (spec 5.3, an unknown route) with "0.0", since nothing drives them, and
+   * the gap is logged once per route when the first one comes.
+   */
+  serveUnbound(routes: readonly CatalogRoute[]): void {
+    for (const route of routes) {
+      if (route.source_type !== "command" || !route.mqtt.desired_topic) continue;
+      const key = route.mqtt.feed_data_topic;
+      const name = route.source_id ?? route.pin_port ?? key;
+      const unserved: Output = {
+        key: `unbound:${key}`,
+        unserved: "no line is configured for this route",
+        written: 0,
+        read: () => Promise.resolve(0),
+        apply: () => Promise.reject(new RealerError("config", `Cannot set route ${name}: no line is configured for it`)),
+      };
+      this.desired.add(route, new DesiredHandler(this.#handlerOptions(), { route, key, name }, unserved));
+    }
   }
 
   /** A sensor route's line claimed as an output at boot (the config or an earlier catalog said so): the catalog wins. */
@@ -211,12 +223,22 @@ export class RouteLines {
     this.#deps.events.emit("local", { route: binding.key, value, cause: change.cause, messageId: payload.message_id, at: change.at });
   }
 
-  /** Every bound route, with what its line reads now. */
+  #handlerOptions(): DesiredHandlerOptions {
+    return {
+      ledger: deviceLedger(this.#deps.store, this.#deps.outbox),
+      clock: this.#deps.clock,
+      logger: this.#deps.logger,
+      onOutcome: (outcome) => this.#deps.events.emit("desired", outcome),
+      ...(this.#deps.time ? { time: this.#deps.time } : {}),
+    };
+  }
+
   /** The outputs claimed now. */
   outputs(): Iterable<Actuator> {
     return this.#actuators.values();
   }
 
+  /** Every bound route, with what its line reads now. */
   async views(): Promise<RouteView[]> {
     const views: RouteView[] = [];
     for (const binding of this.#bindings) {

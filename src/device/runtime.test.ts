@@ -85,6 +85,9 @@ describe("DeviceRuntime", () => {
           (entry.payload as { value?: string }).value === "1.0" && entry.sourceId !== relay.sourceId
         ),
     );
+    const scopes = [...emulator.state.tokens.values()].filter((token) => token.deviceId === device.device_id).map((token) => token.scopes);
+    assert.ok(!scopes[0]?.includes("iot:feed-data:write"), "the first token asks for no HTTPS write access");
+    assert.ok(scopes.at(-1)?.includes("iot:feed-data:write"), "the HTTPS runtime asked for it once it was used");
     runtime.requestStop();
     await runtime.stop();
   });

@@ -1,7 +1,7 @@
 import { ApiClient } from "../cloud/api-client.ts";
 import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
 import { type Bootstrap, fetchBootstrap, fetchDesiredStates } from "../cloud/https-api.ts";
-import { DEVICE_SCOPES, TokenSource, withToken } from "../cloud/oauth.ts";
+import { FIRST_SCOPES, HTTPS_RUNTIME_SCOPES, TokenSource, withToken } from "../cloud/oauth.ts";
 import { type BackoffSettings, decideRetry, DEFAULT_BACKOFF, reportRetry, type RetryClass, troubleOf } from "../cloud/retry-policy.ts";
 import { describeError, HttpError, RealerError } from "../errors.ts";
 import type { Emitter } from "../events.ts";
@@ -98,7 +98,7 @@ export class DeviceRuntime {
       api,
       clientId: config.client_id,
       clientSecret: this.#deps.clientSecret,
-      scopes: DEVICE_SCOPES,
+      scopes: FIRST_SCOPES,
       clock,
       logger,
     });
@@ -129,13 +129,16 @@ export class DeviceRuntime {
         source_id: route.source_id,
         pin_port: route.pin_port,
         topic: route.mqtt.feed_data_topic,
-        note: "no line in the config",
+        note: route.source_type === "command"
+          ? "no line in the config: its desired states are answered rejected"
+          : "no line in the config: it is never reported",
       });
     }
     for (const entry of unused) {
       logger.warn("route.unused", { source_id: entry.source_id, pin_port: entry.pin_port, note: "names no route in the catalog" });
     }
     await this.#routes.claim(bindings);
+    this.#routes.serveUnbound(unbound);
     this.#failsafes.refresh();
     const bootstrap = await bootstrapping;
     const mqttAllowed = catalog.mqtt.credential_endpoint !== undefined && (bootstrap?.available_protocols.includes("mqtt") ?? true);
@@ -174,6 +177,8 @@ export class DeviceRuntime {
     const { api, tokens, mqttAllowed, cadenceS } = start;
     let catalog: Catalog | undefined = start.catalog;
     if (!mqttAllowed) {
+      // Asked for only now: a device that MQTT serves never holds HTTPS write access.
+      tokens.require(HTTPS_RUNTIME_SCOPES);
       const https = new HttpsLink({
         api,
         tokens,

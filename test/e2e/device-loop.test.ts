@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Emulator } from "../../src/emulator/emulator.ts";
-import { RELAY_LINE, type RunningDevice, startDevice, startEmulator, SWITCH_LINE, waitFor } from "../helpers/harness.ts";
+import { DEMO_ROUTES, RELAY_LINE, type RunningDevice, startDevice, startEmulator, SWITCH_LINE, waitFor } from "../helpers/harness.ts";
 
 describe("device loop (emulator + mosquitto + mock GPIO)", () => {
   let emulator: Emulator;
@@ -28,6 +28,12 @@ describe("device loop (emulator + mosquitto + mock GPIO)", () => {
       `the ack of the report for ${desiredId}`,
       () => emulator.state.acksOf(dev.device.device_id).find((ack) => ack.desired_id === desiredId),
     );
+
+  it("holds no HTTPS write access while MQTT serves it: its tokens ask only for what it uses", () => {
+    const tokens = [...emulator.state.tokens.values()].filter((token) => token.deviceId === dev.device.device_id);
+    assert.ok(tokens.length > 0);
+    for (const token of tokens) assert.ok(!token.scopes.includes("iot:feed-data:write"), token.scopes.join(" "));
+  });
 
   it("sets the relay line active and gets the report for the desired_id accepted", async () => {
     assert.equal(dev.mock.getLevel(RELAY_LINE), 0);
@@ -124,6 +130,35 @@ describe("device loop (emulator + mosquitto + mock GPIO)", () => {
     const ack = await ackFor(desired.desiredId);
     assert.equal(ack.status, "accepted");
     assert.equal(dev.mock.getLevel(RELAY_LINE), 0);
+  });
+
+  it("answers a desired state on a catalog command route the config binds to no line rejected, once, and keeps serving", async () => {
+    const device = emulator.provision([...DEMO_ROUTES, { source_type: "command", kind: "relay", pin_port: "7" }]);
+    const gap = await startDevice(emulator, { device });
+    try {
+      await waitFor("online", () => gap.seen.online.length > 0);
+      const unbound = device.routes.find((route) => route.pin_port === "7")!.source_id;
+      const first = await emulator.setDesired(device.device_id, unbound, "1.0");
+      const ack = await waitFor("its answer", () => emulator.state.acksOf(device.device_id).find((a) => a.desired_id === first.desiredId));
+      assert.equal(ack.status, "accepted", "the report itself is taken");
+      const report = emulator.state.feedOf(device.device_id).find((entry) =>
+        (entry.payload as { desired_id?: string }).desired_id === first.desiredId
+      )?.payload as { value: string; report_status?: string };
+      assert.deepEqual([report.report_status, report.value], ["rejected", "0.0"], "rejected, with the value nothing drives");
+      const second = await emulator.setDesired(device.device_id, unbound, "0.0");
+      await waitFor("the second answer", () => emulator.state.acksOf(device.device_id).some((a) => a.desired_id === second.desiredId));
+      assert.equal(gap.log.filter((line) => line.includes("route.unserved")).length, 1, "the gap is logged once per route");
+      const relayId = device.routes.find((route) => route.pin_port === "6")!.source_id;
+      const served = await emulator.setDesired(device.device_id, relayId, "1.0");
+      await waitFor(
+        "the bound relay still served",
+        () => emulator.state.acksOf(device.device_id).some((a) => a.desired_id === served.desiredId),
+      );
+      assert.equal(gap.mock.getLevel(RELAY_LINE), 1);
+      assert.equal(gap.mock.getLevel({ chip: "gpiochip0", offset: 7 }), 0, "no line 7 was ever touched");
+    } finally {
+      await gap.stop();
+    }
   });
 
   it("keeps serving every route while a sensor samples on its own interval", async () => {
