@@ -5,6 +5,7 @@ import { FIRST_SCOPES, TokenSource, withToken } from "../cloud/oauth.ts";
 import { systemClock } from "../clock.ts";
 import { loadConfig, readCaFile, readClientSecret } from "../config/load.ts";
 import { type RouteConfig, routeSource } from "../config/schema.ts";
+import { namesEntry } from "../config/controls.ts";
 import { bindRoutes } from "../device/bindings.ts";
 import { describeError } from "../errors.ts";
 import { createBackend } from "../hal/create.ts";
@@ -19,6 +20,9 @@ export interface CheckOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly print: (line: string) => void;
 }
+
+/** What each mode does to the output, in the words `check` prints. */
+const MODE_WORDS = { toggle: "toggles", follow: "is followed by", flip: "flips", momentary: "holds while pressed" } as const;
 
 const lineKey = (config: RouteConfig) =>
   config.line === undefined ? `file:${config.file?.path}` : "name" in config.line ? `name:${config.line.name}` : lineWord(config.line);
@@ -136,6 +140,15 @@ export async function checkCommand(options: CheckOptions): Promise<number> {
     for (const entry of unused) {
       problems.push(`config entry ${entryText(entry)} names no route in the catalog: the config no longer matches it`);
     }
+  }
+  for (const route of config.routes) {
+    if (route.controls === undefined) continue;
+    const output = config.routes.find((entry) => namesEntry(entry, route.controls!.output))!;
+    print(
+      `local: ${entryText(route)} (${routeSource(route)}) ${MODE_WORDS[route.controls.mode]} ${entryText(output)} (${
+        routeSource(output)
+      }) on the board, with or without the cloud`,
+    );
   }
   for (const route of config.routes) {
     const failsafe = route.failsafe;

@@ -79,6 +79,46 @@ describe("parseConfig()", () => {
     }
   });
 
+  it("takes an input that controls an output, and names the field of each wrong binding in one line", () => {
+    const relay = { pin_port: "6", line: { chip: "gpiochip0", offset: 6 } };
+    const button = (controls: unknown, extra: Record<string, unknown> = {}) => ({
+      pin_port: "5",
+      line: { chip: "gpiochip0", offset: 5 },
+      controls,
+      ...extra,
+    });
+    const ok = parseConfig(JSON.stringify({ ...valid, routes: [relay, button({ output: "6", mode: "toggle" })] }), "device.json");
+    assert.deepEqual(ok.routes[1]?.controls, { output: "6", mode: "toggle" });
+    const cases: [unknown[], string][] = [
+      [[relay, button({ output: "7", mode: "toggle" })], 'routes[1].controls.output: "7" names no route entry'],
+      [[relay, button({ output: "5", mode: "toggle" })], 'routes[1].controls.output: "5" is this input itself'],
+      [[relay, button({ output: "6", mode: "dim" })], "routes[1].controls.mode: must be one of toggle, follow, flip, momentary"],
+      [
+        [relay, button({ output: "6", mode: "follow" }), button({ output: "6", mode: "follow" }, { pin_port: "4" })],
+        'routes[2].controls.mode: "6" (routes[0]) already follows routes[1]',
+      ],
+      [
+        [{ ...relay, pulse_ms: 500 }, button({ output: "6", mode: "follow" })],
+        'routes[1].controls.mode: follow cannot drive "6" (routes[0]): a pulse output',
+      ],
+      [
+        [{ ...relay, direction: "input" }, button({ output: "6", mode: "toggle" })],
+        'routes[1].controls.output: "6" (routes[0]) is not an output',
+      ],
+      [[relay, button({ output: "6", mode: "toggle" }, { direction: "output" })], "routes[1]: only an input line can control an output"],
+      [[
+        relay,
+        { ...relay, source_id: "6", pin_port: undefined, line: { chip: "gpiochip0", offset: 7 } },
+        button({ output: "6", mode: "toggle" }),
+      ], 'routes[2].controls.output: "6" names more than one route entry'],
+    ];
+    for (const [routes, expected] of cases) {
+      const message = messageOf({ ...valid, routes });
+      assert.ok(message.startsWith(`Cannot load config device.json: ${expected}`), `${expected}\n  got: ${message}`);
+      assert.ok(!message.includes("\n"), "one line");
+    }
+  });
+
   it("says where JSON is broken", () => {
     assert.throws(() => parseConfig('{ "api_url": ', "device.json"), { message: /^Cannot read config device\.json: not valid JSON/ });
   });

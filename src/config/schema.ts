@@ -1,8 +1,14 @@
 import * as v from "valibot";
 import { LOG_LEVELS } from "../log.ts";
 import { BACKEND_NAMES, lineWord } from "../hal/types.ts";
+import { controlIssuePath, controlIssues } from "./controls.ts";
 
 const NonEmpty = v.pipe(v.string(), v.minLength(1, "must not be empty"));
+
+/** How an input drives the output it controls (see `controls`). */
+export const CONTROL_MODES = ["toggle", "follow", "flip", "momentary"] as const;
+/** One of {@linkcode CONTROL_MODES}. */
+export type ControlMode = (typeof CONTROL_MODES)[number];
 
 /** A line: {chip, offset} or {name}. */
 export const LineSchema = v.union(
@@ -129,6 +135,25 @@ export const ROUTE_ENTRIES = {
     v.pipe(v.number(), v.minValue(1), v.description("File sensors: report at least this often, even inside the deadband.")),
     300,
   ),
+  controls: v.optional(
+    v.pipe(
+      v.strictObject({
+        output: v.pipe(
+          NonEmpty,
+          v.description("The output route this input drives: the pin_port, source_id or feed_data_topic of another entry."),
+        ),
+        mode: v.pipe(
+          v.picklist(CONTROL_MODES, `must be one of ${CONTROL_MODES.join(", ")}`),
+          v.description(
+            "toggle: each press flips the output; follow: the output follows a maintained switch; flip: each change of a two-way switch flips the output; momentary: on while held.",
+          ),
+        ),
+      }),
+      v.description(
+        "Input routes: drive an output on the board itself, before any network and without the cloud; both changes are reported as local physical changes.",
+      ),
+    ),
+  ),
 };
 
 /** One route entry of the config. */
@@ -151,6 +176,10 @@ export const RouteSchema = v.pipe(
   v.check(
     (route) => route.pulse_ms === undefined || route.power_on === "off",
     'a pulse output must power on "off": it never comes back active by itself',
+  ),
+  v.check(
+    (route) => route.controls === undefined || (route.line !== undefined && route.direction !== "output"),
+    "only an input line can control an output: a file source or an output cannot have controls",
   ),
   // The checks above made it one or the other; the type says so, so that no caller has to assert it.
   v.transform((route) => route as LineRouteConfig | FileRouteConfig),
@@ -283,7 +312,13 @@ export const ConfigSchema = v.strictObject({
     ),
   }),
   console: v.optional(ConsoleSchema, { enabled: false, host: "127.0.0.1", port: 8480, allowed_hosts: [] }),
-  routes: v.array(RouteSchema),
+  routes: v.pipe(
+    v.array(RouteSchema),
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (!dataset.typed) return;
+      for (const issue of controlIssues(dataset.value)) addIssue({ message: issue.message, path: controlIssuePath(dataset.value, issue) });
+    }),
+  ),
 });
 
 /** A validated config. */

@@ -51,6 +51,9 @@ export class DeviceMonitor {
   readonly #observedAt = new Map<string, number>();
   readonly #clock: Clock;
   readonly acks: Counter;
+  /** Local actions: an input on the board switched its output. */
+  readonly local: Counter;
+  readonly localLatency: Histogram;
   readonly desired: Counter;
   readonly applyLatency: Histogram;
   readonly ackLatency: Histogram;
@@ -78,6 +81,14 @@ export class DeviceMonitor {
       new Histogram(
         "realer_input_publish_seconds",
         "From an input edge (or sample) to its reading leaving for the broker.",
+        LATENCY_BUCKETS,
+      ),
+    );
+    this.local = r.add(new Counter("realer_local_actions", "Outputs switched by an input on the board (controls), by output and mode."));
+    this.localLatency = r.add(
+      new Histogram(
+        "realer_local_action_seconds",
+        "From an input's edge to its output written and read back, on the board.",
         LATENCY_BUCKETS,
       ),
     );
@@ -234,6 +245,11 @@ export class DeviceMonitor {
       remember(this.#routeOf, reading.messageId, reading.route);
       this.#route(reading.route).reported = { value: reading.value, at: reading.observedAt, messageId: reading.messageId };
       this.#push({ at: reading.observedAt, kind: "reading", route: reading.route, text: `reading ${reading.value}` });
+    });
+    on("control", (action) => {
+      this.local.inc({ output: action.output, mode: action.mode });
+      this.localLatency.observe(action.tookMs / 1000);
+      this.#push({ at: action.at, kind: "local", route: action.output, text: `${action.input} (${action.mode}) → ${action.value}` });
     });
     on("local", (change) => {
       remember(this.#routeOf, change.messageId, change.route);

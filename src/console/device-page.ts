@@ -20,7 +20,9 @@ function routeRow(route: RouteRow): Html {
   return html`
     <tr data-route="${route.key}">
       <td><strong>${route.label}</strong><div class="muted hide-sm">${route.type} · <span class="mono">${route.name}</span></div></td>
-      <td class="mono hide-sm">${route.source}</td>
+      <td class="mono hide-sm">${route.source}${route.local === null
+        ? ""
+        : html`<div class="muted" data-cell="local">${route.local}</div>`}</td>
       <td class="hide-sm" data-cell="desired">${route.desired?.value ?? "–"}</td>
       <td class="hide-sm" data-cell="reported">${route.reported?.value ?? "–"}</td>
       <td data-cell="physical">${level(route.physical)}</td>

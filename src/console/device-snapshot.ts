@@ -61,6 +61,8 @@ export interface RouteRow extends RouteActivity {
   readonly label: string;
   readonly source: string;
   readonly physical: string | null;
+  /** Which input drives which output on the board, in words, if this route takes part. */
+  readonly local: string | null;
 }
 
 /** Everything the page shows at once. */
@@ -116,6 +118,7 @@ export async function routeRows(runtime: DeviceRuntime, monitor: DeviceMonitor):
     label: `${view.kind ?? view.type}${view.pinPort === undefined ? "" : ` · pin ${view.pinPort}`}`,
     source: view.source,
     physical: view.physical ?? null,
+    local: view.local ?? null,
   }));
 }
 

@@ -52,6 +52,19 @@ describe("power-on policy", () => {
 });
 
 describe("Actuator", () => {
+  it("settles a desired state before any other write: a press racing it is applied, and reported, after its answer", async () => {
+    const mock = new MockBackend();
+    const actuator = await Actuator.claim(mock, relay(6), await deps());
+    const order: string[] = [];
+    actuator.onLocalChange((change) => order.push(`${change.cause} ${change.value}`));
+    const desired = actuator.apply(1, "desired", (observed) => order.push(`answer ${observed}`));
+    const press = actuator.apply("flip", "control");
+    const again = actuator.apply("flip", "control");
+    assert.deepEqual(await Promise.all([desired, press, again]), [1, 0, 1], "each flip decided on the write before it");
+    assert.deepEqual(order, ["answer 1", "control 0", "control 1"]);
+    assert.equal(mock.getLevel({ chip: "gpiochip0", offset: 6 }), 1);
+  });
+
   it("ends a pulse by itself and reports it as a local change", async () => {
     const mock = new MockBackend();
     const clock = new ManualClock();

@@ -12,8 +12,8 @@ import type { DeviceStore, SavedLineState } from "../state/store.ts";
 import { serial } from "../serial.ts";
 import { formatLineValue } from "./values.ts";
 
-/** Why an output changed. */
-export type ChangeCause = "desired" | "pulse" | "interlock" | "local" | "shutdown" | "failsafe";
+/** Why an output changed; `control`: an input on the board drove it (see `controls`). */
+export type ChangeCause = "desired" | "pulse" | "interlock" | "local" | "control" | "shutdown" | "failsafe";
 
 /** A change the actuator made by itself (not asked by a desired state): the cloud hears of it. */
 export interface LocalChange {
@@ -81,8 +81,12 @@ export class Actuator {
     this.#written = written;
   }
 
-  /** Claims the line of `config` as an output, with the power-on policy's value in the same request. */
-  static async claim(backend: GpioBackend, config: RouteConfig, deps: ActuatorDeps): Promise<Actuator> {
+  /**
+   * Claims the line of `config` as an output, with the power-on policy's value in the same
+   * request; `powerOn` overrides the policy (an output that follows a maintained switch takes the
+   * switch's position).
+   */
+  static async claim(backend: GpioBackend, config: RouteConfig, deps: ActuatorDeps, powerOn?: PowerOnChoice): Promise<Actuator> {
     const { store, clock, logger, interlock } = deps;
     const key = routeKey(config);
     const ref = config.line;
@@ -97,7 +101,7 @@ export class Actuator {
         note: "powering on as if no value were remembered",
       });
     }
-    let choice = choosePowerOn(config, saved, clock.now());
+    let choice = powerOn ?? choosePowerOn(config, saved, clock.now());
     if (choice.value === 1 && interlock?.anyActive()) {
       choice = { value: 0, reason: `${choice.reason}; but another output of interlock group ${interlock.name} is active, so off` };
     }
@@ -143,11 +147,18 @@ export class Actuator {
    * Sets the line and returns what it reads back. Writes of one actuator run one at a time; a
    * write that turns an output on first turns the rest of its interlock group off.
    */
-  apply(value: LineValue, cause: ChangeCause): Promise<LineValue> {
-    const run =
-      () => (value === 1 && this.#deps.interlock
-        ? this.#deps.interlock.activate(this, () => this.#write(value, cause))
-        : this.#write(value, cause));
+  apply(value: LineValue | "flip", cause: ChangeCause, settle?: (observed: LineValue) => void): Promise<LineValue> {
+    // "flip" is decided in turn, from the value the write before it left: two quick presses flip twice.
+    const run = () => {
+      const target: LineValue = value === "flip" ? (this.#written === 1 ? 0 : 1) : value;
+      const write = async () => {
+        const observed = await this.#write(target, cause);
+        // Still in this write's turn of the queue: nothing else writes this output before it.
+        settle?.(observed);
+        return observed;
+      };
+      return target === 1 && this.#deps.interlock ? this.#deps.interlock.activate(this, write) : write();
+    };
     return this.#writes(run);
   }
 

@@ -27,7 +27,12 @@ export interface Output {
   readonly written: LineValue;
   read(): Promise<LineValue>;
   /** Sets the line; for "desired", remembering the value is left to the answer's transaction. */
-  apply(value: LineValue, cause: "desired"): Promise<LineValue>;
+  /**
+   * Sets the line. `settle` runs with the value read back before any other write to this output
+   * (a press on the board, say): the answer is recorded there, so that a change that follows is
+   * reported after it, never the other way round. Its error rejects the call.
+   */
+  apply(value: LineValue, cause: "desired", settle?: (observed: LineValue) => void): Promise<LineValue>;
 }
 
 /** What the handler decided about one desired-state message. */
@@ -278,9 +283,18 @@ export class DesiredHandler {
     // Act only when the answer can be recorded: a store known to be failing is probed first.
     if (!ledger.canWrite()) throw new AnswerDeferredError(binding.name, ledger.refusal ?? "the store refuses writes");
     let observed: LineValue;
+    let decided: Answer | undefined;
     try {
-      observed = await this.#line.apply(wanted.value, "desired");
+      observed = await this.#line.apply(wanted.value, "desired", (observed) => {
+        decided = this.#answer(desiredId, sequence, "applied", observed, { requested, written: wanted.value });
+        // Decided: from here on only recorded again, never re-decided (the line moved).
+        pending.answer = decided;
+        this.#record(decided, pending.receivedAt, pending.arrived);
+        pending.answer = "done";
+      });
     } catch (error) {
+      // The answer is decided but the store refused it: it is recorded again later, as decided.
+      if (decided) throw error;
       // The line failed: that is an answer too, with what the line holds now.
       const physical = await this.#physical();
       logger.error("line.failed", {
@@ -297,7 +311,7 @@ export class DesiredHandler {
       observed: formatLineValue(observed),
       state: observed === 1 ? "active" : "inactive",
     });
-    return this.#answer(desiredId, sequence, "applied", observed, { requested, written: wanted.value });
+    return "done";
   }
 
   /** Whether a report for this desired_id fits the payload limit; when not, it is logged and counted. */

@@ -88,7 +88,7 @@ describe("RouteLines", () => {
     store.lines.saveDirection("pin_port:6", "output");
     store.lines.saveValue("pin_port:6", 1, new ManualClock().now() - 60_000); // a minute before this boot
     const { config, backend, lines } = await setup([{ pin_port: "6", line: RELAY, power_on: "restore" }], store);
-    await lines.claimOutputsAtBoot();
+    await lines.claimAtBoot();
     assert.equal(backend.getLevel(RELAY), 1, "restored before the network");
     await lines.claim(bindRoutes([catalogRoute("6", "sensor")], config.routes).bindings);
     assert.equal(store.lines.direction("pin_port:6"), "input", "remembered for the next boot");
@@ -104,6 +104,84 @@ describe("RouteLines", () => {
     await lines.claim(bindRoutes([catalogRoute("6", "command"), catalogRoute("7", "command")], config.routes).bindings);
     assert.deepEqual(lines.desired.sourceIds(), ["command_7"]);
     assert.equal(backend.getLevel({ chip: "gpiochip0", offset: 7 }), 0);
+    await lines.release();
+  });
+
+  it("works a wall button at boot with no catalog, and moves what it reported to the route's topics once the catalog comes", async () => {
+    const { config, backend, lines, waiting, clock, events } = await setup([
+      { pin_port: "6", line: RELAY },
+      { pin_port: "5", line: SWITCH, controls: { output: "6", mode: "toggle" } },
+    ]);
+    const actions: string[] = [];
+    events.on("control", (action) => actions.push(action.value));
+    await lines.claimAtBoot();
+    backend.setPull(SWITCH, 1);
+    await clock.advance(0);
+    assert.equal(backend.getLevel(RELAY), 1, "the press switched the relay with no catalog and no network");
+    backend.setPull(SWITCH, 0);
+    backend.setPull(SWITCH, 1);
+    await clock.advance(0);
+    assert.equal(backend.getLevel(RELAY), 0, "the second press switched it back");
+    assert.deepEqual(actions, ["1.0", "0.0"]);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.ok(waiting().every((row) => row.topic.startsWith("#unbound/")), "held under placeholders, never sendable");
+    const { bindings } = bindRoutes([catalogRoute("6", "command"), catalogRoute("5", "sensor")], config.routes);
+    await lines.claim(bindings);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const rows = waiting();
+    assert.deepEqual(
+      rows.filter((row) => row.topic === topic("6")).map((row) => row.value),
+      ["1.0", "0.0"],
+      "both relay changes, in order",
+    );
+    assert.deepEqual(
+      rows.filter((row) => row.topic === topic("5")).map((row) => row.value),
+      ["0.0", "1.0", "0.0", "1.0"],
+      "the start value and every edge of the button",
+    );
+    assert.equal(rows.length, 6, "nothing left under a placeholder, nothing twice");
+    backend.setPull(SWITCH, 0);
+    backend.setPull(SWITCH, 1);
+    await clock.advance(0);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal(backend.getLevel(RELAY), 1, "still working after the catalog");
+    assert.equal(waiting().filter((row) => row.topic === topic("6")).length, 3, "reported on its topic now");
+    await lines.release();
+  });
+
+  it("drops what a boot reported for a route the catalog then lacks, and reports it nowhere after", async () => {
+    const { config, backend, lines, waiting, clock, outbox } = await setup([
+      { pin_port: "6", line: RELAY },
+      { pin_port: "5", line: SWITCH, controls: { output: "6", mode: "flip" } },
+    ]);
+    await lines.claimAtBoot();
+    backend.setPull(SWITCH, 1);
+    await clock.advance(0);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await lines.claim(bindRoutes([catalogRoute("6", "command")], config.routes).bindings);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.deepEqual(
+      waiting().map((row) => [row.topic, row.value]),
+      [[topic("6"), "1.0"]],
+      "the relay's report moved, the button's readings dropped",
+    );
+    assert.ok(outbox.stats.dropped >= 2);
+    backend.setPull(SWITCH, 0);
+    await clock.advance(0);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal(backend.getLevel(RELAY), 0, "the flip still works on the board");
+    assert.ok(waiting().every((row) => !row.topic.startsWith("#")), "and no placeholder is ever written again");
+    await lines.release();
+  });
+
+  it("powers an output that follows a switch on where the switch stands, in the request that claims it", async () => {
+    const { backend, lines } = await setup([
+      { pin_port: "6", line: RELAY, power_on: "off" },
+      { pin_port: "5", line: SWITCH, controls: { output: "6", mode: "follow" } },
+    ]);
+    backend.setPull(SWITCH, 1);
+    await lines.claimAtBoot();
+    assert.deepEqual(backend.levelHistory(RELAY), [0, 1], "the pull, then on: never on, off, on");
     await lines.release();
   });
 });

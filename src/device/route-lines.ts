@@ -8,7 +8,7 @@ import type { Emitter } from "../events.ts";
 import type { Faults } from "../faults.ts";
 import { type GpioBackend, type LineRef, type LineRequest, lineWord } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
-import { Actuator, type LocalChange } from "./actuator.ts";
+import { Actuator, type LocalChange, type PowerOnChoice } from "./actuator.ts";
 import type { Binding } from "./bindings.ts";
 import { DesiredHandler, type DesiredHandlerOptions, type Output } from "./desired-handler.ts";
 import type { CatalogRoute } from "../cloud/catalog.ts";
@@ -20,7 +20,10 @@ import { newMessageId } from "./message-id.ts";
 import type { Outbox } from "../outbox/outbox.ts";
 import { formatLineValue } from "./values.ts";
 import type { RuntimeEvents } from "./runtime-events.ts";
-import { SensorReader } from "./sensor-reader.ts";
+import { boundRoute, type ReportedRoute, SensorReader } from "./sensor-reader.ts";
+import { LocalControl } from "./local-control.ts";
+import { PLACEHOLDER_PREFIX, RouteTopics } from "./route-topics.ts";
+import { namesEntry } from "../config/controls.ts";
 import type { DeviceStore } from "../state/store.ts";
 
 /** One bound route as the console shows it. */
@@ -35,6 +38,8 @@ export interface RouteView {
   readonly source: string;
   /** What the line reads now ("1.0" / "0.0"); undefined for a file sensor. */
   readonly physical: string | undefined;
+  /** The local binding, in words: "toggles pin_port:6" on an input, "toggled by pin_port:5" on its output. */
+  readonly local: string | undefined;
 }
 
 /** What {@linkcode RouteLines} works with. */
@@ -64,40 +69,103 @@ export class RouteLines {
   readonly #fileSensors: FileSensor[] = [];
   readonly #sensorLines = new Map<string, LineRequest>();
   readonly #bindings: Binding[] = [];
+  /** Where each route reports: placeholders until the catalog binds it. */
+  readonly #topics = new RouteTopics();
+  /** Inputs that control an output, claimed at boot, by route key. */
+  readonly #controlInputs = new Map<string, LineRequest>();
+  readonly #controls: LocalControl[] = [];
+  /** Outputs whose local changes are reported since boot (they drive or are driven on the board). */
+  readonly #reportedSinceBoot = new Set<string>();
 
   constructor(deps: RouteLinesDeps) {
     this.#deps = deps;
   }
 
   /**
-   * Claims every output whose direction is known (from the config, or from the catalog of an
-   * earlier run) before the network: the power-on policy decides its value, set in the same
-   * request that claims it. A device that boots offline has its relays where they belong.
+   * Before the network: claims each input that controls an output, then every output whose
+   * direction is known (from the config, from an earlier run's catalog, or because an input
+   * controls it), with its power-on value in the same request (an output in `follow` takes its
+   * switch's position), then starts the local controls. A device that boots offline has its
+   * relays where they belong, and its wall buttons work.
    */
-  async claimOutputsAtBoot(): Promise<void> {
+  async claimAtBoot(): Promise<void> {
     const { config, store } = this.#deps;
+    const controllers = config.routes.filter((route) => route.controls !== undefined && route.line !== undefined);
+    for (const route of controllers) this.#controlInputs.set(routeKey(route), await this.#requestInput(route, route.line!));
     for (const route of config.routes) {
-      if (route.line === undefined) continue;
-      const direction = route.direction ?? store.lines.direction(routeKey(route));
-      if (direction === "output") await this.#claimActuator(route);
+      if (route.line === undefined || route.controls !== undefined) continue;
+      const controller = controllers.find((input) => namesEntry(route, input.controls!.output));
+      const direction = route.direction ?? (controller ? "output" : store.lines.direction(routeKey(route)));
+      if (direction !== "output") continue;
+      const switchLine = controller?.controls?.mode === "follow" ? this.#controlInputs.get(routeKey(controller)) : undefined;
+      const powerOn = switchLine
+        ? { value: await switchLine.getValue(), reason: `follows ${routeKey(controller!)}, as it stands` }
+        : undefined;
+      await this.#claimActuator(route, powerOn);
     }
+    for (const route of controllers) await this.#startControl(route);
   }
 
-  async #claimActuator(route: RouteConfig): Promise<Actuator> {
+  /** An input's local control (first on its line, so the output's write goes before anything else) and its readings. */
+  async #startControl(route: RouteConfig): Promise<void> {
+    const { logger, config, clock } = this.#deps;
+    const key = routeKey(route);
+    const line = this.#controlInputs.get(key)!;
+    const controls = route.controls!;
+    const target = config.routes.find((entry) => namesEntry(entry, controls.output))!;
+    const output = this.#actuators.get(routeKey(target));
+    if (!output) {
+      logger.error("local.no_output", {
+        input: key,
+        output: controls.output,
+        note: "the output could not be claimed; the input only reports",
+      });
+    } else {
+      const control = new LocalControl({
+        input: key,
+        line,
+        output,
+        mode: controls.mode,
+        logger,
+        onAction: (action) => this.#deps.events.emit("control", action),
+      });
+      control.start();
+      this.#controls.push(control);
+      this.#reportChangesOf(output, { name: routeKey(target), config: target, topic: () => this.#topics.topicOf(output.key) });
+      logger.info("local.bound", { input: key, output: output.key, mode: controls.mode });
+    }
+    const reader = new SensorReader({
+      route: { name: key, config: route, topic: () => this.#topics.topicOf(key) },
+      line,
+      outbox: this.#deps.outbox,
+      clock,
+      logger,
+      faults: this.#deps.faults,
+      onReading: (reading) => this.#deps.events.emit("reading", reading),
+    });
+    await reader.start();
+    this.#sensors.push(reader);
+  }
+
+  async #claimActuator(route: RouteConfig, powerOn?: PowerOnChoice): Promise<Actuator> {
     const { backend, store, clock, logger } = this.#deps;
     let interlock: InterlockGroup | undefined;
     if (route.interlock !== undefined) {
       interlock = this.#interlocks.get(route.interlock) ?? new InterlockGroup(route.interlock, clock, logger);
       this.#interlocks.set(route.interlock, interlock);
     }
-    const actuator = await Actuator.claim(backend, route, { store, clock, logger, interlock });
+    const actuator = await Actuator.claim(backend, route, { store, clock, logger, interlock }, powerOn);
     this.#actuators.set(actuator.key, actuator);
     return actuator;
   }
 
   async claim(bindings: readonly Binding[]): Promise<void> {
+    this.#topics.bind(bindings);
+    this.#moveEarlyReports();
     for (const binding of bindings) {
-      if (binding.route.source_type === "command") await this.#claimCommand(binding);
+      const early = this.#controlInputs.get(routeKey(binding.config));
+      if (early) this.#bindControlInput(binding, early);
+      else if (binding.route.source_type === "command") await this.#claimCommand(binding);
       else {
         await this.#releaseEarlyOutput(binding);
         const { config } = binding;
@@ -126,7 +194,9 @@ export class RouteLines {
       return;
     }
     const actuator = this.#actuators.get(routeKey(config)) ?? await this.#claimActuator(config);
-    actuator.onLocalChange((change) => this.#reportLocal(binding, change));
+    if (!this.#reportedSinceBoot.has(actuator.key)) {
+      this.#reportChangesOf(actuator, { name: binding.name, config, topic: () => binding.route.mqtt.feed_data_topic });
+    }
     const handler = new DesiredHandler(this.#handlerOptions(), binding, actuator);
     this.desired.add(route, handler);
     logger.info("line.claimed", { route: binding.name, line: lineWord(config.line), direction: "output" });
@@ -182,18 +252,10 @@ export class RouteLines {
 
   /** A sensor on an input line, with its edges (and samples) reported as readings. */
   async #claimInput(binding: Binding, ref: LineRef): Promise<void> {
-    const { config } = binding;
-    const line = await this.#deps.backend.requestLine(ref, {
-      direction: "input",
-      activeLow: config.active_low,
-      bias: config.bias,
-      edge: "both",
-      debounceMs: config.debounce_ms,
-    }, "realer-edge");
-    this.#lines.push(line);
+    const line = await this.#requestInput(binding.config, ref);
     this.#sensorLines.set(binding.key, line);
     const reader = new SensorReader({
-      binding,
+      route: boundRoute(binding),
       line,
       outbox: this.#deps.outbox,
       clock: this.#deps.clock,
@@ -206,6 +268,19 @@ export class RouteLines {
     this.#deps.logger.info("line.claimed", { route: binding.name, line: lineWord(ref), direction: "input" });
   }
 
+  /** Claims `ref` as an input watched for both edges, with the route's settings. */
+  async #requestInput(config: RouteConfig, ref: LineRef): Promise<LineRequest> {
+    const line = await this.#deps.backend.requestLine(ref, {
+      direction: "input",
+      activeLow: config.active_low,
+      bias: config.bias,
+      edge: "both",
+      debounceMs: config.debounce_ms,
+    }, "realer-edge");
+    this.#lines.push(line);
+    return line;
+  }
+
   /** A sensor value from a file source, into the outbox. */
   #reportReading(binding: Binding, value: string, observedAt: number): void {
     const payload = { message_id: newMessageId("sensor", observedAt), value, value_received_at: new Date(observedAt).toISOString() };
@@ -214,13 +289,52 @@ export class RouteLines {
     this.#deps.events.emit("reading", { route: binding.key, value, messageId: payload.message_id, observedAt });
   }
 
+  /** Reports each change an output makes by itself (a local physical change: no desired_id) on `route`. */
+  #reportChangesOf(actuator: Actuator, route: ReportedRoute): void {
+    this.#reportedSinceBoot.add(actuator.key);
+    actuator.onLocalChange((change) => this.#reportLocal(route, change));
+  }
+
   /** An output that changed by itself is a local physical change: a report without desired_id. */
-  #reportLocal(binding: Binding, change: LocalChange): void {
+  #reportLocal(route: ReportedRoute, change: LocalChange): void {
+    const { logger, outbox, events } = this.#deps;
     const value = formatLineValue(change.value);
+    const topic = route.topic();
+    if (topic === undefined) {
+      logger.debug("line.local_unreported", { route: route.name, value, note: "no catalog route has this output" });
+      return;
+    }
     const payload = { message_id: newMessageId("command", change.at), value, value_received_at: new Date(change.at).toISOString() };
-    this.#deps.outbox.enqueue(binding.route.mqtt.feed_data_topic, 0, payload);
-    this.#deps.logger.info("line.local_change", { route: binding.name, value, cause: change.cause, message_id: payload.message_id });
-    this.#deps.events.emit("local", { route: binding.key, value, cause: change.cause, messageId: payload.message_id, at: change.at });
+    outbox.enqueue(topic, 0, payload);
+    logger.info("line.local_change", { route: route.name, value, cause: change.cause, message_id: payload.message_id });
+    events.emit("local", { route: topic, value, cause: change.cause, messageId: payload.message_id, at: change.at });
+  }
+
+  /**
+   * What was reported before the catalog named its route (under a placeholder, this boot or an
+   * earlier one) moves to the route's topic; what no catalog route will take is dropped, logged.
+   */
+  #moveEarlyReports(): void {
+    for (const placeholder of this.#deps.outbox.placeholders(PLACEHOLDER_PREFIX)) {
+      const topic = this.#topics.topicOf(RouteTopics.keyOf(placeholder) ?? "");
+      if (topic === undefined) this.#deps.outbox.dropUnbound(placeholder);
+      else if (!this.#deps.outbox.rebind(placeholder, topic)) {
+        // The disk refuses: the rows stay under their placeholder, never sent, and move at the next start.
+        this.#deps.logger.warn("route.reports_not_moved", { topic, note: "moved at the next start" });
+      }
+    }
+  }
+
+  /** An input claimed at boot for its local control: the catalog gives it its topic, and it is viewed as its route. */
+  #bindControlInput(binding: Binding, line: LineRequest): void {
+    this.#sensorLines.set(binding.key, line);
+    if (binding.route.source_type === "command") {
+      this.#deps.logger.error("route.direction_changed", {
+        route: binding.name,
+        note:
+          "the config makes it an input that controls an output, but the catalog makes it a command route; it keeps working on the board and reports nothing",
+      });
+    }
   }
 
   #handlerOptions(): DesiredHandlerOptions {
@@ -236,6 +350,19 @@ export class RouteLines {
   /** The outputs claimed now. */
   outputs(): Iterable<Actuator> {
     return this.#actuators.values();
+  }
+
+  /** A route entry's local binding in words, either way round (see `RouteView.local`). */
+  #localBinding(config: RouteConfig): string | undefined {
+    const words = {
+      toggle: ["toggles", "toggled by"],
+      follow: ["drives", "follows"],
+      flip: ["flips", "flipped by"],
+      momentary: ["holds", "held by"],
+    };
+    if (config.controls) return `${words[config.controls.mode][0]} ${config.controls.output}`;
+    const by = this.#deps.config.routes.filter((entry) => entry.controls && namesEntry(config, entry.controls.output));
+    return by.length === 0 ? undefined : by.map((entry) => `${words[entry.controls!.mode][1]} ${routeKey(entry)}`).join(", ");
   }
 
   /** Every bound route, with what its line reads now. */
@@ -254,6 +381,7 @@ export class RouteLines {
         pinPort: route.pin_port,
         source: routeSource(config),
         physical: value === undefined ? undefined : formatLineValue(value),
+        local: this.#localBinding(config),
       });
     }
     return views;
@@ -270,6 +398,7 @@ export class RouteLines {
 
   /** Stops the sensors, applies each output's shutdown policy and gives every line back. */
   async release(): Promise<void> {
+    for (const control of this.#controls) control.stop();
     for (const sensor of this.#sensors) sensor.stop();
     for (const sensor of this.#fileSensors) sensor.stop();
     for (const actuator of this.#actuators.values()) await actuator.shutdown();

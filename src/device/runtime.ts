@@ -89,7 +89,7 @@ export class DeviceRuntime {
    */
   async start(): Promise<void> {
     const { config, logger, clock } = this.#deps;
-    await this.#routes.claimOutputsAtBoot();
+    await this.#routes.claimAtBoot();
     // No link yet: the fail-safes count from the start, whatever keeps the cloud away.
     this.#failsafes.linkDown(clock.now());
     const api = new ApiClient(config.api_url, this.#deps.fetch, 15_000, this.#abort.signal);

@@ -8,7 +8,7 @@ import { ManualClock } from "../manual-clock.ts";
 import { Outbox } from "../outbox/outbox.ts";
 import { DeviceStore } from "../state/store.ts";
 import type { Binding } from "./bindings.ts";
-import { SensorReader } from "./sensor-reader.ts";
+import { boundRoute, SensorReader } from "./sensor-reader.ts";
 
 const TOPIC = "realer/iot/v1/devices/cdv_1/routes/rte_5/feed-data";
 const SWITCH = { chip: "gpiochip0", offset: 5 };
@@ -29,7 +29,7 @@ async function setup(extra: Record<string, unknown> = {}) {
   const line = await backend.requestLine(SWITCH, { direction: "input", edge: "both" }, "test");
   const readings: { value: string; observedAt: number }[] = [];
   const reader = new SensorReader({
-    binding,
+    route: boundRoute(binding),
     line,
     outbox,
     clock,

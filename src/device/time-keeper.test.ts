@@ -164,7 +164,11 @@ describe("outbox with an unknown time", () => {
         key: "pin_port:6",
         written: 0 as 0 | 1,
         read: () => Promise.resolve(0 as 0 | 1),
-        apply: (value: 0 | 1) => Promise.resolve(void writes.push(value)).then(() => value),
+        apply: (value: 0 | 1, _cause: "desired", settle?: (observed: 0 | 1) => void) =>
+          Promise.resolve(void writes.push(value)).then(() => {
+            settle?.(value);
+            return value;
+          }),
       };
       const outcomes: DesiredOutcome[] = [];
       const handler = new DesiredHandler(

@@ -146,6 +146,21 @@ export class Outbox {
     this.#sender.pump();
   }
 
+  /** Moves what waits under a placeholder topic to the route's topic (see `OutboxQueue.rebind`). */
+  rebind(from: string, to: string): boolean {
+    return this.#queue.rebind(from, to);
+  }
+
+  /** Drops what waits under a placeholder topic that no catalog route names. */
+  dropUnbound(topic: string): void {
+    this.#queue.dropUnbound(topic);
+  }
+
+  /** The placeholder topics with prefix `prefix` that messages wait under. */
+  placeholders(prefix: string): string[] {
+    return this.#queue.placeholders(prefix);
+  }
+
   /** Stops the timers: the runtime is stopping. Held readings that never reached the disk are logged. */
   close(): void {
     this.detach();

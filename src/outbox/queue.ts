@@ -217,6 +217,59 @@ export class OutboxQueue {
     this.#options.onChanged();
   }
 
+  /**
+   * Moves the messages of a placeholder topic (a route claimed at boot, before the catalog named
+   * it) to the route's topic: those held in memory and those in the table. A failing store leaves
+   * the stored ones where they are: `false`, and the caller tries again later.
+   */
+  rebind(from: string, to: string): boolean {
+    this.#held.forEach((row, index) => {
+      if (row.topic === from) this.#held[index] = { ...row, topic: to };
+    });
+    try {
+      const moved = this.#options.store.outbox.rebind(from, to);
+      if (moved > 0) {
+        this.#options.logger.info("outbox.rebound", { messages: moved, topic: to, note: "observed before the catalog named the route" });
+      }
+    } catch (error) {
+      this.#options.logger.warn("outbox.rebind_failed", { topic: to, error: describeError(error) });
+      return false;
+    }
+    this.changed();
+    return true;
+  }
+
+  /** Drops what waits under a placeholder topic no catalog route names; logged with the count. */
+  dropUnbound(topic: string): void {
+    const held = this.#held.length;
+    for (let index = this.#held.length - 1; index >= 0; index--) if (this.#held[index]!.topic === topic) this.#held.splice(index, 1);
+    try {
+      const dropped = this.#options.store.outbox.dropTopic(topic) + held - this.#held.length;
+      if (dropped > 0) {
+        this.#options.stats.dropped += dropped;
+        this.#options.logger.warn("outbox.dropped", {
+          messages: dropped,
+          topic,
+          reason: "no catalog route has this route; they can never be sent",
+        });
+      }
+    } catch (error) {
+      this.#options.logger.warn("outbox.drop_failed", { topic, error: describeError(error) });
+    }
+    this.#sizes = undefined;
+    this.#readAhead.forget();
+  }
+
+  /** The placeholder topics messages wait under (from this boot or an earlier one). */
+  placeholders(prefix: string): string[] {
+    const held = this.#held.filter((row) => row.topic.startsWith(prefix)).map((row) => row.topic);
+    try {
+      return [...new Set([...held, ...this.#options.store.outbox.topicsStartingWith(prefix)])];
+    } catch {
+      return [...new Set(held)];
+    }
+  }
+
   /** Rows are read afresh at the next take (a new sender starts from the table). */
   rewind(): void {
     this.#readAhead.forget();

@@ -189,6 +189,35 @@ export class OutboxTable {
     return this.#rows("WHERE priority = 1 ORDER BY seq LIMIT ?", keep.size + 1).find((row) => !keep.has(row.messageId));
   }
 
+  /**
+   * Moves every message waiting under `from` (a placeholder of a route the catalog had not named
+   * yet) to `to`, clock holds included, in one commit; their order and message ids stay.
+   * Returns how many moved.
+   */
+  rebind(from: string, to: string): number {
+    const { db } = this.#file;
+    return this.#file.write(() => {
+      db.prepare("UPDATE clock_held SET topic = ? WHERE topic = ?").run(to, from);
+      return db.prepare("UPDATE outbox SET topic = ? WHERE topic = ?").run(to, from);
+    });
+  }
+
+  /** Deletes every message waiting under `topic` (a placeholder no catalog route will ever name); returns how many. */
+  dropTopic(topic: string): number {
+    const { db } = this.#file;
+    return this.#file.write(() => {
+      db.prepare("DELETE FROM clock_held WHERE topic = ?").run(topic);
+      return db.prepare("DELETE FROM outbox WHERE topic = ?").run(topic);
+    });
+  }
+
+  /** The topics messages wait under that start with `prefix` (placeholders), each once. */
+  topicsStartingWith(prefix: string): string[] {
+    return this.#file.db.prepare("SELECT DISTINCT topic FROM outbox WHERE substr(topic, 1, ?) = ?").all(prefix.length, prefix).map((
+      row,
+    ) => String(row.topic));
+  }
+
   /** When the oldest waiting message was written, if any waits. */
   oldestAt(): number | undefined {
     const row = this.#file.db.prepare("SELECT MIN(created_at) AS t FROM outbox").get();

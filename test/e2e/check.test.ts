@@ -39,6 +39,20 @@ describe("realer-edge check", () => {
     assert.equal(lines.at(-1), "ok: safe to start");
   });
 
+  it("prints each input that drives an output on the board", async () => {
+    const device = emulator.provision(DEMO_ROUTES);
+    const base = deviceConfig(emulator, device, dir.path);
+    const config = { ...base, routes: [base.routes[0]!, { ...base.routes[1]!, controls: { output: "6", mode: "toggle" } }] };
+    const result = await check("wall-switch.json", config, [], device.client_secret);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.ok(
+      result.stdout.split("\n").includes(
+        "local: pin_port 5 (gpiochip0:5) toggles pin_port 6 (gpiochip0:6) on the board, with or without the cloud",
+      ),
+      result.stdout,
+    );
+  });
+
   it("prints each output's fail-safe, and names one on a route the catalog makes a sensor", async () => {
     const device = emulator.provision(DEMO_ROUTES);
     const base = deviceConfig(emulator, device, dir.path);

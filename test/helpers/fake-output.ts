@@ -19,11 +19,16 @@ export class FakeOutput implements Output {
       : Promise.resolve(this.level);
   }
 
-  apply(value: LineValue): Promise<LineValue> {
+  apply(value: LineValue, _cause: "desired", settle?: (observed: LineValue) => void): Promise<LineValue> {
     if (this.failSet) return Promise.reject(new RealerError("io", "Cannot set line 6 on gpiochip0: input/output error (EIO)"));
     this.writes.push(value);
     this.written = value;
     this.level = value;
+    try {
+      settle?.(value);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return Promise.resolve(value);
   }
 }

@@ -159,6 +159,7 @@ export async function startDevice(
     settled: [],
     reading: [],
     local: [],
+    control: [],
     published: [],
     trouble: [],
     failsafe: [],

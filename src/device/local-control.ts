@@ -1,0 +1,95 @@
+// An input that drives an output on the board itself: a wall button that switches its light with
+// the Internet down, before any network at boot, during a reconnect and while the disk refuses
+// writes. The output is switched first, from the edge, through the same actuator as a desired
+// state (interlock and dead time, read-back, restore memory, pulse); both changes are reported
+// afterwards by their own routes as local physical changes.
+import type { ControlMode } from "../config/schema.ts";
+import { describeError } from "../errors.ts";
+import type { EdgeEvent, LineRequest, LineValue } from "../hal/types.ts";
+import type { Logger } from "../log.ts";
+import type { Actuator } from "./actuator.ts";
+import { formatLineValue } from "./values.ts";
+
+/** What one local action did, for the console, /metrics and the bench. */
+export interface LocalAction {
+  /** The input's and the output's route keys (from the config: known before any catalog). */
+  readonly input: string;
+  readonly output: string;
+  readonly mode: ControlMode;
+  /** What the output reads back after the write. */
+  readonly value: string;
+  /** When the edge was seen (wall clock, ms). */
+  readonly at: number;
+  /** From the edge's arrival in this process to the output written and read back, in ms. */
+  readonly tookMs: number;
+}
+
+/** What {@linkcode LocalControl} works with. */
+export interface LocalControlOptions {
+  /** The input's route key, for logs and events. */
+  readonly input: string;
+  readonly line: LineRequest;
+  readonly output: Actuator;
+  readonly mode: ControlMode;
+  readonly logger: Logger;
+  readonly onAction?: (action: LocalAction) => void;
+  /** A monotonic clock in fractional milliseconds, for `tookMs`. */
+  readonly monotonic?: () => number;
+}
+
+/**
+ * The value a mode gives the output for an edge to `value`: toggle flips on each press (an edge to
+ * active), flip on every change, follow and momentary take the input's value; undefined: no action.
+ */
+export function actionFor(mode: ControlMode, value: LineValue): LineValue | "flip" | undefined {
+  switch (mode) {
+    case "toggle":
+      return value === 1 ? "flip" : undefined;
+    case "flip":
+      return "flip";
+    case "follow":
+    case "momentary":
+      return value;
+  }
+}
+
+/** One input driving one output (see the file's opening comment). */
+export class LocalControl {
+  readonly #options: LocalControlOptions;
+  readonly #monotonic: () => number;
+  #unwatch: (() => void) | undefined;
+
+  constructor(options: LocalControlOptions) {
+    this.#options = options;
+    this.#monotonic = options.monotonic ?? (() => performance.now());
+  }
+
+  /**
+   * Starts acting on the input's edges. Call it before anything else listens to the line: the
+   * output's write is then queued ahead of the edge's reading, and of the commit that stores it.
+   */
+  start(): void {
+    this.#unwatch = this.#options.line.onEdge((event) => this.#act(event));
+  }
+
+  /** Stops acting on edges. */
+  stop(): void {
+    this.#unwatch?.();
+    this.#unwatch = undefined;
+  }
+
+  #act(event: EdgeEvent): void {
+    const { output, mode, logger, input } = this.#options;
+    const action = actionFor(mode, event.value);
+    if (action === undefined) return;
+    const arrived = this.#monotonic();
+    output.apply(action, "control").then((observed) => {
+      const tookMs = Math.round((this.#monotonic() - arrived) * 1000) / 1000;
+      logger.info("local.action", { input, output: output.key, mode, value: formatLineValue(observed), took_ms: tookMs });
+      this.#options.onAction?.({ input, output: output.key, mode, value: formatLineValue(observed), at: event.observedAt, tookMs });
+    }, (error: unknown) => {
+      // The line failed: nothing else to do here; the actuator's read-back and the next press tell.
+      logger.error("local.failed", { input, output: output.key, mode, error: describeError(error) });
+    });
+  }
+}
