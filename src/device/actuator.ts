@@ -151,6 +151,8 @@ export class Actuator {
     // "flip" is decided in turn, from the value the write before it left: two quick presses flip twice.
     const run = () => {
       const target: LineValue = value === "flip" ? (this.#written === 1 ? 0 : 1) : value;
+      // An input on the board asking for what the output already holds changes nothing: no write, no report.
+      if (cause === "control" && target === this.#written) return Promise.resolve(this.#written);
       const write = async () => {
         const observed = await this.#write(target, cause);
         // Still in this write's turn of the queue: nothing else writes this output before it.

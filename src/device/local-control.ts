@@ -83,7 +83,9 @@ export class LocalControl {
     const action = actionFor(mode, event.value);
     if (action === undefined) return;
     const arrived = this.#monotonic();
-    output.apply(action, "control").then((observed) => {
+    let changed = false;
+    output.apply(action, "control", () => (changed = true)).then((observed) => {
+      if (!changed) return; // The output already held it (a desired state put it there): nothing was done.
       const tookMs = Math.round((this.#monotonic() - arrived) * 1000) / 1000;
       logger.info("local.action", { input, output: output.key, mode, value: formatLineValue(observed), took_ms: tookMs });
       this.#options.onAction?.({ input, output: output.key, mode, value: formatLineValue(observed), at: event.observedAt, tookMs });

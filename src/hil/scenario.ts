@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
 import { type LineRouteConfig, LineSchema, parseRoute, ROUTE_ENTRIES, type RouteConfig } from "../config/schema.ts";
+import { controlIssues } from "../config/controls.ts";
 import { RealerError } from "../errors.ts";
 
 const NonEmpty = v.pipe(v.string(), v.minLength(1, "must not be empty"));
@@ -262,6 +263,10 @@ export function parseScenario(input: unknown, file: string): Scenario {
       config: { ...entry, direction: entry.direction ?? (route.source_type === "command" ? "output" as const : "input" as const) },
     };
   });
+  const local = controlIssues(routes.map((route) => route.config))[0];
+  if (local) {
+    throw new RealerError("config", `Cannot use scenario ${file}: routes[${local.index}].controls.${local.field}: ${local.message}`);
+  }
   const byName = new Map(routes.map((route) => [route.name, route]));
   scenario.steps.forEach((step, i) => {
     const fail = (what: string) => {

@@ -43,6 +43,9 @@ const CHECKS = [
   "hil runs the restore-after-a-crash scenario on gpio-sim",
   "hil runs the fail-safe scenario on gpio-sim: the heater goes safe with the broker down",
   "hil on gpio-sim fails a relay that glitches at restart (control)",
+  "hil runs the wall-button scenario on gpio-sim: the light toggles with the broker down",
+  "hil runs the maintained-switch scenario on gpio-sim",
+  "hil runs the press-racing-a-desired-state scenario on gpio-sim",
 ];
 
 describe("device loop on a real arm64 kernel (qemu-system-aarch64, gpio-sim, mosquitto arm64)", { skip }, () => {
@@ -64,6 +67,9 @@ describe("device loop on a real arm64 kernel (qemu-system-aarch64, gpio-sim, mos
       "opt/hil/restore-after-crash.json": join(HIL, "restore-after-crash.json"),
       "opt/hil/failsafe-broker-down.json": join(HIL, "failsafe-broker-down.json"),
       "opt/hil/glitch.json": join(dir, "glitch.json"),
+      "opt/hil/button-toggles-offline.json": join(HIL, "button-toggles-offline.json"),
+      "opt/hil/switch-follow.json": join(HIL, "switch-follow.json"),
+      "opt/hil/press-races-desired.json": join(HIL, "press-races-desired.json"),
     });
     const run = await bootVm(assets, join(dir, "initrd.gz"), 400_000);
     const notes = run.output.split("\n").filter((line) =>

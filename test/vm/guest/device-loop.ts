@@ -490,6 +490,28 @@ try {
     /^PASS {2}a heater goes safe when the cloud is gone/m.test(passing.output) && passing.code === 0,
     passing.output.slice(-1500),
   );
+  simPull(RELAY, 0);
+  simPull(SWITCH, 0);
+  const local = await hil(["/opt/hil/button-toggles-offline.json", "/opt/hil/switch-follow.json", "/opt/hil/press-races-desired.json"]);
+  console.log(`MEASURE vm-hil-local-control ${local.ms.toFixed(0)} ms`);
+  for (const line of local.output.split("\n").filter((line) => /^(PASS|FAIL|hil:)|FAIL /.test(line.trim()))) {
+    console.log(`=== HIL ${line}`);
+  }
+  verdict(
+    "hil runs the wall-button scenario on gpio-sim: the light toggles with the broker down",
+    /^PASS {2}a wall button toggles its light with the broker down/m.test(local.output),
+    local.output.slice(-1500),
+  );
+  verdict(
+    "hil runs the maintained-switch scenario on gpio-sim",
+    /^PASS {2}a maintained switch decides its light/m.test(local.output),
+    local.output.slice(-1500),
+  );
+  verdict(
+    "hil runs the press-racing-a-desired-state scenario on gpio-sim",
+    /^PASS {2}a press racing a desired state/m.test(local.output) && local.code === 0,
+    local.output.slice(-1500),
+  );
   const control = await hil(["/opt/hil/glitch.json"]);
   verdict(
     "hil on gpio-sim fails a relay that glitches at restart (control)",
