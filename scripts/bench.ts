@@ -23,6 +23,7 @@ import { echoCeilingRate, emulatorAckRate } from "./bench/emulator-throughput.ts
 import { brokerFloors, fdatasyncSamples } from "./bench/floors.ts";
 import { memoryFloor } from "./bench/memory-floor.ts";
 import { histogramPage } from "./bench/report.ts";
+import { pressToRelay } from "./bench/local-control.ts";
 import { type MemorySample, renderTable, retainedLows, type Row, slopePerHour, summarize } from "./bench/stats.ts";
 import { addToOutbox } from "../test/helpers/state.ts";
 
@@ -79,6 +80,7 @@ async function launch(
   stateDir: string,
   backlogDevice?: ReturnType<Emulator["provision"]>,
   readyEvent = "mqtt.connected",
+  configure: (routes: Record<string, unknown>[]) => Record<string, unknown>[] = (routes) => routes,
 ) {
   const device = backlogDevice ?? emulator.provision(DEMO_ROUTES);
   const port = await findFreePort();
@@ -88,7 +90,7 @@ async function launch(
   const outputs = new Set(DEMO_ROUTES.filter((route) => route.source_type === "command").map((route) => route.pin_port));
   const config = {
     ...base,
-    routes: base.routes.map((route) => (outputs.has(route.pin_port) ? { ...route, direction: "output" as const } : route)),
+    routes: configure(base.routes.map((route) => (outputs.has(route.pin_port) ? { ...route, direction: "output" as const } : route))),
     log: { level: "info", format: "json" },
     gpio: { backend: "mock", control_port: port },
     outbox: { max_messages: 4 * BACKLOG, max_bytes: 256 * 1024 * 1024 },
@@ -413,6 +415,18 @@ try {
     const floorDir = tempDir("bench-memory-floor");
     const memory = await memoryFloor(emulator, kind, floorDir.path).finally(() => floorDir.remove());
     const measured = await measure(emulator, name, kind, { sync, echo, oneWay, controlRtt, memory });
+    const localState = tempDir("bench-local");
+    try {
+      measured.rows.push(
+        ...await pressToRelay(
+          emulator,
+          (configure) => launch(emulator, kind, localState.path, undefined, "mqtt.connected", configure),
+          200,
+        ),
+      );
+    } finally {
+      localState.remove();
+    }
     const drained = await drain(emulator, kind, drainCeiling);
     measured.rows.push(...drained.rows, await drainHttps(emulator, kind));
     measured.samples.controlRtt = controlRtt;

@@ -72,6 +72,7 @@ export class Actuator {
   /** Writes of this actuator, one at a time. */
   readonly #writes = serial();
   #drifts = 0;
+  #switchedAt = Number.NaN;
 
   private constructor(config: RouteConfig, line: LineRequest, deps: ActuatorDeps, written: LineValue) {
     this.config = config;
@@ -122,6 +123,11 @@ export class Actuator {
   /** The value last written. */
   get written(): LineValue {
     return this.#written;
+  }
+
+  /** When the last write reached the line, on the monotonic clock (fractional ms): before its read-back and its memory. */
+  get switchedAt(): number {
+    return this.#switchedAt;
   }
 
   /** How many writes the line did not hold. */
@@ -205,6 +211,7 @@ export class Actuator {
     this.#pulse?.cancel();
     this.#pulse = undefined;
     await this.#line.setValue(value);
+    this.#switchedAt = performance.now();
     this.#written = value;
     // A desired state's value is remembered in the same transaction as its answer.
     if (cause !== "desired") this.#remember(value);

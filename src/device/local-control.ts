@@ -20,7 +20,9 @@ export interface LocalAction {
   readonly value: string;
   /** When the edge was seen (wall clock, ms). */
   readonly at: number;
-  /** From the edge's arrival in this process to the output written and read back, in ms. */
+  /** From the edge's arrival in this process to the output's line written (the relay switched), in ms. */
+  readonly switchedMs: number;
+  /** From the edge's arrival to the output written, read back and remembered, in ms. */
   readonly tookMs: number;
 }
 
@@ -33,8 +35,6 @@ export interface LocalControlOptions {
   readonly mode: ControlMode;
   readonly logger: Logger;
   readonly onAction?: (action: LocalAction) => void;
-  /** A monotonic clock in fractional milliseconds, for `tookMs`. */
-  readonly monotonic?: () => number;
 }
 
 /**
@@ -56,12 +56,10 @@ export function actionFor(mode: ControlMode, value: LineValue): LineValue | "fli
 /** One input driving one output (see the file's opening comment). */
 export class LocalControl {
   readonly #options: LocalControlOptions;
-  readonly #monotonic: () => number;
   #unwatch: (() => void) | undefined;
 
   constructor(options: LocalControlOptions) {
     this.#options = options;
-    this.#monotonic = options.monotonic ?? (() => performance.now());
   }
 
   /**
@@ -82,13 +80,17 @@ export class LocalControl {
     const { output, mode, logger, input } = this.#options;
     const action = actionFor(mode, event.value);
     if (action === undefined) return;
-    const arrived = this.#monotonic();
+    // Latencies on the same monotonic clock as the actuator's `switchedAt`: measured, never waited on.
+    const arrived = performance.now();
     let changed = false;
     output.apply(action, "control", () => (changed = true)).then((observed) => {
       if (!changed) return; // The output already held it (a desired state put it there): nothing was done.
-      const tookMs = Math.round((this.#monotonic() - arrived) * 1000) / 1000;
-      logger.info("local.action", { input, output: output.key, mode, value: formatLineValue(observed), took_ms: tookMs });
-      this.#options.onAction?.({ input, output: output.key, mode, value: formatLineValue(observed), at: event.observedAt, tookMs });
+      const round = (ms: number) => Math.round(ms * 1000) / 1000;
+      const tookMs = round(performance.now() - arrived);
+      const switchedMs = round(output.switchedAt - arrived);
+      const value = formatLineValue(observed);
+      logger.info("local.action", { input, output: output.key, mode, value, switched_ms: switchedMs, took_ms: tookMs });
+      this.#options.onAction?.({ input, output: output.key, mode, value, at: event.observedAt, switchedMs, tookMs });
     }, (error: unknown) => {
       // The line failed: nothing else to do here; the actuator's read-back and the next press tell.
       logger.error("local.failed", { input, output: output.key, mode, error: describeError(error) });
