@@ -14,6 +14,7 @@ import { Outbox } from "../outbox/outbox.ts";
 import { RouteLines } from "./route-lines.ts";
 import type { RuntimeEvents } from "./runtime-events.ts";
 import { DeviceStore } from "../state/store.ts";
+import { addToOutbox, limitPages, pageCount } from "../../test/helpers/state.ts";
 
 const RELAY = { chip: "gpiochip0", offset: 6 };
 const SWITCH = { chip: "gpiochip0", offset: 5 };
@@ -182,6 +183,36 @@ describe("RouteLines", () => {
     backend.setPull(SWITCH, 1);
     await lines.claimAtBoot();
     assert.deepEqual(backend.levelHistory(RELAY), [0, 1], "the pull, then on: never on, off, on");
+    await lines.release();
+  });
+
+  it("switches the relay on a press while the disk refuses every write, and reports both once it takes them", async () => {
+    const { config, backend, lines, waiting, clock, store, outbox } = await setup([
+      { pin_port: "6", line: RELAY },
+      { pin_port: "5", line: SWITCH, controls: { output: "6", mode: "toggle" } },
+    ]);
+    await lines.claimAtBoot();
+    await lines.claim(bindRoutes([catalogRoute("6", "command"), catalogRoute("5", "sensor")], config.routes).bindings);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const before = new Set(waiting().map((row) => row.message_id));
+    limitPages(store, pageCount(store) + 2);
+    let n = 0;
+    for (const size of [2000, 300, 40, 1]) {
+      try {
+        for (;;) addToOutbox(store, "filler", 1, { message_id: `f${n++}`, value: "x".repeat(size), value_received_at: "" }, 0);
+      } catch {
+        // Full at this size; a smaller one next, until nothing fits.
+      }
+    }
+    backend.setPull(SWITCH, 1);
+    await clock.advance(0);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal(backend.getLevel(RELAY), 1, "the light came on with a full disk");
+    assert.ok(outbox.stats.held >= 2, "the reading and the relay's report wait in memory");
+    limitPages(store, 100_000);
+    await clock.advance(1000); // the held writes are tried again
+    const reports = waiting().filter((row) => !before.has(row.message_id) && row.topic !== "filler");
+    assert.deepEqual(reports.map((row) => [row.topic, row.value]).sort(), [[topic("5"), "1.0"], [topic("6"), "1.0"]]);
     await lines.release();
   });
 });
