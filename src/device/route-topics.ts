@@ -3,9 +3,9 @@
 // network yet) reports go under a placeholder the outbox moves to the real topic later; a route
 // the catalog then lacks reports nowhere.
 import { routeKey } from "../config/schema.ts";
+import { PLACEHOLDER_PREFIX } from "../outbox/types.ts";
 
-/** Placeholder topics start with this: "#" is a wildcard, never a topic a broker publishes to. */
-export const PLACEHOLDER_PREFIX = "#unbound/";
+export { PLACEHOLDER_PREFIX } from "../outbox/types.ts";
 
 /** The routes' topics, by config key (see the file's opening comment). */
 export class RouteTopics {

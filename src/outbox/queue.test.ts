@@ -72,4 +72,16 @@ describe("OutboxQueue", () => {
     assert.deepEqual(store.outbox.pending(20).map((row) => row.messageId), Array.from({ length: 10 }, (_, i) => `r${i}`));
     assert.ok(signals.length >= 1);
   });
+
+  it("never hands out a message under a placeholder topic, and sends it once it is moved to the route's", async () => {
+    const { queue } = await setup();
+    queue.enqueue("#unbound/pin_port:5", 1, reading("early"));
+    queue.enqueue("sensor", 1, reading("late"));
+    await turn();
+    assert.deepEqual(queue.take(10, 0, () => true).map((row) => row.messageId), ["late"]);
+    assert.deepEqual(queue.placeholders("#unbound/"), ["#unbound/pin_port:5"]);
+    assert.equal(queue.rebind("#unbound/pin_port:5", "sensor"), true);
+    assert.deepEqual(queue.take(10, 0, (row) => row.messageId !== "late").map((row) => [row.topic, row.messageId]), [["sensor", "early"]]);
+    assert.deepEqual(queue.placeholders("#unbound/"), []);
+  });
 });

@@ -14,7 +14,7 @@ import { overBounds, type TableSizes, trimToBounds } from "./bounds.ts";
 import { ClockHold, type ClockTrust } from "./clock-hold.ts";
 import { ReadAhead } from "./read-ahead.ts";
 import { Settling } from "./settling.ts";
-import type { OutboxLimits, OutboxStats } from "./types.ts";
+import { type OutboxLimits, type OutboxStats, PLACEHOLDER_PREFIX } from "./types.ts";
 
 /** How many readings wait in memory while the disk refuses them; past this the oldest go. */
 const HELD_MAX = 1000;
@@ -277,7 +277,8 @@ export class OutboxQueue {
 
   /**
    * Up to `room` rows to send now, in order: command reports first, then oldest first, none
-   * settling, none held for the clock, and each accepted by `sendable`. `skipped` is how many
+   * settling, none held for the clock, none under a placeholder topic, and each accepted by
+   * `sendable`. `skipped` is how many
    * rows the sender will pass over (in flight, pausing): the read brings that many more. A failing
    * read throws.
    */
@@ -289,7 +290,7 @@ export class OutboxQueue {
         room,
         READ_AHEAD + skipped + this.#settling.size,
         (limit) => this.#options.store.outbox.pending(limit, holding),
-        (row) => !this.#settling.has(row.messageId) && sendable(row),
+        (row) => !this.#settling.has(row.messageId) && !row.topic.startsWith(PLACEHOLDER_PREFIX) && sendable(row),
       );
     } catch (error) {
       this.#readAhead.forget();

@@ -2,6 +2,13 @@
 // what became of each message.
 import type { AckStatus, FeedPayload } from "../mqtt/messages.ts";
 
+/**
+ * Messages waiting under a topic with this prefix are placeholders (a route observed before the
+ * catalog named it): never sent, only moved to a real topic (`Outbox.rebind`) or dropped. "#" is
+ * a wildcard, so no broker topic starts with it.
+ */
+export const PLACEHOLDER_PREFIX = "#unbound/";
+
 /** Where the outbox publishes: the live MQTT session. */
 export interface Publisher {
   publish(topic: string, payload: string): Promise<void>;
