@@ -81,6 +81,7 @@ async function launch(
   backlogDevice?: ReturnType<Emulator["provision"]>,
   readyEvent = "mqtt.connected",
   configure: (routes: Record<string, unknown>[]) => Record<string, unknown>[] = (routes) => routes,
+  wrap: readonly string[] = [],
 ) {
   const device = backlogDevice ?? emulator.provision(DEMO_ROUTES);
   const port = await findFreePort();
@@ -98,7 +99,7 @@ async function launch(
   const path = join(dir.path, "device.json");
   writeFileSync(path, JSON.stringify(config));
   const spawnedAt = Date.now();
-  const proc = startDevice(kind, path, { REALER_CLIENT_SECRET: device.client_secret }, values.profile);
+  const proc = startDevice(kind, path, { REALER_CLIENT_SECRET: device.client_secret }, values.profile, wrap);
   const connected = await until("the device to connect", () => proc.lines().find((line) => line.event === readyEvent), 60_000).catch(
     (error: unknown) => {
       throw new Error(
@@ -420,7 +421,7 @@ try {
       measured.rows.push(
         ...await pressToRelay(
           emulator,
-          (configure) => launch(emulator, kind, localState.path, undefined, "mqtt.connected", configure),
+          (configure, wrap) => launch(emulator, kind, localState.path, undefined, "mqtt.connected", configure, wrap),
           200,
         ),
       );

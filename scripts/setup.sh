@@ -10,8 +10,9 @@
 # Idempotent: a second run changes nothing and takes a second.
 #
 #   bash scripts/setup.sh        everything the tests need
-#   bash scripts/setup.sh demo   only what the demo and the benchmark need: the npm packages,
-#                                mosquitto and openssl (a first look costs seconds, not minutes)
+#   bash scripts/setup.sh demo   only what the demo needs: the npm packages, mosquitto and openssl
+#                                (a first look costs seconds, not minutes)
+#   bash scripts/setup.sh bench  the demo's, and strace (the benchmark's slow disk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-all}
@@ -32,7 +33,9 @@ need=()
 has_dynsec() { for f in /usr/lib/*/mosquitto_dynamic_security.so /usr/lib/mosquitto_dynamic_security.so; do [ -f "$f" ] && return 0; done; return 1; }
 { [ -x /usr/sbin/mosquitto ] && has_dynsec; } || need+=(mosquitto)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
-if [ "$mode" != demo ]; then
+# The benchmark slows the device's fsyncs down with strace, as a slow SD card would be.
+if [ "$mode" = bench ]; then command -v strace >/dev/null 2>&1 || need+=(strace); fi
+if [ "$mode" != demo ] && [ "$mode" != bench ]; then
 # The arm64 binary is tested under qemu-user, with Debian's arm64 glibc as its sysroot.
 [ -x /usr/bin/qemu-aarch64-static ] || need+=(qemu-user-static)
 [ -f /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need+=(libc6-arm64-cross)
@@ -67,7 +70,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # Debian starts a system mosquitto on port 1883 after install; the emulator runs its own and needs none.
 
-[ "$mode" = demo ] && exit 0
+[ "$mode" = demo ] || [ "$mode" = bench ] && exit 0
 
 # Bun's arm64 runtime for cross-compiling: `bun build --compile --target=bun-linux-arm64` fetches it
 # from the npm registry the first time, which a test's build step must not have to wait for.

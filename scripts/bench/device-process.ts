@@ -46,26 +46,68 @@ export interface DeviceProcess {
 }
 
 /**
+ * A slow disk for the device: every fsync and fdatasync it makes takes `delayMs` longer, as on an
+ * SD card under load (strace injects the delay; the rest of its system calls run as they are).
+ */
+export function slowDisk(delayMs: number): readonly string[] {
+  const sync = "fsync,fdatasync";
+  return [
+    "strace",
+    "-f",
+    "-qq",
+    "-o",
+    "/dev/null",
+    "--seccomp-bpf",
+    "-e",
+    `trace=${sync}`,
+    "-e",
+    `inject=${sync}:delay_exit=${delayMs * 1000}`,
+    "--",
+  ];
+}
+
+/** The processes `pid` started (a wrapper's child: the device itself). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter((s) => s !== "").map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
  * Starts `realer-edge run --config CONFIG` as `kind`, with `env` added. Deno gets only what the
- * deployed service has. With `profileDir`, a device under Bun writes a CPU profile there (markdown) when it stops.
+ * deployed service has. With `profileDir`, a device under Bun writes a CPU profile there (markdown)
+ * when it stops; with `wrap` (see `slowDisk`), it runs under that command (its memory is then the wrapper's).
  */
 export function startDevice(
   kind: DeviceKind,
   configPath: string,
   env: Readonly<Record<string, string>>,
   profileDir?: string,
+  wrap: readonly string[] = [],
 ): DeviceProcess {
   const command = "binary" in kind
     ? [kind.binary]
     : kind.runtime === "bun"
     ? [BUN, ...(profileDir === undefined ? [] : ["--cpu-prof-md", `--cpu-prof-dir=${profileDir}`]), MAIN]
     : [DENO, "run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", MAIN];
-  const device = DeviceUnderTest.start(command, configPath, env);
+  const device = DeviceUnderTest.start([...wrap, ...command], configPath, env);
   return {
     memory: () => readMemory(device.pid),
     lines: () => device.lines(),
     tail: () => device.tail(),
-    stop: () => device.stop(),
+    stop: async () => {
+      // A wrapper that is told to stop lets its child run on: the device is stopped first.
+      for (const child of wrap.length > 0 ? childrenOf(device.pid) : []) {
+        try {
+          process.kill(child, "SIGTERM");
+        } catch {
+          // Gone already.
+        }
+      }
+      return await device.stop();
+    },
   };
 }
 
