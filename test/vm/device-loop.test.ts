@@ -39,6 +39,7 @@ const CHECKS = [
   "the runtime on the sysfs backend reports an input edge",
   "a sysfs relay is held by the kernel through SIGKILL and taken over with no glitch",
   "a clean stop unexports every sysfs line",
+  "a switch on gpio-sim toggles its relay through cdev on the board, every press",
   "hil runs the relay-follows-the-cloud scenario on gpio-sim",
   "hil runs the restore-after-a-crash scenario on gpio-sim",
   "hil runs the fail-safe scenario on gpio-sim: the heater goes safe with the broker down",

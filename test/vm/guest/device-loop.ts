@@ -452,6 +452,66 @@ try {
   );
 }
 
+// 8b. Local control on cdev: the switch toggles the relay on the board. Timed two ways: the
+// device's own switched_ms (edge arrival → line written), and from the pull of the simulated pin
+// to the relay's pin changing, as the driver sees it; beside the floor of one line read plus one
+// line write through the same backend on spare lines, in this VM.
+try {
+  const pct = (samples: number[], p: number) =>
+    [...samples].sort((a, b) => a - b)[Math.min(samples.length - 1, Math.floor(p * samples.length))]!;
+  const config = JSON.parse(readFileSync("/tmp/device.json", "utf8")) as { routes: Record<string, unknown>[] };
+  const routes = config.routes.map((route) => (route.pin_port === "5" ? { ...route, controls: { output: "6", mode: "toggle" } } : route));
+  writeFileSync("/tmp/device-local.json", JSON.stringify({ ...config, routes }));
+  simPull(SWITCH, 0);
+  const local = start(["run", "--config", "/tmp/device-local.json"], { REALER_CLIENT_SECRET: device.client_secret });
+  await waitFor("the local-control runtime to claim its lines", () => local.output().includes("local.bound"), 60_000);
+  await sleep(500);
+  const seen: number[] = [];
+  let toggled = 0;
+  for (let i = 0; i < 30; i++) {
+    const before = simValue(RELAY);
+    const pulled = performance.now();
+    simPull(SWITCH, 1);
+    for (let spin = 0; simValue(RELAY) === before && performance.now() - pulled < 2000; spin++) if (spin % 20 === 19) await sleep(0);
+    if (simValue(RELAY) !== before) {
+      toggled++;
+      seen.push(performance.now() - pulled);
+    }
+    await sleep(30);
+    simPull(SWITCH, 0);
+    await sleep(30);
+  }
+  local.child.kill("SIGTERM");
+  await exited(local);
+  const switched = [...local.output().matchAll(/local\.action .*switched_ms=([\d.]+)/g)].map((match) => Number(match[1]));
+  const { CdevBackend } = await import("../../../src/hal/cdev.ts");
+  const backend = await CdevBackend.open();
+  const input = await backend.requestLine({ chip: label, offset: 2 }, { direction: "input" }, "floor");
+  const output = await backend.requestLine({ chip: label, offset: 3 }, { direction: "output", outputValue: 0 }, "floor");
+  const floor: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    const started = performance.now();
+    const value = await input.getValue();
+    await output.setValue(value === 1 ? 0 : 1);
+    floor.push(performance.now() - started);
+  }
+  await input.release();
+  await output.release();
+  await backend.close();
+  const show = (samples: number[]) =>
+    samples.length === 0 ? "none" : `p50 ${pct(samples, 0.5).toFixed(3)} ms p99 ${pct(samples, 0.99).toFixed(3)} ms`;
+  console.log(`MEASURE vm-local-switched ${show(switched)} (device: edge arrival → line written, ${switched.length} presses)`);
+  console.log(`MEASURE vm-local-pull-to-relay ${show(seen)} (driver: sim pull → relay pin, ${seen.length} presses)`);
+  console.log(`MEASURE vm-local-floor ${show(floor)} (cdev: one line read + one line write)`);
+  verdict(
+    "a switch on gpio-sim toggles its relay through cdev on the board, every press",
+    toggled === 30 && switched.length === 30,
+    `${toggled} of 30 presses toggled, ${switched.length} local actions logged: ${local.output().slice(-800)}`,
+  );
+} catch (error) {
+  verdict("a switch on gpio-sim toggles its relay through cdev on the board, every press", false, (error as Error).message);
+}
+
 emulator.child.kill("SIGTERM");
 await exited(emulator);
 
