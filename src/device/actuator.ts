@@ -210,8 +210,11 @@ export class Actuator {
     const { clock, logger } = this.#deps;
     this.#pulse?.cancel();
     this.#pulse = undefined;
-    await this.#line.setValue(value);
+    const writing = this.#line.setValue(value);
+    // Every backend writes the line within the call (an ioctl, a sysfs write, the mock's level):
+    // this is when the relay switched, whatever else runs before the promise is awaited.
     this.#switchedAt = performance.now();
+    await writing;
     this.#written = value;
     // A desired state's value is remembered in the same transaction as its answer.
     if (cause !== "desired") this.#remember(value);
