@@ -2,7 +2,7 @@
 // names them, inputs watched, file sensors sampled; each bound route's handler, its local
 // changes and readings into the outbox; and everything given back at the end.
 import type { Clock } from "../clock.ts";
-import { type Config, type FileRouteConfig, type RouteConfig, routeKey, routeSource } from "../config/schema.ts";
+import { type Config, type FileRouteConfig, type RouteConfig, routeKey } from "../config/schema.ts";
 import { RealerError } from "../errors.ts";
 import type { Emitter } from "../events.ts";
 import type { Faults } from "../faults.ts";
@@ -24,23 +24,10 @@ import { boundRoute, type ReportedRoute, SensorReader } from "./sensor-reader.ts
 import { LocalControl } from "./local-control.ts";
 import { PLACEHOLDER_PREFIX, RouteTopics } from "./route-topics.ts";
 import { namesEntry } from "../config/controls.ts";
-import type { DeviceStore } from "../state/store.ts";
+import { type RouteView, routeViews } from "./route-views.ts";
 
-/** One bound route as the console shows it. */
-export interface RouteView {
-  /** The route's key: its feed-data topic. */
-  readonly key: string;
-  readonly name: string;
-  readonly type: "command" | "sensor";
-  readonly kind: string | undefined;
-  readonly pinPort: string | undefined;
-  /** The line ("gpiochip0:6", a line name) or the file it reads. */
-  readonly source: string;
-  /** What the line reads now ("1.0" / "0.0"); undefined for a file sensor. */
-  readonly physical: string | undefined;
-  /** The local binding, in words: "toggles pin_port:6" on an input, "toggled by pin_port:5" on its output. */
-  readonly local: string | undefined;
-}
+export type { RouteView } from "./route-views.ts";
+import type { DeviceStore } from "../state/store.ts";
 
 /** What {@linkcode RouteLines} works with. */
 export interface RouteLinesDeps {
@@ -352,39 +339,12 @@ export class RouteLines {
     return this.#actuators.values();
   }
 
-  /** A route entry's local binding in words, either way round (see `RouteView.local`). */
-  #localBinding(config: RouteConfig): string | undefined {
-    const words = {
-      toggle: ["toggles", "toggled by"],
-      follow: ["drives", "follows"],
-      flip: ["flips", "flipped by"],
-      momentary: ["holds", "held by"],
-    };
-    if (config.controls) return `${words[config.controls.mode][0]} ${config.controls.output}`;
-    const by = this.#deps.config.routes.filter((entry) => entry.controls && namesEntry(config, entry.controls.output));
-    return by.length === 0 ? undefined : by.map((entry) => `${words[entry.controls!.mode][1]} ${routeKey(entry)}`).join(", ");
-  }
-
   /** Every bound route, with what its line reads now. */
-  async views(): Promise<RouteView[]> {
-    const views: RouteView[] = [];
-    for (const binding of this.#bindings) {
-      const { config, route } = binding;
-      const actuator = this.#actuators.get(routeKey(config));
-      const sensor = this.#sensorLines.get(binding.key);
-      const value = actuator ? await actuator.read() : sensor ? await sensor.getValue().catch(() => undefined) : undefined;
-      views.push({
-        key: binding.key,
-        name: binding.name,
-        type: route.source_type === "command" ? "command" : "sensor",
-        kind: route.kind,
-        pinPort: route.pin_port,
-        source: routeSource(config),
-        physical: value === undefined ? undefined : formatLineValue(value),
-        local: this.#localBinding(config),
-      });
-    }
-    return views;
+  views(): Promise<RouteView[]> {
+    return routeViews(this.#bindings, this.#deps.config.routes, {
+      actuator: (binding) => this.#actuators.get(routeKey(binding.config)),
+      input: (binding) => this.#sensorLines.get(binding.key),
+    });
   }
 
   /** Sets a command route's line from the device itself: reported as a local change. */

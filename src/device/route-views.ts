@@ -1,0 +1,65 @@
+// The bound routes as the console shows them: what each line reads now, and which input drives
+// which output on the board, in words.
+import { namesEntry } from "../config/controls.ts";
+import { type RouteConfig, routeKey, routeSource } from "../config/schema.ts";
+import type { LineRequest } from "../hal/types.ts";
+import type { Actuator } from "./actuator.ts";
+import type { Binding } from "./bindings.ts";
+import { formatLineValue } from "./values.ts";
+
+/** One bound route as the console shows it. */
+export interface RouteView {
+  /** The route's key: its feed-data topic. */
+  readonly key: string;
+  readonly name: string;
+  readonly type: "command" | "sensor";
+  readonly kind: string | undefined;
+  readonly pinPort: string | undefined;
+  /** The line ("gpiochip0:6", a line name) or the file it reads. */
+  readonly source: string;
+  /** What the line reads now ("1.0" / "0.0"); undefined for a file sensor. */
+  readonly physical: string | undefined;
+  /** The local binding, in words: "toggles pin_port:6" on an input, "toggled by pin_port:5" on its output. */
+  readonly local: string | undefined;
+}
+
+/** What each mode is called from the input's side and from the output's. */
+const WORDS = {
+  toggle: ["toggles", "toggled by"],
+  follow: ["drives", "follows"],
+  flip: ["flips", "flipped by"],
+  momentary: ["holds", "held by"],
+} as const;
+
+/** A route entry's local binding in words, either way round (see `RouteView.local`). */
+export function localBinding(config: RouteConfig, entries: readonly RouteConfig[]): string | undefined {
+  if (config.controls) return `${WORDS[config.controls.mode][0]} ${config.controls.output}`;
+  const by = entries.filter((entry) => entry.controls && namesEntry(config, entry.controls.output));
+  return by.length === 0 ? undefined : by.map((entry) => `${WORDS[entry.controls!.mode][1]} ${routeKey(entry)}`).join(", ");
+}
+
+/** Every bound route with what its line reads now: an output's actuator, an input's line, or nothing (a file). */
+export async function routeViews(
+  bindings: readonly Binding[],
+  entries: readonly RouteConfig[],
+  lines: { actuator(binding: Binding): Actuator | undefined; input(binding: Binding): LineRequest | undefined },
+): Promise<RouteView[]> {
+  const views: RouteView[] = [];
+  for (const binding of bindings) {
+    const { config, route } = binding;
+    const actuator = lines.actuator(binding);
+    const input = lines.input(binding);
+    const value = actuator ? await actuator.read() : input ? await input.getValue().catch(() => undefined) : undefined;
+    views.push({
+      key: binding.key,
+      name: binding.name,
+      type: route.source_type === "command" ? "command" : "sensor",
+      kind: route.kind,
+      pinPort: route.pin_port,
+      source: routeSource(config),
+      physical: value === undefined ? undefined : formatLineValue(value),
+      local: localBinding(config, entries),
+    });
+  }
+  return views;
+}
