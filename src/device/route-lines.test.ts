@@ -215,4 +215,26 @@ describe("RouteLines", () => {
     assert.deepEqual(reports.map((row) => [row.topic, row.value]).sort(), [[topic("5"), "1.0"], [topic("6"), "1.0"]]);
     await lines.release();
   });
+
+  it("keeps a control input the catalog makes a command route working on the board, reporting nothing, its desired states answered rejected", async () => {
+    const { config, backend, lines, waiting, clock } = await setup([
+      { pin_port: "6", line: RELAY },
+      { pin_port: "5", line: SWITCH, controls: { output: "6", mode: "toggle" } },
+    ]);
+    await lines.claimAtBoot();
+    await lines.claim(bindRoutes([catalogRoute("6", "command"), catalogRoute("5", "command")], config.routes).bindings);
+    backend.setPull(SWITCH, 1);
+    await clock.advance(0);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal(backend.getLevel(RELAY), 1, "the button still toggles its light");
+    assert.deepEqual(waiting().filter((row) => row.topic === topic("5")), [], "no reading on a command route's topic");
+    await lines.desired.deliverToCommand("command_5", { desired_id: "des_5", value: "1.0", sequence_number: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.deepEqual(
+      waiting().filter((row) => row.topic === topic("5")).map((row) => [row.desired_id, row.report_status]),
+      [["des_5", "rejected"]],
+      "the cloud gets its answer",
+    );
+    await lines.release();
+  });
 });

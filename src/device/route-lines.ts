@@ -147,7 +147,10 @@ export class RouteLines {
   }
 
   async claim(bindings: readonly Binding[]): Promise<void> {
-    this.#topics.bind(bindings);
+    // A control input the catalog makes a command route stays an input: it reports on no topic.
+    this.#topics.bind(
+      bindings.filter((binding) => !(binding.route.source_type === "command" && this.#controlInputs.has(routeKey(binding.config)))),
+    );
     this.#moveEarlyReports();
     for (const binding of bindings) {
       const early = this.#controlInputs.get(routeKey(binding.config));
@@ -196,18 +199,23 @@ export class RouteLines {
    */
   serveUnbound(routes: readonly CatalogRoute[]): void {
     for (const route of routes) {
-      if (route.source_type !== "command" || !route.mqtt.desired_topic) continue;
-      const key = route.mqtt.feed_data_topic;
-      const name = route.source_id ?? route.pin_port ?? key;
-      const unserved: Output = {
-        key: `unbound:${key}`,
-        unserved: "no line is configured for this route",
-        written: 0,
-        read: () => Promise.resolve(0),
-        apply: () => Promise.reject(new RealerError("config", `Cannot set route ${name}: no line is configured for it`)),
-      };
-      this.desired.add(route, new DesiredHandler(this.#handlerOptions(), { route, key, name }, unserved));
+      if (route.source_type === "command") this.#serveUnserved(route, "no line is configured for this route");
     }
+  }
+
+  /** A command route no output serves: its desired states are answered `rejected` with `reason`. */
+  #serveUnserved(route: CatalogRoute, reason: string): void {
+    if (!route.mqtt.desired_topic) return;
+    const key = route.mqtt.feed_data_topic;
+    const name = route.source_id ?? route.pin_port ?? key;
+    const unserved: Output = {
+      key: `unbound:${key}`,
+      unserved: reason,
+      written: 0,
+      read: () => Promise.resolve(0),
+      apply: () => Promise.reject(new RealerError("config", `Cannot set route ${name}: ${reason}`)),
+    };
+    this.desired.add(route, new DesiredHandler(this.#handlerOptions(), { route, key, name }, unserved));
   }
 
   /** A sensor route's line claimed as an output at boot (the config or an earlier catalog said so): the catalog wins. */
@@ -319,8 +327,9 @@ export class RouteLines {
       this.#deps.logger.error("route.direction_changed", {
         route: binding.name,
         note:
-          "the config makes it an input that controls an output, but the catalog makes it a command route; it keeps working on the board and reports nothing",
+          "the config makes it an input that controls an output, but the catalog makes it a command route; it keeps working on the board, reports nothing, and its desired states are answered rejected",
       });
+      this.#serveUnserved(binding.route, "the config makes this line an input that controls an output");
     }
   }
 
