@@ -5,7 +5,7 @@ import { FIRST_SCOPES, TokenSource, withToken } from "../cloud/oauth.ts";
 import { systemClock } from "../clock.ts";
 import { loadConfig, readCaFile, readClientSecret } from "../config/load.ts";
 import { type RouteConfig, routeSource } from "../config/schema.ts";
-import { namesEntry } from "../config/controls.ts";
+import { CONTROL_WORDS, namesEntry } from "../config/controls.ts";
 import { bindRoutes } from "../device/bindings.ts";
 import { describeError } from "../errors.ts";
 import { createBackend } from "../hal/create.ts";
@@ -20,9 +20,6 @@ export interface CheckOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly print: (line: string) => void;
 }
-
-/** What each mode does to the output, in the words `check` prints. */
-const MODE_WORDS = { toggle: "toggles", follow: "is followed by", flip: "flips", momentary: "holds while pressed" } as const;
 
 const lineKey = (config: RouteConfig) =>
   config.line === undefined ? `file:${config.file?.path}` : "name" in config.line ? `name:${config.line.name}` : lineWord(config.line);
@@ -145,7 +142,7 @@ export async function checkCommand(options: CheckOptions): Promise<number> {
     if (route.controls === undefined) continue;
     const output = config.routes.find((entry) => namesEntry(entry, route.controls!.output))!;
     print(
-      `local: ${entryText(route)} (${routeSource(route)}) ${MODE_WORDS[route.controls.mode]} ${entryText(output)} (${
+      `local: ${entryText(route)} (${routeSource(route)}) ${CONTROL_WORDS[route.controls.mode].input} ${entryText(output)} (${
         routeSource(output)
       }) on the board, with or without the cloud`,
     );

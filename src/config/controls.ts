@@ -14,6 +14,14 @@ interface EntryFields {
   readonly controls?: { readonly output: string; readonly mode: string } | undefined;
 }
 
+/** What each mode does, in words: from the input's side ("toggles pin_port 6") and from the output's ("toggled by …"). */
+export const CONTROL_WORDS = {
+  toggle: { input: "toggles", output: "toggled by" },
+  follow: { input: "is followed by", output: "follows" },
+  flip: { input: "flips", output: "flipped by" },
+  momentary: { input: "holds while pressed", output: "held by" },
+} as const;
+
 /** A problem with one entry's `controls`, and which of its fields it is about. */
 export interface ControlIssue {
   readonly index: number;

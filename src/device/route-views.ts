@@ -1,6 +1,6 @@
 // The bound routes as the console shows them: what each line reads now, and which input drives
 // which output on the board, in words.
-import { namesEntry } from "../config/controls.ts";
+import { CONTROL_WORDS, namesEntry } from "../config/controls.ts";
 import { type RouteConfig, routeKey, routeSource } from "../config/schema.ts";
 import type { LineRequest } from "../hal/types.ts";
 import type { Actuator } from "./actuator.ts";
@@ -23,19 +23,11 @@ export interface RouteView {
   readonly local: string | undefined;
 }
 
-/** What each mode is called from the input's side and from the output's. */
-const WORDS = {
-  toggle: ["toggles", "toggled by"],
-  follow: ["drives", "follows"],
-  flip: ["flips", "flipped by"],
-  momentary: ["holds", "held by"],
-} as const;
-
 /** A route entry's local binding in words, either way round (see `RouteView.local`). */
 export function localBinding(config: RouteConfig, entries: readonly RouteConfig[]): string | undefined {
-  if (config.controls) return `${WORDS[config.controls.mode][0]} ${config.controls.output}`;
+  if (config.controls) return `${CONTROL_WORDS[config.controls.mode].input} ${config.controls.output}`;
   const by = entries.filter((entry) => entry.controls && namesEntry(config, entry.controls.output));
-  return by.length === 0 ? undefined : by.map((entry) => `${WORDS[entry.controls!.mode][1]} ${routeKey(entry)}`).join(", ");
+  return by.length === 0 ? undefined : by.map((entry) => `${CONTROL_WORDS[entry.controls!.mode].output} ${routeKey(entry)}`).join(", ");
 }
 
 /** Every bound route with what its line reads now: an output's actuator, an input's line, or nothing (a file). */

@@ -74,12 +74,3 @@ export function parseMessage<S extends v.GenericSchema>(
   const message = issue.message.startsWith("Invalid key:") ? "is required" : issue.message;
   return { ok: false, error: path === "" ? message : `${path}: ${message}`, raw };
 }
-
-/** Decodes a JSON payload and validates it with a schema (see `decodeJson`, `parseMessage`). */
-export function parsePayload<S extends v.GenericSchema>(
-  schema: S,
-  payload: Uint8Array,
-): { ok: true; value: v.InferOutput<S> } | { ok: false; error: string; raw: unknown } {
-  const decoded = decodeJson(payload);
-  return decoded.ok ? parseMessage(schema, decoded.value) : { ok: false, error: decoded.error, raw: undefined };
-}
