@@ -50,7 +50,8 @@ export interface QueueOptions {
 /** The durable queue of feed messages (see the file's opening comment). */
 export class OutboxQueue {
   readonly #options: QueueOptions;
-  readonly #held: NewOutboxRow[] = [];
+  /** New messages for this turn's commit (or kept while the disk refuses them), with their payload's UTF-8 bytes. */
+  readonly #held: (NewOutboxRow & { readonly bytes: number })[] = [];
   #heldRetry: Timer | undefined;
   #heldWrite = false;
   readonly #latestValue = new Set<string>();
@@ -112,7 +113,9 @@ export class OutboxQueue {
       logger.error("outbox.dropped", { message_id: payload.message_id, reason: `payload is ${size} bytes, over max_payload_bytes ${max}` });
       return;
     }
-    this.#held.push({ topic, priority, ...this.#clockHold.stamp(payload), at: clock.now() });
+    const stamped = this.#clockHold.stamp(payload);
+    const bytes = stamped.payload === payload ? size : utf8Length(JSON.stringify(stamped.payload));
+    this.#held.push({ topic, priority, ...stamped, at: clock.now(), bytes });
     if (this.#heldWrite) return;
     this.#heldWrite = true;
     queueMicrotask(() => {
@@ -134,9 +137,13 @@ export class OutboxQueue {
     advanceSequence: boolean,
     lineState?: { readonly route: string; readonly value: 0 | 1 },
   ): AnswerRecord {
-    if (!this.canAnswer(report)) return "too-large";
+    const bytes = utf8Length(JSON.stringify(report));
+    if (bytes > this.#options.limits().maxPayloadBytes) {
+      this.#options.stats.unanswerable++;
+      return "too-large";
+    }
     this.#options.store.ledger.record(route, topic, report, advanceSequence, this.#options.clock.now(), lineState);
-    this.#count(1, utf8Length(JSON.stringify(report)));
+    this.#count(1, bytes);
     this.changed();
     return "recorded";
   }
@@ -163,7 +170,7 @@ export class OutboxQueue {
       try {
         this.#tableSizes();
         const added = store.outbox.addMany(batch);
-        if (added === batch.length) this.#count(added, batch.reduce((sum, row) => sum + utf8Length(JSON.stringify(row.payload)), 0));
+        if (added === batch.length) this.#count(added, batch.reduce((sum, row) => sum + row.bytes, 0));
         else this.#sizes = undefined; // Some were there already (a redelivered report): count afresh.
         this.#readAhead.forget();
       } catch (error) {
@@ -278,9 +285,8 @@ export class OutboxQueue {
   /**
    * Up to `room` rows to send now, in order: command reports first, then oldest first, none
    * settling, none held for the clock, none under a placeholder topic, and each accepted by
-   * `sendable`. `skipped` is how many
-   * rows the sender will pass over (in flight, pausing): the read brings that many more. A failing
-   * read throws.
+   * `sendable`. `skipped` is how many rows the sender will pass over (in flight, pausing): the
+   * read brings that many more. A failing read throws.
    */
   take(room: number, skipped: number, sendable: (row: OutboxRow) => boolean): OutboxRow[] {
     if (this.#clockHold.release()) this.#readAhead.forget();
