@@ -4,7 +4,9 @@ import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
 import { FIRST_SCOPES, TokenSource, withToken } from "../cloud/oauth.ts";
 import { systemClock } from "../clock.ts";
 import { loadConfig, readCaFile, readClientSecret } from "../config/load.ts";
-import { type RouteConfig, routeSource } from "../config/schema.ts";
+import { levelRange, type PwmRouteConfig, type RouteConfig, routeSource } from "../config/schema.ts";
+import { createPwmBackend } from "../hal/pwm/create.ts";
+import type { PwmChipInfo } from "../hal/pwm/types.ts";
 import { CONTROL_WORDS, namesEntry } from "../config/controls.ts";
 import { bindRoutes } from "../device/bindings.ts";
 import { describeError } from "../errors.ts";
@@ -22,12 +24,19 @@ export interface CheckOptions {
 }
 
 const lineKey = (config: RouteConfig) =>
-  config.line === undefined ? `file:${config.file?.path}` : "name" in config.line ? `name:${config.line.name}` : lineWord(config.line);
+  config.pwm !== undefined
+    ? routeSource(config)
+    : config.line === undefined
+    ? `file:${config.file.path}`
+    : "name" in config.line
+    ? `name:${config.line.name}`
+    : lineWord(config.line);
 const entryText = (config: RouteConfig) =>
   config.source_id ?? (config.pin_port === undefined ? config.feed_data_topic ?? "?" : `pin_port ${config.pin_port}`);
 
 async function checkLines(
   backend: GpioBackend,
+  pwmChips: () => Promise<PwmChipInfo[]>,
   routes: readonly RouteConfig[],
 ): Promise<{ problems: string[]; directions: Map<string, string> }> {
   const problems: string[] = [];
@@ -37,6 +46,20 @@ async function checkLines(
     const earlier = seen.get(lineKey(route));
     if (earlier) problems.push(`line ${routeSource(route)} is bound twice: by ${entryText(earlier)} and by ${entryText(route)}`);
     seen.set(lineKey(route), route);
+    if (route.pwm !== undefined) {
+      const { chip, channel } = route.pwm;
+      const name = chip.replace(/^.*\//, "");
+      try {
+        const found = (await pwmChips()).find((info) => info.name === name);
+        if (!found) problems.push(`PWM chip ${name} does not exist on this board (for ${entryText(route)})`);
+        else if (channel >= found.channels) {
+          problems.push(`PWM chip ${name} has ${found.channels} channels: no channel ${channel} (for ${entryText(route)})`);
+        }
+      } catch (error) {
+        problems.push(`the PWM chips cannot be listed (${describeError(error)})`);
+      }
+      continue;
+    }
     if (route.line === undefined) {
       try {
         readFileSync(route.file.path, "utf8");
@@ -56,6 +79,20 @@ async function checkLines(
   return { problems, directions };
 }
 
+/** A PWM route's settings in a few words: "0–100, 1000 Hz, gamma 2.2, min on 8 %". */
+function levelSettings(config: PwmRouteConfig): string {
+  const { min, max } = levelRange(config);
+  const { pwm } = config;
+  return [
+    `${min}–${max}`,
+    `${pwm.frequency_hz} Hz`,
+    pwm.duty_min_pct === 0 && pwm.duty_max_pct === 100 ? "" : `duty ${pwm.duty_min_pct}–${pwm.duty_max_pct} %`,
+    pwm.min_on_pct === undefined ? "" : `min on ${pwm.min_on_pct} %`,
+    pwm.gamma === 1 ? "" : `gamma ${pwm.gamma}`,
+    pwm.polarity === "inversed" ? "inversed" : "",
+  ].filter((part) => part !== "").join(", ");
+}
+
 /**
  * `realer-edge check`: validates the config, checks each line on this board, and unless offline
  * reads the catalog and prints the binding table, then warnings and problems one line each.
@@ -67,7 +104,9 @@ export async function checkCommand(options: CheckOptions): Promise<number> {
   const config = loadConfig(options.configPath);
   const secret = readClientSecret(config, options.configPath, options.env);
   const backend = await createBackend(config.gpio.backend);
-  const { problems, directions } = await checkLines(backend, config.routes);
+  let pwm: Promise<PwmChipInfo[]> | undefined;
+  const pwmChips = () => (pwm ??= createPwmBackend(config.gpio.backend).then((chips) => chips.listChips()));
+  const { problems, directions } = await checkLines(backend, pwmChips, config.routes);
   /** What is worth knowing but does not make the start unsafe. */
   const warnings: string[] = [];
   await backend.close();
@@ -93,7 +132,9 @@ export async function checkCommand(options: CheckOptions): Promise<number> {
     const { bindings, unbound, unused } = bindRoutes(catalog.mqtt_routes, config.routes);
     print("route                           type     pin_port  line            settings");
     for (const binding of bindings) {
+      const level = binding.config.pwm === undefined ? undefined : binding.config;
       const settings = [
+        level ? levelSettings(level) : "",
         binding.config.active_low ? "active-low" : "",
         binding.config.bias === "as-is" ? "" : binding.config.bias,
         binding.config.debounce_ms > 0 ? `debounce ${binding.config.debounce_ms} ms` : "",
@@ -110,8 +151,11 @@ export async function checkCommand(options: CheckOptions): Promise<number> {
       if (binding.route.source_type === "sensor" && binding.config.failsafe !== undefined) {
         problems.push(`config entry ${entryText(binding.config)} has a fail-safe, but the catalog makes it a sensor route`);
       }
-      if (binding.route.source_type === "command" && line === undefined) {
-        problems.push(`command route ${binding.name} is bound to a file; it needs a line`);
+      if (binding.route.source_type === "command" && binding.config.file !== undefined) {
+        problems.push(`command route ${binding.name} is bound to a file; it needs a line or a PWM channel`);
+      }
+      if (binding.route.source_type === "sensor" && binding.config.pwm !== undefined) {
+        problems.push(`config entry ${entryText(binding.config)} drives a PWM channel, but the catalog makes it a sensor route`);
       }
       if (
         binding.config.direction !== undefined &&

@@ -60,7 +60,60 @@ describe("parseConfig()", () => {
       ],
       [{ ...valid, routes: [{ pin_port: "6", line: { name: "X" }, debounce: 5 }] }, /: routes\[0\]\.debounce: unknown field$/],
       [{ ...valid, gpio: { backend: "gpiod" } }, /: gpio\.backend: must be one of: cdev, libgpiod, sysfs, mock$/],
-      [{ ...valid, routes: [{ pin_port: "6" }] }, /: routes\[0\]: needs exactly one of line or file$/],
+      [{ ...valid, routes: [{ pin_port: "6" }] }, /: routes\[0\]: needs exactly one of line, file or pwm$/],
+      [
+        { ...valid, routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 }, pwm: { chip: "pwmchip0", channel: 0 } }] },
+        /: routes\[0\]: needs exactly one of line, file or pwm$/,
+      ],
+      [
+        { ...valid, routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 }, range: { max: 10 } }] },
+        /: routes\[0\]: only a PWM route takes a range/,
+      ],
+      [
+        { ...valid, routes: [{ pin_port: "6", pwm: { chip: "pwmchip0", channel: 0 }, direction: "input" }] },
+        /: routes\[0\]: a PWM channel is an output/,
+      ],
+      [
+        { ...valid, routes: [{ pin_port: "6", pwm: { chip: "pwmchip0", channel: 0 }, pulse_ms: 100 }] },
+        /: routes\[0\]: a PWM output cannot pulse/,
+      ],
+      [
+        { ...valid, routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 }, power_on: 1 }] },
+        /: routes\[0\]: a power_on level is for a PWM route, within its range$/,
+      ],
+      [
+        { ...valid, routes: [{ pin_port: "6", pwm: { chip: "pwmchip0", channel: 0 }, power_on: 101 }] },
+        /: routes\[0\]: a power_on level is for a PWM route, within its range$/,
+      ],
+      [
+        { ...valid, routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 }, failsafe: { value: 0.5, after_s: 10 } }] },
+        /: routes\[0\]: the fail-safe value must be 0 \(inactive\) or 1/,
+      ],
+      [{
+        ...valid,
+        routes: [{
+          pin_port: "6",
+          pwm: { chip: "pwmchip0", channel: 0 },
+          range: { min: 10, max: 20 },
+          failsafe: { value: 5, after_s: 10 },
+        }],
+      }, /: routes\[0\]: the fail-safe value must be .* a level within its range$/],
+      [
+        { ...valid, routes: [{ pin_port: "6", pwm: { chip: "pwmchip0", channel: 0, duty_min_pct: 50, duty_max_pct: 40 } }] },
+        /: routes\[0\]\.pwm: duty_max_pct must be above duty_min_pct$/,
+      ],
+      [
+        { ...valid, routes: [{ pin_port: "6", pwm: { chip: "pwmchip0", channel: 0, duty_min_pct: 10, min_on_pct: 5 } }] },
+        /: routes\[0\]\.pwm: min_on_pct must lie between/,
+      ],
+      [
+        { ...valid, routes: [{ pin_port: "6", pwm: { chip: "pwmchip0", channel: 0, frequency_hz: 0 } }] },
+        /: routes\[0\]\.pwm\.frequency_hz: must be at least 0.01 Hz$/,
+      ],
+      [
+        { ...valid, routes: [{ pin_port: "6", pwm: { chip: "pwmchip0", channel: 0 }, range: { min: 5, max: 5 } }] },
+        /: routes\[0\]\.range: max must be above min$/,
+      ],
       [
         { ...valid, routes: [{ pin_port: "6", line: { chip: "gpiochip0", offset: 6 }, pulse_ms: 500, power_on: "restore" }] },
         /: routes\[0\]: a pulse output must power on "off"/,

@@ -32,6 +32,72 @@ const FileSourceSchema = v.strictObject({
   ),
 });
 
+const Percent = v.pipe(v.number(), v.minValue(0, "must be at least 0 %"), v.maxValue(100, "must be at most 100 %"));
+
+/** A PWM channel and how a route's value becomes its duty cycle. */
+const PwmSourceSchema = v.pipe(
+  v.strictObject({
+    chip: v.pipe(NonEmpty, v.description("The PWM chip: pwmchip0, or its path /sys/class/pwm/pwmchip0.")),
+    channel: v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(0, "must not be negative")),
+    frequency_hz: v.optional(
+      v.pipe(
+        v.number(),
+        v.minValue(0.01, "must be at least 0.01 Hz"),
+        v.maxValue(50_000_000, "must be at most 50 MHz"),
+        v.description("The PWM frequency: 1 kHz by default (LED drivers like 1–25 kHz, servos 50 Hz, heaters a few Hz)."),
+      ),
+      1_000,
+    ),
+    polarity: v.optional(
+      v.pipe(v.picklist(["normal", "inversed"]), v.description("inversed: the active part of each period drives the pin low.")),
+      "normal",
+    ),
+    duty_min_pct: v.optional(v.pipe(Percent, v.description("The duty cycle at the range's minimum (off, or a servo's end).")), 0),
+    duty_max_pct: v.optional(v.pipe(Percent, v.description("The duty cycle at the range's maximum.")), 100),
+    min_on_pct: v.optional(
+      v.pipe(
+        Percent,
+        v.description(
+          "The lowest duty of any value above the minimum: a lamp or fan that does not start below it is never left dimly off. Values above the minimum are spread from here to duty_max_pct.",
+        ),
+      ),
+    ),
+    gamma: v.optional(
+      v.pipe(
+        v.number(),
+        v.minValue(0.1, "must be at least 0.1"),
+        v.maxValue(5, "must be at most 5"),
+        v.description("duty ∝ value^gamma: 2.2 makes a lamp's steps look even to the eye; 1 (the default) is linear."),
+      ),
+      1,
+    ),
+  }),
+  v.check((pwm) => pwm.duty_max_pct > pwm.duty_min_pct, "duty_max_pct must be above duty_min_pct"),
+  v.check(
+    (pwm) => pwm.min_on_pct === undefined || (pwm.min_on_pct >= pwm.duty_min_pct && pwm.min_on_pct <= pwm.duty_max_pct),
+    "min_on_pct must lie between duty_min_pct and duty_max_pct",
+  ),
+);
+
+/** The values a level route takes, as the catalog's NumericRange leaves them to the device. */
+const RangeSchema = v.pipe(
+  v.strictObject({
+    min: v.optional(v.number(), 0),
+    max: v.optional(v.number(), 100),
+    decimals: v.optional(
+      v.pipe(
+        v.number(),
+        v.integer(),
+        v.minValue(0),
+        v.maxValue(6),
+        v.description("Digits after the point of the values taken and reported."),
+      ),
+      0,
+    ),
+  }),
+  v.check((range) => range.max > range.min, "max must be above min"),
+);
+
 const Milliseconds = (max: number) =>
   v.pipe(v.number(), v.integer("must be a whole number of milliseconds"), v.minValue(0, "must not be negative"), v.maxValue(max));
 
@@ -42,6 +108,12 @@ export const ROUTE_ENTRIES = {
   feed_data_topic: v.optional(v.pipe(NonEmpty, v.description("Bind the catalog route with this topic, when it has no id or pin_port."))),
   line: v.optional(LineSchema),
   file: v.optional(v.pipe(FileSourceSchema, v.description("Sensor routes: read a value from a file instead of a line."))),
+  pwm: v.optional(
+    v.pipe(PwmSourceSchema, v.description("Command routes: drive a PWM channel with a level (a dimmer, a fan speed, a valve, a heater).")),
+  ),
+  range: v.optional(
+    v.pipe(RangeSchema, v.description("PWM routes: the values the route takes; 0 to 100 in whole steps by default.")),
+  ),
   direction: v.optional(
     v.pipe(
       v.picklist(["output", "input"], 'must be "output" (a command route) or "input" (a sensor route)'),
@@ -58,8 +130,10 @@ export const ROUTE_ENTRIES = {
   ),
   power_on: v.optional(
     v.pipe(
-      v.picklist(["off", "on", "restore"]),
-      v.description("Outputs: the value the line takes when the runtime claims it at boot, before the network."),
+      v.union([v.picklist(["off", "on", "restore"]), v.number()], 'must be "off", "on", "restore" or (a PWM route) a level'),
+      v.description(
+        "Outputs: the value the line takes when the runtime claims it at boot, before the network; a PWM route may give a level of its range.",
+      ),
     ),
     "off",
   ),
@@ -95,7 +169,10 @@ export const ROUTE_ENTRIES = {
   failsafe: v.optional(
     v.pipe(
       v.strictObject({
-        value: v.pipe(v.picklist([0, 1], "must be 0 (inactive) or 1 (active)"), v.description("The safe value: 0 inactive, 1 active.")),
+        value: v.pipe(
+          v.number("must be a number"),
+          v.description("The safe value: 0 inactive, 1 active; a PWM route's a level of its range."),
+        ),
         after_s: v.pipe(
           v.number(),
           v.minValue(1, "must be at least 1 second"),
@@ -163,7 +240,23 @@ export const RouteSchema = v.pipe(
     (route) => [route.source_id, route.pin_port, route.feed_data_topic].filter((key) => key !== undefined).length === 1,
     "needs exactly one of source_id, pin_port or feed_data_topic",
   ),
-  v.check((route) => (route.line === undefined) !== (route.file === undefined), "needs exactly one of line or file"),
+  v.check(
+    (route) => [route.line, route.file, route.pwm].filter((source) => source !== undefined).length === 1,
+    "needs exactly one of line, file or pwm",
+  ),
+  v.check((route) => route.pwm === undefined || route.direction !== "input", "a PWM channel is an output: it cannot be an input"),
+  v.check((route) => route.range === undefined || route.pwm !== undefined, "only a PWM route takes a range: a line is 0 or 1"),
+  v.check((route) => route.pwm === undefined || route.pulse_ms === undefined, "a PWM output cannot pulse: give it a line instead"),
+  v.check(
+    (route) => typeof route.power_on !== "number" || (route.pwm !== undefined && inRange(route.power_on, route.range)),
+    "a power_on level is for a PWM route, within its range",
+  ),
+  v.check(
+    (route) =>
+      route.failsafe === undefined ||
+      (route.pwm === undefined ? route.failsafe.value === 0 || route.failsafe.value === 1 : inRange(route.failsafe.value, route.range)),
+    "the fail-safe value must be 0 (inactive) or 1 (active), or for a PWM route a level within its range",
+  ),
   v.check((route) => route.file === undefined || route.direction !== "output", "a file source is a sensor: it cannot be an output"),
   v.check(
     (route) => route.failsafe === undefined || (route.file === undefined && route.direction !== "input"),
@@ -181,21 +274,39 @@ export const RouteSchema = v.pipe(
     (route) => route.controls === undefined || (route.line !== undefined && route.direction !== "output"),
     "only an input line can control an output: a file source or an output cannot have controls",
   ),
-  // The checks above made it one or the other; the type says so, so that no caller has to assert it.
-  v.transform((route) => route as LineRouteConfig | FileRouteConfig),
+  // The checks above made it one of the three; the type says so, so that no caller has to assert it.
+  v.transform((route) => route as LineRouteConfig | FileRouteConfig | PwmRouteConfig),
 );
 
+function inRange(value: number, range: { min?: number | undefined; max?: number | undefined } | undefined): boolean {
+  return value >= (range?.min ?? 0) && value <= (range?.max ?? 100);
+}
+
 type RouteFields = v.InferOutput<v.StrictObjectSchema<typeof ROUTE_ENTRIES, undefined>>;
+type Sources = "line" | "file" | "pwm";
 /** A route entry that reads or drives a GPIO line. */
-export type LineRouteConfig = Omit<RouteFields, "line" | "file"> & {
+export type LineRouteConfig = Omit<RouteFields, Sources> & {
   readonly line: NonNullable<RouteFields["line"]>;
   readonly file?: undefined;
+  readonly pwm?: undefined;
 };
 /** A sensor route entry that reads a number from a file. */
-export type FileRouteConfig = Omit<RouteFields, "line" | "file"> & {
+export type FileRouteConfig = Omit<RouteFields, Sources> & {
   readonly file: NonNullable<RouteFields["file"]>;
   readonly line?: undefined;
+  readonly pwm?: undefined;
 };
+/** A command route entry that drives a PWM channel with a level. */
+export type PwmRouteConfig = Omit<RouteFields, Sources> & {
+  readonly pwm: NonNullable<RouteFields["pwm"]>;
+  readonly line?: undefined;
+  readonly file?: undefined;
+};
+
+/** A PWM route's range with its defaults. */
+export function levelRange(route: PwmRouteConfig): { readonly min: number; readonly max: number; readonly decimals: number } {
+  return route.range ?? { min: 0, max: 100, decimals: 0 };
+}
 
 /** Where a configured route's output state is kept: its binding key, known before any catalog. */
 export function routeKey(
@@ -328,6 +439,7 @@ export type RouteConfig = Config["routes"][number];
 
 /** What a route reads or drives, in a few words: "gpiochip0:6", a line name, or "file /path". */
 export function routeSource(route: RouteConfig): string {
+  if (route.pwm !== undefined) return `pwm ${route.pwm.chip.replace(/^.*\//, "")}/${route.pwm.channel}`;
   if (route.line === undefined) return `file ${route.file?.path}`;
   return lineWord(route.line);
 }

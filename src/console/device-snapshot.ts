@@ -35,7 +35,7 @@ export interface StatusView {
 /** An output's fail-safe as the console shows it. */
 export interface FailSafeView {
   readonly route: string;
-  readonly value: 0 | 1;
+  readonly value: number;
   readonly state: "armed" | "fired";
   readonly fires_at: number | null;
   readonly fired_at: number | null;

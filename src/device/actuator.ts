@@ -1,50 +1,63 @@
-// One output line as the routes use it: claimed at boot with the value the power-on policy
-// chooses (set in the same request, so the line never shows another level), written and read
-// back, remembered for `restore`, reverted by itself when it is a pulse output, and kept apart
-// from the other outputs of its interlock group.
+// One output as the routes use it (a line, or a PWM channel driven to a level): claimed at boot
+// with the value the power-on policy chooses (set in the same request, so the output never
+// shows another), written and read back, remembered for `restore`, reverted by itself when it is
+// a pulse output, and kept apart from the other outputs of its interlock group.
 import type { Clock, Timer } from "../clock.ts";
-import { type RouteConfig, routeKey } from "../config/schema.ts";
-import { describeError, RealerError } from "../errors.ts";
-import { type GpioBackend, type LineRequest, type LineValue, lineWord } from "../hal/types.ts";
+import { type LineRouteConfig, type PwmRouteConfig, routeKey } from "../config/schema.ts";
+import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { InterlockGroup } from "./interlock.ts";
 import type { DeviceStore, SavedLineState } from "../state/store.ts";
 import { serial } from "../serial.ts";
-import { formatLineValue } from "./values.ts";
+import { openDriver, type OutputDriver, type OutputHardware } from "./output-driver.ts";
+import { scaleOf, type ValueScale } from "./value-scale.ts";
 
 /** Why an output changed; `control`: an input on the board drove it (see `controls`). */
 export type ChangeCause = "desired" | "pulse" | "interlock" | "local" | "control" | "shutdown" | "failsafe";
 
+/** A route entry an actuator drives: a line or a PWM channel. */
+export type OutputConfig = LineRouteConfig | PwmRouteConfig;
+
 /** A change the actuator made by itself (not asked by a desired state): the cloud hears of it. */
 export interface LocalChange {
-  readonly value: LineValue;
+  /** What the output reads back, in the route's values. */
+  readonly value: number;
   readonly cause: Exclude<ChangeCause, "desired">;
   readonly at: number;
 }
 
-/** What the power-on policy chose, and why. */
+/** What the power-on policy chose, and why; "on": the output's last level above off (a line's 1). */
 export interface PowerOnChoice {
-  readonly value: LineValue;
+  readonly value: number | "on" | "off";
   readonly reason: string;
 }
 
 /** The value an output takes when claimed: the policy applied to what the store remembers. */
-export function choosePowerOn(config: RouteConfig, saved: SavedLineState | undefined, now: number): PowerOnChoice {
-  switch (config.power_on) {
+export function choosePowerOn(config: OutputConfig, saved: SavedLineState | undefined, now: number, scale: ValueScale): PowerOnChoice {
+  const policy = config.power_on;
+  if (typeof policy === "number") return { value: policy, reason: `power_on ${scale.format(policy)}` };
+  switch (policy) {
     case "on":
-      return { value: 1, reason: "power_on on" };
+      return { value: scale.full, reason: "power_on on" };
     case "off":
-      return { value: 0, reason: "power_on off" };
+      return { value: scale.off, reason: "power_on off" };
     case "restore": {
-      if (!saved) return { value: 0, reason: "power_on restore: no value remembered yet, so off" };
+      if (!saved) return { value: scale.off, reason: "power_on restore: no value remembered yet, so off" };
       const ageS = (now - saved.changedAt) / 1000;
       if (ageS > config.restore_max_age_s) {
         return {
-          value: 0,
+          value: scale.off,
           reason: `power_on restore: the last value is ${Math.round(ageS)} s old, older than ${config.restore_max_age_s} s, so off`,
         };
       }
-      return { value: saved.value, reason: `power_on restore: the last value, set ${Math.round(ageS)} s ago` };
+      const remembered = scale.parse(saved.value);
+      if (!remembered.ok) {
+        return {
+          value: scale.off,
+          reason: `power_on restore: the value remembered does not fit this route (${remembered.reason}), so off`,
+        };
+      }
+      return { value: remembered.value, reason: `power_on restore: the last value, set ${Math.round(ageS)} s ago` };
     }
   }
 }
@@ -57,44 +70,51 @@ export interface ActuatorDeps {
   readonly interlock?: InterlockGroup | undefined;
 }
 
-/** An output line bound to a configured route. */
+/** An output bound to a configured route: a line, or a PWM channel driven to a level. */
 export class Actuator {
-  readonly config: RouteConfig;
+  readonly config: OutputConfig;
   /** The route's key in the store, known before any catalog. */
   readonly key: string;
-  readonly #line: LineRequest;
+  /** The values the output takes and how reports write them. */
+  readonly scale: ValueScale;
+  readonly #driver: OutputDriver;
   readonly #deps: ActuatorDeps;
   readonly #listeners = new Set<(change: LocalChange) => void>();
   /** The last change made before anyone listened (a fail-safe or pulse before the catalog bound the route). */
   #unheard: LocalChange | undefined;
-  #written: LineValue;
+  #written: number;
+  /** The last value above off: what "on" means (a line's 1; a dimmer's last level). */
+  #onLevel: number;
   #pulse: Timer | undefined;
   /** Writes of this actuator, one at a time. */
   readonly #writes = serial();
   #drifts = 0;
   #switchedAt = Number.NaN;
 
-  private constructor(config: RouteConfig, line: LineRequest, deps: ActuatorDeps, written: LineValue) {
+  private constructor(config: OutputConfig, driver: OutputDriver, deps: ActuatorDeps, written: number, onLevel: number) {
     this.config = config;
     this.key = routeKey(config);
-    this.#line = line;
+    this.scale = driver.scale;
+    this.#driver = driver;
     this.#deps = deps;
     this.#written = written;
+    this.#onLevel = onLevel;
   }
 
   /**
-   * Claims the line of `config` as an output, with the power-on policy's value in the same
-   * request; `powerOn` overrides the policy (an output that follows a maintained switch takes the
+   * Claims the output of `config` with the power-on policy's value in the same request;
+   * `powerOn` overrides the policy (an output that follows a maintained switch takes the
    * switch's position).
    */
-  static async claim(backend: GpioBackend, config: RouteConfig, deps: ActuatorDeps, powerOn?: PowerOnChoice): Promise<Actuator> {
+  static async claim(hardware: OutputHardware, config: OutputConfig, deps: ActuatorDeps, powerOn?: PowerOnChoice): Promise<Actuator> {
     const { store, clock, logger, interlock } = deps;
     const key = routeKey(config);
-    const ref = config.line;
-    if (ref === undefined) throw new RealerError("config", `Cannot claim ${key} as an output: it reads a file, not a line`);
+    const scale = scaleOf(config);
     let saved: SavedLineState | undefined;
+    let savedOn: number | undefined;
     try {
       saved = store.lines.value(key);
+      savedOn = config.pwm === undefined ? undefined : store.lines.onLevel(key);
     } catch (error) {
       logger.error("line.state_unreadable", {
         route: key,
@@ -102,30 +122,34 @@ export class Actuator {
         note: "powering on as if no value were remembered",
       });
     }
-    let choice = powerOn ?? choosePowerOn(config, saved, clock.now());
-    if (choice.value === 1 && interlock?.anyActive()) {
-      choice = { value: 0, reason: `${choice.reason}; but another output of interlock group ${interlock.name} is active, so off` };
+    const onLevel = [savedOn, saved?.value].map((value) => value === undefined ? undefined : scale.parse(value))
+      .find((parsed) => parsed?.ok && parsed.value !== scale.off);
+    const onValue = onLevel?.ok ? onLevel.value : scale.full;
+    let choice = powerOn ?? choosePowerOn(config, saved, clock.now(), scale);
+    let value = choice.value === "on" ? onValue : choice.value === "off" ? scale.off : choice.value;
+    if (value !== scale.off && interlock?.anyActive()) {
+      choice = { value: scale.off, reason: `${choice.reason}; but another output of interlock group ${interlock.name} is active, so off` };
+      value = scale.off;
     }
-    const line = await backend.requestLine(ref, {
-      direction: "output",
-      activeLow: config.active_low,
-      bias: config.bias,
-      drive: config.drive,
-      outputValue: choice.value,
-    }, "realer-edge");
-    const actuator = new Actuator(config, line, deps, choice.value);
-    actuator.#remember(choice.value);
+    const driver = await openDriver(hardware, config, value);
+    const actuator = new Actuator(config, driver, deps, value, value !== scale.off ? value : onValue);
+    actuator.#remember(value);
     interlock?.add(actuator);
-    logger.info("line.power_on", { route: key, line: lineWord(ref), value: formatLineValue(choice.value), reason: choice.reason });
+    logger.info("line.power_on", { route: key, line: driver.word, value: scale.format(value), reason: choice.reason });
     return actuator;
   }
 
   /** The value last written. */
-  get written(): LineValue {
+  get written(): number {
     return this.#written;
   }
 
-  /** When the last write reached the line, on the monotonic clock (fractional ms): before its read-back and its memory. */
+  /** Whether the output is above off (a line active, a level above its minimum). */
+  get active(): boolean {
+    return this.#written !== this.scale.off;
+  }
+
+  /** When the last write reached the output, on the monotonic clock (fractional ms): before its read-back and its memory. */
   get switchedAt(): number {
     return this.#switchedAt;
   }
@@ -144,19 +168,27 @@ export class Actuator {
     return () => this.#listeners.delete(listener);
   }
 
-  /** The line's logical value now. */
-  read(): Promise<LineValue> {
-    return this.#line.getValue();
+  /** What the output holds now, in the route's values. */
+  read(): Promise<number> {
+    return this.#driver.read();
   }
 
   /**
-   * Sets the line and returns what it reads back. Writes of one actuator run one at a time; a
-   * write that turns an output on first turns the rest of its interlock group off.
+   * Sets the output and returns what it reads back. Writes of one actuator run one at a time; a
+   * write that turns an output on first turns the rest of its interlock group off. "on" is the
+   * last level above off (a line's 1), "flip" goes from off to it and from anything else to off.
    */
-  apply(value: LineValue | "flip", cause: ChangeCause, settle?: (observed: LineValue) => void): Promise<LineValue> {
+  apply(value: number | "on" | "off" | "flip", cause: ChangeCause, settle?: (observed: number) => void): Promise<number> {
     // "flip" is decided in turn, from the value the write before it left: two quick presses flip twice.
     const run = () => {
-      const target: LineValue = value === "flip" ? (this.#written === 1 ? 0 : 1) : value;
+      const { off } = this.scale;
+      const target = value === "on"
+        ? this.#onLevel
+        : value === "off"
+        ? off
+        : value === "flip"
+        ? (this.active ? off : this.#onLevel)
+        : value;
       // An input on the board asking for what the output already holds changes nothing: no write, no report.
       if (cause === "control" && target === this.#written) return Promise.resolve(this.#written);
       const write = async () => {
@@ -165,14 +197,14 @@ export class Actuator {
         settle?.(observed);
         return observed;
       };
-      return target === 1 && this.#deps.interlock ? this.#deps.interlock.activate(this, write) : write();
+      return target !== off && this.#deps.interlock ? this.#deps.interlock.activate(this, write) : write();
     };
     return this.#writes(run);
   }
 
   /** Called by the interlock group, which already holds its lock: writes without queueing behind it. */
-  forceOff(): Promise<LineValue> {
-    return this.#write(0, "interlock");
+  forceOff(): Promise<number> {
+    return this.#write(this.scale.off, "interlock");
   }
 
   /** Ends a pending pulse and gives the line back, first setting it inactive when the policy (or a pulse) says so. */
@@ -180,8 +212,8 @@ export class Actuator {
     const pulsing = this.#pulse !== undefined;
     this.#pulse?.cancel();
     this.#pulse = undefined;
-    if ((this.config.shutdown === "safe" || pulsing) && this.#written === 1) {
-      await this.#write(0, "shutdown").catch((error: unknown) => {
+    if ((this.config.shutdown === "safe" || pulsing) && this.active) {
+      await this.#write(this.scale.off, "shutdown").catch((error: unknown) => {
         // A safety matter: the output may still be on after the runtime is gone.
         this.#deps.logger.error("line.shutdown_failed", {
           route: this.key,
@@ -191,48 +223,56 @@ export class Actuator {
       });
     }
     this.#deps.interlock?.remove(this);
-    await this.#line.release().catch((error: unknown) => {
+    await this.#driver.release().catch((error: unknown) => {
       this.#deps.logger.warn("line.release_failed", { route: this.key, error: describeError(error) });
     });
   }
 
   /** Remembers a value for `restore`; a store that refuses is logged by the store, not fatal to the line. */
-  #remember(value: LineValue): void {
+  #remember(value: number): void {
     const { store, clock, logger } = this.#deps;
     try {
-      store.lines.saveValue(this.key, value, clock.now());
+      store.lines.saveValue(this.key, value, clock.now(), this.onLevelToKeep(value));
     } catch (error) {
       logger.debug("line.state_not_saved", { route: this.key, error: describeError(error) });
     }
   }
 
-  async #write(value: LineValue, cause: ChangeCause): Promise<LineValue> {
+  /** For a level output, the level "on" goes back to, kept with its value (a line's is always 1). */
+  onLevelToKeep(value: number): number | undefined {
+    if (this.config.pwm === undefined) return undefined;
+    return value !== this.scale.off ? value : this.#onLevel;
+  }
+
+  async #write(value: number, cause: ChangeCause): Promise<number> {
     const { clock, logger } = this.#deps;
+    const { scale } = this;
     this.#pulse?.cancel();
     this.#pulse = undefined;
-    const writing = this.#line.setValue(value);
-    // Every backend writes the line within the call (an ioctl, a sysfs write, the mock's level):
-    // this is when the relay switched, whatever else runs before the promise is awaited.
+    const writing = this.#driver.write(value);
+    // Every backend writes within the call (an ioctl, a sysfs write, the mock's level): this is
+    // when the output switched, whatever else runs before the promise is awaited.
     this.#switchedAt = performance.now();
     await writing;
     this.#written = value;
+    if (value !== scale.off) this.#onLevel = value;
     // A desired state's value is remembered in the same transaction as its answer.
     if (cause !== "desired") this.#remember(value);
-    const observed = await this.#line.getValue();
-    if (observed !== value) {
+    const observed = await this.#driver.read();
+    if (scale.format(observed) !== scale.format(value)) {
       this.#drifts++;
       logger.error("line.drift", {
         route: this.key,
-        written: formatLineValue(value),
-        observed: formatLineValue(observed),
-        note: "the line does not hold what was written",
+        written: scale.format(value),
+        observed: scale.format(observed),
+        note: "the output does not hold what was written",
       });
     }
-    if (value === 1 && this.config.pulse_ms !== undefined) {
+    if (value !== scale.off && this.config.pulse_ms !== undefined) {
       const pulseMs = this.config.pulse_ms;
       this.#pulse = clock.after(pulseMs, () => {
         this.#pulse = undefined;
-        void this.apply(0, "pulse").catch((error: unknown) =>
+        void this.apply(scale.off, "pulse").catch((error: unknown) =>
           logger.error("line.pulse_failed", { route: this.key, error: describeError(error) })
         );
       });

@@ -6,6 +6,8 @@ import type { BackoffSettings } from "../cloud/retry-policy.ts";
 import type { Config } from "../config/schema.ts";
 import { createBackend } from "../hal/create.ts";
 import type { GpioBackend } from "../hal/types.ts";
+import { createPwmBackend } from "../hal/pwm/create.ts";
+import type { PwmBackend } from "../hal/pwm/types.ts";
 import type { Logger } from "../log.ts";
 import { createFetch } from "../platform/index.ts";
 import type { Secret } from "../secret.ts";
@@ -30,6 +32,8 @@ export interface DeviceParts {
   readonly storeLogger?: Logger;
   /** A backend made by the caller (a mock it drives); by default the config's `gpio.backend`. */
   readonly backend?: GpioBackend;
+  /** A PWM backend made by the caller; by default the one that goes with `gpio.backend`, opened when a PWM route needs it. */
+  readonly pwm?: PwmBackend;
   readonly clock?: Clock;
   /** Wraps the HTTPS client (a test's captive portal, say). */
   readonly wrapFetch?: (inner: typeof fetch) => typeof fetch;
@@ -43,7 +47,9 @@ export interface ComposedDevice {
   readonly runtime: DeviceRuntime;
   readonly store: DeviceStore;
   readonly backend: GpioBackend;
-  /** Closes the store and the backend, after `runtime.stop()`. */
+  /** The PWM backend, once a PWM route opened it. */
+  readonly pwm: () => PwmBackend | undefined;
+  /** Closes the store and the backends, after `runtime.stop()`. */
   close(): Promise<void>;
 }
 
@@ -63,10 +69,12 @@ export async function composeDevice(parts: DeviceParts): Promise<ComposedDevice>
     throw error;
   }
   const https = createFetch(parts.ca);
+  const pwm = openOnce(() => parts.pwm ? Promise.resolve(parts.pwm) : createPwmBackend(config.gpio.backend, { clock }));
   const runtime = buildRuntime({
     config,
     clientSecret: parts.clientSecret,
     backend,
+    pwm: pwm.open,
     store,
     fetch: parts.wrapFetch ? parts.wrapFetch(https) : https,
     ca: parts.ca,
@@ -80,10 +88,28 @@ export async function composeDevice(parts: DeviceParts): Promise<ComposedDevice>
     runtime,
     store,
     backend,
+    pwm: pwm.opened,
     close: async () => {
       store.close();
       await backend.close();
+      if (!parts.pwm) await pwm.opened()?.close();
     },
+  };
+}
+
+/** A backend opened the first time it is asked for, and the same one after. */
+function openOnce(open: () => Promise<PwmBackend>): { open: () => Promise<PwmBackend>; opened: () => PwmBackend | undefined } {
+  let opening: Promise<PwmBackend> | undefined;
+  let opened: PwmBackend | undefined;
+  return {
+    open: () => {
+      opening ??= open().then((backend) => (opened = backend), (error: unknown) => {
+        opening = undefined; // The next claim tries again.
+        throw error;
+      });
+      return opening;
+    },
+    opened: () => opened,
   };
 }
 
@@ -107,7 +133,8 @@ export function buildRuntime(deps: RuntimeDeps): DeviceRuntime {
     onSettled: (settled) => events.emit("settled", settled),
     onPublished: (published) => events.emit("published", published),
   });
-  const routes = new RouteLines({ ...deps, outbox, events, faults, time });
+  const pwm = deps.pwm ?? openOnce(() => createPwmBackend(config.gpio.backend, { clock })).open;
+  const routes = new RouteLines({ ...deps, pwm, outbox, events, faults, time });
   // Once the time is known, what waited for it is stamped and goes.
   time?.onTrusted(() => outbox.pump());
   const failsafes: FailSafes = new FailSafes({

@@ -1,13 +1,12 @@
 import { backoffDelay } from "../backoff.ts";
 import { describeError, RealerError } from "../errors.ts";
-import type { LineValue } from "../hal/types.ts";
 import { truncate } from "../log.ts";
 import { DesiredSchema, type FeedPayload, parseMessage, type ReportStatus } from "../mqtt/messages.ts";
 import { StorageError } from "../platform/index.ts";
 import { serial } from "../serial.ts";
 import type { DesiredHandlerOptions, DesiredRoute, Output } from "./desired-types.ts";
 import { newMessageId } from "./message-id.ts";
-import { describeValue, formatLineValue, parseLineValue } from "./values.ts";
+import { describeValue } from "./values.ts";
 
 export type { DesiredHandlerOptions, DesiredOutcome, DesiredRoute, Output } from "./desired-types.ts";
 
@@ -17,7 +16,7 @@ interface Answer {
   readonly status: ReportStatus;
   readonly advanceSequence: boolean;
   /** The value written to the line, remembered for `restore` with the answer. */
-  readonly written?: LineValue;
+  readonly written?: number;
   readonly requested?: string;
   readonly reason?: string;
 }
@@ -221,11 +220,11 @@ export class DesiredHandler {
         reason: `expired at ${truncate(desired.expires_at ?? "", 40)}`,
       });
     }
-    const wanted = parseLineValue(desired.value);
+    const wanted = this.#line.scale.parse(desired.value);
     if (!wanted.ok) return this.#answer(desiredId, sequence, "rejected", await this.#physical(), { requested, reason: wanted.reason });
     // Act only when the answer can be recorded: a store known to be failing is probed first.
     if (!ledger.canWrite()) throw new AnswerDeferredError(binding.name, ledger.refusal ?? "the store refuses writes");
-    let observed: LineValue;
+    let observed: number;
     let decided: Answer | undefined;
     try {
       observed = await this.#line.apply(wanted.value, "desired", (observed) => {
@@ -242,17 +241,17 @@ export class DesiredHandler {
       const physical = await this.#physical();
       logger.error("line.failed", {
         route: binding.name,
-        requested: formatLineValue(wanted.value),
-        physical: formatLineValue(physical),
+        requested: this.#line.scale.format(wanted.value),
+        physical: this.#line.scale.format(physical),
         error: describeError(error),
       });
       return this.#answer(desiredId, sequence, "rejected", physical, { requested, reason: `the line failed: ${describeError(error)}` });
     }
     logger.info("line.set", {
       route: binding.name,
-      requested: formatLineValue(wanted.value),
-      observed: formatLineValue(observed),
-      state: observed === 1 ? "active" : "inactive",
+      requested: this.#line.scale.format(wanted.value),
+      observed: this.#line.scale.format(observed),
+      state: observed === this.#line.scale.off ? "inactive" : "active",
     });
     return "done";
   }
@@ -278,7 +277,7 @@ export class DesiredHandler {
       route: this.#binding.key,
       desiredId: truncate(desiredId, 64),
       status: "unanswerable",
-      value: formatLineValue(this.#line.written),
+      value: this.#line.scale.format(this.#line.written),
       ...(requested === undefined ? {} : { requested }),
       reason: "desired_id too long for a report",
       receivedAt,
@@ -289,7 +288,7 @@ export class DesiredHandler {
   }
 
   /** What the line holds now; the value last written when it cannot be read. */
-  async #physical(): Promise<LineValue> {
+  async #physical(): Promise<number> {
     try {
       return await this.#line.read();
     } catch (error) {
@@ -306,13 +305,13 @@ export class DesiredHandler {
     desiredId: string,
     sequence: number | undefined,
     status: ReportStatus,
-    observed: LineValue,
-    extra: { readonly requested?: string; readonly reason?: string; readonly written?: LineValue; readonly advanceSequence?: boolean },
+    observed: number,
+    extra: { readonly requested?: string; readonly reason?: string; readonly written?: number; readonly advanceSequence?: boolean },
   ): Answer {
     const now = this.#options.clock.now();
     const report: FeedPayload = {
       message_id: newMessageId("command", now),
-      value: formatLineValue(observed),
+      value: this.#line.scale.format(observed),
       value_received_at: new Date(now).toISOString(),
       desired_id: desiredId,
       ...(status === "applied" ? {} : { report_status: status }),
@@ -333,7 +332,9 @@ export class DesiredHandler {
     const { ledger, clock, logger } = this.#options;
     const { report, status, requested, reason } = answer;
     const desiredId = report.desired_id ?? "";
-    const lineState = answer.written === undefined ? undefined : { route: this.#line.key, value: answer.written };
+    const lineState = answer.written === undefined
+      ? undefined
+      : { route: this.#line.key, value: answer.written, onLevel: this.#line.onLevelToKeep?.(answer.written) };
     const committing = this.#monotonic();
     const recorded = ledger.record({
       route: this.#binding.key,

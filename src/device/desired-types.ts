@@ -1,16 +1,16 @@
 // What the desired-state handler is given and what it tells: the route it answers for, the
 // output it drives, its options, and the outcome of each message.
 import type { Clock } from "../clock.ts";
-import type { LineValue } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
 import type { ReportStatus } from "../mqtt/messages.ts";
 import type { Binding } from "./bindings.ts";
 import type { Ledger } from "./ledger.ts";
+import type { ValueScale } from "./value-scale.ts";
 
 /** The route a handler answers for: its catalog entry, its key in the state file and its name in logs. */
 export type DesiredRoute = Pick<Binding, "route" | "key" | "name">;
 
-/** The output a handler drives: read it, and apply a value and get back what the line holds. */
+/** The output a handler drives: read it, and apply a value and get back what it holds. */
 export interface Output {
   /**
    * Why no line serves this route (a catalog command route the config binds to nothing): every
@@ -19,16 +19,20 @@ export interface Output {
   readonly unserved?: string;
   /** Where the output's last value is remembered (see `LineMemory.saveValue`). */
   readonly key: string;
-  /** The value last written, for a report when the line cannot be read. */
-  readonly written: LineValue;
-  read(): Promise<LineValue>;
-  /** Sets the line; for "desired", remembering the value is left to the answer's transaction. */
+  /** The values the output takes ("0.0"/"1.0" for a line, a range for a level) and how reports write them. */
+  readonly scale: ValueScale;
+  /** The value last written, for a report when the output cannot be read. */
+  readonly written: number;
+  read(): Promise<number>;
+  /** For a level output, the level "on" goes back to once it holds `value`, remembered with the answer. */
+  onLevelToKeep?(value: number): number | undefined;
   /**
-   * Sets the line. `settle` runs with the value read back before any other write to this output
-   * (a press on the board, say): the answer is recorded there, so that a change that follows is
-   * reported after it, never the other way round. Its error rejects the call.
+   * Sets the output. `settle` runs with the value read back before any other write to this
+   * output (a press on the board, say): the answer is recorded there, so that a change that
+   * follows is reported after it, never the other way round. Its error rejects the call. For
+   * "desired", remembering the value is left to the answer's transaction.
    */
-  apply(value: LineValue, cause: "desired", settle?: (observed: LineValue) => void): Promise<LineValue>;
+  apply(value: number, cause: "desired", settle?: (observed: number) => void): Promise<number>;
 }
 
 /** What the handler decided about one desired-state message. */

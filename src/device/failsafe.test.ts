@@ -1,6 +1,8 @@
+import type { OutputConfig } from "./actuator.ts";
+import { outputHardware } from "../../test/helpers/fake-output.ts";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseRoute, type RouteConfig } from "../config/schema.ts";
+import { parseRoute } from "../config/schema.ts";
 import { MockBackend } from "../hal/mock.ts";
 import { ManualClock } from "../manual-clock.ts";
 import { testLogger } from "../../test/helpers/harness.ts";
@@ -11,13 +13,13 @@ import { DeviceStore } from "../state/store.ts";
 const HEATER = { chip: "gpiochip0", offset: 6 };
 const LOCK = { chip: "gpiochip0", offset: 7 };
 
-async function rig(routes: RouteConfig[]) {
+async function rig(routes: OutputConfig[]) {
   const mock = new MockBackend();
   const clock = new ManualClock();
   const log: string[] = [];
   const deps = { store: await DeviceStore.open(":memory:"), clock, logger: testLogger("failsafe", log) };
   const outputs: Actuator[] = [];
-  for (const route of routes) outputs.push(await Actuator.claim(mock, route, deps));
+  for (const route of routes) outputs.push(await Actuator.claim(outputHardware(mock), route, deps));
   const failsafes = new FailSafes({ clock, logger: deps.logger, outputs: () => outputs });
   return { mock, clock, log, outputs, failsafes };
 }

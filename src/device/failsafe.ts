@@ -7,12 +7,11 @@ import type { Clock } from "../clock.ts";
 import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Actuator } from "./actuator.ts";
-import { formatLineValue } from "./values.ts";
 
 /** How one output's fail-safe stands. */
 export interface FailSafeStatus {
   readonly route: string;
-  readonly value: 0 | 1;
+  readonly value: number;
   readonly afterS: number;
   /** idle: the link works; armed: the link is down and the timer runs; fired: the safe value was set. */
   readonly state: "idle" | "armed" | "fired";
@@ -146,7 +145,7 @@ export class FailSafes {
     if (actuator.written === failsafe.value) {
       logger.info("failsafe.fired", {
         route: actuator.key,
-        value: formatLineValue(failsafe.value),
+        value: actuator.scale.format(failsafe.value),
         reason,
         note: "already at its safe value",
       });
@@ -156,8 +155,8 @@ export class FailSafes {
       const observed = await actuator.apply(failsafe.value, "failsafe");
       logger.warn("failsafe.fired", {
         route: actuator.key,
-        value: formatLineValue(failsafe.value),
-        observed: formatLineValue(observed),
+        value: actuator.scale.format(failsafe.value),
+        observed: actuator.scale.format(observed),
         reason,
       });
     } catch (error) {

@@ -1,15 +1,16 @@
+import { outputHardware } from "../../test/helpers/fake-output.ts";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { systemClock } from "../clock.ts";
-import { parseRoute, type RouteConfig } from "../config/schema.ts";
+import { type LineRouteConfig, parseRoute } from "../config/schema.ts";
 import { MockBackend } from "../hal/mock.ts";
 import { testLogger } from "../../test/helpers/harness.ts";
 import { Actuator, type LocalChange } from "./actuator.ts";
 import { InterlockGroup } from "./interlock.ts";
 import { DeviceStore } from "../state/store.ts";
 
-const relay = (offset: number, extra: Partial<Parameters<typeof parseRoute>[0]> = {}): RouteConfig =>
-  parseRoute({ pin_port: String(offset), line: { chip: "gpiochip0", offset }, ...extra });
+const relay = (offset: number, extra: Partial<Parameters<typeof parseRoute>[0]> = {}): LineRouteConfig =>
+  parseRoute({ pin_port: String(offset), line: { chip: "gpiochip0", offset }, ...extra }) as LineRouteConfig;
 const deps = async () => ({ store: await DeviceStore.open(":memory:"), clock: systemClock, logger: testLogger("interlock") });
 
 describe("InterlockGroup", () => {
@@ -17,8 +18,11 @@ describe("InterlockGroup", () => {
     const mock = new MockBackend();
     const d = await deps();
     const group = new InterlockGroup("motor", d.clock, d.logger);
-    const up = await Actuator.claim(mock, relay(6, { interlock: "motor", interlock_dead_time_ms: 80 }), { ...d, interlock: group });
-    const down = await Actuator.claim(mock, relay(7, { interlock: "motor" }), { ...d, interlock: group });
+    const up = await Actuator.claim(outputHardware(mock), relay(6, { interlock: "motor", interlock_dead_time_ms: 80 }), {
+      ...d,
+      interlock: group,
+    });
+    const down = await Actuator.claim(outputHardware(mock), relay(7, { interlock: "motor" }), { ...d, interlock: group });
     const changes: LocalChange[] = [];
     up.onLocalChange((change) => changes.push(change));
     await up.apply(1, "desired");
@@ -47,8 +51,8 @@ describe("InterlockGroup", () => {
     const mock = new MockBackend();
     const d = await deps();
     const group = new InterlockGroup("motor", d.clock, d.logger);
-    await Actuator.claim(mock, relay(6, { interlock: "motor", power_on: "on" }), { ...d, interlock: group });
-    await Actuator.claim(mock, relay(7, { interlock: "motor", power_on: "on" }), { ...d, interlock: group });
+    await Actuator.claim(outputHardware(mock), relay(6, { interlock: "motor", power_on: "on" }), { ...d, interlock: group });
+    await Actuator.claim(outputHardware(mock), relay(7, { interlock: "motor", power_on: "on" }), { ...d, interlock: group });
     assert.deepEqual([mock.getLevel({ chip: "gpiochip0", offset: 6 }), mock.getLevel({ chip: "gpiochip0", offset: 7 })], [1, 0]);
   });
 
@@ -56,8 +60,8 @@ describe("InterlockGroup", () => {
     const mock = new MockBackend();
     const d = await deps();
     const group = new InterlockGroup("motor", d.clock, d.logger);
-    const up = await Actuator.claim(mock, relay(6, { interlock: "motor" }), { ...d, interlock: group });
-    const down = await Actuator.claim(mock, relay(7, { interlock: "motor" }), { ...d, interlock: group });
+    const up = await Actuator.claim(outputHardware(mock), relay(6, { interlock: "motor" }), { ...d, interlock: group });
+    const down = await Actuator.claim(outputHardware(mock), relay(7, { interlock: "motor" }), { ...d, interlock: group });
     await up.apply(1, "desired");
     mock.failLine({ chip: "gpiochip0", offset: 6 }, { set: true });
     await assert.rejects(down.apply(1, "desired"), /gpiochip0/);
@@ -72,8 +76,14 @@ describe("InterlockGroup", () => {
     const mock = new MockBackend();
     const d = await deps();
     const group = new InterlockGroup("valve", d.clock, d.logger);
-    const open = await Actuator.claim(mock, relay(6, { interlock: "valve", interlock_dead_time_ms: 0 }), { ...d, interlock: group });
-    const close = await Actuator.claim(mock, relay(7, { interlock: "valve", interlock_dead_time_ms: 60 }), { ...d, interlock: group });
+    const open = await Actuator.claim(outputHardware(mock), relay(6, { interlock: "valve", interlock_dead_time_ms: 0 }), {
+      ...d,
+      interlock: group,
+    });
+    const close = await Actuator.claim(outputHardware(mock), relay(7, { interlock: "valve", interlock_dead_time_ms: 60 }), {
+      ...d,
+      interlock: group,
+    });
     await open.apply(1, "desired");
     const started = performance.now();
     await close.apply(1, "desired");

@@ -34,7 +34,7 @@ export class InterlockGroup {
 
   /** Whether any member's line was last set active. */
   anyActive(): boolean {
-    for (const member of this.#members) if (member.written === 1) return true;
+    for (const member of this.#members) if (member.active) return true;
     return false;
   }
 
@@ -46,7 +46,7 @@ export class InterlockGroup {
     const run = async () => {
       let switched = false;
       for (const member of this.#members) {
-        if (member === actuator || member.written === 0) continue;
+        if (member === actuator || !member.active) continue;
         await member.forceOff();
         switched = true;
         this.#logger.info("interlock.released", { group: this.name, off: member.key, for: actuator.key, dead_time_ms: this.#deadTimeMs });

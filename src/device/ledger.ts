@@ -15,7 +15,7 @@ export interface LedgerAnswer {
   /** Whether the report's sequence_number raises the route's high-water mark. */
   readonly advanceSequence: boolean;
   /** The value an output was set to, remembered for `restore` in the same commit. */
-  readonly lineState?: { readonly route: string; readonly value: 0 | 1 } | undefined;
+  readonly lineState?: { readonly route: string; readonly value: number; readonly onLevel?: number | undefined } | undefined;
 }
 
 /** What {@linkcode DesiredHandler} needs of the durable state, and nothing more. */

@@ -8,7 +8,6 @@ import { describeError } from "../errors.ts";
 import type { EdgeEvent, LineRequest, LineValue } from "../hal/types.ts";
 import type { Logger } from "../log.ts";
 import type { Actuator } from "./actuator.ts";
-import { formatLineValue } from "./values.ts";
 
 /** What one local action did, for the console, /metrics and the bench. */
 export interface LocalAction {
@@ -38,10 +37,11 @@ export interface LocalControlOptions {
 }
 
 /**
- * The value a mode gives the output for an edge to `value`: toggle flips on each press (an edge to
- * active), flip on every change, follow and momentary take the input's value; undefined: no action.
+ * What a mode does to the output for an edge to `value`: toggle flips on each press (an edge to
+ * active), flip on every change, follow and momentary turn it on (a dimmer: to its last level)
+ * while the input is active and off when not; undefined: no action.
  */
-export function actionFor(mode: ControlMode, value: LineValue): LineValue | "flip" | undefined {
+export function actionFor(mode: ControlMode, value: LineValue): "on" | "off" | "flip" | undefined {
   switch (mode) {
     case "toggle":
       return value === 1 ? "flip" : undefined;
@@ -49,7 +49,7 @@ export function actionFor(mode: ControlMode, value: LineValue): LineValue | "fli
       return "flip";
     case "follow":
     case "momentary":
-      return value;
+      return value === 1 ? "on" : "off";
   }
 }
 
@@ -88,7 +88,7 @@ export class LocalControl {
       const round = (ms: number) => Math.round(ms * 1000) / 1000;
       const tookMs = round(performance.now() - arrived);
       const switchedMs = round(output.switchedAt - arrived);
-      const value = formatLineValue(observed);
+      const value = output.scale.format(observed);
       logger.info("local.action", { input, output: output.key, mode, value, switched_ms: switchedMs, took_ms: tookMs });
       this.#options.onAction?.({ input, output: output.key, mode, value, at: event.observedAt, switchedMs, tookMs });
     }, (error: unknown) => {

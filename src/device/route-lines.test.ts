@@ -1,4 +1,5 @@
 // The routes' lines with no network: the mock backend, a store in memory, a manual clock.
+import { MockPwmBackend } from "../hal/pwm/mock.ts";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { CatalogRoute } from "../cloud/catalog.ts";
@@ -30,12 +31,14 @@ async function setup(routes: unknown[], store?: DeviceStore) {
   const config = unitConfig({ routes });
   const clock = new ManualClock();
   const backend = new MockBackend();
+  const pwm = new MockPwmBackend();
   const state = store ?? await DeviceStore.open(":memory:");
   const outbox = new Outbox({ store: state, clock, logger: silentLogger, ackTimeoutMs: 60_000 });
   const events = new Emitter<RuntimeEvents>();
   const lines = new RouteLines({
     config,
     backend,
+    pwm: () => Promise.resolve(pwm),
     store: state,
     clock,
     logger: silentLogger,
@@ -44,7 +47,7 @@ async function setup(routes: unknown[], store?: DeviceStore) {
     faults: new Faults(silentLogger, clock),
   });
   const waiting = () => state.outbox.pending(1000).map((row) => ({ topic: row.topic, ...(JSON.parse(row.payload) as FeedPayload) }));
-  return { config, clock, backend, store: state, outbox, events, lines, waiting };
+  return { config, clock, backend, pwm, store: state, outbox, events, lines, waiting };
 }
 
 describe("RouteLines", () => {
@@ -97,14 +100,21 @@ describe("RouteLines", () => {
     await lines.release();
   });
 
-  it("leaves a command route on a file unserved, and says so, while serving the rest", async () => {
-    const { config, lines, backend } = await setup([{ pin_port: "6", file: { path: "/nonexistent/temp" } }, {
+  it("answers a command route on a file rejected (nothing drives it), while serving the rest", async () => {
+    const { config, lines, backend, waiting } = await setup([{ pin_port: "6", file: { path: "/nonexistent/temp" } }, {
       pin_port: "7",
       line: { chip: "gpiochip0", offset: 7 },
     }]);
     await lines.claim(bindRoutes([catalogRoute("6", "command"), catalogRoute("7", "command")], config.routes).bindings);
-    assert.deepEqual(lines.desired.sourceIds(), ["command_7"]);
     assert.equal(backend.getLevel({ chip: "gpiochip0", offset: 7 }), 0);
+    await lines.desired.deliverToCommand("command_6", { desired_id: "des_6", value: "1.0", sequence_number: 1 });
+    await lines.desired.deliverToCommand("command_7", { desired_id: "des_7", value: "1.0", sequence_number: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.deepEqual(
+      waiting().filter((row) => row.desired_id !== undefined).map((row) => [row.desired_id, row.report_status ?? "applied"]),
+      [["des_6", "rejected"], ["des_7", "applied"]],
+    );
+    assert.equal(backend.getLevel({ chip: "gpiochip0", offset: 7 }), 1);
     await lines.release();
   });
 

@@ -2,13 +2,16 @@
 // names them, inputs watched, file sensors sampled; each bound route's handler, its local
 // changes and readings into the outbox; and everything given back at the end.
 import type { Clock } from "../clock.ts";
-import { type Config, type FileRouteConfig, type RouteConfig, routeKey } from "../config/schema.ts";
+import { type Config, type FileRouteConfig, type RouteConfig, routeKey, routeSource } from "../config/schema.ts";
 import { RealerError } from "../errors.ts";
 import type { Emitter } from "../events.ts";
 import type { Faults } from "../faults.ts";
 import { type GpioBackend, type LineRef, type LineRequest, lineWord } from "../hal/types.ts";
+import type { PwmBackend } from "../hal/pwm/types.ts";
 import type { Logger } from "../log.ts";
-import { Actuator, type LocalChange, type PowerOnChoice } from "./actuator.ts";
+import { Actuator, type LocalChange, type OutputConfig, type PowerOnChoice } from "./actuator.ts";
+import type { OutputHardware } from "./output-driver.ts";
+import { LINE_SCALE } from "./value-scale.ts";
 import type { Binding } from "./bindings.ts";
 import { DesiredHandler, type DesiredHandlerOptions, type Output } from "./desired-handler.ts";
 import type { CatalogRoute } from "../cloud/catalog.ts";
@@ -18,7 +21,6 @@ import { FileSensor } from "./file-sensor.ts";
 import { InterlockGroup } from "./interlock.ts";
 import { newMessageId } from "./message-id.ts";
 import type { Outbox } from "../outbox/outbox.ts";
-import { formatLineValue } from "./values.ts";
 import type { RuntimeEvents } from "./runtime-events.ts";
 import { boundRoute, type ReportedRoute, SensorReader } from "./sensor-reader.ts";
 import { LocalControl } from "./local-control.ts";
@@ -33,6 +35,8 @@ import type { DeviceStore } from "../state/store.ts";
 export interface RouteLinesDeps {
   readonly config: Config;
   readonly backend: GpioBackend;
+  /** The PWM backend, opened when the first PWM route is claimed. */
+  readonly pwm: () => Promise<PwmBackend>;
   readonly store: DeviceStore;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -80,13 +84,13 @@ export class RouteLines {
     const controllers = config.routes.filter((route) => route.controls !== undefined && route.line !== undefined);
     for (const route of controllers) this.#controlInputs.set(routeKey(route), await this.#requestInput(route, route.line!));
     for (const route of config.routes) {
-      if (route.line === undefined || route.controls !== undefined) continue;
+      if (route.file !== undefined || route.controls !== undefined) continue;
       const controller = controllers.find((input) => namesEntry(route, input.controls!.output));
-      const direction = route.direction ?? (controller ? "output" : store.lines.direction(routeKey(route)));
+      const direction = route.direction ?? (controller || route.pwm ? "output" : store.lines.direction(routeKey(route)));
       if (direction !== "output") continue;
       const switchLine = controller?.controls?.mode === "follow" ? this.#controlInputs.get(routeKey(controller)) : undefined;
-      const powerOn = switchLine
-        ? { value: await switchLine.getValue(), reason: `follows ${routeKey(controller!)}, as it stands` }
+      const powerOn: PowerOnChoice | undefined = switchLine
+        ? { value: await switchLine.getValue() === 1 ? "on" : "off", reason: `follows ${routeKey(controller!)}, as it stands` }
         : undefined;
       await this.#claimActuator(route, powerOn);
     }
@@ -134,14 +138,15 @@ export class RouteLines {
     this.#sensors.push(reader);
   }
 
-  async #claimActuator(route: RouteConfig, powerOn?: PowerOnChoice): Promise<Actuator> {
-    const { backend, store, clock, logger } = this.#deps;
+  async #claimActuator(route: OutputConfig, powerOn?: PowerOnChoice): Promise<Actuator> {
+    const { store, clock, logger } = this.#deps;
     let interlock: InterlockGroup | undefined;
     if (route.interlock !== undefined) {
       interlock = this.#interlocks.get(route.interlock) ?? new InterlockGroup(route.interlock, clock, logger);
       this.#interlocks.set(route.interlock, interlock);
     }
-    const actuator = await Actuator.claim(backend, route, { store, clock, logger, interlock }, powerOn);
+    const hardware: OutputHardware = { gpio: this.#deps.backend, pwm: this.#deps.pwm };
+    const actuator = await Actuator.claim(hardware, route, { store, clock, logger, interlock }, powerOn);
     this.#actuators.set(actuator.key, actuator);
     return actuator;
   }
@@ -160,7 +165,12 @@ export class RouteLines {
         await this.#releaseEarlyOutput(binding);
         const { config } = binding;
         if (config.file !== undefined) await this.#startFileSensor(binding, config);
-        else await this.#claimInput(binding, config.line);
+        else if (config.pwm !== undefined) {
+          this.#deps.logger.error("route.needs_output", {
+            route: binding.name,
+            note: "a PWM channel is an output, but the catalog makes this a sensor route; it stays unserved",
+          });
+        } else await this.#claimInput(binding, config.line);
       }
     }
     this.#bindings.push(...bindings);
@@ -179,8 +189,12 @@ export class RouteLines {
     const { logger } = this.#deps;
     const { config, route } = binding;
     if (!route.mqtt.desired_topic) logger.warn("route.no_desired_topic", { route: binding.name });
-    if (config.line === undefined) {
-      logger.error("route.needs_line", { route: binding.name, note: "a command route needs a line, not a file; it stays unserved" });
+    if (config.file !== undefined) {
+      this.#serveUnserved(route, "the config reads this route from a file: nothing drives it");
+      logger.error("route.needs_line", {
+        route: binding.name,
+        note: "a command route needs a line or a PWM channel, not a file; its desired states are answered rejected",
+      });
       return;
     }
     const actuator = this.#actuators.get(routeKey(config)) ?? await this.#claimActuator(config);
@@ -189,7 +203,7 @@ export class RouteLines {
     }
     const handler = new DesiredHandler(this.#handlerOptions(), binding, actuator);
     this.desired.add(route, handler);
-    logger.info("line.claimed", { route: binding.name, line: lineWord(config.line), direction: "output" });
+    logger.info("line.claimed", { route: binding.name, line: routeSource(config), direction: "output" });
   }
 
   /**
@@ -211,6 +225,7 @@ export class RouteLines {
     const unserved: Output = {
       key: `unbound:${key}`,
       unserved: reason,
+      scale: LINE_SCALE,
       written: 0,
       read: () => Promise.resolve(0),
       apply: () => Promise.reject(new RealerError("config", `Cannot set route ${name}: ${reason}`)),
@@ -287,13 +302,12 @@ export class RouteLines {
   /** Reports each change an output makes by itself (a local physical change: no desired_id) on `route`. */
   #reportChangesOf(actuator: Actuator, route: ReportedRoute): void {
     this.#reportedSinceBoot.add(actuator.key);
-    actuator.onLocalChange((change) => this.#reportLocal(route, change));
+    actuator.onLocalChange((change) => this.#reportLocal(route, actuator.scale.format(change.value), change));
   }
 
   /** An output that changed by itself is a local physical change: a report without desired_id. */
-  #reportLocal(route: ReportedRoute, change: LocalChange): void {
+  #reportLocal(route: ReportedRoute, value: string, change: LocalChange): void {
     const { logger, outbox, events } = this.#deps;
-    const value = formatLineValue(change.value);
     const topic = route.topic();
     if (topic === undefined) {
       logger.debug("line.local_unreported", { route: route.name, value, note: "no catalog route has this output" });
@@ -356,13 +370,15 @@ export class RouteLines {
     });
   }
 
-  /** Sets a command route's line from the device itself: reported as a local change. */
-  async setLocal(key: string, value: 0 | 1): Promise<string> {
+  /** Sets a command route's output from the device itself (the console): reported as a local change. */
+  async setLocal(key: string, value: unknown): Promise<string> {
     const binding = this.#bindings.find((candidate) => candidate.key === key);
     const actuator = binding && this.#actuators.get(routeKey(binding.config));
-    if (!binding || !actuator) throw new RealerError("not-found", `Cannot set route ${key}: no command route with a line has that key`);
-    const observed = await actuator.apply(value, "local");
-    return formatLineValue(observed);
+    if (!binding || !actuator) throw new RealerError("not-found", `Cannot set route ${key}: no command route with an output has that key`);
+    const wanted = actuator.scale.parse(value);
+    if (!wanted.ok) throw new RealerError("config", `Cannot set route ${key}: ${wanted.reason}`);
+    const observed = await actuator.apply(wanted.value, "local");
+    return actuator.scale.format(observed);
   }
 
   /** Stops the sensors, applies each output's shutdown policy and gives every line back. */

@@ -15,7 +15,7 @@ export interface RouteView {
   readonly type: "command" | "sensor";
   readonly kind: string | undefined;
   readonly pinPort: string | undefined;
-  /** The line ("gpiochip0:6", a line name) or the file it reads. */
+  /** The line ("gpiochip0:6", a line name), the PWM channel ("pwm pwmchip0/1") or the file it reads. */
   readonly source: string;
   /** What the line reads now ("1.0" / "0.0"); undefined for a file sensor. */
   readonly physical: string | undefined;
@@ -41,7 +41,11 @@ export async function routeViews(
     const { config, route } = binding;
     const actuator = lines.actuator(binding);
     const input = lines.input(binding);
-    const value = actuator ? await actuator.read() : input ? await input.getValue().catch(() => undefined) : undefined;
+    const value = actuator
+      ? actuator.scale.format(await actuator.read())
+      : input
+      ? await input.getValue().then(formatLineValue, () => undefined)
+      : undefined;
     views.push({
       key: binding.key,
       name: binding.name,
@@ -49,7 +53,7 @@ export async function routeViews(
       kind: route.kind,
       pinPort: route.pin_port,
       source: routeSource(config),
-      physical: value === undefined ? undefined : formatLineValue(value),
+      physical: value,
       local: localBinding(config, entries),
     });
   }

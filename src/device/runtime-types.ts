@@ -17,6 +17,7 @@ import type { Secret } from "../secret.ts";
 import type { DeviceStore, StorageHealth } from "../state/store.ts";
 import type { Binding } from "./bindings.ts";
 import type { FailSafes, FailSafeStatus } from "./failsafe.ts";
+import type { PwmBackend } from "../hal/pwm/types.ts";
 import type { RouteLines } from "./route-lines.ts";
 import type { RuntimeEvents } from "./runtime-events.ts";
 import type { TimeKeeper, TimeSource, TimeSources } from "./time-keeper.ts";
@@ -27,6 +28,8 @@ export interface RuntimeDeps {
   /** The client secret, or a reader that fetches it afresh for each token (see `TokenSource`). */
   readonly clientSecret: Secret | (() => Secret);
   readonly backend: GpioBackend;
+  /** Opens the PWM backend the first time a PWM route is claimed; the one that goes with `backend` by default. */
+  readonly pwm?: () => Promise<PwmBackend>;
   readonly store: DeviceStore;
   readonly fetch: typeof fetch;
   /** PEM CA from `ca_file`, for the broker; HTTPS uses it through `fetch`. */

@@ -1,3 +1,4 @@
+import { LINE_SCALE } from "./value-scale.ts";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { testLogger } from "../../test/helpers/harness.ts";
@@ -162,9 +163,10 @@ describe("outbox with an unknown time", () => {
       const writes: number[] = [];
       const line = {
         key: "pin_port:6",
-        written: 0 as 0 | 1,
-        read: () => Promise.resolve(0 as 0 | 1),
-        apply: (value: 0 | 1, _cause: "desired", settle?: (observed: 0 | 1) => void) =>
+        scale: LINE_SCALE,
+        written: 0,
+        read: () => Promise.resolve(0),
+        apply: (value: number, _cause: "desired", settle?: (observed: number) => void) =>
           Promise.resolve(void writes.push(value)).then(() => {
             settle?.(value);
             return value;

@@ -113,7 +113,7 @@ export class Outbox {
     topic: string,
     report: FeedPayload,
     advanceSequence: boolean,
-    lineState?: { readonly route: string; readonly value: 0 | 1 },
+    lineState?: { readonly route: string; readonly value: number; readonly onLevel?: number | undefined },
   ): AnswerRecord {
     return this.#queue.recordAnswer(route, topic, report, advanceSequence, lineState);
   }

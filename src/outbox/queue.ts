@@ -135,7 +135,7 @@ export class OutboxQueue {
     topic: string,
     report: FeedPayload,
     advanceSequence: boolean,
-    lineState?: { readonly route: string; readonly value: 0 | 1 },
+    lineState?: { readonly route: string; readonly value: number; readonly onLevel?: number | undefined },
   ): AnswerRecord {
     const bytes = utf8Length(JSON.stringify(report));
     if (bytes > this.#options.limits().maxPayloadBytes) {

@@ -56,11 +56,11 @@ export class LedgerTable {
     payload: FeedPayload,
     advanceSequence: boolean,
     now: number,
-    lineState?: { readonly route: string; readonly value: 0 | 1 },
+    lineState?: { readonly route: string; readonly value: number; readonly onLevel?: number | undefined },
   ): void {
     const { db } = this.#file;
     this.#file.write(() => {
-      if (lineState) this.#lines.upsertValue(lineState.route, lineState.value, now);
+      if (lineState) this.#lines.upsertValue(lineState.route, lineState.value, now, lineState.onLevel);
       db.prepare("INSERT OR IGNORE INTO desired_ledger (desired_id, route, topic, payload, answered_at) VALUES (?, ?, ?, ?, ?)")
         .run(payload.desired_id ?? "", route, topic, JSON.stringify(payload), now);
       this.#answers++;

@@ -83,7 +83,14 @@ describe("outputs around the network (emulator + mosquitto + mock GPIO)", () => 
         routes.map((
           route,
         ) => (route.pin_port === "5"
-          ? { ...route, line: undefined, file: { path, scale: 0.001, offset: 0, decimals: 1 }, sample_interval_s: 1, deadband: 0.5 }
+          ? {
+            ...route,
+            line: undefined,
+            pwm: undefined,
+            file: { path, scale: 0.001, offset: 0, decimals: 1 },
+            sample_interval_s: 1,
+            deadband: 0.5,
+          }
           : route)
         ),
     });
