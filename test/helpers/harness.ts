@@ -1,5 +1,6 @@
 // Shared helpers for end-to-end suites: a real emulator (HTTPS + mosquitto) and a device
 // runtime on the mock backend, both in this process.
+import { MockPwmBackend } from "../../src/hal/pwm/mock.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -89,6 +90,8 @@ export function deviceConfig(emulator: Emulator, device: Provisioned, stateDir: 
 export interface RunningDevice {
   readonly runtime: DeviceRuntime;
   readonly mock: MockBackend;
+  /** The mock PWM chip (pwmchip0, two channels) the device's PWM routes drive. */
+  readonly pwm: MockPwmBackend;
   readonly device: Provisioned;
   readonly store: DeviceStore;
   /** Every event the runtime emitted, in order. */
@@ -106,6 +109,8 @@ export async function startDevice(
   options: {
     device?: Provisioned;
     mock?: MockBackend;
+    /** The PWM chip, to keep one across a restart as a board keeps its hardware. */
+    pwm?: MockPwmBackend;
     stateDir?: string;
     ackTimeoutMs?: number;
     sampleIntervalS?: number;
@@ -131,6 +136,7 @@ export async function startDevice(
   const dir = options.stateDir === undefined ? tempDir("device") : undefined;
   const stateDir = options.stateDir ?? dir!.path;
   const mock = options.mock ?? new MockBackend();
+  const pwm = options.pwm ?? new MockPwmBackend();
   const log: string[] = [];
   const base = deviceConfig(emulator, device, stateDir, options.sampleIntervalS);
   const { runtime, store, close } = await composeDevice({
@@ -144,6 +150,7 @@ export async function startDevice(
     },
     clientSecret: options.clientSecret ?? new Secret(device.client_secret),
     backend: mock,
+    pwm,
     ca: emulator.caPem,
     logger: testLogger("device", log),
     storeLogger: testLogger("store", log),
@@ -173,6 +180,7 @@ export async function startDevice(
   return {
     runtime,
     mock,
+    pwm,
     device,
     store,
     seen,
