@@ -79,7 +79,7 @@ describe("device console app", () => {
     });
     assert.equal(unknown.status, 404);
     const text = await unknown.text();
-    assert.match(text, /no command route with a line has that key/);
+    assert.match(text, /no command route with an output has that key/);
     assert.ok(!text.includes("nope"), "the answer does not reflect the request");
   });
 
@@ -164,7 +164,7 @@ describe("device console app", () => {
     assert.equal(big.status, 413);
     const bad = await app.request("/api/routes/local", {
       method: "POST",
-      body: `{"route": "${marker}", "value": 7}`,
+      body: `{"route": "${marker}", "value": "7"}`,
       headers: { "content-type": "application/json" },
     });
     assert.equal(bad.status, 400);

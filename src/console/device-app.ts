@@ -35,7 +35,10 @@ export interface DeviceConsoleOptions {
 }
 
 const COOKIE = "realer_console";
-const LocalSchema = v.object({ route: v.pipe(v.string(), v.maxLength(1024)), value: v.picklist([0, 1], "value must be 0 or 1") });
+const LocalSchema = v.object({
+  route: v.pipe(v.string(), v.maxLength(1024)),
+  value: v.pipe(v.number("value must be a number"), v.finite("value must be a finite number")),
+});
 
 /** The console as a hono app. */
 export function deviceConsoleApp(options: DeviceConsoleOptions): Hono {
@@ -98,14 +101,16 @@ export function deviceConsoleApp(options: DeviceConsoleOptions): Hono {
     // JSON only: a form on another site cannot send it without a preflight, which gets no CORS answer.
     if (!c.req.header("content-type")?.startsWith("application/json")) return c.json({ error: "send JSON: {route, value}" }, 415);
     const parsed = v.safeParse(LocalSchema, await c.req.json().catch(() => undefined));
-    if (!parsed.success) return c.json({ error: "send JSON: {route, value} with value 0 or 1" }, 400);
+    if (!parsed.success) return c.json({ error: "send JSON: {route, value} with value 0 or 1 (a level for a dimmer)" }, 400);
     try {
       const value = await runtime.setLocal(parsed.output.route, parsed.output.value);
       return c.json({ route: parsed.output.route, value });
     } catch (error) {
       if (error instanceof RealerError && error.kind === "not-found") {
-        return c.json({ error: "no command route with a line has that key" }, 404);
+        return c.json({ error: "no command route with an output has that key" }, 404);
       }
+      // A value the output cannot take: the reason names the range, and nothing was written.
+      if (error instanceof RealerError && error.kind === "config") return c.json({ error: error.message }, 400);
       logger.error("console.local_failed", { route: parsed.output.route, error: describeError(error) });
       return c.json({ error: "the line could not be set; the device log says why" }, 500);
     }

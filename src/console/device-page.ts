@@ -10,9 +10,25 @@ type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
 const clock = (at: number) => new Date(at).toISOString().slice(11, 19);
 
-function level(value: string | null): Html {
+function level(value: string | null, range: RouteRow["range"] = null): Html {
   if (value === null) return html`<span class="muted">–</span>`;
+  if (range !== null) return html`<span class="level ${Number(value) > range.min ? "active" : ""}">${value}</span>`;
   return html`<span class="level ${value === "1.0" ? "active" : ""}">${value === "1.0" ? "active" : "inactive"}</span>`;
+}
+
+/** A command route's control: a switch's button, or a level output's slider. */
+function control(route: RouteRow): Html | string {
+  if (route.type !== "command" || route.physical === null) return "";
+  if (route.range !== null) {
+    const { min, max, step } = route.range;
+    return html`
+      <input type="range" data-level="${route.key}" min="${min}" max="${max}" step="${step}" value="${route.physical}"
+        aria-label="Level of ${route.label}">
+    `;
+  }
+  return html`<button class="primary" data-toggle="${route.key}" data-value="${route.physical === "1.0" ? "0" : "1"}">${
+    route.physical === "1.0" ? "Turn off" : "Turn on"
+  }</button>`;
 }
 
 function routeRow(route: RouteRow): Html {
@@ -25,13 +41,9 @@ function routeRow(route: RouteRow): Html {
         : html`<div class="muted" data-cell="local">${route.local}</div>`}</td>
       <td class="hide-sm" data-cell="desired">${route.desired?.value ?? "–"}</td>
       <td class="hide-sm" data-cell="reported">${route.reported?.value ?? "–"}</td>
-      <td data-cell="physical">${level(route.physical)}</td>
+      <td data-cell="physical">${level(route.physical, route.range)}</td>
       <td data-cell="ack">${ack ? html`<span class="badge ${ack.status}">${ack.status}</span>` : html`<span class="muted">–</span>`}</td>
-      <td>${route.type === "command" && route.physical !== null
-        ? html`<button class="primary" data-toggle="${route.key}" data-value="${route.physical === "1.0" ? "0" : "1"}">${
-          route.physical === "1.0" ? "Turn off" : "Turn on"
-        }</button>`
-        : ""}</td>
+      <td>${control(route)}</td>
     </tr>
   `;
 }
@@ -210,9 +222,11 @@ export const CONSOLE_SCRIPT = `
     const el = document.createElement("span"); el.dataset[kind] = String(at); dd.append(el);
   }
   function badge(status) { const b = document.createElement("span"); b.className = "badge " + status; b.textContent = status; return b; }
-  function levelEl(value) {
+  function levelEl(value, range) {
     if (value === null) { const m = document.createElement("span"); m.className = "muted"; m.textContent = "–"; return m; }
-    const el = document.createElement("span"); el.className = "level" + (value === "1.0" ? " active" : ""); el.textContent = value === "1.0" ? "active" : "inactive"; return el;
+    const el = document.createElement("span");
+    if (range) { el.className = "level" + (Number(value) > range.min ? " active" : ""); el.textContent = value; return el; }
+    el.className = "level" + (value === "1.0" ? " active" : ""); el.textContent = value === "1.0" ? "active" : "inactive"; return el;
   }
   const names = new Map();
   function render(snapshot) {
@@ -231,7 +245,9 @@ export const CONSOLE_SCRIPT = `
       if (!row) { location.reload(); return; }
       $('[data-cell="desired"]', row).textContent = text(route.desired && route.desired.value);
       $('[data-cell="reported"]', row).textContent = text(route.reported && route.reported.value);
-      $('[data-cell="physical"]', row).replaceChildren(levelEl(route.physical));
+      $('[data-cell="physical"]', row).replaceChildren(levelEl(route.physical, route.range));
+      const slider = $("input[data-level]", row);
+      if (slider && route.physical !== null && document.activeElement !== slider) slider.value = route.physical;
       const ack = $('[data-cell="ack"]', row); ack.replaceChildren(route.ack ? badge(route.ack.status) : levelEl(null));
       const button = $("button[data-toggle]", row);
       if (button && route.physical !== null) { const on = route.physical === "1.0"; button.dataset.value = on ? "0" : "1"; button.textContent = on ? "Turn off" : "Turn on"; }
@@ -258,6 +274,14 @@ export const CONSOLE_SCRIPT = `
     const list = $("#events"); list.prepend(li);
     while (list.children.length > 50) list.lastElementChild.remove();
   }
+  document.addEventListener("change", async (change) => {
+    const slider = change.target.closest("input[data-level]"); if (!slider) return;
+    slider.disabled = true;
+    try {
+      const answer = await fetch("api/routes/local", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ route: slider.dataset.level, value: Number(slider.value) }) });
+      if (!answer.ok) alert((await answer.json()).error || "The level could not be set");
+    } finally { slider.disabled = false; }
+  });
   document.addEventListener("click", async (click) => {
     const button = click.target.closest("button[data-toggle]"); if (!button) return;
     button.disabled = true;

@@ -63,6 +63,8 @@ export interface RouteRow extends RouteActivity {
   readonly physical: string | null;
   /** Which input drives which output on the board, in words, if this route takes part. */
   readonly local: string | null;
+  /** A level output's range and step (a dimmer); null for a line. */
+  readonly range: { readonly min: number; readonly max: number; readonly step: number } | null;
 }
 
 /** Everything the page shows at once. */
@@ -119,6 +121,7 @@ export async function routeRows(runtime: DeviceRuntime, monitor: DeviceMonitor):
     source: view.source,
     physical: view.physical ?? null,
     local: view.local ?? null,
+    range: view.range === undefined ? null : { min: view.range.min, max: view.range.max, step: 10 ** -view.range.decimals },
   }));
 }
 

@@ -1,7 +1,7 @@
 // The bound routes as the console shows them: what each line reads now, and which input drives
 // which output on the board, in words.
 import { CONTROL_WORDS, namesEntry } from "../config/controls.ts";
-import { type RouteConfig, routeKey, routeSource } from "../config/schema.ts";
+import { levelRange, type RouteConfig, routeKey, routeSource } from "../config/schema.ts";
 import type { LineRequest } from "../hal/types.ts";
 import type { Actuator } from "./actuator.ts";
 import type { Binding } from "./bindings.ts";
@@ -21,6 +21,8 @@ export interface RouteView {
   readonly physical: string | undefined;
   /** The local binding, in words: "toggles pin_port:6" on an input, "toggled by pin_port:5" on its output. */
   readonly local: string | undefined;
+  /** A level output's range (a PWM route); undefined for a line or a file. */
+  readonly range: { readonly min: number; readonly max: number; readonly decimals: number } | undefined;
 }
 
 /** A route entry's local binding in words, either way round (see `RouteView.local`). */
@@ -55,6 +57,7 @@ export async function routeViews(
       source: routeSource(config),
       physical: value,
       local: localBinding(config, entries),
+      range: config.pwm === undefined ? undefined : levelRange(config),
     });
   }
   return views;

@@ -278,7 +278,7 @@ export class DeviceRuntime {
    * Sets a command route's line from the device itself (a wall switch, the console's toggle): the
    * same path as a physical change, so the cloud gets a report without a desired_id.
    */
-  setLocal(key: string, value: 0 | 1): Promise<string> {
+  setLocal(key: string, value: number): Promise<string> {
     return this.#routes.setLocal(key, value);
   }
 
