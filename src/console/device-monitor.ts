@@ -210,6 +210,20 @@ export class DeviceMonitor {
         () => (runtime.status().trouble === undefined ? 0 : 1),
       ),
     );
+    r.add(
+      new Gauge(
+        "realer_output_value",
+        "Each output's value last written: 0 or 1 for a line, a level of its range for a PWM route.",
+        () => runtime.status().outputs.map((output) => ({ labels: { route: output.route }, value: output.value })),
+      ),
+    );
+    r.add(
+      new Gauge(
+        "realer_output_drifts",
+        "Writes an output did not hold (what was read back differed), by output.",
+        () => runtime.status().outputs.map((output) => ({ labels: { route: output.route }, value: output.drifts })),
+      ),
+    );
     r.add(new Gauge("process_resident_memory_bytes", "Resident memory of the process.", () => process.memoryUsage().rss));
     r.add(new Gauge("process_heap_used_bytes", "JavaScript heap in use.", () => process.memoryUsage().heapUsed));
   }

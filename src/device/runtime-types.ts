@@ -87,6 +87,8 @@ export interface RuntimeStatus {
   readonly faults: readonly { readonly where: string; readonly count: number }[];
   /** Each output's fail-safe: idle, armed (with when it fires) or fired. */
   readonly failsafes: readonly FailSafeStatus[];
+  /** Each claimed output: the value last written (a line's 0 or 1, a level) and how many writes it did not hold. */
+  readonly outputs: readonly { readonly route: string; readonly value: number; readonly drifts: number }[];
   /** Why the time is believed ("kernel", "agrees with the cloud", "the cloud's clock") or "unknown"; "wall clock" without time sources. */
   readonly time: TimeSource | "wall clock";
 }

@@ -248,6 +248,7 @@ export class DeviceRuntime {
       unacknowledged: this.#unacknowledged,
       faults: this.faults.counts(),
       failsafes: this.#failsafes.status(),
+      outputs: [...this.#routes.outputs()].map((output) => ({ route: output.key, value: output.written, drifts: output.drifts })),
       time: this.#time?.status().source ?? "wall clock",
     };
   }

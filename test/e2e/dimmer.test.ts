@@ -126,6 +126,7 @@ describe("a dimmer on a PWM channel (emulator + mosquitto + mock GPIO and PWM)",
           max: 100,
           step: 1,
         }]]);
+        assert.match(await (await app.request("/metrics")).text(), /^realer_output_value\{route="pin_port:7"\} 70$/m);
         monitor.close();
         await dev.mock.setPull(SWITCH_LINE, 1);
         await waitFor("off by the button", () => duty() === 0);
