@@ -52,12 +52,16 @@ export async function runCommand(options: RunOptions): Promise<void> {
   const ca = readCaFile(config, options.configPath);
   if (stopSignal) return;
   const time = await systemTimeSources();
-  const { runtime, backend, close } = await composeDevice({ config, clientSecret, ca, logger, time });
+  // A rig reads the mock PWM chip through the control port too: the run holds it from the start.
+  const pwm = config.gpio.backend === "mock" && config.gpio.control_port !== undefined
+    ? new (await import("../hal/pwm/mock.ts")).MockPwmBackend()
+    : undefined;
+  const { runtime, backend, close } = await composeDevice({ config, clientSecret, ca, logger, time, ...(pwm ? { pwm } : {}) });
   let control: Server | undefined;
   if (backend instanceof MockBackend && config.gpio.control_port !== undefined) {
     // Loaded only when asked for, like the console: a field device never holds hono at all.
     const { mockControlApp } = await import("../hal/mock-control.ts");
-    control = serve({ hostname: "127.0.0.1", port: config.gpio.control_port, fetch: mockControlApp(backend).fetch });
+    control = serve({ hostname: "127.0.0.1", port: config.gpio.control_port, fetch: mockControlApp(backend, pwm).fetch });
     logger.info("mock.control", { url: `http://127.0.0.1:${control.port}/lines` });
   }
   const consoleToken = config.console.enabled && config.console.token

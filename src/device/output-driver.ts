@@ -6,7 +6,7 @@ import type { LineRouteConfig, PwmRouteConfig } from "../config/schema.ts";
 import type { PwmBackend } from "../hal/pwm/types.ts";
 import { channelWord } from "../hal/pwm/types.ts";
 import { type GpioBackend, type LineRequest, lineWord } from "../hal/types.ts";
-import { dutyFor, dutyMapping, valueFor } from "./pwm-duty.ts";
+import { dutyFor, dutyMapping, valueOfState } from "./pwm-duty.ts";
 import { LINE_SCALE, scaleOf, type ValueScale } from "./value-scale.ts";
 
 /** One output's hardware, in the route's values. */
@@ -61,12 +61,7 @@ async function openPwm(hardware: OutputHardware, config: PwmRouteConfig, initial
     word: channelWord(channel),
     scale: scaleOf(config),
     write: (value) => channel.setDuty(dutyFor(mapping, value)),
-    read: async () => {
-      const state = await channel.read();
-      // A channel someone else disabled drives no level we can name: it is off.
-      if (!state.enabled || state.periodNs <= 0) return mapping.min;
-      return valueFor(mapping, Math.round(state.dutyNs * mapping.periodNs / state.periodNs));
-    },
+    read: async () => valueOfState(mapping, await channel.read()),
     release: () => channel.release(),
   };
 }

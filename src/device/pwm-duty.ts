@@ -42,6 +42,12 @@ export function dutyFor(mapping: DutyMapping, value: number): number {
   return Math.min(periodNs, Math.max(0, Math.round(duty * periodNs)));
 }
 
+/** The value a channel's state stands for: a disabled channel drives no level we can name, so it is off. */
+export function valueOfState(mapping: DutyMapping, state: { periodNs: number; dutyNs: number; enabled: boolean }): number {
+  if (!state.enabled || state.periodNs <= 0) return mapping.min;
+  return valueFor(mapping, Math.round(state.dutyNs * mapping.periodNs / state.periodNs));
+}
+
 /** The value of the range a duty stands for, rounded to the range's decimals. */
 export function valueFor(mapping: DutyMapping, dutyNs: number): number {
   const { min, max, decimals, offDuty, onDuty, maxDuty, gamma, periodNs } = mapping;

@@ -1,17 +1,23 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import type { MockBackend } from "./mock.ts";
+import type { MockPwmBackend } from "./pwm/mock.ts";
 
 const PullSchema = v.object({ level: v.picklist([0, 1], "level must be 0 or 1") });
 const FaultSchema = v.object({ get: v.optional(v.boolean()), set: v.optional(v.boolean()) });
 
 /**
- * A small HTTP interface to the mock backend for hardware-in-the-loop rigs: read every line,
- * pull an input high or low. Served on loopback only.
+ * A small HTTP interface to the mock backends for hardware-in-the-loop rigs: read every line,
+ * pull an input high or low, read what each PWM channel holds. Served on loopback only.
  */
-export function mockControlApp(backend: MockBackend): Hono {
+export function mockControlApp(backend: MockBackend, pwm?: MockPwmBackend): Hono {
   const app = new Hono();
   app.onError((error, c) => c.json({ error: error.message }, 400));
+  app.get("/pwm", (c) => c.json({ channels: pwm?.snapshot() ?? [] }));
+  app.get("/pwm/:chip/:channel", (c) => {
+    if (!pwm) return c.json({ error: "this device has no mock PWM chip" }, 404);
+    return c.json(pwm.channelState({ chip: c.req.param("chip"), channel: Number(c.req.param("channel")) }));
+  });
   app.get("/lines", (c) => c.json({ lines: backend.snapshot() }));
   // Every level change and claim after `after` (a seq), for rigs that must see each glitch.
   app.get("/timeline", (c) => c.json({ changes: backend.timeline(Number(c.req.query("after") ?? 0) || 0) }));

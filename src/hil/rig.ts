@@ -14,6 +14,13 @@ export interface RigLine {
   readonly direction: "input" | "output";
 }
 
+/** What a rig reads of a PWM channel. */
+export interface ChannelReading {
+  readonly periodNs: number;
+  readonly dutyNs: number;
+  readonly enabled: boolean;
+}
+
 /** Called with each level a line shows: every change (mock, wires) or every changed sample (gpio-sim). */
 export type LevelObserver = (route: string, level: Level, at: number) => void;
 
@@ -36,6 +43,11 @@ export interface Rig {
   deviceStopped(): void;
   /** Pulls a device input's pin to `level`. */
   drive(route: string, level: Level): Promise<void>;
+  /**
+   * What a PWM channel of the device holds (the mock's, through its control port); absent on rigs
+   * with no PWM chip to read (gpio-sim has none, and jumper wires cannot measure a duty cycle).
+   */
+  readChannel?(channel: { readonly chip: string; readonly channel: number }): Promise<ChannelReading>;
   /** Makes a line fail with EIO (mock only); throws on rigs that cannot. */
   failLine(route: string, fault: { get?: boolean | undefined; set?: boolean | undefined }): Promise<void>;
   close(): Promise<void>;

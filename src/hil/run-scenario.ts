@@ -1,6 +1,8 @@
 // Runs one scenario: provisions its device on the emulator, writes the device's config for the
 // rig, starts the device process, runs the steps in order (a failed step ends the scenario, the
 // rest are skipped), stops everything and puts the emulator's fault switches back.
+import { levelRange } from "../config/schema.ts";
+import { dutyMapping, valueOfState } from "../device/pwm-duty.ts";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { demoDeviceConfig } from "../commands/demo-device.ts";
@@ -50,7 +52,13 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
   const record = new ScenarioRecord();
   const started = performance.now();
   const device = emulator.provision(
-    scenario.routes.map((route) => ({ source_type: route.source_type, kind: route.kind, pin_port: route.name })),
+    // A PWM route's catalog range is the one its config gives the device.
+    scenario.routes.map((route) => ({
+      source_type: route.source_type,
+      kind: route.kind,
+      pin_port: route.name,
+      ...(route.config.pwm === undefined ? {} : { min: levelRange(route.config).min, max: levelRange(route.config).max }),
+    })),
   );
   const sourceIds = new Map(
     scenario.routes.map((route) => [route.name, device.routes.find((candidate) => candidate.pin_port === route.name)!.source_id]),
@@ -77,11 +85,11 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
   const rig = await options.rig(scenario);
   const dir = join(options.workDir, `device-${device.device_id}`);
   mkdirSync(dir, { recursive: true });
-  const lines: RigLine[] = scenario.routes.map((route) => ({
-    route: route.name,
-    line: route.config.line,
-    direction: route.config.direction === "input" ? "input" : "output",
-  }));
+  const lines: RigLine[] = scenario.routes.flatMap((route) =>
+    route.config.line === undefined
+      ? []
+      : [{ route: route.name, line: route.config.line, direction: route.config.direction === "input" ? "input" : "output" }]
+  );
   // The demo's config for this device (the emulator's URL and CA, the secret from the environment),
   // with the scenario's routes on the rig's lines, JSON logs to read, and quick HTTPS polls.
   const config: Config = {
@@ -89,7 +97,9 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
     log: { level: "info", format: "json" },
     https: { poll_interval_s: 1, catalog_check_s: 5 },
     gpio: rig.gpio,
-    routes: scenario.routes.map((route) => ({ ...route.config, line: rig.deviceLine(route.config.line) })),
+    routes: scenario.routes.map((route) =>
+      route.config.line === undefined ? route.config : { ...route.config, line: rig.deviceLine(route.config.line) }
+    ),
   };
   const configPath = join(dir, "device.json");
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
@@ -106,6 +116,13 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
     record,
     deviceId: device.device_id,
     sourceIds,
+    level: async (name) => {
+      const config = scenario.routes.find((route) => route.name === name)?.config;
+      if (config?.pwm === undefined) throw new StepFailed(`route ${name} drives no PWM channel`);
+      if (!rig.readChannel) throw new StepFailed(`the ${rig.name} rig has no PWM chip to read: run this scenario on the mock rig`);
+      const mapping = dutyMapping(config);
+      return valueOfState(mapping, await rig.readChannel(config.pwm)).toFixed(mapping.decimals);
+    },
     restart: async (signal, downMs) => {
       record.mark({ at: Date.now(), kind: "restart", text: signal === "SIGKILL" ? "crash (SIGKILL)" : "restart (SIGTERM)" });
       rig.beforeStop();

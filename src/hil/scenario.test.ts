@@ -58,6 +58,27 @@ describe("HIL scenario files", () => {
     assert.match(errorOf(scenario([{ do: "wait", ms: 10, extra: 1 }]))!, /steps\[0\].*extra/);
   });
 
+  it("takes a PWM route with its range, read with expect_level, and refuses line steps on it and a level step on a line", () => {
+    const lamp = { name: "lamp", source_type: "command", pwm: { chip: "pwmchip0", channel: 0 }, range: { max: 10 } };
+    assert.equal(errorOf(scenario([{ do: "expect_level", route: "lamp", value: 5 }], [lamp, button])), undefined);
+    assert.match(
+      errorOf(scenario([{ do: "expect_line", route: "lamp", level: 1 }], [lamp, button]))!,
+      /steps\[0\] \(expect_line\): route "lamp" drives a PWM channel; expect_line needs a line \(use expect_level\)$/,
+    );
+    assert.match(
+      errorOf(scenario([{ do: "expect_level", route: "relay", value: 1 }]))!,
+      /steps\[0\] \(expect_level\): route "relay" drives a line; expect_level reads a PWM channel/,
+    );
+    assert.match(
+      errorOf(scenario([{ do: "wait", ms: 1 }], [{ ...lamp, source_type: "sensor" }]))!,
+      /routes\[0\]\.pwm: a PWM channel is an output|routes\[0\]\.direction/,
+    );
+    assert.match(
+      errorOf(scenario([{ do: "wait", ms: 1 }], [{ name: "x", source_type: "command" }]))!,
+      /routes\[0\]: needs exactly one of line, file or pwm$/,
+    );
+  });
+
   it("refuses a step on a route the scenario does not have, or of the wrong kind", () => {
     assert.match(
       errorOf(scenario([{ do: "drive", route: "relais", level: 1 }]))!,

@@ -3,7 +3,7 @@
 // is generated from this schema for editors.
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
-import { type LineRouteConfig, LineSchema, parseRoute, ROUTE_ENTRIES, type RouteConfig } from "../config/schema.ts";
+import { type LineRouteConfig, LineSchema, parseRoute, type PwmRouteConfig, ROUTE_ENTRIES, type RouteConfig } from "../config/schema.ts";
 import { controlIssues } from "../config/controls.ts";
 import { RealerError } from "../errors.ts";
 
@@ -34,7 +34,7 @@ export const ScenarioRouteSchema = v.strictObject({
     v.description("command: the cloud drives it; sensor: the device reports it."),
   ),
   kind: v.optional(v.pipe(NonEmpty, v.description("The catalog's kind: relay, switch…"))),
-  line: v.pipe(LineSchema, v.description("The device's line, on the mock's gpiochip0 unless the rig says otherwise.")),
+  line: v.optional(v.pipe(LineSchema, v.description("The device's line, on the mock's gpiochip0 unless the rig says otherwise."))),
   ...LINE_SETTINGS,
 });
 
@@ -87,6 +87,15 @@ const steps = {
     do: v.literal("expect_line"),
     route: RouteName,
     level: v.pipe(Level, v.description("The pin level expected (after active_low).")),
+    within_ms: v.optional(Ms("How long it may take (2000 by default).")),
+  }),
+  expect_level: v.strictObject({
+    do: v.literal("expect_level"),
+    route: RouteName,
+    value: v.pipe(
+      v.union([v.string(), v.number()], "must be a string or a number"),
+      v.description("A PWM route's level expected, in the route's values: the channel's duty read by the rig, mapped back."),
+    ),
     within_ms: v.optional(Ms("How long it may take (2000 by default).")),
   }),
   expect_steady: v.strictObject({
@@ -210,7 +219,7 @@ export interface Scenario {
   readonly path: string;
   readonly name: string;
   readonly description: string | undefined;
-  readonly routes: readonly (ScenarioRoute & { readonly config: LineRouteConfig })[];
+  readonly routes: readonly (ScenarioRoute & { readonly config: LineRouteConfig | PwmRouteConfig })[];
   readonly wiring: Readonly<Record<string, v.InferOutput<typeof LineSchema>>> | undefined;
   readonly steps: readonly Step[];
 }
@@ -249,8 +258,14 @@ export function parseScenario(input: unknown, file: string): Scenario {
         `Cannot use scenario ${file}: routes[${i}]${first?.path ? `.${where(first.path)}` : ""}: ${first?.message ?? String(error)}`,
       );
     }
-    if (entry.line === undefined) {
-      throw new RealerError("config", `Cannot use scenario ${file}: routes[${i}].line: a scenario's route needs a line`);
+    if (entry.file !== undefined) {
+      throw new RealerError("config", `Cannot use scenario ${file}: routes[${i}].line: a scenario's route needs a line or a PWM channel`);
+    }
+    if (entry.pwm !== undefined && route.source_type !== "command") {
+      throw new RealerError(
+        "config",
+        `Cannot use scenario ${file}: routes[${i}].pwm: a PWM channel is an output: its route must be a command route`,
+      );
     }
     if (route.source_type === "command" && entry.direction === "input") {
       throw new RealerError("config", `Cannot use scenario ${file}: routes[${i}].direction: a command route drives an output`);
@@ -287,12 +302,20 @@ export function parseScenario(input: unknown, file: string): Scenario {
       bounce: "sensor",
       line_fault: undefined,
       expect_line: undefined,
+      expect_level: "command",
       expect_steady: undefined,
       expect_report: undefined,
       expect_no_report: undefined,
     }[step.do];
     if (needs && route.source_type !== needs) {
       fail(`route "${step.route}" is a ${route.source_type} route; ${step.do} needs a ${needs} route`);
+    }
+    const onPwm = route.config.pwm !== undefined;
+    if (step.do === "expect_level" && !onPwm) {
+      fail(`route "${step.route}" drives a line; expect_level reads a PWM channel (use expect_line)`);
+    }
+    if (onPwm && ["expect_line", "expect_steady", "line_fault", "drive", "pulse", "bounce"].includes(step.do)) {
+      fail(`route "${step.route}" drives a PWM channel; ${step.do} needs a line (use expect_level)`);
     }
   });
   for (const name of Object.keys(scenario.wiring ?? {})) {

@@ -15,6 +15,7 @@ function context(record: ScenarioRecord): StepContext {
     sourceIds: new Map(),
     restart: () => Promise.resolve(),
     waitOnline: () => Promise.resolve(),
+    level: () => Promise.resolve("0"),
   };
 }
 

@@ -21,6 +21,8 @@ export interface StepContext {
   readonly sourceIds: ReadonlyMap<string, string>;
   /** Stops the device with `signal`, waits `downMs`, starts it again; `steady` lines must hold their level until it is online. */
   restart(signal: "SIGTERM" | "SIGKILL", downMs: number): Promise<void>;
+  /** A PWM route's level now, in its values ("40"): the channel's duty as the rig reads it, mapped back. */
+  level(route: string): Promise<string>;
   /** Resolves once the running device process is online (MQTT connected or the HTTPS runtime started). */
   waitOnline(withinMs: number): Promise<void>;
 }
@@ -40,6 +42,8 @@ export function describeStep(step: Step): string {
       return `bounce ${step.route} ${step.flips} times every ${step.every_ms} ms, settling at ${step.to}`;
     case "expect_line":
       return `expect_line ${step.route} at ${step.level} within ${step.within_ms ?? 2000} ms`;
+    case "expect_level":
+      return `expect_level ${step.route} at ${step.value} within ${step.within_ms ?? 2000} ms`;
     case "expect_steady":
       return `expect_steady ${step.route}${step.level === undefined ? "" : ` at ${step.level}`} for ${step.for_ms} ms`;
     case "expect_report":
@@ -177,6 +181,19 @@ export async function runStep(step: Step, context: StepContext): Promise<void> {
           );
         }
         await sleep(5);
+      }
+      return;
+    }
+    case "expect_level": {
+      const from = Date.now();
+      const within = step.within_ms ?? 2000;
+      let seen = await context.level(step.route);
+      while (Number(seen) !== Number(step.value)) {
+        if (Date.now() - from > within) {
+          throw new StepFailed(`expected ${step.route} at level ${step.value} within ${within} ms; it stayed at ${seen}`);
+        }
+        await sleep(10);
+        seen = await context.level(step.route);
       }
       return;
     }

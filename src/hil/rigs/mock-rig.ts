@@ -3,7 +3,7 @@
 // pulls inputs through the same port.
 import { RealerError } from "../../errors.ts";
 import type { MockChange } from "../../hal/mock.ts";
-import { type Level, type LevelObserver, type Rig, type RigLine, sleep } from "../rig.ts";
+import { type ChannelReading, type Level, type LevelObserver, type Rig, type RigLine, sleep } from "../rig.ts";
 
 const POLL_MS = 10;
 
@@ -66,6 +66,11 @@ export class MockRig implements Rig {
     await this.#request("PUT", `/lines/${line.chip}/${line.offset}`, { level });
     this.#pulls.set(route, level);
     this.#observe(route, level, Date.now());
+  }
+
+  async readChannel(channel: { readonly chip: string; readonly channel: number }): Promise<ChannelReading> {
+    const state = await this.#request("GET", `/pwm/${channel.chip.replace(/^.*\//, "")}/${channel.channel}`) as Partial<ChannelReading>;
+    return { periodNs: Number(state.periodNs), dutyNs: Number(state.dutyNs), enabled: state.enabled === true };
   }
 
   async failLine(route: string, fault: { get?: boolean | undefined; set?: boolean | undefined }): Promise<void> {
