@@ -39,7 +39,8 @@ function routeRow(route: RouteRecord, data: ConsoleData): Html {
           <form class="inline" data-desired="${route.sourceId}" data-device="${route.deviceId}">
             <button type="button" class="primary" data-set="1.0">On</button>
             <button type="button" data-set="0.0">Off</button>
-            <input type="text" name="value" size="5" placeholder="value" aria-label="Desired value for ${route.sourceId}">
+            <input type="text" name="value" size="5" placeholder="${route.min}–${route.max}"
+              aria-label="Desired value for ${route.sourceId} (its range: ${route.min} to ${route.max})">
             <button type="submit">Set</button>
           </form>
         `

@@ -76,6 +76,30 @@ describe("realer-edge check", () => {
     assert.ok(lines.includes("problem: config entry pin_port 5 has a fail-safe, but the catalog makes it a sensor route"), result.stdout);
   });
 
+  it("prints a dimmer's mapping, and names a PWM channel the board does not have", async () => {
+    const device = emulator.provision([{ source_type: "command", kind: "dimmer", pin_port: "7", min: 0, max: 100 }, {
+      source_type: "command",
+      kind: "fan",
+      pin_port: "8",
+    }]);
+    const base = deviceConfig(emulator, device, dir.path);
+    const config = {
+      ...base,
+      routes: [
+        { pin_port: "7", pwm: { chip: "pwmchip0", channel: 1, min_on_pct: 8, gamma: 2.2 } },
+        { pin_port: "8", pwm: { chip: "pwmchip0", channel: 4 } },
+      ],
+    };
+    const result = await check("dimmer.json", config, [], device.client_secret);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    const lines = result.stdout.split("\n");
+    assert.ok(
+      lines.some((line) => /^cmd_\w+\s+command\s+7\s+pwm pwmchip0\/1\s+0–100, 1000 Hz, min on 8 %, gamma 2\.2$/.test(line)),
+      result.stdout,
+    );
+    assert.ok(lines.includes("problem: PWM chip pwmchip0 has 2 channels: no channel 4 (for pin_port 8)"), result.stdout);
+  });
+
   it("names each mistake on one line and exits 1", async () => {
     const device = emulator.provision(DEMO_ROUTES);
     const base = deviceConfig(emulator, device, dir.path);
