@@ -5,7 +5,7 @@
 # lintian (checking the Debian package), and for the GPIO tests on a real arm64 kernel:
 # qemu-system-arm, gcc-aarch64-linux-gnu (builds gpio-sim out of tree), cpio, xz-utils,
 # e2fsprogs (the power-cut VM's disk), debootstrap (the systemd board image) and systemd
-# (systemd-analyze scores the unit);
+# (systemd-analyze scores the unit), minisign and zstd (signed releases and their patches);
 # and chromium for the console tests in a real browser.
 # Idempotent: a second run changes nothing and takes a second.
 #
@@ -39,6 +39,9 @@ if [ "$mode" != demo ] && [ "$mode" != bench ]; then
 # The arm64 binary is tested under qemu-user, with Debian's arm64 glibc as its sysroot.
 [ -x /usr/bin/qemu-aarch64-static ] || need+=(qemu-user-static)
 [ -f /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need+=(libc6-arm64-cross)
+# Field updates: releases are signed and checked with minisign, and patched with zstd.
+command -v minisign >/dev/null 2>&1 || need+=(minisign)
+command -v zstd >/dev/null 2>&1 || need+=(zstd)
 # The Debian package is built with dpkg-deb and checked with lintian.
 command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
 [ -x /usr/bin/lintian ] || need+=(lintian)

@@ -17,7 +17,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["config", "hal", "service"],
   ["cloud", "mqtt"],
   ["state"],
-  ["outbox"],
+  ["update", "outbox"],
   ["https"],
   ["device"],
   ["console"],

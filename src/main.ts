@@ -16,6 +16,8 @@ Usage:
   realer-edge gpio get CHIP OFFSET   read a line as an input (or name a line: gpio get NAME)
   realer-edge gpio set CHIP OFFSET 0|1 [--hold-ms N]   drive a line until Ctrl-C or for N ms
   realer-edge gpio watch CHIP OFFSET [--count N]       print edges as they come
+  realer-edge update status|check DIR|apply DIR|commit|rollback|adopt PATH|start
+                                     signed field updates (root: the updater's side)
   realer-edge --help | --version
 
 Options:
@@ -35,6 +37,8 @@ Options:
   --report FILE        hil: write an HTML timeline of each scenario
   --sim-dir DIR        hil, gpio-sim: the chip's sysfs directory (found when only one exists)
   --chip LABEL         hil, gpio-sim: the chip the device's lines are on
+  --update-dir DIR     update: the updater's state and slots (default /var/lib/realer-edge-update)
+  --keys PATH          update: the release public keys, a .pub or a folder of them (default /usr/share/realer-edge/keys)
 
 Exit codes: 0 stopped cleanly, 1 runtime failure (hil: a scenario failed), 2 bad usage or config.
 `;
@@ -72,6 +76,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         report: { type: "string" },
         "sim-dir": { type: "string" },
         chip: { type: "string" },
+        "update-dir": { type: "string" },
+        keys: { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
       },
@@ -129,6 +135,13 @@ export async function main(argv: readonly string[]): Promise<number> {
           simDir: values["sim-dir"],
           chip: values.chip,
           stateDir,
+          print: (line) => console.log(line),
+        });
+      case "update":
+        return await (await import("./commands/update.ts")).updateCommand({
+          args: positionals.slice(1),
+          updateDir: values["update-dir"],
+          keys: values.keys,
           print: (line) => console.log(line),
         });
       case "gpio":

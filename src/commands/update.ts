@@ -1,0 +1,156 @@
+// `realer-edge update status|check|apply|commit|rollback|adopt|start`: the updater's side of a
+// field update, run as root by the updater unit or by an operator at the board. The device
+// runtime never runs it: the hardened service cannot write the slots.
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { RealerError } from "../errors.ts";
+import { SCHEMA_VERSION } from "../state/schema.ts";
+import { folderSource } from "../update/folder-source.ts";
+import type { Manifest } from "../update/manifest.ts";
+import { MinisignError, type MinisignKey, parsePublicKey } from "../update/minisign.ts";
+import { UpdateRefusal } from "../update/refusal.ts";
+import { Updater } from "../update/updater.ts";
+import { UpdaterStateError } from "../update/updater-state.ts";
+import { verifyManifest } from "../update/verify-manifest.ts";
+import { VERSION } from "../version.ts";
+
+/** Where the updater keeps its state and slots, and where the package puts the public keys. */
+export const UPDATE_DIR = "/var/lib/realer-edge-update";
+export const KEYS_DIR = "/usr/share/realer-edge/keys";
+
+/** Options of `realer-edge update`. */
+export interface UpdateCommandOptions {
+  readonly args: readonly string[];
+  readonly updateDir?: string | undefined;
+  readonly keys?: string | undefined;
+  readonly print: (line: string) => void;
+  readonly now?: () => number;
+}
+
+/** This machine's target, as releases name it. */
+export function thisTarget(): Manifest["target"] {
+  if (process.platform !== "linux") {
+    throw new RealerError("unsupported", `Cannot update on ${process.platform}: releases are built for Linux`);
+  }
+  if (process.arch === "arm64") return "linux-arm64";
+  if (process.arch === "x64") return "linux-x64";
+  throw new RealerError("unsupported", `Cannot update on ${process.arch}: releases are built for arm64 and x64`);
+}
+
+/** The pinned keys: every `*.pub` in a folder, or one file. */
+export function readKeys(path: string): MinisignKey[] {
+  let files: string[];
+  try {
+    files = statSync(path).isDirectory()
+      ? readdirSync(path).filter((name) => name.endsWith(".pub")).sort().map((name) => join(path, name))
+      : [path];
+  } catch {
+    throw new RealerError("config", `Cannot read the release keys at ${path}: no such file or folder`);
+  }
+  if (files.length === 0) throw new RealerError("config", `Cannot update: no *.pub release key in ${path}`);
+  return files.map((file) => {
+    try {
+      return parsePublicKey(readFileSync(file, "utf8"));
+    } catch (error) {
+      throw new RealerError(
+        "config",
+        `Cannot use the release key ${file}: ${error instanceof MinisignError ? error.message : String(error)}`,
+      );
+    }
+  });
+}
+
+/** Runs the subcommand; returns the exit code (0 done, 1 refused or failed, 2 bad usage). */
+export async function updateCommand(options: UpdateCommandOptions): Promise<number> {
+  const { print } = options;
+  const [verb, argument] = options.args;
+  const root = options.updateDir ?? UPDATE_DIR;
+  const now = options.now ?? Date.now;
+  const make = () =>
+    new Updater({
+      root,
+      installedVersion: VERSION,
+      keys: readKeys(options.keys ?? KEYS_DIR),
+      board: { target: thisTarget(), schemaReader: SCHEMA_VERSION, now: now() },
+    });
+  try {
+    switch (verb) {
+      case "status": {
+        const { current, state, lastRefusal } = new Updater({
+          root,
+          installedVersion: VERSION,
+          keys: [],
+          board: { target: thisTarget(), schemaReader: SCHEMA_VERSION, now: now() },
+        }).status();
+        print(`running slot: ${current ?? "none (not adopted yet)"}`);
+        print(
+          `committed: ${
+            state.committed ? `${state.committed.version} (release ${state.committed.release}, slot ${state.committed.slot})` : "none"
+          }`,
+        );
+        print(
+          `trial: ${
+            state.trial
+              ? `${state.trial.version} (release ${state.trial.release}, slot ${state.trial.slot}, ${state.trial.attempts} start(s))`
+              : "none"
+          }`,
+        );
+        print(`floor: ${state.floor_version}; highest release seen: ${state.highest_release}`);
+        if (lastRefusal) print(`last: ${lastRefusal}`);
+        return 0;
+      }
+      case "check": {
+        if (!argument) throw new RealerError("config", "Cannot check: name a release folder (update check DIR)");
+        const updater = make();
+        const state = updater.state();
+        const source = folderSource(argument);
+        const { bytes, signature } = await source.manifest();
+        const manifest = verifyManifest(bytes, signature, readKeys(options.keys ?? KEYS_DIR), {
+          target: thisTarget(),
+          schemaReader: SCHEMA_VERSION,
+          now: now(),
+          runningVersion: state.committed?.version ?? VERSION,
+          highestRelease: state.highest_release,
+          floorVersion: state.floor_version,
+        });
+        print(`ok: release ${manifest.release} (${manifest.version}, ${manifest.target}) would be taken; nothing was changed`);
+        return 0;
+      }
+      case "apply": {
+        if (!argument) throw new RealerError("config", "Cannot apply: name a release folder (update apply DIR)");
+        const manifest = await make().apply(folderSource(argument));
+        print(`staged: release ${manifest.release} (${manifest.version}) is on trial; restart the service to run it`);
+        return 0;
+      }
+      case "commit":
+        make().commit();
+        print("committed: the release on trial is now the one to come back to");
+        return 0;
+      case "rollback":
+        make().rollback("asked by an operator");
+        print("rolled back: the committed release runs at the next start");
+        return 0;
+      case "adopt":
+        if (!argument) throw new RealerError("config", "Cannot adopt: name the installed binary (update adopt PATH)");
+        await make().adopt(argument, VERSION);
+        print(`adopted: ${argument} (${VERSION}) is slot a, committed`);
+        return 0;
+      case "start": {
+        const outcome = make().recordStart();
+        print(outcome === "rolled-back" ? "rolled back: the release on trial spent its starts" : `starting the ${outcome} release`);
+        return 0;
+      }
+      default:
+        throw new RealerError(
+          "config",
+          `Cannot update: say status, check DIR, apply DIR, commit, rollback, adopt PATH or start (got ${verb ?? "nothing"})`,
+        );
+    }
+  } catch (error) {
+    if (error instanceof UpdateRefusal || error instanceof UpdaterStateError) {
+      print(error.message);
+      return 1;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,142 @@
+// The two slots and the link the service runs: `slots/a/realer-edge`, `slots/b/realer-edge`, and
+// `current`, a symbolic link to one slot's folder, flipped by a rename (never rewritten in
+// place). A binary is staged into the slot `current` does not point to, as `.part`, fsynced,
+// checked, then renamed; the committed slot is never written.
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeSync,
+} from "node:fs";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { type StepHook, syncDirectory, writeFileAtomic } from "./atomic-file.ts";
+import type { Slot } from "./updater-state.ts";
+
+/** The binary's name in a slot. */
+export const BINARY = "realer-edge";
+
+/** The slots of one updater folder. */
+export class Slots {
+  readonly root: string;
+  readonly #step: StepHook;
+
+  constructor(root: string, step: StepHook = () => {}) {
+    this.root = root;
+    this.#step = step;
+  }
+
+  dir(slot: Slot): string {
+    return join(this.root, "slots", slot);
+  }
+
+  binary(slot: Slot): string {
+    return join(this.dir(slot), BINARY);
+  }
+
+  /** The slot `current` points to, or undefined before the first. */
+  current(): Slot | undefined {
+    const link = join(this.root, "current");
+    if (!existsSync(link) && !isLink(link)) return undefined;
+    const target = readlinkSync(link);
+    return target === "slots/a" ? "a" : target === "slots/b" ? "b" : undefined;
+  }
+
+  /** Where a slot's binary is written before it is trusted. */
+  part(slot: Slot): string {
+    return `${this.binary(slot)}.part`;
+  }
+
+  /**
+   * Writes `chunks` into `slot`'s `.part` (mode 0755), at most `limit` bytes, fsynced; returns
+   * their sha256 and length, for the caller to check before {@linkcode promote}. The slot's
+   * binary is untouched, and `slot` must not be the one running.
+   */
+  async stage(slot: Slot, chunks: AsyncIterable<Uint8Array>, limit: number): Promise<{ sha256: string; length: number }> {
+    if (this.current() === slot) throw new Error(`Cannot stage into slot ${slot}: it is the one running`);
+    const part = this.part(slot);
+    mkdirSync(this.dir(slot), { recursive: true, mode: 0o755 });
+    this.#step(`open ${part}`);
+    const fd = openSync(part, "w", 0o755);
+    const hash = createHash("sha256");
+    let length = 0;
+    try {
+      for await (const chunk of chunks) {
+        length += chunk.length;
+        if (length > limit) throw new StageLimitError(limit);
+        hash.update(chunk);
+        let written = 0;
+        while (written < chunk.length) written += writeSync(fd, chunk, written, chunk.length - written);
+      }
+      this.#step(`fsync ${part}`);
+      fsyncSync(fd);
+    } catch (error) {
+      closeSync(fd);
+      rmSync(part, { force: true });
+      throw error;
+    }
+    closeSync(fd);
+    return { sha256: hash.digest("hex"), length };
+  }
+
+  /** Makes the checked `.part` the slot's binary, with `files` (its manifest) beside it. */
+  promote(slot: Slot, files: Readonly<Record<string, string>>): void {
+    for (const [name, text] of Object.entries(files)) writeFileAtomic(join(this.dir(slot), name), text, { step: this.#step });
+    this.#step(`rename ${this.part(slot)}`);
+    renameSync(this.part(slot), this.binary(slot));
+    this.#step(`fsync ${this.dir(slot)}`);
+    syncDirectory(this.dir(slot));
+  }
+
+  /** Points `current` at `slot`: a new link renamed over the old one, then the folder fsynced. */
+  switchTo(slot: Slot): void {
+    const next = join(this.root, "current.next");
+    this.#step(`link ${next}`);
+    rmSync(next, { force: true });
+    symlinkSync(`slots/${slot}`, next);
+    this.#step(`rename ${next}`);
+    renameSync(next, join(this.root, "current"));
+    this.#step(`fsync ${this.root}`);
+    syncDirectory(this.root);
+  }
+
+  /** Removes what a staging left behind (a `.part`), in the slot not running. */
+  clean(slot: Slot): void {
+    rmSync(this.part(slot), { force: true });
+  }
+}
+
+/** A download longer than its manifest says. */
+export class StageLimitError extends Error {
+  override readonly name = "StageLimitError";
+  constructor(readonly limit: number) {
+    super(`more than the ${limit} bytes the manifest gives`);
+  }
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** The sha256 and length of a file, streamed. */
+export async function hashFile(path: string): Promise<{ sha256: string; length: number }> {
+  const hash = createHash("sha256");
+  let length = 0;
+  for await (const chunk of createReadStream(path)) {
+    hash.update(chunk as Uint8Array);
+    length += (chunk as Uint8Array).length;
+  }
+  return { sha256: hash.digest("hex"), length };
+}

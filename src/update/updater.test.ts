@@ -1,0 +1,207 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, it } from "node:test";
+import { makeKeyPair, signMinisign } from "../../test/helpers/minisign-signer.ts";
+import { folderSource } from "./folder-source.ts";
+import { trustedCommentFor } from "./manifest.ts";
+import { parsePublicKey } from "./minisign.ts";
+import { UpdateRefusal } from "./refusal.ts";
+import { Updater, type UpdaterOptions } from "./updater.ts";
+
+const pair = makeKeyPair();
+const keys = [parsePublicKey(pair.publicKeyFile)];
+let dirs: string[] = [];
+const temp = (prefix: string) => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+};
+afterEach(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs = [];
+});
+
+/** A stand-in binary: a script that answers --version as realer-edge does. */
+const script = (version: string) => `#!/bin/sh\necho "realer-edge ${version} (commit test, sh)"\n`;
+
+/** A release folder as `npm run release` writes it. */
+function release(version: string, number: number, options: { body?: string; manifest?: Record<string, unknown> } = {}): string {
+  const dir = temp("release-");
+  const body = options.body ?? script(version);
+  writeFileSync(join(dir, "realer-edge-linux-x64"), body);
+  const bytes = new TextEncoder().encode(body);
+  const manifest = {
+    format: 1,
+    product: "realer-edge",
+    target: "linux-x64",
+    version,
+    release: number,
+    binary: { file: "realer-edge-linux-x64", sha256: createHash("sha256").update(bytes).digest("hex"), length: bytes.length },
+    issued_at: new Date(Date.now() - 3600_000).toISOString(),
+    expires_at: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+    min_version: "0.1.0",
+    schema: { writes: 3, oldest_reader: 3 },
+    ...options.manifest,
+  };
+  const text = new TextEncoder().encode(JSON.stringify(manifest));
+  writeFileSync(join(dir, "manifest.json"), text);
+  writeFileSync(join(dir, "manifest.json.minisig"), signMinisign(pair, text, trustedCommentFor(manifest as never)));
+  return dir;
+}
+
+async function board(options: Partial<UpdaterOptions> = {}) {
+  const root = temp("updater-");
+  const installed = join(temp("installed-"), "realer-edge");
+  writeFileSync(installed, script("0.2.0"));
+  chmodSync(installed, 0o755);
+  const make = (extra: Partial<UpdaterOptions> = {}) =>
+    new Updater({
+      root,
+      installedVersion: "0.2.0",
+      keys,
+      board: { target: "linux-x64", schemaReader: 3, now: Date.now() },
+      ...options,
+      ...extra,
+    });
+  const updater = make();
+  await updater.adopt(installed, "0.2.0");
+  return { root, updater, make };
+}
+
+/** Every file under `root` with its content's hash, and every link with its target: what a refusal must leave as it was. */
+function snapshot(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.name === "last-refusal") continue;
+      if (entry.isSymbolicLink()) out[path] = `-> ${readlinkSync(path)}`;
+      else if (entry.isDirectory()) walk(path);
+      else out[path] = createHash("sha256").update(readFileSync(path)).digest("hex");
+    }
+  };
+  walk(root);
+  return out;
+}
+
+const refusal = async (run: Promise<unknown>, check: string, pattern?: RegExp) => {
+  await assert.rejects(run, (error: unknown) => {
+    assert.ok(error instanceof UpdateRefusal, String(error));
+    assert.equal(error.check, check, error.message);
+    if (pattern) assert.match(error.message, pattern);
+    return true;
+  });
+};
+
+describe("Updater", () => {
+  it("adopts the installed binary as slot a, stages a good release into b, runs it on trial and commits it", async () => {
+    const { root, updater } = await board();
+    assert.equal(updater.slots.current(), "a");
+    const manifest = await updater.apply(folderSource(release("0.3.0", 1)));
+    assert.equal(manifest.version, "0.3.0");
+    assert.equal(readlinkSync(join(root, "current")), "slots/b");
+    assert.equal(statSync(join(root, "slots/b/realer-edge")).mode & 0o777, 0o755);
+    assert.deepEqual(updater.state().trial && { slot: updater.state().trial!.slot, attempts: updater.state().trial!.attempts }, {
+      slot: "b",
+      attempts: 0,
+    });
+    assert.equal(updater.recordStart(), "trial");
+    updater.commit();
+    assert.deepEqual({ committed: updater.state().committed, floor: updater.state().floor_version, trial: updater.state().trial }, {
+      committed: { slot: "b", release: 1, version: "0.3.0" },
+      floor: "0.3.0",
+      trial: null,
+    });
+    // The next release goes into a, the one that is now spare; b, committed, is never written.
+    await updater.apply(folderSource(release("0.4.0", 2)));
+    assert.equal(updater.slots.current(), "a");
+  });
+
+  it("refuses a tampered binary, a longer one, one that is not what it says, and one that does not run here, each leaving slots and state as they were", async () => {
+    const { root, updater } = await board();
+    const before = snapshot(root);
+    const tampered = release("0.3.0", 1);
+    writeFileSync(join(tampered, "realer-edge-linux-x64"), script("0.3.1"));
+    await refusal(updater.apply(folderSource(tampered)), "hash", /sha256/);
+    const longer = release("0.3.0", 1);
+    writeFileSync(join(longer, "realer-edge-linux-x64"), `${script("0.3.0")}# padding\n`);
+    await refusal(updater.apply(folderSource(longer)), "download", /more than the \d+ bytes the manifest gives/);
+    await refusal(updater.apply(folderSource(release("0.3.0", 1, { body: script("0.2.9") }))), "self-test", /not version 0.3.0/);
+    await refusal(updater.apply(folderSource(release("0.3.0", 1, { body: "\x7fELF\x02\x01\x01garbage" }))), "self-test");
+    const missing = release("0.3.0", 1);
+    rmSync(join(missing, "realer-edge-linux-x64"));
+    await refusal(updater.apply(folderSource(missing)), "download", /ENOENT/);
+    rmSync(join(missing, "manifest.json.minisig"));
+    await refusal(updater.apply(folderSource(missing)), "signature", /not signed/);
+    await refusal(updater.apply(folderSource(release("0.3.0", 1, { manifest: { target: "linux-arm64" } }))), "target");
+    assert.deepEqual(snapshot(root), before, "nothing changed on disk");
+    assert.match(updater.status().lastRefusal ?? "", /refused \(target\)/);
+  });
+
+  it("keeps the ratchet across a restart and a rollback: the same release, or an older one, is refused after", async () => {
+    const { updater, make } = await board();
+    await updater.apply(folderSource(release("0.3.0", 7)));
+    updater.rollback("the test says so");
+    assert.equal(updater.slots.current(), "a");
+    const again = make();
+    await refusal(again.apply(folderSource(release("0.3.0", 7))), "ratchet", /release 7 is not above release 7/);
+    await refusal(again.apply(folderSource(release("0.3.5", 6))), "ratchet");
+    await again.apply(folderSource(release("0.3.1", 8)));
+    assert.equal(again.state().trial?.release, 8);
+  });
+
+  it("rolls back by itself once a trial's starts are spent, counting them on disk (a power cut is one start)", async () => {
+    const { updater, make } = await board({ maxAttempts: 2 });
+    await updater.apply(folderSource(release("0.3.0", 1)));
+    assert.equal(make().recordStart(), "trial");
+    assert.equal(make().recordStart(), "trial");
+    assert.equal(make().recordStart(), "rolled-back");
+    assert.equal(updater.slots.current(), "a");
+    assert.equal(updater.state().trial, null);
+    assert.equal(updater.state().floor_version, "0.2.0", "the floor rises only with a commit");
+    assert.match(updater.status().lastRefusal ?? "", /rolled back: release 1 did not prove itself healthy in 2 starts/);
+  });
+
+  it("after a crash at any step of staging, switching, committing or rolling back, recover() leaves a complete slot running", async () => {
+    // Learn the steps of a whole update, then crash at each one in turn.
+    const steps: string[] = [];
+    {
+      const { updater, make } = await board({ step: (step) => steps.push(step) });
+      steps.length = 0;
+      await updater.apply(folderSource(release("0.3.0", 1)));
+      make().recordStart();
+      make().commit();
+      await make().apply(folderSource(release("0.4.0", 2)));
+      make().rollback("test");
+    }
+    assert.ok(steps.length >= 20, `${steps.length} steps`);
+    for (let crashAt = 0; crashAt < steps.length; crashAt++) {
+      let count = 0;
+      const crash = () => {
+        if (count++ === crashAt) throw new Error(`crash at ${steps[crashAt]}`);
+      };
+      const { root, make } = await board();
+      const run = async () => {
+        await make({ step: crash }).apply(folderSource(release("0.3.0", 1)));
+        make({ step: crash }).recordStart();
+        make({ step: crash }).commit();
+        await make({ step: crash }).apply(folderSource(release("0.4.0", 2)));
+        make({ step: crash }).rollback("test");
+      };
+      await run().catch((error: unknown) => assert.match(String(error), /crash at/));
+      const survivor = make();
+      survivor.recover();
+      const state = survivor.state();
+      const running = survivor.slots.current()!;
+      const expected = state.trial?.slot ?? state.committed!.slot;
+      assert.equal(running, expected, `crash at ${steps[crashAt]}: current is ${running}, the state says ${expected}`);
+      const binary = readFileSync(join(root, "slots", running, "realer-edge"), "utf8");
+      const version = state.trial?.version ?? state.committed!.version;
+      assert.equal(binary, script(version), `crash at ${steps[crashAt]}: slot ${running} holds a complete ${version}`);
+      assert.ok(!existsSync(join(root, "slots", running, "realer-edge.part")));
+    }
+  });
+});

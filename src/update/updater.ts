@@ -1,0 +1,240 @@
+// The updater: verifies a release, stages it into the spare slot, opens a trial and switches
+// to it; counts the trial's starts on disk; commits it (the floor rises) or rolls back to the
+// committed slot. Every step is ordered so that a crash or a power cut between any two leaves a
+// slot that starts: the state file (with the trial) is written before the link flips, and the
+// committed slot is never written.
+import { createReadStream, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { spawnProcess } from "../platform/index.ts";
+import type { StepHook } from "./atomic-file.ts";
+import type { Manifest } from "./manifest.ts";
+import type { MinisignKey } from "./minisign.ts";
+import { UpdateRefusal } from "./refusal.ts";
+import { hashFile, Slots, StageLimitError } from "./slots.ts";
+import { readUpdaterState, type Slot, type UpdaterState, writeUpdaterState } from "./updater-state.ts";
+import { type BoardFacts, verifyManifest } from "./verify-manifest.ts";
+
+/** Where a release's files come from: a folder, a bundle, an HTTPS channel. */
+export interface ReleaseSource {
+  /** Where, in a few words, for messages. */
+  readonly name: string;
+  manifest(): Promise<{ readonly bytes: Uint8Array; readonly signature: string }>;
+  /** The file's bytes, at most `limit` of them (a source that has more stops there). */
+  open(file: string, limit: number): AsyncIterable<Uint8Array>;
+}
+
+/** What {@linkcode Updater} works with. */
+export interface UpdaterOptions {
+  /** The updater's folder (root-owned): its state, the slots, the `current` link. */
+  readonly root: string;
+  /** The version the package installed, the floor before the first update. */
+  readonly installedVersion: string;
+  /** The pinned public keys (the online release key and the offline backup key). */
+  readonly keys: readonly MinisignKey[];
+  readonly board: Omit<BoardFacts, "highestRelease" | "floorVersion" | "runningVersion">;
+  /** How many starts a trial gets before it rolls back (a power cut counts as one). */
+  readonly maxAttempts?: number;
+  /** Runs the candidate before it is trusted; throws an UpdateRefusal. By default its `--version`. */
+  readonly selfTest?: (binary: string, manifest: Manifest) => Promise<void>;
+  readonly step?: StepHook;
+}
+
+/** What `update status` shows. */
+export interface UpdateStatus {
+  readonly current: Slot | undefined;
+  readonly state: UpdaterState;
+  readonly lastRefusal: string | undefined;
+}
+
+/** One board's updater (see the file's opening comment). */
+export class Updater {
+  readonly slots: Slots;
+  readonly #options: UpdaterOptions;
+  readonly #statePath: string;
+  readonly #refusalPath: string;
+  readonly #step: StepHook;
+
+  constructor(options: UpdaterOptions) {
+    this.#options = options;
+    this.#step = options.step ?? (() => {});
+    this.slots = new Slots(options.root, this.#step);
+    this.#statePath = join(options.root, "state.json");
+    this.#refusalPath = join(options.root, "last-refusal");
+  }
+
+  state(): UpdaterState {
+    return readUpdaterState(this.#statePath, this.#options.installedVersion);
+  }
+
+  status(): UpdateStatus {
+    let lastRefusal: string | undefined;
+    try {
+      lastRefusal = readFileSync(this.#refusalPath, "utf8").trim() || undefined;
+    } catch {
+      lastRefusal = undefined;
+    }
+    return { current: this.slots.current(), state: this.state(), lastRefusal };
+  }
+
+  /**
+   * The first time: the binary the package installed becomes slot a, committed, and `current`
+   * points at it. Later calls do nothing.
+   */
+  async adopt(binary: string, version: string): Promise<void> {
+    const state = this.state();
+    if (state.committed) return;
+    await this.slots.stage("a", createReadStream(binary) as AsyncIterable<Uint8Array>, Number.MAX_SAFE_INTEGER);
+    this.slots.promote("a", {});
+    writeUpdaterState(this.#statePath, { ...state, committed: { slot: "a", release: 0, version } }, this.#step);
+    this.slots.switchTo("a");
+  }
+
+  /**
+   * Verifies the release at `source` and stages it into the spare slot, then opens its trial and
+   * switches to it. A refusal throws an UpdateRefusal and changes neither the slots nor the state
+   * (it is written to `last-refusal` for `update status`).
+   */
+  async apply(source: ReleaseSource): Promise<Manifest> {
+    try {
+      return await this.#apply(source);
+    } catch (error) {
+      if (error instanceof UpdateRefusal) {
+        writeFileSync(this.#refusalPath, `${new Date().toISOString()} ${source.name}: ${error.message}\n`);
+      }
+      throw error;
+    }
+  }
+
+  async #apply(source: ReleaseSource): Promise<Manifest> {
+    const state = this.state();
+    const committed = state.committed;
+    if (!committed) throw new UpdateRefusal("floor", "the updater has adopted no running release yet (run `realer-edge update adopt`)");
+    if (state.trial) throw new UpdateRefusal("ratchet", `release ${state.trial.release} is on trial: commit or roll it back first`);
+    const { bytes, signature } = await source.manifest();
+    const manifest = verifyManifest(bytes, signature, this.#options.keys, {
+      ...this.#options.board,
+      runningVersion: committed.version,
+      highestRelease: state.highest_release,
+      floorVersion: state.floor_version,
+    });
+    const spare: Slot = committed.slot === "a" ? "b" : "a";
+    let written: { sha256: string; length: number };
+    try {
+      written = await this.slots.stage(spare, source.open(manifest.binary.file, manifest.binary.length), manifest.binary.length);
+    } catch (error) {
+      this.slots.clean(spare);
+      // A short read, a longer file than promised, a full disk: the slot is as it was.
+      const reason = error instanceof StageLimitError
+        ? error.message
+        : error instanceof Error
+        ? error.message.split("\n")[0]
+        : String(error);
+      throw new UpdateRefusal("download", `${manifest.binary.file}: ${reason}`);
+    }
+    try {
+      if (written.length !== manifest.binary.length || written.sha256 !== manifest.binary.sha256) {
+        throw new UpdateRefusal(
+          "hash",
+          `${manifest.binary.file} is ${written.length} bytes with sha256 ${
+            written.sha256.slice(0, 16)
+          }…; the manifest says ${manifest.binary.length} bytes, ${manifest.binary.sha256.slice(0, 16)}…`,
+        );
+      }
+      await (this.#options.selfTest ?? versionSelfTest)(this.slots.part(spare), manifest);
+    } catch (error) {
+      this.slots.clean(spare);
+      throw error instanceof UpdateRefusal ? error : new UpdateRefusal("self-test", error instanceof Error ? error.message : String(error));
+    }
+    this.slots.promote(spare, { "manifest.json": new TextDecoder().decode(bytes), "manifest.json.minisig": signature });
+    // The trial is on disk before the link flips: a crash in between resumes it (see recover()).
+    writeUpdaterState(this.#statePath, {
+      ...state,
+      highest_release: manifest.release,
+      trial: { slot: spare, release: manifest.release, version: manifest.version, started_at: Date.now(), attempts: 0 },
+    }, this.#step);
+    this.slots.switchTo(spare);
+    rmSync(this.#refusalPath, { force: true });
+    return manifest;
+  }
+
+  /**
+   * Called before each start of the service: counts a start of the release on trial, and rolls
+   * back once its attempts are spent. Returns what runs now.
+   */
+  recordStart(): "committed" | "trial" | "rolled-back" {
+    this.recover();
+    const state = this.state();
+    if (!state.trial) return "committed";
+    const attempts = state.trial.attempts + 1;
+    if (attempts > (this.#options.maxAttempts ?? 3)) {
+      this.rollback(`release ${state.trial.release} did not prove itself healthy in ${attempts - 1} starts`);
+      return "rolled-back";
+    }
+    writeUpdaterState(this.#statePath, { ...state, trial: { ...state.trial, attempts } }, this.#step);
+    return "trial";
+  }
+
+  /** The release on trial proved itself healthy: it becomes the committed one, and the floor rises to its version. */
+  commit(): void {
+    const state = this.state();
+    if (!state.trial) throw new Error("Cannot commit: no release is on trial");
+    const { slot, release, version } = state.trial;
+    writeUpdaterState(
+      this.#statePath,
+      { ...state, committed: { slot, release, version }, floor_version: version, trial: null },
+      this.#step,
+    );
+  }
+
+  /** Back to the committed release: the link first, then the trial closed (the ratchet stays where it rose). */
+  rollback(reason: string): void {
+    const state = this.state();
+    if (!state.committed) throw new Error("Cannot roll back: no release is committed");
+    this.slots.switchTo(state.committed.slot);
+    writeUpdaterState(this.#statePath, { ...state, trial: null }, this.#step);
+    writeFileSync(this.#refusalPath, `${new Date().toISOString()} rolled back: ${reason}\n`);
+  }
+
+  /**
+   * Brings the link in line with the state after a crash: a trial recorded but not yet switched
+   * to is switched to (its slot was complete before the trial was written); with no trial, the
+   * link points at the committed slot. A spare slot's `.part` is removed.
+   */
+  recover(): void {
+    const state = this.state();
+    if (!state.committed) return;
+    const wanted = state.trial?.slot ?? state.committed.slot;
+    if (this.slots.current() !== wanted) this.slots.switchTo(wanted);
+    this.slots.clean(wanted === "a" ? "b" : "a");
+  }
+
+  /** The sha256 of the binary `current` runs, for a patch's base. */
+  async runningHash(): Promise<string | undefined> {
+    const slot = this.slots.current();
+    return slot === undefined ? undefined : (await hashFile(this.slots.binary(slot))).sha256;
+  }
+}
+
+/** The default self-test: the candidate runs here and says it is the version the manifest names. */
+async function versionSelfTest(binary: string, manifest: Manifest): Promise<void> {
+  let child;
+  try {
+    child = spawnProcess(binary, ["--version"], {});
+  } catch (error) {
+    throw new UpdateRefusal(
+      "self-test",
+      `${manifest.binary.file} does not start here (${error instanceof Error ? error.message : String(error)}): the wrong architecture?`,
+    );
+  }
+  const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  const code = await child.exited.finally(() => clearTimeout(timer));
+  const { stdout, stderr } = child.output();
+  if (code !== 0 || !stdout.startsWith(`realer-edge ${manifest.version} `)) {
+    throw new UpdateRefusal(
+      "self-test",
+      `${manifest.binary.file} --version exited ${code ?? "on a signal"} with "${
+        (stdout || stderr).trim().split("\n")[0]?.slice(0, 120) ?? ""
+      }", not version ${manifest.version}`,
+    );
+  }
+}
