@@ -68,6 +68,7 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
   const now = options.now ?? Date.now;
   const make = () =>
     new Updater({
+      note: (text) => print(`note: ${text}`),
       root,
       installedVersion: VERSION,
       keys: readKeys(options.keys ?? KEYS_DIR),
@@ -118,8 +119,12 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
       }
       case "apply": {
         if (!argument) throw new RealerError("config", "Cannot apply: name a release folder (update apply DIR)");
-        const manifest = await make().apply(folderSource(argument));
-        print(`staged: release ${manifest.release} (${manifest.version}) is on trial; restart the service to run it`);
+        const { manifest, via, fetched } = await make().apply(folderSource(argument));
+        print(
+          `staged: release ${manifest.release} (${manifest.version}) is on trial, from ${
+            via === "patch" ? `a ${fetched}-byte patch` : `the full ${fetched}-byte binary`
+          }; restart the service to run it`,
+        );
         return 0;
       }
       case "commit":

@@ -60,9 +60,13 @@ export class Slots {
    * their sha256 and length, for the caller to check before {@linkcode promote}. The slot's
    * binary is untouched, and `slot` must not be the one running.
    */
-  async stage(slot: Slot, chunks: AsyncIterable<Uint8Array>, limit: number): Promise<{ sha256: string; length: number }> {
+  async stage(
+    slot: Slot,
+    chunks: AsyncIterable<Uint8Array>,
+    limit: number,
+    part = this.part(slot),
+  ): Promise<{ sha256: string; length: number }> {
     if (this.current() === slot) throw new Error(`Cannot stage into slot ${slot}: it is the one running`);
-    const part = this.part(slot);
     mkdirSync(this.dir(slot), { recursive: true, mode: 0o755 });
     this.#step(`open ${part}`);
     const fd = openSync(part, "w", 0o755);
@@ -108,9 +112,15 @@ export class Slots {
     syncDirectory(this.root);
   }
 
-  /** Removes what a staging left behind (a `.part`), in the slot not running. */
+  /** Where a patch is kept while it is applied. */
+  patch(slot: Slot): string {
+    return join(this.dir(slot), "patch.part");
+  }
+
+  /** Removes what a staging left behind (a `.part`, a patch), in the slot not running. */
   clean(slot: Slot): void {
     rmSync(this.part(slot), { force: true });
+    rmSync(this.patch(slot), { force: true });
   }
 }
 

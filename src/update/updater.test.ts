@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlink
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
+import { spawnSync } from "node:child_process";
 import { makeKeyPair, signMinisign } from "../../test/helpers/minisign-signer.ts";
 import { folderSource } from "./folder-source.ts";
 import { trustedCommentFor } from "./manifest.ts";
@@ -23,6 +24,8 @@ afterEach(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   dirs = [];
 });
+
+const sha = (data: string | Uint8Array) => createHash("sha256").update(data).digest("hex");
 
 /** A stand-in binary: a script that answers --version as realer-edge does. */
 const script = (version: string) => `#!/bin/sh\necho "realer-edge ${version} (commit test, sh)"\n`;
@@ -100,7 +103,8 @@ describe("Updater", () => {
   it("adopts the installed binary as slot a, stages a good release into b, runs it on trial and commits it", async () => {
     const { root, updater } = await board();
     assert.equal(updater.slots.current(), "a");
-    const manifest = await updater.apply(folderSource(release("0.3.0", 1)));
+    const { manifest, via } = await updater.apply(folderSource(release("0.3.0", 1)));
+    assert.equal(via, "full");
     assert.equal(manifest.version, "0.3.0");
     assert.equal(readlinkSync(join(root, "current")), "slots/b");
     assert.equal(statSync(join(root, "slots/b/realer-edge")).mode & 0o777, 0o755);
@@ -118,6 +122,67 @@ describe("Updater", () => {
     // The next release goes into a, the one that is now spare; b, committed, is never written.
     await updater.apply(folderSource(release("0.4.0", 2)));
     assert.equal(updater.slots.current(), "a");
+  });
+
+  it("takes an app-only patch against the running binary, and the full binary when the patch is not the manifest's or does not apply", {
+    skip: spawnSync("zstd", ["-V"]).error ? "zstd is not installed (scripts/setup.sh installs it)" : false,
+  }, async () => {
+    const notes: string[] = [];
+    const { updater, make } = await board({ note: (text) => notes.push(text) });
+    const padding = `#${"p".repeat(512 * 1024)}\n`;
+    const installed = readFileSync(join(updater.slots.root, "slots/a/realer-edge"), "utf8");
+    const next = `${script("0.3.0")}${padding}`;
+    const withPatch = (from: string, to: string, number: number, mangle?: (patch: Buffer) => Buffer) => {
+      const dir = release("0.3.0", number, { body: to });
+      writeFileSync(join(dir, "base"), from);
+      const made = spawnSync("zstd", [
+        "-q",
+        "-f",
+        "--long=31",
+        "--patch-from",
+        join(dir, "base"),
+        join(dir, "realer-edge-linux-x64"),
+        "-o",
+        join(dir, "p.zst"),
+      ]);
+      assert.equal(made.status, 0, String(made.stderr));
+      const patch = readFileSync(join(dir, "p.zst"));
+      writeFileSync(join(dir, "p.zst"), mangle ? mangle(patch) : patch);
+      const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+      manifest.patches = [{ file: "p.zst", algorithm: "zstd", from_sha256: sha(from), sha256: sha(patch), length: patch.length }];
+      const text = new TextEncoder().encode(JSON.stringify(manifest));
+      writeFileSync(join(dir, "manifest.json"), text);
+      writeFileSync(join(dir, "manifest.json.minisig"), signMinisign(pair, text, trustedCommentFor(manifest)));
+      return dir;
+    };
+    const staged = await updater.apply(folderSource(withPatch(installed, next, 1)));
+    assert.equal(staged.via, "patch", notes.join("\n"));
+    assert.ok(staged.fetched < next.length / 10, `${staged.fetched} bytes fetched for a ${next.length}-byte binary`);
+    assert.equal(readFileSync(join(updater.slots.root, "slots/b/realer-edge"), "utf8"), next);
+    make().rollback("test");
+    // A patch that is not the one the manifest names: the full binary, and the slot is right all the same.
+    const bad = await make({ note: (text) => notes.push(text) }).apply(
+      folderSource(withPatch(installed, next, 2, (p) => Buffer.concat([p, Buffer.from("x")]))),
+    );
+    assert.equal(bad.via, "full");
+    assert.match(notes.at(-1)!, /is not the manifest's .*taking the full binary|more than the/);
+    make().rollback("test");
+    // A patch that does not apply (zstd fails): the full binary.
+    const broken = await make({
+      note: (text) => notes.push(text),
+      applyPatch: () => Promise.reject(new Error("zstd exited 1: corrupted block")),
+    })
+      .apply(folderSource(withPatch(installed, next, 3)));
+    assert.equal(broken.via, "full");
+    assert.match(notes.at(-1)!, /could not be applied \(zstd exited 1: corrupted block\): taking the full binary/);
+    assert.equal(readFileSync(join(updater.slots.root, "slots/b/realer-edge"), "utf8"), next);
+    assert.ok(!existsSync(join(updater.slots.root, "slots/b/patch.part")));
+    make().rollback("test");
+    // A board without the memory to apply it: the full binary, said why.
+    const small = await make({ note: (text) => notes.push(text), memoryAvailable: () => 16 * 1024 * 1024 })
+      .apply(folderSource(withPatch(installed, next, 4)));
+    assert.equal(small.via, "full");
+    assert.match(notes.at(-1)!, /needs about \d+ MiB, and 16 MiB are free: taking the full binary/);
   });
 
   it("refuses a tampered binary, a longer one, one that is not what it says, and one that does not run here, each leaving slots and state as they were", async () => {

@@ -5,7 +5,7 @@
 // committed slot is never written.
 import { createReadStream, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { spawnProcess } from "../platform/index.ts";
+import { inheritedEnv, spawnProcess } from "../platform/index.ts";
 import type { StepHook } from "./atomic-file.ts";
 import type { Manifest } from "./manifest.ts";
 import type { MinisignKey } from "./minisign.ts";
@@ -37,6 +37,23 @@ export interface UpdaterOptions {
   /** Runs the candidate before it is trusted; throws an UpdateRefusal. By default its `--version`. */
   readonly selfTest?: (binary: string, manifest: Manifest) => Promise<void>;
   readonly step?: StepHook;
+  /** Take an app-only patch when the release has one for the running binary (true by default). */
+  readonly patches?: boolean;
+  /** Applies a patch: writes `output` from `base` and `patch`; by default Debian's zstd. Throws when it cannot. */
+  readonly applyPatch?: (base: string, patch: string, output: string) => Promise<void>;
+  /** The memory the board has free for applying a patch, in bytes (MemAvailable by default). */
+  readonly memoryAvailable?: () => number | undefined;
+  /** Called with what the updater chose and why (the patch taken, or why not), for the log. */
+  readonly note?: (text: string) => void;
+}
+
+/** How a staged release reached the slot. */
+export interface Staged {
+  readonly manifest: Manifest;
+  /** "patch": an app-only patch applied to the running binary; "full": the whole binary. */
+  readonly via: "patch" | "full";
+  /** The bytes read from the source for the binary (the patch's, or the whole file's). */
+  readonly fetched: number;
 }
 
 /** What `update status` shows. */
@@ -94,7 +111,7 @@ export class Updater {
    * switches to it. A refusal throws an UpdateRefusal and changes neither the slots nor the state
    * (it is written to `last-refusal` for `update status`).
    */
-  async apply(source: ReleaseSource): Promise<Manifest> {
+  async apply(source: ReleaseSource): Promise<Staged> {
     try {
       return await this.#apply(source);
     } catch (error) {
@@ -105,7 +122,7 @@ export class Updater {
     }
   }
 
-  async #apply(source: ReleaseSource): Promise<Manifest> {
+  async #apply(source: ReleaseSource): Promise<Staged> {
     const state = this.state();
     const committed = state.committed;
     if (!committed) throw new UpdateRefusal("floor", "the updater has adopted no running release yet (run `realer-edge update adopt`)");
@@ -118,9 +135,19 @@ export class Updater {
       floorVersion: state.floor_version,
     });
     const spare: Slot = committed.slot === "a" ? "b" : "a";
-    let written: { sha256: string; length: number };
+    let written: { sha256: string; length: number } | undefined;
+    let fetched = 0;
+    let via: Staged["via"] = "full";
+    const patch = this.#options.patches === false ? undefined : await this.#patch(manifest, committed.slot);
+    if (patch) {
+      written = await this.#patched(spare, source, committed.slot, patch, manifest.binary);
+      if (written) [fetched, via] = [patch.length, "patch"];
+    }
     try {
-      written = await this.slots.stage(spare, source.open(manifest.binary.file, manifest.binary.length), manifest.binary.length);
+      if (!written) {
+        written = await this.slots.stage(spare, source.open(manifest.binary.file, manifest.binary.length), manifest.binary.length);
+        fetched = written.length;
+      }
     } catch (error) {
       this.slots.clean(spare);
       // A short read, a longer file than promised, a full disk: the slot is as it was.
@@ -154,7 +181,72 @@ export class Updater {
     }, this.#step);
     this.slots.switchTo(spare);
     rmSync(this.#refusalPath, { force: true });
-    return manifest;
+    return { manifest, via, fetched };
+  }
+
+  /** The release's patch for the running binary, if it has one. */
+  async #patch(manifest: Manifest, running: Slot): Promise<NonNullable<Manifest["patches"]>[number] | undefined> {
+    if (!manifest.patches || manifest.patches.length === 0) return undefined;
+    const base = (await hashFile(this.slots.binary(running))).sha256;
+    const patch = manifest.patches.find((candidate) => candidate.from_sha256 === base);
+    if (!patch) {
+      this.#options.note?.(`no patch from the running binary (${base.slice(0, 16)}…): taking the full binary`);
+      return undefined;
+    }
+    // zstd holds the base and the result's window at once: about twice the binary (226 MiB for
+    // our 109 MiB x64 binary). A board with less to spare takes the full file instead.
+    const needed = 2 * manifest.binary.length + 32 * 1024 * 1024;
+    const available = (this.#options.memoryAvailable ?? memAvailable)();
+    if (available !== undefined && available < needed) {
+      this.#options.note?.(
+        `applying the patch needs about ${Math.round(needed / 1048576)} MiB, and ${
+          Math.round(available / 1048576)
+        } MiB are free: taking the full binary`,
+      );
+      return undefined;
+    }
+    return patch;
+  }
+
+  /**
+   * Fetches and applies the patch into the spare slot's `.part`; returns what it wrote, or
+   * undefined (and says why) when the full binary must be taken instead: a patch that is not the
+   * manifest's, or that does not apply. The result is checked like a full download.
+   */
+  async #patched(
+    spare: Slot,
+    source: ReleaseSource,
+    running: Slot,
+    patch: NonNullable<Manifest["patches"]>[number],
+    binary: Manifest["binary"],
+  ): Promise<{ sha256: string; length: number } | undefined> {
+    const note = this.#options.note ?? (() => {});
+    try {
+      const got = await this.slots.stage(spare, source.open(patch.file, patch.length), patch.length, this.slots.patch(spare));
+      if (got.sha256 !== patch.sha256 || got.length !== patch.length) {
+        note(`the patch ${patch.file} is not the manifest's (sha256 ${got.sha256.slice(0, 16)}…): taking the full binary`);
+        return undefined;
+      }
+      await (this.#options.applyPatch ?? zstdPatch)(this.slots.binary(running), this.slots.patch(spare), this.slots.part(spare));
+      const result = await hashFile(this.slots.part(spare));
+      if (result.sha256 !== binary.sha256 || result.length !== binary.length) {
+        note(`the patch ${patch.file} did not give the manifest's binary: taking the full binary`);
+        this.slots.clean(spare);
+        return undefined;
+      }
+      note(`applied ${patch.file} (${patch.length} bytes) to the running binary`);
+      return result;
+    } catch (error) {
+      note(
+        `the patch ${patch.file} could not be applied (${
+          error instanceof Error ? error.message.split("\n")[0] : String(error)
+        }): taking the full binary`,
+      );
+      this.slots.clean(spare);
+      return undefined;
+    } finally {
+      rmSync(this.slots.patch(spare), { force: true });
+    }
   }
 
   /**
@@ -236,5 +328,27 @@ async function versionSelfTest(binary: string, manifest: Manifest): Promise<void
         (stdout || stderr).trim().split("\n")[0]?.slice(0, 120) ?? ""
       }", not version ${manifest.version}`,
     );
+  }
+}
+
+/** Applies a zstd `--patch-from` patch with Debian's zstd (its window covers a whole binary). */
+async function zstdPatch(base: string, patch: string, output: string): Promise<void> {
+  let child;
+  try {
+    child = spawnProcess("zstd", ["-q", "-d", "-f", "--long=31", `--patch-from=${base}`, patch, "-o", output], inheritedEnv());
+  } catch (error) {
+    throw new Error(`zstd is not installed (${error instanceof Error ? error.message : String(error)})`);
+  }
+  const code = await child.exited;
+  if (code !== 0) throw new Error(`zstd exited ${code ?? "on a signal"}: ${child.output().stderr.trim().split("\n")[0] ?? ""}`);
+}
+
+/** MemAvailable from /proc/meminfo, in bytes; undefined where there is none. */
+function memAvailable(): number | undefined {
+  try {
+    const match = /^MemAvailable:\s+(\d+) kB$/m.exec(readFileSync("/proc/meminfo", "utf8"));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
   }
 }
