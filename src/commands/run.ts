@@ -6,6 +6,7 @@ import { batchedSink, createLogger, type LogLevel } from "../log.ts";
 import { serve, type Server, ShutdownLatch, systemTimeSources } from "../platform/index.ts";
 import type { Secret } from "../secret.ts";
 import { createNotifier } from "../service/systemd-notify.ts";
+import { HealthReporter } from "./health-report.ts";
 
 /** Options of `realer-edge run`. */
 export interface RunOptions {
@@ -57,6 +58,10 @@ export async function runCommand(options: RunOptions): Promise<void> {
     ? new (await import("../hal/pwm/mock.ts")).MockPwmBackend()
     : undefined;
   const { runtime, backend, close } = await composeDevice({ config, clientSecret, ca, logger, time, ...(pwm ? { pwm } : {}) });
+  // Under systemd (RuntimeDirectory=), the health a release on trial is judged by.
+  const runtimeDir = options.env.RUNTIME_DIRECTORY?.split(":")[0];
+  const health = runtimeDir ? new HealthReporter(runtime, `${runtimeDir}/health.json`) : undefined;
+  health?.start();
   let control: Server | undefined;
   if (backend instanceof MockBackend && config.gpio.control_port !== undefined) {
     // Loaded only when asked for, like the console: a field device never holds hono at all.
@@ -110,6 +115,7 @@ export async function runCommand(options: RunOptions): Promise<void> {
       failed,
     ]);
     const trouble = runtime.status().trouble;
+    health?.ready();
     notifier.ready(
       online
         ? "connected over MQTT"
@@ -134,6 +140,7 @@ export async function runCommand(options: RunOptions): Promise<void> {
     // Deno's server stop waits for idle keep-alive connections; a rig's must not hold the exit.
     await Promise.race([control?.stop(), new Promise((resolve) => setTimeout(resolve, 500).unref?.())]);
     await web?.stop();
+    health?.stop();
     await close();
     notifier.close();
     lines.flush();

@@ -362,6 +362,26 @@ export class RouteLines {
     return this.#actuators.values();
   }
 
+  /**
+   * Config entries that should drive an output by now and have none claimed: those claimed at
+   * boot (a PWM channel, `direction: "output"`, an output an input controls) and those the
+   * catalog made command routes. A release on trial is not healthy while any is missing.
+   */
+  unclaimedOutputs(): string[] {
+    const { routes } = this.#deps.config;
+    const expected = new Set<string>();
+    for (const route of routes) {
+      if (route.file !== undefined || route.controls !== undefined) continue;
+      const controlled = routes.some((input) => input.controls !== undefined && namesEntry(route, input.controls.output));
+      if (route.pwm !== undefined || route.direction === "output" || controlled) expected.add(routeKey(route));
+    }
+    for (const binding of this.#bindings) {
+      const key = routeKey(binding.config);
+      if (binding.route.source_type === "command" && binding.config.file === undefined && !this.#controlInputs.has(key)) expected.add(key);
+    }
+    return [...expected].filter((key) => !this.#actuators.has(key));
+  }
+
   /** Every bound route, with what its line reads now. */
   views(): Promise<RouteView[]> {
     return routeViews(this.#bindings, this.#deps.config.routes, {

@@ -235,6 +235,11 @@ export class DeviceRuntime {
     return this.#link.run(this.#abort.signal);
   }
 
+  /** Config entries that should drive an output by now and have none claimed (see `RouteLines.unclaimedOutputs`). */
+  unclaimedOutputs(): string[] {
+    return this.#routes.unclaimedOutputs();
+  }
+
   /** What the runtime is doing now. */
   status(): RuntimeStatus {
     return {
