@@ -9,7 +9,8 @@ import { folderSource } from "../update/folder-source.ts";
 import type { Manifest } from "../update/manifest.ts";
 import { MinisignError, type MinisignKey, parsePublicKey } from "../update/minisign.ts";
 import { UpdateRefusal } from "../update/refusal.ts";
-import { Updater } from "../update/updater.ts";
+import { type ServiceProbe, Updater } from "../update/updater.ts";
+import { spawnProcess } from "../platform/index.ts";
 import { UpdaterStateError } from "../update/updater-state.ts";
 import { verifyManifest } from "../update/verify-manifest.ts";
 import { VERSION } from "../version.ts";
@@ -18,9 +19,18 @@ import { VERSION } from "../version.ts";
 export const UPDATE_DIR = "/var/lib/realer-edge-update";
 export const KEYS_DIR = "/usr/share/realer-edge/keys";
 
+/** Where the runtime writes its health under systemd. */
+export const HEALTH_PATH = "/run/realer-edge/health.json";
+
 /** Options of `realer-edge update`. */
 export interface UpdateCommandOptions {
   readonly args: readonly string[];
+  /** watch: how long a release has to prove itself (900 s by default). */
+  readonly windowS?: string | undefined;
+  /** watch: what systemd says of the service; `systemctl` by default. */
+  readonly probe?: ServiceProbe;
+  /** watch: the runtime's health report; {@linkcode HEALTH_PATH} by default. */
+  readonly healthPath?: string;
   readonly updateDir?: string | undefined;
   readonly keys?: string | undefined;
   readonly print: (line: string) => void;
@@ -69,6 +79,7 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
   const make = () =>
     new Updater({
       note: (text) => print(`note: ${text}`),
+      healthPath: options.healthPath ?? HEALTH_PATH,
       root,
       installedVersion: VERSION,
       keys: readKeys(options.keys ?? KEYS_DIR),
@@ -140,6 +151,15 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
         await make().adopt(argument, VERSION);
         print(`adopted: ${argument} (${VERSION}) is slot a, committed`);
         return 0;
+      case "watch": {
+        const windowS = Number(options.windowS ?? 900);
+        if (!Number.isFinite(windowS) || windowS < 10) {
+          throw new RealerError("config", `Cannot watch: --window-s ${options.windowS} must be at least 10 seconds`);
+        }
+        const outcome = await make().watch(options.probe ?? systemdProbe("realer-edge.service"), windowS * 1000, now());
+        print(outcome.action === "none" ? `trial: ${outcome.text ?? "none open"}` : `${outcome.action}: ${outcome.text ?? ""}`);
+        return 0;
+      }
       case "start": {
         const outcome = make().recordStart();
         print(outcome === "rolled-back" ? "rolled back: the release on trial spent its starts" : `starting the ${outcome} release`);
@@ -148,7 +168,7 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
       default:
         throw new RealerError(
           "config",
-          `Cannot update: say status, check DIR, apply DIR, commit, rollback, adopt PATH or start (got ${verb ?? "nothing"})`,
+          `Cannot update: say status, check DIR, apply DIR, watch, commit, rollback, adopt PATH or start (got ${verb ?? "nothing"})`,
         );
     }
   } catch (error) {
@@ -158,4 +178,30 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
     }
     throw error;
   }
+}
+
+/** The service as systemd sees it: `systemctl show` for the facts, `systemctl restart` to act. */
+export function systemdProbe(unit: string): ServiceProbe {
+  const run = async (args: string[]) => {
+    const child = spawnProcess("systemctl", args, { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" });
+    const code = await child.exited;
+    if (code !== 0) throw new RealerError("io", `Cannot ask systemd: systemctl ${args.join(" ")} exited ${code ?? "on a signal"}`);
+    return child.output().stdout;
+  };
+  return {
+    facts: async () => {
+      const fields = Object.fromEntries(
+        (await run(["show", unit, "-p", "ActiveState", "-p", "NRestarts", "-p", "Result"])).trim().split("\n").map((line) => {
+          const at = line.indexOf("=");
+          return [line.slice(0, at), line.slice(at + 1)];
+        }),
+      );
+      return {
+        active: fields.ActiveState === "active",
+        restarts: Number(fields.NRestarts ?? 0) || 0,
+        watchdogKilled: fields.Result === "watchdog",
+      };
+    },
+    restart: async () => void await run(["restart", "--no-block", unit]),
+  };
 }

@@ -24,7 +24,16 @@ const StateSchema = v.strictObject({
       started_at: v.number(),
       /** Starts of the trial release so far; the trial fails when they run out. */
       attempts: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+      /** Whether the release before it was connected to the cloud when the trial began (see the verdict). */
+      committed_was_connected: v.optional(v.boolean(), false),
+      /** systemd's restart count when the trial began, once the watch has read it. */
+      restarts_at_start: v.optional(v.number()),
     }),
+  ),
+  /** A release whose trial was inconclusive (no cloud, as before it): tried again from its slot at `retry_at`. */
+  retry: v.optional(
+    v.nullable(v.strictObject({ slot: SlotSchema, release: v.number(), version: v.string(), retry_at: v.number() })),
+    null,
   ),
   last_refusal: v.nullable(v.string()),
 });
@@ -34,7 +43,7 @@ export type UpdaterState = v.InferOutput<typeof StateSchema>;
 
 /** The memory of a board that has never been updated: its installed version is its floor. */
 export function freshState(installedVersion: string): UpdaterState {
-  return { format: 1, highest_release: 0, floor_version: installedVersion, committed: null, trial: null, last_refusal: null };
+  return { format: 1, highest_release: 0, floor_version: installedVersion, committed: null, trial: null, retry: null, last_refusal: null };
 }
 
 /** Why the updater's memory cannot be used, in one line. */

@@ -269,4 +269,75 @@ describe("Updater", () => {
       assert.ok(!existsSync(join(root, "slots", running, "realer-edge.part")));
     }
   });
+
+  it("watches a trial: commits a healthy release, rolls back a restarting or unhealthy one, and tries an inconclusive one again later", async () => {
+    const health = join(temp("run-"), "health.json");
+    const report = (extra: Record<string, unknown> = {}) =>
+      writeFileSync(
+        health,
+        JSON.stringify({
+          version: "0.3.0",
+          pid: 1,
+          started_at: Date.now(),
+          ready: true,
+          outputs_claimed: true,
+          state_opened: true,
+          connected: true,
+          subscribed: true,
+          acked: 1,
+          desired_received: 0,
+          desired_answered: 0,
+          ...extra,
+        }),
+      );
+    let facts = { active: true, restarts: 4, watchdogKilled: false };
+    let restarts = 0;
+    const probe = { facts: () => Promise.resolve(facts), restart: () => Promise.resolve(void restarts++) };
+    const { updater } = await board({ healthPath: health });
+    // The running release was connected when the trial began.
+    report({ version: "0.2.0" });
+    await updater.apply(folderSource(release("0.3.0", 1)));
+    assert.equal(updater.state().trial?.committed_was_connected, true);
+    assert.deepEqual(await updater.watch(probe, 60_000), { action: "none", text: "waiting for a health report from version 0.3.0" });
+    report();
+    assert.equal((await updater.watch(probe, 60_000)).action, "committed");
+    assert.equal(updater.state().committed?.version, "0.3.0");
+
+    // A restart during the trial (systemd's count rose past where it stood when the trial began): rolled back at once.
+    report({ version: "0.3.0" });
+    await updater.apply(folderSource(release("0.4.0", 2)));
+    await updater.watch(probe, 60_000);
+    facts = { ...facts, restarts: 5 };
+    assert.deepEqual(await updater.watch(probe, 60_000), { action: "rolled-back", text: "it restarted 1 time(s)" });
+    assert.equal(updater.slots.current(), "b");
+    assert.equal(restarts, 1, "the service restarted onto the committed release");
+
+    // Never connected, though the release before was: a failure once the window is over.
+    facts = { ...facts, restarts: 5 };
+    await updater.apply(folderSource(release("0.4.1", 3)));
+    report({ version: "0.4.1", connected: false, subscribed: false, acked: 0 });
+    const started = updater.state().trial!.started_at;
+    assert.equal((await updater.watch(probe, 60_000, started + 1_000)).action, "none");
+    assert.equal((await updater.watch(probe, 60_000, started + 61_000)).action, "rolled-back");
+
+    // Offline before and after: inconclusive, rolled back, and tried again from its slot later.
+    report({ version: "0.3.0", connected: false, subscribed: false, acked: 0 });
+    await updater.apply(folderSource(release("0.4.2", 4)));
+    report({ version: "0.4.2", connected: false, subscribed: false, acked: 0 });
+    const begun = updater.state().trial!.started_at;
+    assert.equal((await updater.watch(probe, 60_000, begun + 61_000, 3_600_000)).action, "inconclusive");
+    assert.equal(updater.slots.current(), "b");
+    assert.equal((await updater.watch(probe, 60_000, begun + 120_000, 3_600_000)).action, "none", "not yet");
+    assert.equal((await updater.watch(probe, 60_000, begun + 3_700_000, 3_600_000)).action, "retried");
+    assert.equal(updater.slots.current(), "a");
+    report({ version: "0.4.2", started_at: begun + 3_700_100 });
+    assert.equal((await updater.watch(probe, 60_000, begun + 3_700_500)).action, "committed");
+    assert.equal(updater.state().committed?.release, 4);
+
+    // The watchdog: rolled back whatever the report says.
+    await updater.apply(folderSource(release("0.5.0", 5)));
+    report({ version: "0.5.0" });
+    facts = { ...facts, watchdogKilled: true };
+    assert.deepEqual(await updater.watch(probe, 60_000), { action: "rolled-back", text: "the watchdog killed it" });
+  });
 });

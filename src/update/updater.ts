@@ -13,6 +13,7 @@ import { UpdateRefusal } from "./refusal.ts";
 import { hashFile, Slots, StageLimitError } from "./slots.ts";
 import { readUpdaterState, type Slot, type UpdaterState, writeUpdaterState } from "./updater-state.ts";
 import { type BoardFacts, verifyManifest } from "./verify-manifest.ts";
+import { type HealthReport, judgeTrial } from "./trial-verdict.ts";
 
 /** Where a release's files come from: a folder, a bundle, an HTTPS channel. */
 export interface ReleaseSource {
@@ -43,6 +44,8 @@ export interface UpdaterOptions {
   readonly applyPatch?: (base: string, patch: string, output: string) => Promise<void>;
   /** The memory the board has free for applying a patch, in bytes (MemAvailable by default). */
   readonly memoryAvailable?: () => number | undefined;
+  /** The running release's health report (`/run/realer-edge/health.json` under systemd). */
+  readonly healthPath?: string;
   /** Called with what the updater chose and why (the patch taken, or why not), for the log. */
   readonly note?: (text: string) => void;
 }
@@ -54,6 +57,20 @@ export interface Staged {
   readonly via: "patch" | "full";
   /** The bytes read from the source for the binary (the patch's, or the whole file's). */
   readonly fetched: number;
+}
+
+/** What systemd says of the service, and the one thing the watch asks of it. */
+export interface ServiceProbe {
+  /** Whether it runs, its automatic restarts so far (NRestarts), and whether its last run ended on the watchdog. */
+  facts(): Promise<{ readonly active: boolean; readonly restarts: number; readonly watchdogKilled: boolean }>;
+  /** Restarts the service (onto whatever `current` points to now). */
+  restart(): Promise<void>;
+}
+
+/** What one watch did. */
+export interface WatchOutcome {
+  readonly action: "none" | "committed" | "rolled-back" | "inconclusive" | "retried";
+  readonly text?: string;
 }
 
 /** What `update status` shows. */
@@ -177,7 +194,15 @@ export class Updater {
     writeUpdaterState(this.#statePath, {
       ...state,
       highest_release: manifest.release,
-      trial: { slot: spare, release: manifest.release, version: manifest.version, started_at: Date.now(), attempts: 0 },
+      trial: {
+        slot: spare,
+        release: manifest.release,
+        version: manifest.version,
+        started_at: Date.now(),
+        attempts: 0,
+        committed_was_connected: this.#readHealth()?.connected === true,
+      },
+      retry: null,
     }, this.#step);
     this.slots.switchTo(spare);
     rmSync(this.#refusalPath, { force: true });
@@ -298,6 +323,84 @@ export class Updater {
     const wanted = state.trial?.slot ?? state.committed.slot;
     if (this.slots.current() !== wanted) this.slots.switchTo(wanted);
     this.slots.clean(wanted === "a" ? "b" : "a");
+  }
+
+  /** The running release's health report, if it wrote one that parses. */
+  #readHealth(): HealthReport | undefined {
+    if (!this.#options.healthPath) return undefined;
+    try {
+      const report = JSON.parse(readFileSync(this.#options.healthPath, "utf8")) as Partial<HealthReport>;
+      return typeof report.version === "string" && typeof report.connected === "boolean" ? report as HealthReport : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * One look at the release on trial (the updater's timer runs it every few seconds): judges it
+   * from its health report and systemd's facts, and commits it, or rolls back and restarts the
+   * service onto the committed release. An inconclusive trial (no cloud, as before it) rolls back
+   * too, keeping its slot to try again at `retryMs` later; so does the watch once that time comes.
+   */
+  async watch(probe: ServiceProbe, windowMs: number, now = Date.now(), retryMs = 6 * 3600_000): Promise<WatchOutcome> {
+    this.recover();
+    const state = this.state();
+    if (!state.trial) {
+      const retry = state.retry;
+      if (!retry || now < retry.retry_at || !state.committed) return { action: "none" };
+      writeUpdaterState(this.#statePath, {
+        ...state,
+        retry: null,
+        trial: {
+          slot: retry.slot,
+          release: retry.release,
+          version: retry.version,
+          started_at: now,
+          attempts: 0,
+          committed_was_connected: this.#readHealth()?.connected === true,
+        },
+      }, this.#step);
+      this.slots.switchTo(retry.slot);
+      await probe.restart();
+      return { action: "retried", text: `release ${retry.release} on trial again` };
+    }
+    const facts = await probe.facts();
+    let trial = state.trial;
+    if (trial.restarts_at_start === undefined) {
+      trial = { ...trial, restarts_at_start: facts.restarts };
+      writeUpdaterState(this.#statePath, { ...state, trial }, this.#step);
+    }
+    const verdict = judgeTrial(
+      { version: trial.version, startedAt: trial.started_at, windowMs, committedWasConnected: trial.committed_was_connected },
+      {
+        active: facts.active,
+        restarts: facts.restarts - (trial.restarts_at_start ?? facts.restarts),
+        watchdogKilled: facts.watchdogKilled,
+      },
+      this.#readHealth(),
+      now,
+    );
+    switch (verdict.kind) {
+      case "pending":
+        return { action: "none", text: `waiting for ${verdict.waiting}` };
+      case "healthy":
+        this.commit();
+        return { action: "committed", text: `release ${trial.release} (${trial.version}) proved itself healthy` };
+      case "unhealthy":
+        this.rollback(`release ${trial.release} (${trial.version}): ${verdict.reason}`);
+        await probe.restart();
+        return { action: "rolled-back", text: verdict.reason };
+      case "inconclusive": {
+        this.rollback(`release ${trial.release} (${trial.version}) inconclusive: ${verdict.reason}; tried again later`);
+        const after = this.state();
+        writeUpdaterState(this.#statePath, {
+          ...after,
+          retry: { slot: trial.slot, release: trial.release, version: trial.version, retry_at: now + retryMs },
+        }, this.#step);
+        await probe.restart();
+        return { action: "inconclusive", text: verdict.reason };
+      }
+    }
   }
 
   /** The sha256 of the binary `current` runs, for a patch's base. */

@@ -74,7 +74,35 @@ describe("npm run release → realer-edge update apply", {
       assert.equal(await update("apply", folder), 0, lines.join("\n"));
       assert.match(lines.at(-1)!, /^staged: release 1 \(.*\) is on trial/);
       assert.equal(await update("start"), 0);
-      assert.equal(await update("commit"), 0);
+      // The watch judges the trial from the runtime's health report and systemd's facts (faked here).
+      const health = join(dir.path, "health.json");
+      const probe = {
+        facts: () => Promise.resolve({ active: true, restarts: 0, watchdogKilled: false }),
+        restart: () => Promise.resolve(),
+      };
+      const watch = () =>
+        updateCommand({ args: ["watch"], updateDir: root, keys: pub, healthPath: health, probe, print: (line) => lines.push(line) });
+      assert.equal(await watch(), 0);
+      assert.equal(lines.at(-1), `trial: waiting for a health report from version ${VERSION}`);
+      const report = {
+        version: VERSION,
+        pid: 1,
+        started_at: Date.now(),
+        ready: true,
+        outputs_claimed: true,
+        state_opened: true,
+        connected: true,
+        subscribed: true,
+        acked: 3,
+        desired_received: 1,
+        desired_answered: 0,
+      };
+      writeFileSync(health, JSON.stringify(report));
+      assert.equal(await watch(), 0);
+      assert.equal(lines.at(-1), "trial: waiting for an answer to 1 desired state(s)");
+      writeFileSync(health, JSON.stringify({ ...report, desired_answered: 1 }));
+      assert.equal(await watch(), 0);
+      assert.match(lines.at(-1)!, /^committed: release 1 \(.*\) proved itself healthy$/);
       await update("status");
       assert.ok(lines.some((line) => line === `committed: ${VERSION} (release 1, slot b)`), lines.join("\n"));
       // The same release again: the ratchet refuses it, and says so in one line.
