@@ -16,7 +16,7 @@ Usage:
   realer-edge gpio get CHIP OFFSET   read a line as an input (or name a line: gpio get NAME)
   realer-edge gpio set CHIP OFFSET 0|1 [--hold-ms N]   drive a line until Ctrl-C or for N ms
   realer-edge gpio watch CHIP OFFSET [--count N]       print edges as they come
-  realer-edge update status|check DIR|apply DIR|watch|commit|rollback|adopt PATH|start
+  realer-edge update status|check DIR|apply DIR|poll|watch|commit|rollback|adopt PATH|start
                                      signed field updates (root: the updater's side)
   realer-edge --help | --version
 
@@ -145,6 +145,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           updateDir: values["update-dir"],
           keys: values.keys,
           windowS: values["window-s"],
+          configPath: values.config,
           print: (line) => console.log(line),
         });
       case "gpio":

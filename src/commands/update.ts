@@ -6,11 +6,14 @@ import { join } from "node:path";
 import { RealerError } from "../errors.ts";
 import { SCHEMA_VERSION } from "../state/schema.ts";
 import { folderSource } from "../update/folder-source.ts";
-import type { Manifest } from "../update/manifest.ts";
+import { type Manifest, parseManifest } from "../update/manifest.ts";
+import { httpsSource } from "../update/https-source.ts";
+import { dailyBudget } from "../update/daily-budget.ts";
+import { loadConfig, readCaFile } from "../config/load.ts";
 import { MinisignError, type MinisignKey, parsePublicKey } from "../update/minisign.ts";
 import { UpdateRefusal } from "../update/refusal.ts";
 import { type ServiceProbe, Updater } from "../update/updater.ts";
-import { spawnProcess } from "../platform/index.ts";
+import { createFetch, spawnProcess } from "../platform/index.ts";
 import { UpdaterStateError } from "../update/updater-state.ts";
 import { verifyManifest } from "../update/verify-manifest.ts";
 import { VERSION } from "../version.ts";
@@ -31,6 +34,8 @@ export interface UpdateCommandOptions {
   readonly probe?: ServiceProbe;
   /** watch: the runtime's health report; {@linkcode HEALTH_PATH} by default. */
   readonly healthPath?: string;
+  /** poll: the device config, whose `updates` names the channel. */
+  readonly configPath?: string | undefined;
   readonly updateDir?: string | undefined;
   readonly keys?: string | undefined;
   readonly print: (line: string) => void;
@@ -151,8 +156,48 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
         await make().adopt(argument, VERSION);
         print(`adopted: ${argument} (${VERSION}) is slot a, committed`);
         return 0;
+      case "poll": {
+        if (options.configPath === undefined) {
+          throw new RealerError("config", "Cannot poll: --config FILE (with an updates.channel) is required");
+        }
+        const config = loadConfig(options.configPath);
+        if (!config.updates) throw new RealerError("config", `Cannot poll: ${options.configPath} has no updates.channel`);
+        const updater = make();
+        const state = updater.state();
+        if (state.trial) {
+          print(`trial: release ${state.trial.release} is on trial; \`update watch\` judges it`);
+          return 0;
+        }
+        const budget = config.updates.byte_budget_per_day === undefined
+          ? undefined
+          : dailyBudget(join(root, "budget.json"), config.updates.byte_budget_per_day, now);
+        const source = httpsSource(config.updates.channel, {
+          fetch: createFetch(readCaFile(config, options.configPath)),
+          ...(budget ? { budget } : {}),
+        });
+        // The release number decides whether there is anything to fetch; apply() then trusts nothing it has not verified.
+        const { bytes } = await source.manifest();
+        let offered: number | undefined;
+        try {
+          offered = parseManifest(bytes).release;
+        } catch {
+          offered = undefined;
+        }
+        if (offered !== undefined && offered <= state.highest_release) {
+          print(`up to date: the channel offers release ${offered}; release ${state.highest_release} was the last taken`);
+          return 0;
+        }
+        const { manifest, via, fetched } = await updater.apply(source);
+        print(
+          `staged: release ${manifest.release} (${manifest.version}) is on trial, from ${
+            via === "patch" ? `a ${fetched}-byte patch` : `${fetched} bytes`
+          }`,
+        );
+        return 0;
+      }
       case "watch": {
-        const windowS = Number(options.windowS ?? 900);
+        const configured = options.configPath === undefined ? undefined : loadConfig(options.configPath).updates?.trial_window_s;
+        const windowS = Number(options.windowS ?? configured ?? 900);
         if (!Number.isFinite(windowS) || windowS < 10) {
           throw new RealerError("config", `Cannot watch: --window-s ${options.windowS} must be at least 10 seconds`);
         }
@@ -168,7 +213,7 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
       default:
         throw new RealerError(
           "config",
-          `Cannot update: say status, check DIR, apply DIR, watch, commit, rollback, adopt PATH or start (got ${verb ?? "nothing"})`,
+          `Cannot update: say status, check DIR, apply DIR, poll, watch, commit, rollback, adopt PATH or start (got ${verb ?? "nothing"})`,
         );
     }
   } catch (error) {

@@ -422,6 +422,33 @@ export const ConfigSchema = v.strictObject({
       ),
     ),
   }),
+  updates: v.optional(
+    v.pipe(
+      v.strictObject({
+        channel: v.pipe(
+          v.string(),
+          v.url("must be a URL"),
+          v.startsWith("https://", "must be an https:// URL: releases come over TLS only"),
+          v.description(
+            "The folder of this board's target on the release server, e.g. https://releases.example.com/realer-edge/linux-arm64/.",
+          ),
+        ),
+        byte_budget_per_day: v.optional(
+          v.pipe(
+            v.number(),
+            v.integer(),
+            v.minValue(1_048_576, "must be at least 1 MiB"),
+            v.description("On a metered link: download at most this many bytes a day; a download goes on the next day."),
+          ),
+        ),
+        trial_window_s: v.optional(
+          v.pipe(v.number(), v.integer(), v.minValue(60), v.description("How long a new release has to prove itself healthy.")),
+          900,
+        ),
+      }),
+      v.description("Field updates, read by `realer-edge update poll` (the updater, as root): see docs/updates.md."),
+    ),
+  ),
   console: v.optional(ConsoleSchema, { enabled: false, host: "127.0.0.1", port: 8480, allowed_hosts: [] }),
   routes: v.pipe(
     v.array(RouteSchema),

@@ -30,6 +30,6 @@ export function folderSource(dir: string): ReleaseSource {
       }
       return Promise.resolve({ bytes: new Uint8Array(readFileSync(path)), signature: signature.slice(0, 8193) });
     },
-    open: (file, limit) => createReadStream(join(dir, file), { start: 0, end: limit }) as AsyncIterable<Uint8Array>,
+    open: (file, limit, offset = 0) => createReadStream(join(dir, file), { start: offset, end: limit }) as AsyncIterable<Uint8Array>,
   };
 }

@@ -10,6 +10,7 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
+  readFileSync,
   readlinkSync,
   renameSync,
   rmSync,
@@ -62,18 +63,34 @@ export class Slots {
    */
   async stage(
     slot: Slot,
-    chunks: AsyncIterable<Uint8Array>,
+    open: (offset: number) => AsyncIterable<Uint8Array>,
     limit: number,
-    part = this.part(slot),
+    options: { readonly part?: string; readonly resumeKey?: string } = {},
   ): Promise<{ sha256: string; length: number }> {
     if (this.current() === slot) throw new Error(`Cannot stage into slot ${slot}: it is the one running`);
+    const part = options.part ?? this.part(slot);
     mkdirSync(this.dir(slot), { recursive: true, mode: 0o755 });
-    this.#step(`open ${part}`);
-    const fd = openSync(part, "w", 0o755);
-    const hash = createHash("sha256");
+    // A download cut off before (the link, the byte budget) goes on from where it stopped, when
+    // what was kept is for the same file; its bytes are hashed again with the rest.
+    const keyFile = `${part}.for`;
+    let hash = createHash("sha256");
     let length = 0;
+    let resumed = false;
+    if (options.resumeKey !== undefined && existsSync(part) && readText(keyFile) === options.resumeKey) {
+      for await (const chunk of createReadStream(part)) {
+        hash.update(chunk as Uint8Array);
+        length += (chunk as Uint8Array).length;
+      }
+      resumed = length <= limit;
+    }
+    if (!resumed) {
+      [hash, length] = [createHash("sha256"), 0];
+      if (options.resumeKey !== undefined) writeFileAtomic(keyFile, options.resumeKey, { step: this.#step });
+    }
+    this.#step(`open ${part}`);
+    const fd = openSync(part, resumed ? "a" : "w", 0o755);
     try {
-      for await (const chunk of chunks) {
+      for await (const chunk of open(length)) {
         length += chunk.length;
         if (length > limit) throw new StageLimitError(limit);
         hash.update(chunk);
@@ -84,11 +101,19 @@ export class Slots {
       fsyncSync(fd);
     } catch (error) {
       closeSync(fd);
-      rmSync(part, { force: true });
+      // Kept to go on from next time when it can be (a download cut off), else removed.
+      if (options.resumeKey === undefined || error instanceof StageLimitError) this.#drop(part);
+      else fsyncQuietly(part);
       throw error;
     }
     closeSync(fd);
+    rmSync(keyFile, { force: true });
     return { sha256: hash.digest("hex"), length };
+  }
+
+  #drop(part: string): void {
+    rmSync(part, { force: true });
+    rmSync(`${part}.for`, { force: true });
   }
 
   /** Makes the checked `.part` the slot's binary, with `files` (its manifest) beside it. */
@@ -119,8 +144,8 @@ export class Slots {
 
   /** Removes what a staging left behind (a `.part`, a patch), in the slot not running. */
   clean(slot: Slot): void {
-    rmSync(this.part(slot), { force: true });
-    rmSync(this.patch(slot), { force: true });
+    this.#drop(this.part(slot));
+    this.#drop(this.patch(slot));
   }
 }
 
@@ -149,4 +174,26 @@ export async function hashFile(path: string): Promise<{ sha256: string; length: 
     length += (chunk as Uint8Array).length;
   }
   return { sha256: hash.digest("hex"), length };
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** fsyncs what a cut-off download kept, so that it can be trusted to go on from after a power cut; best effort. */
+function fsyncQuietly(path: string): void {
+  try {
+    const fd = openSync(path, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Nothing kept: the next download starts afresh.
+  }
 }

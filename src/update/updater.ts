@@ -20,8 +20,10 @@ export interface ReleaseSource {
   /** Where, in a few words, for messages. */
   readonly name: string;
   manifest(): Promise<{ readonly bytes: Uint8Array; readonly signature: string }>;
-  /** The file's bytes, at most `limit` of them (a source that has more stops there). */
-  open(file: string, limit: number): AsyncIterable<Uint8Array>;
+  /** The file's bytes from `offset` on (0 by default), at most `limit` of them in all (a source that has more stops one byte past). */
+  open(file: string, limit: number, offset?: number): AsyncIterable<Uint8Array>;
+  /** Whether a download cut off is kept to go on from (an HTTPS channel); a local folder starts again. */
+  readonly resumable?: boolean;
 }
 
 /** What {@linkcode Updater} works with. */
@@ -117,7 +119,7 @@ export class Updater {
   async adopt(binary: string, version: string): Promise<void> {
     const state = this.state();
     if (state.committed) return;
-    await this.slots.stage("a", createReadStream(binary) as AsyncIterable<Uint8Array>, Number.MAX_SAFE_INTEGER);
+    await this.slots.stage("a", () => createReadStream(binary) as AsyncIterable<Uint8Array>, Number.MAX_SAFE_INTEGER);
     this.slots.promote("a", {});
     writeUpdaterState(this.#statePath, { ...state, committed: { slot: "a", release: 0, version } }, this.#step);
     this.slots.switchTo("a");
@@ -162,18 +164,25 @@ export class Updater {
     }
     try {
       if (!written) {
-        written = await this.slots.stage(spare, source.open(manifest.binary.file, manifest.binary.length), manifest.binary.length);
+        written = await this.slots.stage(
+          spare,
+          (offset) => source.open(manifest.binary.file, manifest.binary.length, offset),
+          manifest.binary.length,
+          source.resumable ? { resumeKey: manifest.binary.sha256 } : {},
+        );
         fetched = written.length;
       }
     } catch (error) {
-      this.slots.clean(spare);
-      // A short read, a longer file than promised, a full disk: the slot is as it was.
+      // A short read, a longer file than promised, a full disk: the slot is as it was, but for
+      // what an HTTPS download kept to go on from next time.
+      const kept = source.resumable && !(error instanceof StageLimitError);
+      if (!kept) this.slots.clean(spare);
       const reason = error instanceof StageLimitError
         ? error.message
         : error instanceof Error
         ? error.message.split("\n")[0]
         : String(error);
-      throw new UpdateRefusal("download", `${manifest.binary.file}: ${reason}`);
+      throw new UpdateRefusal("download", `${manifest.binary.file}: ${reason}${kept ? "; the next try goes on from there" : ""}`);
     }
     try {
       if (written.length !== manifest.binary.length || written.sha256 !== manifest.binary.sha256) {
@@ -247,7 +256,9 @@ export class Updater {
   ): Promise<{ sha256: string; length: number } | undefined> {
     const note = this.#options.note ?? (() => {});
     try {
-      const got = await this.slots.stage(spare, source.open(patch.file, patch.length), patch.length, this.slots.patch(spare));
+      const got = await this.slots.stage(spare, (offset) => source.open(patch.file, patch.length, offset), patch.length, {
+        part: this.slots.patch(spare),
+      });
       if (got.sha256 !== patch.sha256 || got.length !== patch.length) {
         note(`the patch ${patch.file} is not the manifest's (sha256 ${got.sha256.slice(0, 16)}…): taking the full binary`);
         return undefined;
