@@ -81,13 +81,14 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
   const [verb, argument] = options.args;
   const root = options.updateDir ?? UPDATE_DIR;
   const now = options.now ?? Date.now;
-  const make = () =>
+  // Only what takes a release needs the keys: a start, a watch or a rollback never fails for want of them.
+  const make = (withKeys = true) =>
     new Updater({
       note: (text) => print(`note: ${text}`),
       healthPath: options.healthPath ?? HEALTH_PATH,
       root,
       installedVersion: VERSION,
-      keys: readKeys(options.keys ?? KEYS_DIR),
+      keys: withKeys ? readKeys(options.keys ?? KEYS_DIR) : [],
       board: { target: thisTarget(), schemaReader: SCHEMA_VERSION, now: now() },
     });
   try {
@@ -144,16 +145,16 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
         return 0;
       }
       case "commit":
-        make().commit();
+        make(false).commit();
         print("committed: the release on trial is now the one to come back to");
         return 0;
       case "rollback":
-        make().rollback("asked by an operator");
+        make(false).rollback("asked by an operator");
         print("rolled back: the committed release runs at the next start");
         return 0;
       case "adopt":
         if (!argument) throw new RealerError("config", "Cannot adopt: name the installed binary (update adopt PATH)");
-        await make().adopt(argument, VERSION);
+        await make(false).adopt(argument, VERSION);
         print(`adopted: ${argument} (${VERSION}) is slot a, committed`);
         return 0;
       case "poll": {
@@ -201,12 +202,12 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
         if (!Number.isFinite(windowS) || windowS < 10) {
           throw new RealerError("config", `Cannot watch: --window-s ${options.windowS} must be at least 10 seconds`);
         }
-        const outcome = await make().watch(options.probe ?? systemdProbe("realer-edge.service"), windowS * 1000, now());
+        const outcome = await make(false).watch(options.probe ?? systemdProbe("realer-edge.service"), windowS * 1000, now());
         print(outcome.action === "none" ? `trial: ${outcome.text ?? "none open"}` : `${outcome.action}: ${outcome.text ?? ""}`);
         return 0;
       }
       case "start": {
-        const outcome = make().recordStart();
+        const outcome = make(false).recordStart();
         print(outcome === "rolled-back" ? "rolled back: the release on trial spent its starts" : `starting the ${outcome} release`);
         return 0;
       }

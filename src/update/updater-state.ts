@@ -15,7 +15,15 @@ const StateSchema = v.strictObject({
   format: v.literal(1),
   highest_release: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
   floor_version: v.string(),
-  committed: v.nullable(v.strictObject({ slot: SlotSchema, release: v.number(), version: v.string() })),
+  committed: v.nullable(
+    v.strictObject({
+      slot: SlotSchema,
+      release: v.number(),
+      version: v.string(),
+      /** The highest state schema the committed release reads (the one it writes); the updater's own when adopted. */
+      schema_reader: v.optional(v.number()),
+    }),
+  ),
   trial: v.nullable(
     v.strictObject({
       slot: SlotSchema,
@@ -24,6 +32,8 @@ const StateSchema = v.strictObject({
       started_at: v.number(),
       /** Starts of the trial release so far; the trial fails when they run out. */
       attempts: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+      /** The state schema the release on trial writes: the committed release's reader once it commits. */
+      schema_writes: v.optional(v.number()),
       /** Whether the release before it was connected to the cloud when the trial began (see the verdict). */
       committed_was_connected: v.optional(v.boolean(), false),
       /** systemd's restart count when the trial began, once the watch has read it. */

@@ -115,7 +115,7 @@ describe("Updater", () => {
     assert.equal(updater.recordStart(), "trial");
     updater.commit();
     assert.deepEqual({ committed: updater.state().committed, floor: updater.state().floor_version, trial: updater.state().trial }, {
-      committed: { slot: "b", release: 1, version: "0.3.0" },
+      committed: { slot: "b", release: 1, version: "0.3.0", schema_reader: 3 },
       floor: "0.3.0",
       trial: null,
     });
@@ -204,6 +204,17 @@ describe("Updater", () => {
     await refusal(updater.apply(folderSource(release("0.3.0", 1, { manifest: { target: "linux-arm64" } }))), "target");
     assert.deepEqual(snapshot(root), before, "nothing changed on disk");
     assert.match(updater.status().lastRefusal ?? "", /refused \(target\)/);
+  });
+
+  it("judges a release's state schema by what the committed release can read, which rises with each commit", async () => {
+    const { updater } = await board();
+    // The adopted release reads schema 3: a release whose file only schema 4 can open could not be rolled back from.
+    await refusal(updater.apply(folderSource(release("0.3.0", 1, { manifest: { schema: { writes: 4, oldest_reader: 4 } } }))), "schema");
+    await updater.apply(folderSource(release("0.3.0", 2, { manifest: { schema: { writes: 4, oldest_reader: 3 } } })));
+    updater.commit();
+    assert.equal(updater.state().committed?.schema_reader, 4);
+    await updater.apply(folderSource(release("0.4.0", 3, { manifest: { schema: { writes: 5, oldest_reader: 4 } } })));
+    assert.equal(updater.state().trial?.release, 3);
   });
 
   it("keeps the ratchet across a restart and a rollback: the same release, or an older one, is refused after", async () => {

@@ -34,6 +34,7 @@ export interface UpdaterOptions {
   readonly installedVersion: string;
   /** The pinned public keys (the online release key and the offline backup key). */
   readonly keys: readonly MinisignKey[];
+  /** The board's target, its clock, and the schema reader of the binary running the updater (taken for an adopted release). */
   readonly board: Omit<BoardFacts, "highestRelease" | "floorVersion" | "runningVersion">;
   /** How many starts a trial gets before it rolls back (a power cut counts as one). */
   readonly maxAttempts?: number;
@@ -121,7 +122,10 @@ export class Updater {
     if (state.committed) return;
     await this.slots.stage("a", () => createReadStream(binary) as AsyncIterable<Uint8Array>, Number.MAX_SAFE_INTEGER);
     this.slots.promote("a", {});
-    writeUpdaterState(this.#statePath, { ...state, committed: { slot: "a", release: 0, version } }, this.#step);
+    writeUpdaterState(this.#statePath, {
+      ...state,
+      committed: { slot: "a", release: 0, version, schema_reader: this.#options.board.schemaReader },
+    }, this.#step);
     this.slots.switchTo("a");
   }
 
@@ -149,6 +153,8 @@ export class Updater {
     const { bytes, signature } = await source.manifest();
     const manifest = verifyManifest(bytes, signature, this.#options.keys, {
       ...this.#options.board,
+      // A rollback goes to the committed release: what matters is whether it can open the new state.
+      schemaReader: committed.schema_reader ?? this.#options.board.schemaReader,
       runningVersion: committed.version,
       highestRelease: state.highest_release,
       floorVersion: state.floor_version,
@@ -209,6 +215,7 @@ export class Updater {
         version: manifest.version,
         started_at: Date.now(),
         attempts: 0,
+        schema_writes: manifest.schema.writes,
         committed_was_connected: this.#readHealth()?.connected === true,
       },
       retry: null,
@@ -306,10 +313,15 @@ export class Updater {
   commit(): void {
     const state = this.state();
     if (!state.trial) throw new Error("Cannot commit: no release is on trial");
-    const { slot, release, version } = state.trial;
+    const { slot, release, version, schema_writes } = state.trial;
     writeUpdaterState(
       this.#statePath,
-      { ...state, committed: { slot, release, version }, floor_version: version, trial: null },
+      {
+        ...state,
+        committed: { slot, release, version, ...(schema_writes === undefined ? {} : { schema_reader: schema_writes }) },
+        floor_version: version,
+        trial: null,
+      },
       this.#step,
     );
   }
