@@ -2,6 +2,7 @@
 // systemd unit, a udev rule that gives the GPIO chips to the gpio group, an example config, and
 // maintainer scripts that create the service user.
 // `npm run package`; prints what lintian says.
+import { parseArgs } from "node:util";
 import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
@@ -23,8 +24,18 @@ function write(path: string, text: string, mode = 0o644): void {
   chmodSync(path, mode);
 }
 
-/** Builds the .deb for `arch` into `outDir` from `binary`; returns its path. */
-export function buildDeb(arch: keyof typeof ARCHES, binary: string, outDir: string): string {
+/** The release public keys a package pins (minisign .pub files): the online release key and the offline backup key. */
+export interface ReleaseKeys {
+  readonly release?: string | undefined;
+  readonly backup?: string | undefined;
+}
+
+/**
+ * Builds the .deb for `arch` into `outDir` from `binary`; returns its path. With `keys`, the
+ * package pins them in /usr/share/realer-edge/keys/ for `realer-edge update`; without, a board
+ * takes no update until keys are put there.
+ */
+export function buildDeb(arch: keyof typeof ARCHES, binary: string, outDir: string, keys: ReleaseKeys = {}): string {
   const root = join(outDir, `root-${arch}`);
   rmSync(root, { recursive: true, force: true });
   const here = (path: string) => new URL(`../packaging/${path}`, import.meta.url).pathname;
@@ -37,6 +48,12 @@ export function buildDeb(arch: keyof typeof ARCHES, binary: string, outDir: stri
   copyFileSync(here("debian/udev.rules"), join(root, "lib/udev/rules.d/60-realer-edge.rules"));
   mkdirSync(join(root, "etc/realer-edge"), { recursive: true });
   copyFileSync(here("device.json"), join(root, "etc/realer-edge/device.json"));
+  for (const [name, path] of Object.entries(keys)) {
+    if (path === undefined) continue;
+    mkdirSync(join(root, "usr/share/realer-edge/keys"), { recursive: true });
+    copyFileSync(path, join(root, `usr/share/realer-edge/keys/${name}.pub`));
+    chmodSync(join(root, `usr/share/realer-edge/keys/${name}.pub`), 0o644);
+  }
   const doc = join(root, "usr/share/doc/realer-edge");
   mkdirSync(doc, { recursive: true });
   copyFileSync(here("debian/copyright"), join(doc, "copyright"));
@@ -97,9 +114,15 @@ export function lintian(deb: string): { errors: string[]; warnings: string[] } |
 }
 
 if (import.meta.main) {
+  // npm run package -- --release-key release.pub --backup-key backup.pub
+  const { values } = parseArgs({ options: { "release-key": { type: "string" }, "backup-key": { type: "string" } } });
+  const keys = { release: values["release-key"], backup: values["backup-key"] };
+  if (!keys.release && !keys.backup) {
+    console.log("no --release-key or --backup-key: the packages pin no release key, so boards take no update");
+  }
   const [arm64, x64] = build(["linux-arm64", "linux-x64"]);
   for (const [arch, binary] of [["arm64", arm64!], ["amd64", x64!]] as const) {
-    const deb = buildDeb(arch, binary, "dist");
+    const deb = buildDeb(arch, binary, "dist", keys);
     console.log(`${deb}`);
     const lint = lintian(deb);
     if (!lint) console.log("  lintian is not installed (scripts/setup.sh installs it)");

@@ -2,11 +2,13 @@
 // scratch root, a binary that runs from there, the unit's hardening, and lintian without errors.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { build } from "../../scripts/build.ts";
 import { buildDeb, lintian } from "../../scripts/package.ts";
+import { readKeys } from "../../src/commands/update.ts";
+import { makeKeyPair } from "../helpers/minisign-signer.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { runtimeName } from "../../src/platform/index.ts";
 import { VERSION } from "../../src/version.ts";
@@ -32,7 +34,9 @@ describe("Debian package (amd64)", { skip: once }, () => {
 
   it("builds with dpkg-deb and unpacks into a scratch root", { timeout: 180_000 }, () => {
     const [binary] = build(["linux-x64"], dir.path);
-    deb = buildDeb("amd64", binary!, dir.path);
+    // Two public keys made for the test: no private key is ever in the repository.
+    for (const name of ["release", "backup"]) writeFileSync(join(dir.path, `${name}.pub`), makeKeyPair().publicKeyFile);
+    deb = buildDeb("amd64", binary!, dir.path, { release: join(dir.path, "release.pub"), backup: join(dir.path, "backup.pub") });
     root = join(dir.path, "root");
     for (const args of [["-x", deb, root], ["-e", deb, join(root, "DEBIAN")]]) {
       const result = spawnSync("dpkg-deb", args, { encoding: "utf8" });
@@ -69,6 +73,7 @@ describe("Debian package (amd64)", { skip: once }, () => {
         "User=realer-edge",
         "SupplementaryGroups=gpio",
         "StateDirectory=realer-edge",
+        "RuntimeDirectory=realer-edge",
         "ConfigurationDirectory=realer-edge",
         "ProtectSystem=strict",
         "NoNewPrivileges=true",
@@ -91,6 +96,8 @@ describe("Debian package (amd64)", { skip: once }, () => {
     ) {
       assert.ok(existsSync(join(root, file)), file);
     }
+    // The release keys it pins, read as `realer-edge update` reads them.
+    assert.deepEqual(readKeys(join(root, "usr/share/realer-edge/keys")).length, 2);
   });
 
   it("is hardened to an exposure of 2.5 or less in systemd-analyze security", { skip: noAnalyze }, () => {
