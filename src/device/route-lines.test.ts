@@ -87,6 +87,22 @@ describe("RouteLines", () => {
     await lines.release();
   });
 
+  it("names the outputs it should drive and does not (a release on trial is not healthy while any is missing)", async () => {
+    const { config, lines, backend } = await setup([
+      { pin_port: "6", line: RELAY, direction: "output" },
+      { pin_port: "7", pwm: { chip: "pwmchip0", channel: 0 } },
+      { pin_port: "8", line: { chip: "gpiochip0", offset: 8 } },
+    ]);
+    assert.deepEqual(lines.unclaimedOutputs(), ["pin_port:6", "pin_port:7"], "before the boot's claims");
+    await lines.claimAtBoot();
+    assert.deepEqual(lines.unclaimedOutputs(), []);
+    // The catalog makes pin 8 a command route; its line is held by someone else, so its claim fails.
+    await backend.requestLine({ chip: "gpiochip0", offset: 8 }, { direction: "input" }, "another program");
+    await assert.rejects(lines.claim(bindRoutes([catalogRoute("8", "command")], config.routes).bindings));
+    assert.deepEqual(lines.unclaimedOutputs(), ["pin_port:8"]);
+    await lines.release();
+  });
+
   it("claims a known output at boot, before any catalog, and gives it back as an input when the catalog says sensor", async () => {
     const store = await DeviceStore.open(":memory:");
     store.lines.saveDirection("pin_port:6", "output");

@@ -65,6 +65,8 @@ export class RouteLines {
   /** Inputs that control an output, claimed at boot, by route key. */
   readonly #controlInputs = new Map<string, LineRequest>();
   readonly #controls: LocalControl[] = [];
+  /** Config entries the catalog made command routes, claimed or not (see `unclaimedOutputs`). */
+  readonly #commandKeys = new Set<string>();
   /** Outputs whose local changes are reported since boot (they drive or are driven on the board). */
   readonly #reportedSinceBoot = new Set<string>();
 
@@ -157,6 +159,12 @@ export class RouteLines {
       bindings.filter((binding) => !(binding.route.source_type === "command" && this.#controlInputs.has(routeKey(binding.config)))),
     );
     this.#moveEarlyReports();
+    for (const binding of bindings) {
+      const key = routeKey(binding.config);
+      if (binding.route.source_type === "command" && binding.config.file === undefined && !this.#controlInputs.has(key)) {
+        this.#commandKeys.add(key);
+      }
+    }
     for (const binding of bindings) {
       const early = this.#controlInputs.get(routeKey(binding.config));
       if (early) this.#bindControlInput(binding, early);
@@ -375,10 +383,7 @@ export class RouteLines {
       const controlled = routes.some((input) => input.controls !== undefined && namesEntry(route, input.controls.output));
       if (route.pwm !== undefined || route.direction === "output" || controlled) expected.add(routeKey(route));
     }
-    for (const binding of this.#bindings) {
-      const key = routeKey(binding.config);
-      if (binding.route.source_type === "command" && binding.config.file === undefined && !this.#controlInputs.has(key)) expected.add(key);
-    }
+    for (const key of this.#commandKeys) expected.add(key);
     return [...expected].filter((key) => !this.#actuators.has(key));
   }
 
