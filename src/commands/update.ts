@@ -1,7 +1,7 @@
 // `realer-edge update status|check|apply|commit|rollback|adopt|start`: the updater's side of a
 // field update, run as root by the updater unit or by an operator at the board. The device
 // runtime never runs it: the hardened service cannot write the slots.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RealerError } from "../errors.ts";
 import { SCHEMA_VERSION } from "../state/schema.ts";
@@ -115,6 +115,8 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
         );
         print(`floor: ${state.floor_version}; highest release seen: ${state.highest_release}`);
         if (lastRefusal) print(`last: ${lastRefusal}`);
+        const lastPoll = readText(join(root, "last-poll"));
+        print(`last poll: ${lastPoll ?? "never"}`);
         return 0;
       }
       case "check": {
@@ -184,6 +186,11 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
         } catch {
           offered = undefined;
         }
+        // When the channel last answered, and what it offered: a channel frozen on an old release shows here.
+        writeFileSync(
+          join(root, "last-poll"),
+          `${new Date(now()).toISOString()} ${config.updates.channel} offered release ${offered ?? "(unreadable)"}\n`,
+        );
         if (offered !== undefined && offered <= state.highest_release) {
           print(`up to date: the channel offers release ${offered}; release ${state.highest_release} was the last taken`);
           return 0;
@@ -250,4 +257,12 @@ export function systemdProbe(unit: string): ServiceProbe {
     },
     restart: async () => void await run(["restart", "--no-block", unit]),
   };
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -208,5 +208,7 @@ describe("an HTTPS channel (TLS on loopback, a CA of its own)", () => {
     assert.equal(await run("commit"), 0);
     assert.equal(await run("poll"), 0);
     assert.equal(lines.at(-1), "up to date: the channel offers release 7; release 7 was the last taken");
+    assert.equal(await run("status"), 0);
+    assert.match(lines.at(-1)!, new RegExp(`^last poll: \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z ${base.replace(/[.]/g, "\\.")} offered release 7$`));
   });
 });
