@@ -278,6 +278,10 @@ describe("Updater", () => {
       const version = state.trial?.version ?? state.committed!.version;
       assert.equal(binary, script(version), `crash at ${steps[crashAt]}: slot ${running} holds a complete ${version}`);
       assert.ok(!existsSync(join(root, "slots", running, "realer-edge.part")));
+      // And it starts: the service runs `current/realer-edge`, the link as it stands.
+      const started = spawnSync(join(root, "current", "realer-edge"), ["--version"], { encoding: "utf8" });
+      assert.equal(started.status, 0, `crash at ${steps[crashAt]}: ${started.error ?? started.stderr}`);
+      assert.match(started.stdout, new RegExp(`^realer-edge ${version.replace(/\./g, "\\.")} `));
     }
   });
 
