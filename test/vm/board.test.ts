@@ -33,6 +33,7 @@ const CHECKS = [
   "systemctl enable --now brings the service to READY with a status text",
   "a desired state turns the gpio-sim relay on and its ack comes back accepted",
   "an input edge reaches the cloud as an accepted reading",
+  "the service writes its health for the updater to /run/realer-edge/health.json: ready, connected, acked, every desired state answered",
   "systemctl kill -s KILL: Restart=on-failure brings it back, the relay held on throughout",
   "a hung runtime (SIGSTOP) is killed by the watchdog and restarted",
   "the client secret arrives through LoadCredential and is in no file the service wrote",

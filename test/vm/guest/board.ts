@@ -128,6 +128,29 @@ await check("an input edge reaches the cloud as an accepted reading", async () =
   return reading ? true : JSON.stringify((await feed()).slice(-3));
 });
 
+await check(
+  "the service writes its health for the updater to /run/realer-edge/health.json: ready, connected, acked, every desired state answered",
+  async () => {
+    const path = "/run/realer-edge/health.json";
+    const report = await waitFor(() => {
+      try {
+        const parsed = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+        return parsed.ready === true && parsed.connected === true && Number(parsed.acked) >= 1 && Number(parsed.desired_answered) >= 1
+          ? parsed
+          : false;
+      } catch {
+        return false;
+      }
+    }, 60_000);
+    if (!report) return `${path}: ${run("cat", path).out || "missing"}`;
+    const tmpfs = run("findmnt", "-n", "-o", "FSTYPE", "--target", path).out.trim();
+    return report.outputs_claimed === true && report.state_opened === true && report.desired_received === report.desired_answered &&
+        tmpfs === "tmpfs"
+      ? true
+      : `${JSON.stringify(report)} on ${tmpfs}`;
+  },
+);
+
 await check("systemctl kill -s KILL: Restart=on-failure brings it back, the relay held on throughout", async () => {
   const before = Number(show("NRestarts"));
   const sampler = samplePin(RELAY);
