@@ -9,6 +9,16 @@ import { FakePwmSysfs } from "../../../test/helpers/fake-pwm-sysfs.ts";
 import { describePwmConformance } from "./conformance.ts";
 import { SysfsPwmBackend } from "./sysfs.ts";
 
+/** Moves the clock on in 20 ms steps until `promise` settles (at most 1,000 steps): however many turns the claim takes between its sleeps. */
+async function advanceUntil(clock: ManualClock, promise: Promise<unknown>): Promise<void> {
+  let settled = false;
+  promise.then(() => (settled = true), () => (settled = true));
+  for (let i = 0; i < 1_000 && !settled; i++) {
+    await clock.advance(20);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+}
+
 const fresh = () => {
   const kernel = new FakePwmSysfs();
   kernel.addChip("pwmchip0", 2);
@@ -67,7 +77,7 @@ describe("SysfsPwmBackend", () => {
     const clock = new ManualClock(0);
     const backend = new SysfsPwmBackend({ root: sysfs.root, files: sysfs, clock });
     const claiming = backend.request(ref, { periodNs: 1_000, dutyNs: 0 }, "test");
-    for (let i = 0; i < 5; i++) await clock.advance(20);
+    await advanceUntil(clock, claiming);
     await claiming;
     assert.equal(sysfs.state("pwmchip0", 1)?.enabled, true);
   });
@@ -82,7 +92,7 @@ describe("SysfsPwmBackend", () => {
       assert.match(error.message, /^Cannot request PWM pwmchip0\/1: .*permission denied$/);
       return true;
     });
-    for (let i = 0; i < 10; i++) await clock.advance(20);
+    await advanceUntil(clock, claiming);
     await claiming;
   });
 
