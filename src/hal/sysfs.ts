@@ -6,6 +6,7 @@ import { type Clock, systemClock, type Timer } from "../clock.ts";
 import { RealerError } from "../errors.ts";
 import { type LibC, loadLibc, O_CLOEXEC, O_NONBLOCK, O_RDONLY, POLLERR, POLLPRI } from "../platform/libc.ts";
 import { checkSettings } from "./settings.ts";
+import { errorCode, sysfsErrorKind, sysfsPhrase } from "./sysfs-errors.ts";
 import { FdWatcher } from "./fd-watcher.ts";
 import type { ChipInfo, EdgeEvent, GpioBackend, LineInfo, LineRef, LineRequest, LineSettings, LineValue } from "./types.ts";
 import { describeLine } from "./types.ts";
@@ -16,31 +17,8 @@ interface SysfsChip extends ChipInfo {
   readonly base: number;
 }
 
-const errorCode = (error: unknown): string => (error as { code?: string } | null)?.code ?? "";
-
-/** The error kind for a failed sysfs write: permission, a busy line, or I/O on a line in use. */
-function kindOf(error: unknown): "permission" | "busy" | "io" {
-  const code = errorCode(error);
-  return code === "EACCES" || code === "EPERM" ? "permission" : code === "EBUSY" ? "busy" : "io";
-}
-
-function phrase(error: unknown): string {
-  switch (errorCode(error)) {
-    case "EBUSY":
-      return "line is busy";
-    case "EACCES":
-    case "EPERM":
-      return "permission denied";
-    case "EINVAL":
-      return "the kernel refused it (EINVAL)";
-    case "EIO":
-      return "the kernel refused it (EIO)";
-    case "ENOENT":
-      return "no such file";
-    default:
-      return error instanceof Error ? error.message : String(error);
-  }
-}
+const kindOf = sysfsErrorKind;
+const phrase = (error: unknown): string => sysfsPhrase(error);
 
 const readText = (path: string): string => readFileSync(path, "utf8").trim();
 

@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { type Clock, systemClock } from "../../clock.ts";
 import { RealerError } from "../../errors.ts";
+import { errorCode, sysfsErrorKind, sysfsPhrase } from "../sysfs-errors.ts";
 import {
   channelWord,
   checkDuty,
@@ -34,32 +35,10 @@ const nodeFiles: SysfsFiles = {
   list: (path) => readdirSync(path),
 };
 
-const errorCode = (error: unknown): string => (error as { code?: string } | null)?.code ?? "";
-
-function phrase(error: unknown): string {
-  switch (errorCode(error)) {
-    case "EBUSY":
-      return "the channel is busy";
-    case "EACCES":
-    case "EPERM":
-      return "permission denied";
-    case "EINVAL":
-      return "the kernel refused it (EINVAL)";
-    case "EIO":
-      return "I/O error (EIO)";
-    case "ENOENT":
-      return "no such file";
-    case "ENODEV":
-      return "no such channel (ENODEV)";
-    default:
-      return error instanceof Error ? error.message : String(error);
-  }
-}
-
-function kindOf(error: unknown): "permission" | "busy" | "io" {
-  const code = errorCode(error);
-  return code === "EACCES" || code === "EPERM" ? "permission" : code === "EBUSY" ? "busy" : "io";
-}
+const kindOf = sysfsErrorKind;
+/** The PWM class's words for what differs from a GPIO line's. */
+const phrase = (error: unknown): string =>
+  sysfsPhrase(error, { EBUSY: "the channel is busy", EIO: "I/O error (EIO)", ENODEV: "no such channel (ENODEV)" });
 
 /** Options for {@linkcode SysfsPwmBackend}. */
 export interface SysfsPwmOptions {
