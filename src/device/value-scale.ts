@@ -2,7 +2,7 @@
 // ("0.0", "1.0"); a level output (PWM) takes the decimals of its range, each value rounded to
 // the range's step and reported with its digits.
 import { levelRange, type RouteConfig } from "../config/schema.ts";
-import { describeValue, formatLineValue, parseDecimal } from "./values.ts";
+import { describeValue, formatLineValue, parseDecimal, parseLineValue } from "./values.ts";
 
 /** The result of reading a desired value. */
 export type ParsedValue = { ok: true; value: number } | { ok: false; reason: string };
@@ -23,12 +23,7 @@ export interface ValueScale {
 export const LINE_SCALE: ValueScale = {
   off: 0,
   full: 1,
-  parse(raw) {
-    const parsed = parseDecimal(raw);
-    if (!parsed.ok) return parsed;
-    if (parsed.value === 0 || parsed.value === 1) return { ok: true, value: parsed.value };
-    return { ok: false, reason: `value ${describeValue(String(raw))} is outside what the line can take (0 or 1)` };
-  },
+  parse: parseLineValue,
   format: (value) => formatLineValue(value === 1 ? 1 : 0),
 };
 
