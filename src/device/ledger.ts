@@ -1,6 +1,7 @@
 // The desired-state ledger as the handler sees it: what was answered, the route's high-water
 // mark, and one call that records an answer with its report and line state. Behind it, the state
 // file keeps the tables and the outbox queues the report in the same commit.
+import type { LineStateWrite } from "../state/line-memory.ts";
 import type { FeedPayload } from "../mqtt/messages.ts";
 import type { AnswerRecord, Outbox } from "../outbox/outbox.ts";
 import type { DeviceStore, LedgerEntry } from "../state/store.ts";
@@ -15,7 +16,7 @@ export interface LedgerAnswer {
   /** Whether the report's sequence_number raises the route's high-water mark. */
   readonly advanceSequence: boolean;
   /** The value an output was set to, remembered for `restore` in the same commit. */
-  readonly lineState?: { readonly route: string; readonly value: number; readonly onLevel?: number | undefined } | undefined;
+  readonly lineState?: LineStateWrite | undefined;
 }
 
 /** What {@linkcode DesiredHandler} needs of the durable state, and nothing more. */

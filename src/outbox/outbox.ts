@@ -2,6 +2,7 @@
 // when its ack is final; resends keep the same message_id and payload. Two halves joined by one
 // signal: the queue (queue.ts) holds what waits and says when that changed, the sender
 // (sender.ts) sends it within the limits and takes the acks.
+import type { LineStateWrite } from "../state/line-memory.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Ack, FeedPayload } from "../mqtt/messages.ts";
@@ -113,7 +114,7 @@ export class Outbox {
     topic: string,
     report: FeedPayload,
     advanceSequence: boolean,
-    lineState?: { readonly route: string; readonly value: number; readonly onLevel?: number | undefined },
+    lineState?: LineStateWrite,
   ): AnswerRecord {
     return this.#queue.recordAnswer(route, topic, report, advanceSequence, lineState);
   }

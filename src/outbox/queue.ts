@@ -3,6 +3,7 @@
 // recorded with their report, the bounds are kept, messages observed while the time is unknown
 // wait for it, and acked rows are deleted in batches. Whenever what waits changes, the queue
 // forgets the rows it read ahead and tells its one listener (the sender), which sends again.
+import type { LineStateWrite } from "../state/line-memory.ts";
 import type { Clock, Timer } from "../clock.ts";
 import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -135,7 +136,7 @@ export class OutboxQueue {
     topic: string,
     report: FeedPayload,
     advanceSequence: boolean,
-    lineState?: { readonly route: string; readonly value: number; readonly onLevel?: number | undefined },
+    lineState?: LineStateWrite,
   ): AnswerRecord {
     const bytes = utf8Length(JSON.stringify(report));
     if (bytes > this.#options.limits().maxPayloadBytes) {

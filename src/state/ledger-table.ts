@@ -2,7 +2,7 @@
 // same way) and each route's highest sequence number. An answer is recorded with its report in
 // the outbox, and the value it set, in one commit: after a crash either all are there or none.
 import type { FeedPayload } from "../mqtt/messages.ts";
-import type { LineMemory } from "./line-memory.ts";
+import type { LineMemory, LineStateWrite } from "./line-memory.ts";
 import type { OutboxTable } from "./outbox-table.ts";
 import type { StateFile } from "./state-file.ts";
 import { parseStoredPayload } from "./stored-payload.ts";
@@ -56,7 +56,7 @@ export class LedgerTable {
     payload: FeedPayload,
     advanceSequence: boolean,
     now: number,
-    lineState?: { readonly route: string; readonly value: number; readonly onLevel?: number | undefined },
+    lineState?: LineStateWrite,
   ): void {
     const { db } = this.#file;
     this.#file.write(() => {

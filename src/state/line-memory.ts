@@ -9,6 +9,14 @@ export interface SavedLineState {
   readonly changedAt: number;
 }
 
+/** A value to remember for an output with a desired state's answer, in the answer's own commit. */
+export interface LineStateWrite {
+  readonly route: string;
+  readonly value: number;
+  /** A level output's last level above off (see {@linkcode LineMemory.onLevel}). */
+  readonly onLevel?: number | undefined;
+}
+
 /** Where a level output's last level above off is kept in `line_state`: its route key with this after it. */
 const ON_LEVEL_SUFFIX = "#on";
 
