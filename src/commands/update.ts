@@ -15,7 +15,6 @@ import { UpdateRefusal } from "../update/refusal.ts";
 import { type ServiceProbe, Updater } from "../update/updater.ts";
 import { createFetch, spawnProcess } from "../platform/index.ts";
 import { UpdaterStateError } from "../update/updater-state.ts";
-import { verifyManifest } from "../update/verify-manifest.ts";
 import { VERSION } from "../version.ts";
 
 /** Where the updater keeps its state and slots, and where the package puts the public keys. */
@@ -94,12 +93,7 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
   try {
     switch (verb) {
       case "status": {
-        const { current, state, lastRefusal } = new Updater({
-          root,
-          installedVersion: VERSION,
-          keys: [],
-          board: { target: thisTarget(), schemaReader: SCHEMA_VERSION, now: now() },
-        }).status();
+        const { current, state, lastRefusal } = make(false).status();
         print(`running slot: ${current ?? "none (not adopted yet)"}`);
         print(
           `committed: ${
@@ -121,18 +115,7 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
       }
       case "check": {
         if (!argument) throw new RealerError("config", "Cannot check: name a release folder (update check DIR)");
-        const updater = make();
-        const state = updater.state();
-        const source = folderSource(argument);
-        const { bytes, signature } = await source.manifest();
-        const manifest = verifyManifest(bytes, signature, readKeys(options.keys ?? KEYS_DIR), {
-          target: thisTarget(),
-          schemaReader: SCHEMA_VERSION,
-          now: now(),
-          runningVersion: state.committed?.version ?? VERSION,
-          highestRelease: state.highest_release,
-          floorVersion: state.floor_version,
-        });
+        const manifest = await make().check(folderSource(argument));
         print(`ok: release ${manifest.release} (${manifest.version}, ${manifest.target}) would be taken; nothing was changed`);
         return 0;
       }

@@ -213,7 +213,12 @@ describe("Updater", () => {
     await updater.apply(folderSource(release("0.3.0", 2, { manifest: { schema: { writes: 4, oldest_reader: 3 } } })));
     updater.commit();
     assert.equal(updater.state().committed?.schema_reader, 4);
-    await updater.apply(folderSource(release("0.4.0", 3, { manifest: { schema: { writes: 5, oldest_reader: 4 } } })));
+    // check gives apply's verdict, by the same facts, and changes nothing.
+    const next = folderSource(release("0.4.0", 3, { manifest: { schema: { writes: 5, oldest_reader: 4 } } }));
+    assert.equal((await updater.check(next)).release, 3);
+    assert.equal(updater.state().trial, null);
+    await refusal(updater.check(folderSource(release("0.4.0", 3, { manifest: { schema: { writes: 5, oldest_reader: 5 } } }))), "schema");
+    await updater.apply(next);
     assert.equal(updater.state().trial?.release, 3);
   });
 

@@ -145,7 +145,16 @@ export class Updater {
     }
   }
 
-  async #apply(source: ReleaseSource): Promise<Staged> {
+  /**
+   * Runs the manifest's checks at `source` as `apply` would, and changes nothing: the manifest,
+   * or an UpdateRefusal.
+   */
+  async check(source: ReleaseSource): Promise<Manifest> {
+    return (await this.#verified(source)).manifest;
+  }
+
+  /** The state, the committed release and the manifest at `source`, verified against them. */
+  async #verified(source: ReleaseSource) {
     const state = this.state();
     const committed = state.committed;
     if (!committed) throw new UpdateRefusal("floor", "the updater has adopted no running release yet (run `realer-edge update adopt`)");
@@ -159,6 +168,11 @@ export class Updater {
       highestRelease: state.highest_release,
       floorVersion: state.floor_version,
     });
+    return { state, committed, bytes, signature, manifest };
+  }
+
+  async #apply(source: ReleaseSource): Promise<Staged> {
+    const { state, committed, bytes, signature, manifest } = await this.#verified(source);
     const spare: Slot = committed.slot === "a" ? "b" : "a";
     let written: { sha256: string; length: number } | undefined;
     let fetched = 0;
