@@ -36,18 +36,18 @@ function errorReason(body: unknown): { code: number | undefined; reason: string 
 export const MAX_ANSWER_BYTES = 1024 * 1024;
 
 /**
- * The body as text, refusing one over `max` bytes without reading it all (a proxy's error page
+ * The body's bytes, refusing one over `max` bytes without reading it all (a proxy's error page
  * is small; a 50 MB token is an attack or a fault, and the device's memory is not the place to
- * find out which).
+ * find out which): a `protocol` RealerError when it is too large, `network` when it breaks off.
  */
-async function readBounded(response: Response, max: number, label: string): Promise<string> {
+export async function readBoundedBytes(response: Response, max: number, label: string): Promise<Uint8Array> {
   const declared = Number(response.headers.get("content-length") ?? Number.NaN);
   const tooLarge = () => new RealerError("protocol", `Cannot use the answer of ${label}: it is over ${max} bytes`);
   if (Number.isFinite(declared) && declared > max) {
     await response.body?.cancel().catch(() => {});
     throw tooLarge();
   }
-  if (!response.body) return "";
+  if (!response.body) return new Uint8Array(0);
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -74,7 +74,12 @@ async function readBounded(response: Response, max: number, label: string): Prom
     bytes.set(chunk, at);
     at += chunk.byteLength;
   }
-  return new TextDecoder().decode(bytes);
+  return bytes;
+}
+
+/** The body as text, within `max` bytes (see {@linkcode readBoundedBytes}). */
+async function readBounded(response: Response, max: number, label: string): Promise<string> {
+  return new TextDecoder().decode(await readBoundedBytes(response, max, label));
 }
 
 /** Talks JSON to Realer's HTTPS API: every answer validated, every failure one clear error. */

@@ -139,6 +139,13 @@ describe("an HTTPS channel (TLS on loopback, a CA of its own)", () => {
     assert.throws(() => httpsSource("http://127.0.0.1:1/", { fetch }), /not https:\/\//);
   });
 
+  it("refuses a manifest over its cap without reading it all", async () => {
+    publish("0.3.0", 1);
+    writeFileSync(join(serving, "manifest.json"), "x".repeat(70_000));
+    const { updater, source } = await board();
+    await assert.rejects(updater.apply(source), /^UpdateRefusal: refused \(length\): the manifest is over 65536 bytes$/);
+  });
+
   it("goes on from where a cut-off download stopped, with a Range request, and checks the whole file", async () => {
     publish("0.3.0", 1);
     const { updater, source } = await board();

@@ -3,6 +3,8 @@
 // cut off before (a Range request; a server that ignores it has the bytes already kept skipped),
 // never past the manifest's length, and within the day's byte budget on a metered link. TLS is
 // verified as for the cloud: the config's CA or the system's.
+import { readBoundedBytes } from "../cloud/api-client.ts";
+import { RealerError } from "../errors.ts";
 import { MANIFEST_MAX_BYTES } from "./manifest.ts";
 import { UpdateRefusal } from "./refusal.ts";
 import type { ReleaseSource } from "./updater.ts";
@@ -18,29 +20,14 @@ export class BudgetSpentError extends Error {
   override readonly name = "BudgetSpentError";
 }
 
-/** Reads at most `cap` bytes of a response body; more is an error. */
+/** At most `cap` bytes of a response body, with the API client's bounded reader: more is refused, a break is a download that failed. */
 async function readCapped(response: Response, cap: number, what: string): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  const reader = response.body?.getReader();
-  if (!reader) return new Uint8Array(0);
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    length += value.length;
-    if (length > cap) {
-      await reader.cancel();
-      throw new UpdateRefusal("length", `${what} is over ${cap} bytes`);
-    }
-    chunks.push(value);
+  try {
+    return await readBoundedBytes(response, cap, what);
+  } catch (error) {
+    if (error instanceof RealerError && error.kind === "protocol") throw new UpdateRefusal("length", `${what} is over ${cap} bytes`);
+    throw new UpdateRefusal("download", `${what}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }
 
 /** The channel at `base` (an https:// URL of a target's folder). */
