@@ -56,6 +56,8 @@ export class HealthReporter {
   /** The report as it stands. */
   report(): HealthReport {
     const status = this.#runtime.status();
+    // Online over MQTT means connected with every SUBACK checked; the HTTPS runtime has no subscriptions.
+    const online = status.transport === "https" ? status.trouble === undefined : status.link?.connected === true;
     return {
       version: VERSION,
       pid: process.pid,
@@ -63,9 +65,8 @@ export class HealthReporter {
       ready: this.#ready,
       outputs_claimed: this.#runtime.unclaimedOutputs().length === 0,
       state_opened: this.#stateOpened,
-      // Online over MQTT means connected with every SUBACK checked; the HTTPS runtime has no subscriptions.
-      connected: status.transport === "https" ? status.trouble === undefined : status.link?.connected === true,
-      subscribed: status.transport === "https" ? status.trouble === undefined : status.link?.connected === true,
+      connected: online,
+      subscribed: online,
       acked: this.#acked,
       desired_received: this.#answered + status.unacknowledged,
       desired_answered: this.#answered,
