@@ -1,23 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { healthyReport } from "../../test/helpers/health.ts";
 import { type HealthReport, judgeTrial, type TrialFacts } from "./trial-verdict.ts";
 
 const T0 = 1_000_000;
 const trial: TrialFacts = { version: "0.3.0", startedAt: T0, windowMs: 300_000, committedWasConnected: true };
 const running = { active: true, restarts: 0, watchdogKilled: false };
-const healthy: HealthReport = {
-  version: "0.3.0",
-  pid: 42,
-  started_at: T0 + 100,
-  ready: true,
-  outputs_claimed: true,
-  state_opened: true,
-  connected: true,
-  subscribed: true,
-  acked: 1,
-  desired_received: 2,
-  desired_answered: 2,
-};
+const healthy: HealthReport = healthyReport("0.3.0", { pid: 42, started_at: T0 + 100, desired_received: 2, desired_answered: 2 });
 
 describe("judgeTrial", () => {
   it("is healthy only when every rule holds, and says what it still waits for meanwhile", () => {

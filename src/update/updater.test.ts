@@ -4,6 +4,8 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlink
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
+import { healthyReport } from "../../test/helpers/health.ts";
+import type { HealthReport } from "./trial-verdict.ts";
 import { spawnSync } from "node:child_process";
 import { makeKeyPair, signMinisign } from "../../test/helpers/minisign-signer.ts";
 import { folderSource } from "./folder-source.ts";
@@ -292,24 +294,7 @@ describe("Updater", () => {
 
   it("watches a trial: commits a healthy release, rolls back a restarting or unhealthy one, and tries an inconclusive one again later", async () => {
     const health = join(temp("run-"), "health.json");
-    const report = (extra: Record<string, unknown> = {}) =>
-      writeFileSync(
-        health,
-        JSON.stringify({
-          version: "0.3.0",
-          pid: 1,
-          started_at: Date.now(),
-          ready: true,
-          outputs_claimed: true,
-          state_opened: true,
-          connected: true,
-          subscribed: true,
-          acked: 1,
-          desired_received: 0,
-          desired_answered: 0,
-          ...extra,
-        }),
-      );
+    const report = (extra: Partial<HealthReport> = {}) => writeFileSync(health, JSON.stringify(healthyReport("0.3.0", extra)));
     let facts = { active: true, restarts: 4, watchdogKilled: false };
     let restarts = 0;
     const probe = { facts: () => Promise.resolve(facts), restart: () => Promise.resolve(void restarts++) };

@@ -11,6 +11,7 @@ import { parseManifest } from "../../src/update/manifest.ts";
 import { VERSION } from "../../src/version.ts";
 import { tempDir } from "../helpers/harness.ts";
 import { runCli } from "../helpers/cli.ts";
+import { healthyReport } from "../helpers/health.ts";
 
 const BUN = "node_modules/.bin/bun";
 const tools = ["minisign", "zstd"].every((tool) => !spawnSync(tool, ["-V"]).error);
@@ -84,19 +85,7 @@ describe("npm run release → realer-edge update apply", {
         updateCommand({ args: ["watch"], updateDir: root, keys: pub, healthPath: health, probe, print: (line) => lines.push(line) });
       assert.equal(await watch(), 0);
       assert.equal(lines.at(-1), `trial: waiting for a health report from version ${VERSION}`);
-      const report = {
-        version: VERSION,
-        pid: 1,
-        started_at: Date.now(),
-        ready: true,
-        outputs_claimed: true,
-        state_opened: true,
-        connected: true,
-        subscribed: true,
-        acked: 3,
-        desired_received: 1,
-        desired_answered: 0,
-      };
+      const report = healthyReport(VERSION, { acked: 3, desired_received: 1, desired_answered: 0 });
       writeFileSync(health, JSON.stringify(report));
       assert.equal(await watch(), 0);
       assert.equal(lines.at(-1), "trial: waiting for an answer to 1 desired state(s)");
