@@ -16,7 +16,7 @@ Usage:
   realer-edge gpio get CHIP OFFSET   read a line as an input (or name a line: gpio get NAME)
   realer-edge gpio set CHIP OFFSET 0|1 [--hold-ms N]   drive a line until Ctrl-C or for N ms
   realer-edge gpio watch CHIP OFFSET [--count N]       print edges as they come
-  realer-edge update status|check DIR|apply DIR|poll|watch|commit|rollback|adopt PATH|start
+  realer-edge update status|check DIR|apply DIR|poll|watch|commit|rollback|adopt PATH|take-package [PATH]|start [PATH]
                                      signed field updates (root: the updater's side)
   realer-edge --help | --version
 
@@ -40,6 +40,7 @@ Options:
   --update-dir DIR     update: the updater's state and slots (default /var/lib/realer-edge-update)
   --keys PATH          update: the release public keys, a .pub or a folder of them (default /usr/share/realer-edge/keys)
   --window-s N         update watch: how long a release on trial has to prove itself (default 900)
+  --settle-s N         update watch: how long it must run healthy before it commits (default 120)
 
 Exit codes: 0 stopped cleanly, 1 runtime failure (hil: a scenario failed), 2 bad usage or config.
 `;
@@ -80,6 +81,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         "update-dir": { type: "string" },
         keys: { type: "string" },
         "window-s": { type: "string" },
+        "settle-s": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
       },
@@ -145,6 +147,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           updateDir: values["update-dir"],
           keys: values.keys,
           windowS: values["window-s"],
+          settleS: values["settle-s"],
           configPath: values.config,
           print: (line) => console.log(line),
         });

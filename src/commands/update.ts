@@ -21,6 +21,9 @@ import { VERSION } from "../version.ts";
 export const UPDATE_DIR = "/var/lib/realer-edge-update";
 export const KEYS_DIR = "/usr/share/realer-edge/keys";
 
+/** Where the package installs the binary: what a board adopts first. */
+export const INSTALLED_BINARY = "/usr/bin/realer-edge";
+
 /** Where the runtime writes its health under systemd. */
 export const HEALTH_PATH = "/run/realer-edge/health.json";
 
@@ -29,7 +32,9 @@ export interface UpdateCommandOptions {
   readonly args: readonly string[];
   /** watch: how long a release has to prove itself (900 s by default). */
   readonly windowS?: string | undefined;
-  /** watch: what systemd says of the service; `systemctl` by default. */
+  /** watch: how long it must have run healthy before it commits (120 s by default, at most the window). */
+  readonly settleS?: string | undefined;
+  /** watch, poll, apply: what systemd says of the service, and its restarts; `systemctl` by default. */
   readonly probe?: ServiceProbe;
   /** watch: the runtime's health report; {@linkcode HEALTH_PATH} by default. */
   readonly healthPath?: string;
@@ -80,6 +85,7 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
   const [verb, argument] = options.args;
   const root = options.updateDir ?? UPDATE_DIR;
   const now = options.now ?? Date.now;
+  const probe = () => options.probe ?? systemdProbe("realer-edge.service");
   // Only what takes a release needs the keys: a start, a watch or a rollback never fails for want of them.
   const make = (withKeys = true) =>
     new Updater({
@@ -125,8 +131,9 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
         print(
           `staged: release ${manifest.release} (${manifest.version}) is on trial, from ${
             via === "patch" ? `a ${fetched}-byte patch` : `the full ${fetched}-byte binary`
-          }; restart the service to run it`,
+          }`,
         );
+        await restartOnto(probe(), print);
         return 0;
       }
       case "commit":
@@ -147,8 +154,17 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
           throw new RealerError("config", "Cannot poll: --config FILE (with an updates.channel) is required");
         }
         const config = loadConfig(options.configPath);
-        if (!config.updates) throw new RealerError("config", `Cannot poll: ${options.configPath} has no updates.channel`);
+        if (!config.updates) {
+          // The poll timer runs on every board; one without a channel takes updates by hand or by package.
+          print(`no updates.channel in ${options.configPath}: nothing to poll`);
+          return 0;
+        }
         const updater = make();
+        const retried = await updater.retryDue(probe(), now());
+        if (retried.action === "retried") {
+          print(`retried: ${retried.text ?? ""}`);
+          return 0;
+        }
         const state = updater.state();
         if (state.trial) {
           print(`trial: release ${state.trial.release} is on trial; \`update watch\` judges it`);
@@ -184,6 +200,7 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
             via === "patch" ? `a ${fetched}-byte patch` : `${fetched} bytes`
           }`,
         );
+        await restartOnto(probe(), print);
         return 0;
       }
       case "watch": {
@@ -192,19 +209,47 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
         if (!Number.isFinite(windowS) || windowS < 10) {
           throw new RealerError("config", `Cannot watch: --window-s ${options.windowS} must be at least 10 seconds`);
         }
-        const outcome = await make(false).watch(options.probe ?? systemdProbe("realer-edge.service"), windowS * 1000, now());
+        const settleS = options.settleS === undefined ? undefined : Number(options.settleS);
+        if (settleS !== undefined && (!Number.isFinite(settleS) || settleS < 0)) {
+          throw new RealerError("config", `Cannot watch: --settle-s ${options.settleS} must be a number of seconds`);
+        }
+        const outcome = await make(false).watch(
+          probe(),
+          { windowMs: windowS * 1000, ...(settleS === undefined ? {} : { settleMs: settleS * 1000 }) },
+          now(),
+        );
         print(outcome.action === "none" ? `trial: ${outcome.text ?? "none open"}` : `${outcome.action}: ${outcome.text ?? ""}`);
         return 0;
       }
+      case "take-package": {
+        // The package's postinst: the binary dpkg installed goes on trial instead of being restarted onto.
+        const binary = argument ?? INSTALLED_BINARY;
+        await versionOf(binary, VERSION);
+        const outcome = await make(false).stageInstalled(binary, VERSION, SCHEMA_VERSION);
+        print(
+          outcome === "adopted"
+            ? `adopted: ${binary} (${VERSION}) is slot a, committed`
+            : outcome === "unchanged"
+            ? `unchanged: ${VERSION} is the committed release`
+            : `staged: the package's ${VERSION} is on trial; the committed release comes back if it does not prove itself healthy`,
+        );
+        if (outcome !== "unchanged") await restartOnto(probe(), print);
+        return 0;
+      }
       case "start": {
-        const outcome = make(false).recordStart();
+        // ExecStartPre=+: a board without a committed release adopts the installed binary first.
+        const updater = make(false);
+        await updater.ensureAdopted(argument ?? INSTALLED_BINARY, VERSION);
+        const outcome = updater.recordStart();
         print(outcome === "rolled-back" ? "rolled back: the release on trial spent its starts" : `starting the ${outcome} release`);
         return 0;
       }
       default:
         throw new RealerError(
           "config",
-          `Cannot update: say status, check DIR, apply DIR, poll, watch, commit, rollback, adopt PATH or start (got ${verb ?? "nothing"})`,
+          `Cannot update: say status, check DIR, apply DIR, poll, watch, commit, rollback, adopt PATH, take-package [PATH] or start [PATH] (got ${
+            verb ?? "nothing"
+          })`,
         );
     }
   } catch (error) {
@@ -239,7 +284,35 @@ export function systemdProbe(unit: string): ServiceProbe {
       };
     },
     restart: async () => void await run(["restart", "--no-block", unit]),
+    tryRestart: async () => void await run(["try-restart", "--no-block", unit]),
   };
+}
+
+/** A running service moves onto the release just staged (a stopped one stays stopped: its next start runs it). */
+async function restartOnto(probe: ServiceProbe, print: (line: string) => void): Promise<void> {
+  try {
+    await (probe.tryRestart ?? probe.restart)();
+  } catch (error) {
+    print(`note: the service was not restarted (${error instanceof Error ? error.message : String(error)}); its next start runs the trial`);
+  }
+}
+
+/** Refuses a binary that does not say it is `version` (the package's binary is the one running this). */
+async function versionOf(binary: string, version: string): Promise<void> {
+  let child;
+  try {
+    child = spawnProcess(binary, ["--version"], {});
+  } catch (error) {
+    throw new UpdateRefusal("self-test", `${binary} does not start here (${error instanceof Error ? error.message : String(error)})`);
+  }
+  const code = await child.exited;
+  const { stdout, stderr } = child.output();
+  if (code !== 0 || !stdout.startsWith(`realer-edge ${version} `)) {
+    throw new UpdateRefusal(
+      "self-test",
+      `${binary} --version exited ${code ?? "on a signal"} with "${(stdout || stderr).trim().split("\n")[0]?.slice(0, 120) ?? ""}", not ${version}`,
+    );
+  }
 }
 
 function readText(path: string): string | undefined {

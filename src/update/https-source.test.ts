@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -202,23 +202,37 @@ describe("an HTTPS channel (TLS on loopback, a CA of its own)", () => {
     };
     writeFileSync(join(root, "device.json"), JSON.stringify(config));
     const lines: string[] = [];
+    const restarts: string[] = [];
+    const probe = {
+      facts: () => Promise.resolve({ active: true, restarts: 0, watchdogKilled: false }),
+      restart: () => Promise.resolve(void restarts.push("restart")),
+      tryRestart: () => Promise.resolve(void restarts.push("try-restart")),
+    };
     const run = (...args: string[]) =>
       updateCommand({
         args,
         updateDir: join(root, "update"),
         keys: join(root, "release.pub"),
         configPath: join(root, "device.json"),
+        probe,
         print: (line) => lines.push(line),
       });
     assert.equal(await run("adopt", installed), 0);
     assert.equal(await run("poll"), 0, lines.join("\n"));
     assert.match(lines.at(-1)!, /^staged: release 7 \(.*\) is on trial, from \d+ bytes$/);
+    assert.deepEqual(restarts, ["try-restart"], "a running service moves onto the trial; a stopped one is left stopped");
+    assert.ok(existsSync(join(root, "update", "trial-open")), "the watch timer's condition holds while the trial is open");
     assert.equal(await run("poll"), 0);
     assert.match(lines.at(-1)!, /^trial: release 7 is on trial/);
     assert.equal(await run("commit"), 0);
+    assert.ok(!existsSync(join(root, "update", "trial-open")));
     assert.equal(await run("poll"), 0);
     assert.equal(lines.at(-1), "up to date: the channel offers release 7; release 7 was the last taken");
     assert.equal(await run("status"), 0);
     assert.match(lines.at(-1)!, new RegExp(`^last poll: \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z ${base.replace(/[.]/g, "\\.")} offered release 7$`));
+    // The poll timer runs on every board: one without a channel has nothing to poll, and says so.
+    writeFileSync(join(root, "device.json"), JSON.stringify({ ...config, updates: undefined }));
+    assert.equal(await run("poll"), 0);
+    assert.equal(lines.at(-1), `no updates.channel in ${join(root, "device.json")}: nothing to poll`);
   });
 });

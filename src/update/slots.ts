@@ -1,6 +1,6 @@
 // The two slots and the link the service runs: `slots/a/realer-edge`, `slots/b/realer-edge`, and
 // `current`, a symbolic link to one slot's folder, flipped by a rename (never rewritten in
-// place). A binary is staged into the slot `current` does not point to, as `.part`, fsynced,
+// place), and `committed`, the same for the committed slot. A binary is staged into the slot `current` does not point to, as `.part`, fsynced,
 // checked, then renamed; the committed slot is never written.
 import {
   closeSync,
@@ -21,6 +21,12 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { type StepHook, syncDirectory, writeFileAtomic } from "./atomic-file.ts";
 import type { Slot } from "./updater-state.ts";
+
+/**
+ * The two links: `current`, the binary the service runs; `committed`, the last release that
+ * proved itself, which runs the updater itself (a release on trial never judges its own trial).
+ */
+export type Link = "current" | "committed";
 
 /** The binary's name in a slot. */
 export const BINARY = "realer-edge";
@@ -45,7 +51,12 @@ export class Slots {
 
   /** The slot `current` points to, or undefined before the first. */
   current(): Slot | undefined {
-    const link = join(this.root, "current");
+    return this.linked("current");
+  }
+
+  /** The slot a link points to, or undefined while there is none. */
+  linked(name: Link): Slot | undefined {
+    const link = join(this.root, name);
     if (!existsSync(link) && !isLink(link)) return undefined;
     const target = readlinkSync(link);
     return target === "slots/a" ? "a" : target === "slots/b" ? "b" : undefined;
@@ -125,14 +136,17 @@ export class Slots {
     syncDirectory(this.dir(slot));
   }
 
-  /** Points `current` at `slot`: a new link renamed over the old one, then the folder fsynced. */
-  switchTo(slot: Slot): void {
-    const next = join(this.root, "current.next");
+  /**
+   * Points `current` (or `committed`) at `slot`: a new link renamed over the old one, then the
+   * folder fsynced.
+   */
+  switchTo(slot: Slot, name: Link = "current"): void {
+    const next = join(this.root, `${name}.next`);
     this.#step(`link ${next}`);
     rmSync(next, { force: true });
     symlinkSync(`slots/${slot}`, next);
     this.#step(`rename ${next}`);
-    renameSync(next, join(this.root, "current"));
+    renameSync(next, join(this.root, name));
     this.#step(`fsync ${this.root}`);
     syncDirectory(this.root);
   }

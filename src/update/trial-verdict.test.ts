@@ -10,11 +10,22 @@ const healthy: HealthReport = healthyReport("0.3.0", { pid: 42, started_at: T0 +
 
 describe("judgeTrial", () => {
   it("is healthy only when every rule holds, and says what it still waits for meanwhile", () => {
-    assert.deepEqual(judgeTrial(trial, running, healthy, T0 + 5_000), { kind: "healthy" });
-    assert.deepEqual(judgeTrial(trial, running, { ...healthy, acked: 0, subscribed: false }, T0 + 5_000), {
+    assert.deepEqual(judgeTrial(trial, running, healthy, T0 + 125_000), { kind: "healthy" });
+    assert.deepEqual(judgeTrial(trial, running, { ...healthy, acked: 0, subscribed: false }, T0 + 125_000), {
       kind: "pending",
       waiting: "its subscriptions, a message acknowledged",
     });
+  });
+
+  it("does not commit a release that has run healthy for less than its settling time (a watchdog stall comes 30 s in)", () => {
+    assert.deepEqual(judgeTrial(trial, running, healthy, T0 + 5_000), { kind: "pending", waiting: "116 s more of running healthy" });
+    // counted from the process's start: a restart onto the release starts the settling again
+    const late = { ...healthy, started_at: T0 + 60_000 };
+    assert.equal(judgeTrial(trial, running, late, T0 + 125_000).kind, "pending");
+    assert.equal(judgeTrial(trial, running, late, T0 + 180_000).kind, "healthy");
+    // a window shorter than the settling time is the settling time
+    assert.equal(judgeTrial({ ...trial, windowMs: 30_000 }, running, healthy, T0 + 30_100).kind, "healthy");
+    assert.equal(judgeTrial({ ...trial, settleMs: 10_000 }, running, healthy, T0 + 10_100).kind, "healthy");
   });
 
   it("is not fooled by READY alone, nor by a report from the release before", () => {

@@ -2,7 +2,8 @@
 // has not restarted nor been killed by its watchdog since the trial began, claimed every
 // configured output, opened (and migrated) its state file, is connected and subscribed, has had
 // at least one message acknowledged by the application, and has answered every desired state it
-// received. READY alone is not health: the runtime says READY after 10 s even offline. A trial
+// received, all of it still so once the process has run for a settling time (a mark-good made
+// too early is the classic failure). READY alone is not health: the runtime says READY after 10 s even offline. A trial
 // that cannot reach the cloud when the committed release could not either is inconclusive (try
 // again later), not a bad release.
 
@@ -47,6 +48,12 @@ export interface TrialFacts {
   readonly windowMs: number;
   /** Whether the committed release was connected to the cloud when the trial began. */
   readonly committedWasConnected: boolean;
+  /**
+   * How long the release's process must have run, healthy, before it commits: a commit made too
+   * early would miss a watchdog stall (WatchdogSec=30) or a crash a minute in. By default 120 s,
+   * or the whole window when it is shorter.
+   */
+  readonly settleMs?: number;
 }
 
 /** Judges a trial at `now` (see the file's opening comment). */
@@ -69,7 +76,12 @@ export function judgeTrial(trial: TrialFacts, service: ServiceFacts, report: Hea
       missing.push(`an answer to ${report.desired_received - report.desired_answered} desired state(s)`);
     }
   }
-  if (missing.length === 0) return { kind: "healthy" };
+  if (missing.length === 0) {
+    const settle = Math.min(trial.settleMs ?? 120_000, trial.windowMs);
+    const running = now - Math.max(trial.startedAt, report!.started_at);
+    if (running >= settle) return { kind: "healthy" };
+    missing.push(`${Math.ceil((settle - running) / 1000)} s more of running healthy`);
+  }
   if (!over) return { kind: "pending", waiting: missing.join(", ") };
   // Only the cloud is missing, and the committed release had no cloud either: the board is offline, not the release bad.
   const offline = fresh && report.ready && report.state_opened && report.outputs_claimed && !report.connected &&

@@ -298,22 +298,24 @@ describe("Updater", () => {
     let facts = { active: true, restarts: 4, watchdogKilled: false };
     let restarts = 0;
     const probe = { facts: () => Promise.resolve(facts), restart: () => Promise.resolve(void restarts++) };
+    // No settling time here: its rule is judgeTrial's own test.
+    const timing = { windowMs: 60_000, settleMs: 0 };
     const { updater } = await board({ healthPath: health });
     // The running release was connected when the trial began.
     report({ version: "0.2.0" });
     await updater.apply(folderSource(release("0.3.0", 1)));
     assert.equal(updater.state().trial?.committed_was_connected, true);
-    assert.deepEqual(await updater.watch(probe, 60_000), { action: "none", text: "waiting for a health report from version 0.3.0" });
+    assert.deepEqual(await updater.watch(probe, timing), { action: "none", text: "waiting for a health report from version 0.3.0" });
     report();
-    assert.equal((await updater.watch(probe, 60_000)).action, "committed");
+    assert.equal((await updater.watch(probe, timing)).action, "committed");
     assert.equal(updater.state().committed?.version, "0.3.0");
 
     // A restart during the trial (systemd's count rose past where it stood when the trial began): rolled back at once.
     report({ version: "0.3.0" });
     await updater.apply(folderSource(release("0.4.0", 2)));
-    await updater.watch(probe, 60_000);
+    await updater.watch(probe, timing);
     facts = { ...facts, restarts: 5 };
-    assert.deepEqual(await updater.watch(probe, 60_000), { action: "rolled-back", text: "it restarted 1 time(s)" });
+    assert.deepEqual(await updater.watch(probe, timing), { action: "rolled-back", text: "it restarted 1 time(s)" });
     assert.equal(updater.slots.current(), "b");
     assert.equal(restarts, 1, "the service restarted onto the committed release");
 
@@ -322,27 +324,92 @@ describe("Updater", () => {
     await updater.apply(folderSource(release("0.4.1", 3)));
     report({ version: "0.4.1", connected: false, subscribed: false, acked: 0 });
     const started = updater.state().trial!.started_at;
-    assert.equal((await updater.watch(probe, 60_000, started + 1_000)).action, "none");
-    assert.equal((await updater.watch(probe, 60_000, started + 61_000)).action, "rolled-back");
+    assert.equal((await updater.watch(probe, timing, started + 1_000)).action, "none");
+    assert.equal((await updater.watch(probe, timing, started + 61_000)).action, "rolled-back");
 
     // Offline before and after: inconclusive, rolled back, and tried again from its slot later.
     report({ version: "0.3.0", connected: false, subscribed: false, acked: 0 });
     await updater.apply(folderSource(release("0.4.2", 4)));
     report({ version: "0.4.2", connected: false, subscribed: false, acked: 0 });
     const begun = updater.state().trial!.started_at;
-    assert.equal((await updater.watch(probe, 60_000, begun + 61_000, 3_600_000)).action, "inconclusive");
+    assert.equal((await updater.watch(probe, { ...timing, retryMs: 3_600_000 }, begun + 61_000)).action, "inconclusive");
     assert.equal(updater.slots.current(), "b");
-    assert.equal((await updater.watch(probe, 60_000, begun + 120_000, 3_600_000)).action, "none", "not yet");
-    assert.equal((await updater.watch(probe, 60_000, begun + 3_700_000, 3_600_000)).action, "retried");
+    assert.equal((await updater.watch(probe, { ...timing, retryMs: 3_600_000 }, begun + 120_000)).action, "none", "not yet");
+    assert.equal((await updater.watch(probe, { ...timing, retryMs: 3_600_000 }, begun + 3_700_000)).action, "retried");
     assert.equal(updater.slots.current(), "a");
     report({ version: "0.4.2", started_at: begun + 3_700_100 });
-    assert.equal((await updater.watch(probe, 60_000, begun + 3_700_500)).action, "committed");
+    assert.equal((await updater.watch(probe, timing, begun + 3_700_500)).action, "committed");
     assert.equal(updater.state().committed?.release, 4);
 
     // The watchdog: rolled back whatever the report says.
     await updater.apply(folderSource(release("0.5.0", 5)));
     report({ version: "0.5.0" });
     facts = { ...facts, watchdogKilled: true };
-    assert.deepEqual(await updater.watch(probe, 60_000), { action: "rolled-back", text: "the watchdog killed it" });
+    assert.deepEqual(await updater.watch(probe, timing), { action: "rolled-back", text: "the watchdog killed it" });
+  });
+
+  it("takes the Debian package's binary on trial, like a release, and adopts it on a board that had none", async () => {
+    const packaged = (version: string) => {
+      const path = join(temp("pkg-"), "realer-edge");
+      writeFileSync(path, script(version));
+      chmodSync(path, 0o755);
+      return path;
+    };
+    // A board whose package came before the updater: nothing committed, so nothing to fall back to.
+    const bare = new Updater({ root: temp("bare-"), installedVersion: "0.2.0", keys: [], board: { target: "linux-x64", schemaReader: 3, now: 0 } });
+    assert.equal(await bare.stageInstalled(packaged("0.2.0"), "0.2.0", 3), "adopted");
+    assert.equal(bare.state().committed?.version, "0.2.0");
+    assert.equal(bare.slots.linked("committed"), "a");
+
+    const { root, updater } = await board();
+    // The same binary as the committed one (a reinstall): nothing to try.
+    assert.equal(await updater.stageInstalled(join(root, "slots", "a", "realer-edge"), "0.2.0", 3), "unchanged");
+    assert.equal(updater.state().trial, null);
+    // A new one goes on trial in the spare slot; the updater's own binary stays the committed one.
+    assert.equal(await updater.stageInstalled(packaged("0.3.0"), "0.3.0", 3), "trial");
+    assert.deepEqual([updater.slots.current(), updater.slots.linked("committed")], ["b", "a"]);
+    assert.equal(updater.state().trial?.version, "0.3.0");
+    assert.equal(updater.state().highest_release, 0, "a package raises no release number");
+    assert.ok(existsSync(join(root, "trial-open")));
+    // A second package while the first is on trial replaces it.
+    assert.equal(await updater.stageInstalled(packaged("0.3.1"), "0.3.1", 3), "trial");
+    assert.equal(readFileSync(join(root, "current", "realer-edge"), "utf8"), script("0.3.1"));
+    // A package whose state file the committed release could not open is refused, and the board keeps what it runs.
+    updater.rollback("test");
+    const before = snapshot(root);
+    await assert.rejects(updater.stageInstalled(packaged("0.4.0"), "0.4.0", 4), (error: Error) => {
+      assert.ok(error instanceof UpdateRefusal);
+      assert.match(error.message, /writes state schema 4; the committed 0\.2\.0 reads up to 3/);
+      return true;
+    });
+    assert.deepEqual(snapshot(root), before);
+  });
+
+  it("commits onto the `committed` link and never lowers the floor; start adopts a board that lost its update folder", async () => {
+    const { root, updater } = await board();
+    await updater.apply(folderSource(release("0.3.0", 1)));
+    assert.deepEqual([updater.slots.current(), updater.slots.linked("committed")], ["b", "a"]);
+    updater.commit();
+    assert.deepEqual([updater.slots.current(), updater.slots.linked("committed")], ["b", "b"]);
+    assert.ok(!existsSync(join(root, "trial-open")));
+    // An operator's package below the floor may run (dpkg is theirs to choose), but the floor stays.
+    const older = join(temp("pkg-"), "realer-edge");
+    writeFileSync(older, script("0.2.5"));
+    chmodSync(older, 0o755);
+    await updater.stageInstalled(older, "0.2.5", 3);
+    updater.commit();
+    assert.equal(updater.state().committed?.version, "0.2.5");
+    assert.equal(updater.state().floor_version, "0.3.0");
+    // A lost marker comes back with the next look (a start or a watch).
+    await updater.apply(folderSource(release("0.4.0", 2)));
+    rmSync(join(root, "trial-open"));
+    updater.recover();
+    assert.ok(existsSync(join(root, "trial-open")));
+
+    const lost = temp("lost-");
+    const fresh = new Updater({ root: lost, installedVersion: "0.2.0", keys: [], board: { target: "linux-x64", schemaReader: 3, now: 0 } });
+    await fresh.ensureAdopted(older, "0.2.5");
+    assert.equal(fresh.recordStart(), "committed");
+    assert.equal(readFileSync(join(lost, "current", "realer-edge"), "utf8"), script("0.2.5"));
   });
 });

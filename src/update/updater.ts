@@ -3,11 +3,11 @@
 // committed slot. Every step is ordered so that a crash or a power cut between any two leaves a
 // slot that starts: the state file (with the trial) is written before the link flips, and the
 // committed slot is never written.
-import { createReadStream, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createReadStream, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { inheritedEnv, spawnProcess } from "../platform/index.ts";
 import type { StepHook } from "./atomic-file.ts";
-import type { Manifest } from "./manifest.ts";
+import { compareVersions, type Manifest } from "./manifest.ts";
 import type { MinisignKey } from "./minisign.ts";
 import { UpdateRefusal } from "./refusal.ts";
 import { hashFile, Slots, StageLimitError } from "./slots.ts";
@@ -68,6 +68,16 @@ export interface ServiceProbe {
   facts(): Promise<{ readonly active: boolean; readonly restarts: number; readonly watchdogKilled: boolean }>;
   /** Restarts the service (onto whatever `current` points to now). */
   restart(): Promise<void>;
+  /** Restarts it only if it runs (a stopped service stays stopped); `restart` where there is none. */
+  tryRestart?(): Promise<void>;
+}
+
+/** How a trial is judged: its window, its settling time (see judgeTrial), and when an inconclusive one is tried again. */
+export interface TrialTiming {
+  readonly windowMs: number;
+  readonly settleMs?: number;
+  /** After an inconclusive trial (6 h by default). */
+  readonly retryMs?: number;
 }
 
 /** What one watch did. */
@@ -113,6 +123,21 @@ export class Updater {
     return { current: this.slots.current(), state: this.state(), lastRefusal };
   }
 
+  /** The path of the file that exists while a trial is open: the watch timer runs only then (ConditionPathExists). */
+  get trialMarker(): string {
+    return join(this.#options.root, "trial-open");
+  }
+
+  /**
+   * Writes the state, with the trial marker in step: made before a trial is written, removed
+   * after it is closed, so that a crash between the two leaves at most a watch with nothing to do.
+   */
+  #write(state: UpdaterState): void {
+    if (state.trial) writeFileSync(this.trialMarker, `${state.trial.release}\n`);
+    writeUpdaterState(this.#statePath, state, this.#step);
+    if (!state.trial) rmSync(this.trialMarker, { force: true });
+  }
+
   /**
    * The first time: the binary the package installed becomes slot a, committed, and `current`
    * points at it. Later calls do nothing.
@@ -122,11 +147,75 @@ export class Updater {
     if (state.committed) return;
     await this.slots.stage("a", () => createReadStream(binary) as AsyncIterable<Uint8Array>, Number.MAX_SAFE_INTEGER);
     this.slots.promote("a", {});
-    writeUpdaterState(this.#statePath, {
+    this.#write({
       ...state,
       committed: { slot: "a", release: 0, version, schema_reader: this.#options.board.schemaReader },
-    }, this.#step);
+    });
     this.slots.switchTo("a");
+    this.slots.switchTo("a", "committed");
+  }
+
+  /**
+   * Before each start of the service: a board the package installed before it had an updater (or
+   * whose update folder was lost) adopts `binary` first, so that `current` always has a release.
+   */
+  async ensureAdopted(binary: string, version: string): Promise<void> {
+    if (!this.state().committed) await this.adopt(binary, version);
+  }
+
+  /**
+   * The Debian package's way in: `binary` (what dpkg just installed, trusted as the operator's own
+   * choice, so neither signed nor held to the floor) goes into the spare slot and runs on trial,
+   * judged and rolled back like any release. A board with nothing committed adopts it instead
+   * (there is nothing to fall back to); the committed binary again is nothing to do. Returns what
+   * became of it.
+   */
+  async stageInstalled(binary: string, version: string, schemaWrites: number): Promise<"adopted" | "unchanged" | "trial"> {
+    let state = this.state();
+    if (!state.committed) {
+      await this.adopt(binary, version);
+      return "adopted";
+    }
+    const offered = await hashFile(binary);
+    const committedHash = (await hashFile(this.slots.binary(state.committed.slot))).sha256;
+    if (offered.sha256 === committedHash) {
+      if (state.trial) this.rollback(`the package went back to the committed ${state.committed.version}`);
+      return "unchanged";
+    }
+    if (state.trial) {
+      this.rollback(`release ${state.trial.release} (${state.trial.version}) was replaced by the package's ${version}`);
+      state = this.state();
+    }
+    const committed = state.committed!;
+    const reader = committed.schema_reader ?? this.#options.board.schemaReader;
+    if (schemaWrites > reader) {
+      throw new UpdateRefusal(
+        "schema",
+        `the package's ${version} writes state schema ${schemaWrites}; the committed ${committed.version} reads up to ${reader}, so it could not roll back: it stays`,
+      );
+    }
+    const spare: Slot = committed.slot === "a" ? "b" : "a";
+    const written = await this.slots.stage(spare, () => createReadStream(binary) as AsyncIterable<Uint8Array>, offered.length);
+    if (written.sha256 !== offered.sha256) {
+      this.slots.clean(spare);
+      throw new UpdateRefusal("hash", `${binary} changed while it was copied: run the package's configure again`);
+    }
+    this.slots.promote(spare, {});
+    this.#write({
+      ...state,
+      trial: {
+        slot: spare,
+        release: state.highest_release,
+        version,
+        started_at: Date.now(),
+        attempts: 0,
+        schema_writes: schemaWrites,
+        committed_was_connected: this.#readHealth()?.connected === true,
+      },
+      retry: null,
+    });
+    this.slots.switchTo(spare);
+    return "trial";
   }
 
   /**
@@ -220,7 +309,7 @@ export class Updater {
     }
     this.slots.promote(spare, { "manifest.json": new TextDecoder().decode(bytes), "manifest.json.minisig": signature });
     // The trial is on disk before the link flips: a crash in between resumes it (see recover()).
-    writeUpdaterState(this.#statePath, {
+    this.#write({
       ...state,
       highest_release: manifest.release,
       trial: {
@@ -233,7 +322,7 @@ export class Updater {
         committed_was_connected: this.#readHealth()?.connected === true,
       },
       retry: null,
-    }, this.#step);
+    });
     this.slots.switchTo(spare);
     rmSync(this.#refusalPath, { force: true });
     return { manifest, via, fetched };
@@ -319,25 +408,25 @@ export class Updater {
       this.rollback(`release ${state.trial.release} did not prove itself healthy in ${attempts - 1} starts`);
       return "rolled-back";
     }
-    writeUpdaterState(this.#statePath, { ...state, trial: { ...state.trial, attempts } }, this.#step);
+    this.#write({ ...state, trial: { ...state.trial, attempts } });
     return "trial";
   }
 
-  /** The release on trial proved itself healthy: it becomes the committed one, and the floor rises to its version. */
+  /**
+   * The release on trial proved itself healthy: it becomes the committed one, and the floor rises
+   * to its version (never falls: a package an operator downgraded to commits below it).
+   */
   commit(): void {
     const state = this.state();
     if (!state.trial) throw new Error("Cannot commit: no release is on trial");
     const { slot, release, version, schema_writes } = state.trial;
-    writeUpdaterState(
-      this.#statePath,
-      {
-        ...state,
-        committed: { slot, release, version, ...(schema_writes === undefined ? {} : { schema_reader: schema_writes }) },
-        floor_version: version,
-        trial: null,
-      },
-      this.#step,
-    );
+    this.#write({
+      ...state,
+      committed: { slot, release, version, ...(schema_writes === undefined ? {} : { schema_reader: schema_writes }) },
+      floor_version: compareVersions(version, state.floor_version) > 0 ? version : state.floor_version,
+      trial: null,
+    });
+    this.slots.switchTo(slot, "committed");
   }
 
   /** Back to the committed release: the link first, then the trial closed (the ratchet stays where it rose). */
@@ -345,7 +434,7 @@ export class Updater {
     const state = this.state();
     if (!state.committed) throw new Error("Cannot roll back: no release is committed");
     this.slots.switchTo(state.committed.slot);
-    writeUpdaterState(this.#statePath, { ...state, trial: null }, this.#step);
+    this.#write({ ...state, trial: null });
     writeFileSync(this.#refusalPath, `${new Date().toISOString()} rolled back: ${reason}\n`);
   }
 
@@ -359,7 +448,9 @@ export class Updater {
     if (!state.committed) return;
     const wanted = state.trial?.slot ?? state.committed.slot;
     if (this.slots.current() !== wanted) this.slots.switchTo(wanted);
+    if (this.slots.linked("committed") !== state.committed.slot) this.slots.switchTo(state.committed.slot, "committed");
     this.slots.clean(wanted === "a" ? "b" : "a");
+    if (existsSync(this.trialMarker) !== Boolean(state.trial)) this.#write(state);
   }
 
   /** The running release's health report, if it wrote one that parses. */
@@ -379,36 +470,25 @@ export class Updater {
    * service onto the committed release. An inconclusive trial (no cloud, as before it) rolls back
    * too, keeping its slot to try again at `retryMs` later; so does the watch once that time comes.
    */
-  async watch(probe: ServiceProbe, windowMs: number, now = Date.now(), retryMs = 6 * 3600_000): Promise<WatchOutcome> {
+  async watch(probe: ServiceProbe, timing: TrialTiming, now = Date.now()): Promise<WatchOutcome> {
+    const { windowMs, settleMs, retryMs = 6 * 3600_000 } = timing;
     this.recover();
     const state = this.state();
-    if (!state.trial) {
-      const retry = state.retry;
-      if (!retry || now < retry.retry_at || !state.committed) return { action: "none" };
-      writeUpdaterState(this.#statePath, {
-        ...state,
-        retry: null,
-        trial: {
-          slot: retry.slot,
-          release: retry.release,
-          version: retry.version,
-          started_at: now,
-          attempts: 0,
-          committed_was_connected: this.#readHealth()?.connected === true,
-        },
-      }, this.#step);
-      this.slots.switchTo(retry.slot);
-      await probe.restart();
-      return { action: "retried", text: `release ${retry.release} on trial again` };
-    }
+    if (!state.trial) return await this.retryDue(probe, now);
     const facts = await probe.facts();
     let trial = state.trial;
     if (trial.restarts_at_start === undefined) {
       trial = { ...trial, restarts_at_start: facts.restarts };
-      writeUpdaterState(this.#statePath, { ...state, trial }, this.#step);
+      this.#write({ ...state, trial });
     }
     const verdict = judgeTrial(
-      { version: trial.version, startedAt: trial.started_at, windowMs, committedWasConnected: trial.committed_was_connected },
+      {
+        version: trial.version,
+        startedAt: trial.started_at,
+        windowMs,
+        committedWasConnected: trial.committed_was_connected,
+        ...(settleMs === undefined ? {} : { settleMs }),
+      },
       {
         active: facts.active,
         restarts: facts.restarts - (trial.restarts_at_start ?? facts.restarts),
@@ -430,14 +510,39 @@ export class Updater {
       case "inconclusive": {
         this.rollback(`release ${trial.release} (${trial.version}) inconclusive: ${verdict.reason}; tried again later`);
         const after = this.state();
-        writeUpdaterState(this.#statePath, {
+        this.#write({
           ...after,
           retry: { slot: trial.slot, release: trial.release, version: trial.version, retry_at: now + retryMs },
-        }, this.#step);
+        });
         await probe.restart();
         return { action: "inconclusive", text: verdict.reason };
       }
     }
+  }
+
+  /**
+   * A release whose trial was inconclusive goes on trial again once its time has come (the poll
+   * timer asks, hours apart; the watch timer runs only while a trial is open).
+   */
+  async retryDue(probe: ServiceProbe, now = Date.now()): Promise<WatchOutcome> {
+    const state = this.state();
+    const retry = state.retry;
+    if (state.trial || !retry || now < retry.retry_at || !state.committed) return { action: "none" };
+    this.#write({
+      ...state,
+      retry: null,
+      trial: {
+        slot: retry.slot,
+        release: retry.release,
+        version: retry.version,
+        started_at: now,
+        attempts: 0,
+        committed_was_connected: this.#readHealth()?.connected === true,
+      },
+    });
+    this.slots.switchTo(retry.slot);
+    await probe.restart();
+    return { action: "retried", text: `release ${retry.release} on trial again` };
   }
 
   /** The sha256 of the binary `current` runs, for a patch's base. */
