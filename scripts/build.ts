@@ -3,6 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import type { BuildFault } from "../src/build-fault.ts";
 import { VERSION } from "../src/version.ts";
 
 /** The targets: Bun has no 32-bit ARM build. */
@@ -26,11 +27,18 @@ function commit(): string {
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
-/** Builds the named targets (all by default) and returns their paths. */
-export function build(targets: readonly string[] = TARGETS, outDir = "dist"): string[] {
+/**
+ * Builds the named targets (all by default) and returns their paths. `fault` builds a test
+ * release that fails on purpose (src/build-fault.ts), for the updater's campaign; never shipped.
+ */
+export function build(targets: readonly string[] = TARGETS, outDir = "dist", fault?: BuildFault): string[] {
   mkdirSync(outDir, { recursive: true });
-  const stamp = commit();
-  const define = ["--define", `process.env.REALER_BUILD_COMMIT="${stamp}"`];
+  const stamp = fault === undefined ? commit() : `${commit()}-fault-${fault}`;
+  const define = [
+    "--define",
+    `process.env.REALER_BUILD_COMMIT="${stamp}"`,
+    ...(fault === undefined ? [] : ["--define", `REALER_BUILD_FAULT="${fault}"`]),
+  ];
   // The JavaScript bundle alone, to watch for dead weight.
   const bundle = `${outDir}/.bundle.js`;
   run(["build", ENTRY, "--target=bun", "--minify", "--format=esm", ...define, "--outfile", bundle]);

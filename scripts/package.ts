@@ -1,5 +1,5 @@
 // Builds realer-edge_<version>_<arch>.deb for arm64 and amd64 with dpkg-deb: the binary, the
-// systemd unit, a udev rule that gives the GPIO chips to the gpio group, an example config, and
+// systemd units (the runtime and the updater's timers), a udev rule that gives the GPIO chips to the gpio group, an example config, and
 // maintainer scripts that create the service user.
 // `npm run package`; prints what lintian says.
 import { parseArgs } from "node:util";
@@ -9,6 +9,15 @@ import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { VERSION } from "../src/version.ts";
 import { build } from "./build.ts";
+
+/** The systemd units: the runtime, and the updater's two timers with the services they start. */
+export const UNITS = [
+  "realer-edge.service",
+  "realer-edge-update-watch.service",
+  "realer-edge-update-watch.timer",
+  "realer-edge-update-poll.service",
+  "realer-edge-update-poll.timer",
+] as const;
 
 /** Debian's architecture names for our targets. */
 export const ARCHES = { arm64: "linux-arm64", amd64: "linux-x64" } as const;
@@ -43,7 +52,7 @@ export function buildDeb(arch: keyof typeof ARCHES, binary: string, outDir: stri
   copyFileSync(binary, join(root, "usr/bin/realer-edge"));
   chmodSync(join(root, "usr/bin/realer-edge"), 0o755);
   mkdirSync(join(root, "lib/systemd/system"), { recursive: true });
-  copyFileSync(here("realer-edge.service"), join(root, "lib/systemd/system/realer-edge.service"));
+  for (const unit of UNITS) copyFileSync(here(unit), join(root, `lib/systemd/system/${unit}`));
   mkdirSync(join(root, "lib/udev/rules.d"), { recursive: true });
   copyFileSync(here("debian/udev.rules"), join(root, "lib/udev/rules.d/60-realer-edge.rules"));
   mkdirSync(join(root, "etc/realer-edge"), { recursive: true });

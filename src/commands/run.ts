@@ -6,6 +6,8 @@ import { batchedSink, createLogger, type LogLevel } from "../log.ts";
 import { serve, type Server, ShutdownLatch, systemTimeSources } from "../platform/index.ts";
 import type { Secret } from "../secret.ts";
 import { createNotifier } from "../service/systemd-notify.ts";
+import { BUILD_FAULT } from "../build-fault.ts";
+import { RealerError } from "../errors.ts";
 import { HealthReporter } from "./health-report.ts";
 
 /** Options of `realer-edge run`. */
@@ -38,6 +40,8 @@ export async function runCommand(options: RunOptions): Promise<void> {
     source: "device",
     sink: lines.sink,
   });
+  if (BUILD_FAULT !== undefined) logger.warn("build.fault", { fault: BUILD_FAULT, note: "a test release that fails on purpose" });
+  if (BUILD_FAULT === "crash-at-start") throw new RealerError("unsupported", "Cannot start: this test release crashes at start (build fault)");
   // Read afresh for every token: an operator who fixes a wrong secret file needs no restart.
   const clientSecret = (): Secret => {
     try {

@@ -1,4 +1,5 @@
 import { ApiClient } from "../cloud/api-client.ts";
+import { BUILD_FAULT } from "../build-fault.ts";
 import { type Catalog, fetchCatalog } from "../cloud/catalog.ts";
 import { type Bootstrap, fetchBootstrap, fetchDesiredStates } from "../cloud/https-api.ts";
 import { FIRST_SCOPES, HTTPS_RUNTIME_SCOPES, TokenSource, withToken } from "../cloud/oauth.ts";
@@ -205,6 +206,10 @@ export class DeviceRuntime {
   #runMqtt(api: ApiClient, tokens: TokenSource, catalog: Catalog): Promise<void> {
     const { clock, logger } = this.#deps;
     this.#catalog = catalog;
+    // A test release built never to connect waits for its stop instead (src/build-fault.ts).
+    if (BUILD_FAULT === "never-connect") {
+      return new Promise((resolve) => this.#abort.signal.addEventListener("abort", () => resolve(), { once: true }));
+    }
     // Desired topics come from this catalog; the handlers were built per route, found by source_id.
     const topics = [catalog.mqtt.feed_data_ack_topic, ...this.#routes.desired.useCatalog(catalog)];
     this.#link = new MqttLink({
@@ -364,6 +369,8 @@ export class DeviceRuntime {
       return undefined;
     }
     const handler = this.#routes.desired.byTopic(topic);
+    // A test release built to leave desired states unanswered: not acknowledged, so the broker keeps them.
+    if (handler && BUILD_FAULT === "desired-unanswered") return Promise.reject(new Error("this test release leaves desired states unanswered"));
     if (handler) return handler.handle(message);
     logger.warn("mqtt.unexpected_topic", { topic });
     return undefined;

@@ -1,3 +1,4 @@
+import { BUILD_FAULT } from "../build-fault.ts";
 import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { AF_UNIX, type LibC, loadLibc, MSG_DONTWAIT, SOCK_CLOEXEC, SOCK_DGRAM, unixAddress } from "../platform/libc.ts";
@@ -44,11 +45,16 @@ export async function createNotifier(env: Readonly<Record<string, string | undef
   };
   const watchdogUs = Number(env.WATCHDOG_USEC);
   const forUs = env.WATCHDOG_PID === undefined || Number(env.WATCHDOG_PID) === process.pid;
+  // A test release built to stall its watchdog pings after READY, or never to say READY (src/build-fault.ts).
   const timer = Number.isFinite(watchdogUs) && watchdogUs > 0 && forUs
-    ? setInterval(() => send("WATCHDOG=1"), Math.max(100, watchdogUs / 2000))
+    ? setInterval(() => BUILD_FAULT === "watchdog-stall" && ready ? undefined : send("WATCHDOG=1"), Math.max(100, watchdogUs / 2000))
     : undefined;
+  let ready = false;
   return {
-    ready: (status) => send(`READY=1\nSTATUS=${status}`),
+    ready: (status) => {
+      ready = true;
+      if (BUILD_FAULT !== "never-ready") send(`READY=1\nSTATUS=${status}`);
+    },
     status: (status) => send(`STATUS=${status}`),
     stopping: () => send("STOPPING=1"),
     close: () => {

@@ -85,6 +85,15 @@ describe("Debian package (amd64)", { skip: once }, () => {
       assert.ok(unit.includes(`\n${line}\n`), `the unit has ${line}`);
     }
     assert.doesNotMatch(unit, /secret=|CLIENT_SECRET/i, "no secret in the unit");
+    // It runs the release `current` points to, after the committed release's updater counted the start.
+    assert.match(unit, /^ExecStart=\/var\/lib\/realer-edge-update\/current\/realer-edge run /m);
+    assert.match(unit, /^ExecStartPre=\+\/bin\/sh -c '.*committed\/realer-edge.*\/usr\/bin\/realer-edge; exec "\$u" update start'$/m);
+    for (const [timer, command] of [["watch", "update watch"], ["poll", "update poll"]]) {
+      assert.match(readFileSync(join(root, `lib/systemd/system/realer-edge-update-${timer}.timer`), "utf8"), /^WantedBy=timers\.target$/m);
+      const service = readFileSync(join(root, `lib/systemd/system/realer-edge-update-${timer}.service`), "utf8");
+      assert.ok(service.includes(`\nExecStart=/var/lib/realer-edge-update/committed/realer-edge ${command} `), `the ${timer} runs the committed release`);
+    }
+    assert.match(readFileSync(join(root, "DEBIAN/postinst"), "utf8"), /update take-package \/usr\/bin\/realer-edge/);
     const config = parseConfig(readFileSync(join(root, "etc/realer-edge/device.json"), "utf8"), "device.json");
     assert.deepEqual(config.client_secret, { file: "/run/credentials/realer-edge.service/client-secret" });
     assert.match(
@@ -111,6 +120,17 @@ describe("Debian package (amd64)", { skip: once }, () => {
     assert.ok(score, `systemd-analyze printed no score: ${result.stdout.slice(-500)}${result.stderr}`);
     console.log(`systemd-analyze security (offline): ${score} (was 7.6 before the unit was hardened)`);
     assert.ok(Number(score) <= 2.5, `exposure ${score}`);
+  });
+
+  it("prints the updater's exposure: root, for the slots and systemctl, and nothing else", { skip: noAnalyze }, () => {
+    for (const unit of ["realer-edge-update-watch.service", "realer-edge-update-poll.service"]) {
+      const result = spawnSync("systemd-analyze", ["security", "--offline=true", "--no-pager", join(root, "lib/systemd/system", unit)], {
+        encoding: "utf8",
+      });
+      const score = /Overall exposure level for \S+: (\d+\.\d+)/.exec(result.stdout)?.[1];
+      assert.ok(score, `systemd-analyze printed no score for ${unit}: ${result.stdout.slice(-500)}${result.stderr}`);
+      console.log(`systemd-analyze security (offline) ${unit}: ${score}`);
+    }
   });
 
   it("passes lintian without errors", { skip: noLintian, timeout: 120_000 }, () => {
