@@ -213,11 +213,14 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
         if (settleS !== undefined && (!Number.isFinite(settleS) || settleS < 0)) {
           throw new RealerError("config", `Cannot watch: --settle-s ${options.settleS} must be a number of seconds`);
         }
-        const outcome = await make(false).watch(
+        const updater = make(false);
+        const outcome = await updater.watch(
           probe(),
           { windowMs: windowS * 1000, ...(settleS === undefined ? {} : { settleMs: settleS * 1000 }) },
           now(),
         );
+        // The trial is over (or none was open): the timer stops until the next one opens.
+        if (!updater.state().trial) await setWatchTimer(probe(), false, print);
         print(outcome.action === "none" ? `trial: ${outcome.text ?? "none open"}` : `${outcome.action}: ${outcome.text ?? ""}`);
         return 0;
       }
@@ -241,6 +244,8 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
         const updater = make(false);
         await updater.ensureAdopted(argument ?? INSTALLED_BINARY, VERSION);
         const outcome = updater.recordStart();
+        // Every start of a trial (a power cut's too) brings the watch's timer back.
+        if (updater.state().trial) await setWatchTimer(probe(), true, print);
         print(outcome === "rolled-back" ? "rolled back: the release on trial spent its starts" : `starting the ${outcome} release`);
         return 0;
       }
@@ -285,7 +290,19 @@ export function systemdProbe(unit: string): ServiceProbe {
     },
     restart: async () => void await run(["restart", "--no-block", unit]),
     tryRestart: async () => void await run(["try-restart", "--no-block", unit]),
+    watchTimer: async (running) => void await run([running ? "start" : "stop", "--no-block", WATCH_TIMER]),
   };
+}
+
+/** The timer that runs `update watch` while a trial is open. */
+export const WATCH_TIMER = "realer-edge-update-watch.timer";
+
+async function setWatchTimer(probe: ServiceProbe, running: boolean, print: (line: string) => void): Promise<void> {
+  try {
+    await probe.watchTimer?.(running);
+  } catch (error) {
+    print(`note: the watch timer was not ${running ? "started" : "stopped"} (${error instanceof Error ? error.message : String(error)})`);
+  }
 }
 
 /** A running service moves onto the release just staged (a stopped one stays stopped: its next start runs it). */

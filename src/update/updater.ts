@@ -70,6 +70,8 @@ export interface ServiceProbe {
   restart(): Promise<void>;
   /** Restarts it only if it runs (a stopped service stays stopped); `restart` where there is none. */
   tryRestart?(): Promise<void>;
+  /** Starts or stops the watch's timer: it runs only while a trial is open. */
+  watchTimer?(running: boolean): Promise<void>;
 }
 
 /** How a trial is judged: its window, its settling time (see judgeTrial), and when an inconclusive one is tried again. */
