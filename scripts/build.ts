@@ -27,13 +27,17 @@ function commit(): string {
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
-/**
- * Builds the named targets (all by default) and returns their paths. `fault` builds a test
- * release that fails on purpose (src/build-fault.ts), for the updater's campaign; never shipped.
- */
-export function build(targets: readonly string[] = TARGETS, outDir = "dist", fault?: BuildFault): string[] {
+/** A test build: a fault that fails on purpose (src/build-fault.ts), or a label that makes it another binary. Never shipped. */
+export interface TestVariant {
+  readonly fault?: BuildFault;
+  readonly label?: string;
+}
+
+/** Builds the named targets (all by default) and returns their paths. */
+export function build(targets: readonly string[] = TARGETS, outDir = "dist", variant: TestVariant = {}): string[] {
   mkdirSync(outDir, { recursive: true });
-  const stamp = fault === undefined ? commit() : `${commit()}-fault-${fault}`;
+  const { fault, label } = variant;
+  const stamp = [commit(), ...(label === undefined ? [] : [label]), ...(fault === undefined ? [] : [`fault-${fault}`])].join("-");
   const define = [
     "--define",
     `process.env.REALER_BUILD_COMMIT="${stamp}"`,

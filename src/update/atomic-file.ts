@@ -1,6 +1,6 @@
 // Writing a file so that a crash or a power cut leaves the old one or the new one, never a mix:
 // write beside it, fsync, rename over it, fsync the directory.
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 
 /** Where a test makes the process "die": called before each durable step with its name. */
@@ -23,6 +23,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, options
   step(`write ${temporary}`);
   const fd = openSync(temporary, "w", options.mode ?? 0o644);
   try {
+    // The mode asked for, whatever the caller's umask.
+    fchmodSync(fd, options.mode ?? 0o644);
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
     let written = 0;
     while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);

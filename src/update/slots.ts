@@ -3,9 +3,11 @@
 // place), and `committed`, the same for the committed slot. A binary is staged into the slot `current` does not point to, as `.part`, fsynced,
 // checked, then renamed; the committed slot is never written.
 import {
+  chmodSync,
   closeSync,
   createReadStream,
   existsSync,
+  fchmodSync,
   fsyncSync,
   lstatSync,
   mkdirSync,
@@ -80,7 +82,9 @@ export class Slots {
   ): Promise<{ sha256: string; length: number }> {
     if (this.current() === slot) throw new Error(`Cannot stage into slot ${slot}: it is the one running`);
     const part = options.part ?? this.part(slot);
+    // 0755 whatever the caller's umask (the runtime's unit has 0077): the service user runs the binary.
     mkdirSync(this.dir(slot), { recursive: true, mode: 0o755 });
+    for (const dir of [this.root, join(this.root, "slots"), this.dir(slot)]) chmodSync(dir, 0o755);
     // A download cut off before (the link, the byte budget) goes on from where it stopped, when
     // what was kept is for the same file; its bytes are hashed again with the rest.
     const keyFile = `${part}.for`;
@@ -100,6 +104,7 @@ export class Slots {
     }
     this.#step(`open ${part}`);
     const fd = openSync(part, resumed ? "a" : "w", 0o755);
+    fchmodSync(fd, 0o755);
     try {
       for await (const chunk of open(length)) {
         length += chunk.length;

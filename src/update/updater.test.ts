@@ -412,4 +412,17 @@ describe("Updater", () => {
     assert.equal(fresh.recordStart(), "committed");
     assert.equal(readFileSync(join(lost, "current", "realer-edge"), "utf8"), script("0.2.5"));
   });
+
+  it("leaves the slots runnable by the service user whatever the umask (the runtime's unit has 0077, and its start adopts)", async () => {
+    const previous = process.umask(0o077);
+    try {
+      const { root } = await board();
+      for (const path of [root, join(root, "slots"), join(root, "slots", "a"), join(root, "slots", "a", "realer-edge")]) {
+        assert.equal(statSync(path).mode & 0o777, 0o755, path);
+      }
+      assert.equal(statSync(join(root, "state.json")).mode & 0o777, 0o644);
+    } finally {
+      process.umask(previous);
+    }
+  });
 });
