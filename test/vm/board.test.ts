@@ -38,7 +38,7 @@ const CHECKS = [
   "a hung runtime (SIGSTOP) is killed by the watchdog and restarted",
   "the client secret arrives through LoadCredential and is in no file the service wrote",
   "systemctl stop ends within the stop timeout, and the journal holds the service's JSON lines",
-  "dpkg --purge removes the program, its unit and its enable link, its config, its state and its user, and leaves the gpio group",
+  "dpkg --purge removes the program, its units and their enable links, its config, its state, the updater's slots and its user, and leaves the gpio group",
   "with Raspberry Pi OS's gpio rule, the previous release installs and applies a desired state",
   "an upgrade to this release keeps the config, the state and a running service, with the relay held on",
 ];

@@ -2,76 +2,18 @@
 // the Debian package and runs realer-edge as its service the way a user would, against the emulator
 // on the host (10.0.2.2), on gpio-sim lines. Prints for the host:
 //   BOARD ok|fail <check>[: <why>]     BOARD measure <name> <value>     BOARD done
-import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createFetch, openDatabase } from "../../../src/platform/index.ts";
+import { openDatabase } from "../../../src/platform/index.ts";
 import { samplePin, simPull, simValue } from "./gpio-sim.ts";
+import { acksOf, type BoardPayload, HERE, operatorApi, readPayload, reporter, run, runAsync, show, sleep, waitFor } from "./board-kit.ts";
 
-const HERE = "/opt/realer-test";
 const RELAY = 6;
 const SWITCH = 5;
-const payload = JSON.parse(readFileSync(join(HERE, "payload.json"), "utf8")) as {
-  operator: string;
-  device_id: number;
-  relay: string;
-  switch: string;
-  secret: string;
-  deb: string;
-  previous_deb: string;
-  previous_version: string;
-};
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const run = (command: string, ...args: string[]) => {
-  const result = spawnSync(command, args, { encoding: "utf8" });
-  return { status: result.status, out: `${result.stdout ?? ""}${result.stderr ?? ""}`.trim() };
-};
-/** `run` off the event loop, so that the relay's sampler keeps sampling while it runs. */
-const runAsync = (command: string, ...args: string[]) =>
-  new Promise<{ status: number | null; out: string }>((resolve) => {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    child.on("close", (status) => resolve({ status, out: out.trim() }));
-  });
-const show = (property: string) => run("systemctl", "show", "-P", property, "realer-edge.service").out;
-const http = createFetch(readFileSync(join(HERE, "ca.crt"), "utf8"));
-const operator = async (method: string, path: string, body?: unknown) => {
-  const response = await http(`${payload.operator}${path}`, {
-    method,
-    headers: { "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return await response.json() as Record<string, unknown>;
-};
-const say = (text: string) => console.log(`BOARD ${text}`);
-const verdict = (name: string, ok: boolean, why = "") =>
-  say(ok ? `ok ${name}` : `fail ${name}: ${why.replaceAll("\n", " | ").slice(0, 1500)}`);
-async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) return undefined;
-    await sleep(100);
-  }
-}
-async function check(name: string, body: () => Promise<string | true>): Promise<boolean> {
-  try {
-    const result = await body();
-    verdict(name, result === true, result === true ? "" : result);
-    return result === true;
-  } catch (error) {
-    verdict(name, false, (error as Error).message);
-    return false;
-  }
-}
-const acks = async () => ((await operator("GET", `/devices/${payload.device_id}/acks`)).acks as {
-  desired_id?: string;
-  message_id: string;
-  status: string;
-}[]);
+const payload = readPayload<BoardPayload & { previous_deb: string; previous_version: string }>();
+const operator = operatorApi(payload.operator);
+const { say, check } = reporter("BOARD");
+const acks = () => acksOf(operator, payload.device_id);
 const feed = async () => ((await operator("GET", `/devices/${payload.device_id}/feed-data`)).feed_data as {
   sourceId: string;
   status: string;
@@ -225,7 +167,7 @@ const security = run("systemd-analyze", "security", "--no-pager", "realer-edge.s
 say(`measure security ${security}`);
 
 await check(
-  "dpkg --purge removes the program, its unit and its enable link, its config, its state and its user, and leaves the gpio group",
+  "dpkg --purge removes the program, its units and their enable links, its config, its state, the updater's slots and its user, and leaves the gpio group",
   async () => {
     const purged = run("dpkg", "--purge", "realer-edge");
     const left = [
@@ -233,7 +175,10 @@ await check(
       "/lib/systemd/system/realer-edge.service",
       "/etc/realer-edge/device.json",
       "/var/lib/realer-edge",
+      "/var/lib/realer-edge-update",
+      "/lib/systemd/system/realer-edge-update-poll.timer",
       "/etc/systemd/system/multi-user.target.wants/realer-edge.service",
+      "/etc/systemd/system/timers.target.wants/realer-edge-update-poll.timer",
     ].filter((path) => {
       try {
         statSync(path);
