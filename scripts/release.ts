@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { SCHEMA_VERSION } from "../src/state/schema.ts";
+import { OLDEST_READER, SCHEMA_VERSION } from "../src/state/schema.ts";
 import { type Manifest, parseManifest, trustedCommentFor } from "../src/update/manifest.ts";
 import { VERSION } from "../src/version.ts";
 import { build, TARGETS } from "./build.ts";
@@ -24,7 +24,7 @@ const { values } = parseArgs({
     binaries: { type: "string" },
     "expires-days": { type: "string", default: "180" },
     "min-version": { type: "string", default: "0.1.0" },
-    "oldest-reader": { type: "string", default: String(SCHEMA_VERSION) },
+    "oldest-reader": { type: "string", default: String(OLDEST_READER) },
   },
 });
 

@@ -41,7 +41,9 @@ export async function runCommand(options: RunOptions): Promise<void> {
     sink: lines.sink,
   });
   if (BUILD_FAULT !== undefined) logger.warn("build.fault", { fault: BUILD_FAULT, note: "a test release that fails on purpose" });
-  if (BUILD_FAULT === "crash-at-start") throw new RealerError("unsupported", "Cannot start: this test release crashes at start (build fault)");
+  if (BUILD_FAULT === "crash-at-start") {
+    throw new RealerError("unsupported", "Cannot start: this test release crashes at start (build fault)");
+  }
   // Read afresh for every token: an operator who fixes a wrong secret file needs no restart.
   const clientSecret = (): Secret => {
     try {

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RealerError } from "../errors.ts";
-import { SCHEMA_VERSION } from "../state/schema.ts";
+import { OLDEST_READER, SCHEMA_VERSION } from "../state/schema.ts";
 import { folderSource } from "../update/folder-source.ts";
 import { type Manifest, parseManifest } from "../update/manifest.ts";
 import { httpsSource } from "../update/https-source.ts";
@@ -228,7 +228,7 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
         // The package's postinst: the binary dpkg installed goes on trial instead of being restarted onto.
         const binary = argument ?? INSTALLED_BINARY;
         await versionOf(binary, VERSION);
-        const outcome = await make(false).stageInstalled(binary, VERSION, SCHEMA_VERSION);
+        const outcome = await make(false).stageInstalled(binary, VERSION, { writes: SCHEMA_VERSION, oldest_reader: OLDEST_READER });
         print(
           outcome === "adopted"
             ? `adopted: ${binary} (${VERSION}) is slot a, committed`
@@ -288,8 +288,16 @@ export function systemdProbe(unit: string): ServiceProbe {
         watchdogKilled: fields.Result === "watchdog",
       };
     },
-    restart: async () => void await run(["restart", "--no-block", unit]),
-    tryRestart: async () => void await run(["try-restart", "--no-block", unit]),
+    // The updater's restarts are few and deliberate: a start limit meant for a boot loop (a trial's
+    // crashes count against it) must not keep the service down after a rollback.
+    restart: async () => {
+      await run(["reset-failed", unit]);
+      await run(["restart", "--no-block", unit]);
+    },
+    tryRestart: async () => {
+      await run(["reset-failed", unit]);
+      await run(["try-restart", "--no-block", unit]);
+    },
     watchTimer: async (running) => void await run([running ? "start" : "stop", "--no-block", WATCH_TIMER]),
   };
 }
@@ -327,7 +335,9 @@ async function versionOf(binary: string, version: string): Promise<void> {
   if (code !== 0 || !stdout.startsWith(`realer-edge ${version} `)) {
     throw new UpdateRefusal(
       "self-test",
-      `${binary} --version exited ${code ?? "on a signal"} with "${(stdout || stderr).trim().split("\n")[0]?.slice(0, 120) ?? ""}", not ${version}`,
+      `${binary} --version exited ${code ?? "on a signal"} with "${
+        (stdout || stderr).trim().split("\n")[0]?.slice(0, 120) ?? ""
+      }", not ${version}`,
     );
   }
 }

@@ -370,7 +370,9 @@ export class DeviceRuntime {
     }
     const handler = this.#routes.desired.byTopic(topic);
     // A test release built to leave desired states unanswered: not acknowledged, so the broker keeps them.
-    if (handler && BUILD_FAULT === "desired-unanswered") return Promise.reject(new Error("this test release leaves desired states unanswered"));
+    if (handler && BUILD_FAULT === "desired-unanswered") {
+      return Promise.reject(new Error("this test release leaves desired states unanswered"));
+    }
     if (handler) return handler.handle(message);
     logger.warn("mqtt.unexpected_topic", { topic });
     return undefined;

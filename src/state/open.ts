@@ -92,6 +92,14 @@ function prepare<T>(
       (id === 0 && tables.length > 0 && !tables.some((name) => OUR_TABLES.includes(name)));
     if (foreign) throw new StorageError("corrupt", `Cannot use state file ${db.path}: it is another program's database`, undefined);
     const outcome = prepareSchema(db, tables);
+    if ("newer" in outcome) {
+      (options.logger ?? silentLogger).warn("storage.newer_schema", {
+        file: db.path || "(in memory)",
+        schema: outcome.newer,
+        reads_up_to: SCHEMA_VERSION,
+        note: "a newer release's file that this one can still open (a rollback): its added tables are left alone",
+      });
+    }
     if ("migratedFrom" in outcome) {
       (options.logger ?? silentLogger).info("storage.migrated", {
         file: db.path || "(in memory)",

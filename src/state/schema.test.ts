@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { createLogger } from "../log.ts";
 import { openDatabase, StorageError } from "../platform/index.ts";
-import { SCHEMA_VERSION } from "./schema.ts";
+import { OLDEST_READER, SCHEMA_VERSION } from "./schema.ts";
 import { DeviceStore, STATE_FILE } from "./store.ts";
 import { addToOutbox, ledgerSize } from "../../test/helpers/state.ts";
 
@@ -76,19 +76,46 @@ describe("the state file's schema", () => {
     store.close();
   });
 
-  it("refuses a file from a newer realer-edge with one line, and leaves it where it is", async () => {
+  it("refuses a file from a newer realer-edge that it cannot open, with one line, and leaves it where it is", async () => {
+    for (const meta of [`UPDATE schema_meta SET value = ${SCHEMA_VERSION + 1}`, "DROP TABLE schema_meta"]) {
+      const dir = mkdtempSync(join(tmpdir(), "realer-schema-"));
+      (await DeviceStore.open(dir)).close();
+      const db = await openDatabase(join(dir, STATE_FILE));
+      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}; ${meta}`);
+      db.close();
+      await assert.rejects(
+        DeviceStore.open(dir),
+        (error: unknown) =>
+          error instanceof StorageError &&
+          error.message.includes(`written by a newer realer-edge (schema ${SCHEMA_VERSION + 1}; this one knows up to ${SCHEMA_VERSION}`) &&
+          !error.message.includes("\n"),
+      );
+      assert.ok(existsSync(join(dir, STATE_FILE)), "the file stays where it is");
+    }
+  });
+
+  it("opens a newer release's file that records it as an oldest reader (a rollback), as it is: its rows, and the newer tables untouched", async () => {
     const dir = mkdtempSync(join(tmpdir(), "realer-schema-"));
-    (await DeviceStore.open(dir)).close();
+    const store = await DeviceStore.open(dir);
+    addToOutbox(store, "sensor/topic", 1, JSON.parse(reading("s1")), 1);
+    store.close();
+    // What a release with schema 4 that only adds would leave: a table of its own, user_version 4, the oldest reader kept.
     const db = await openDatabase(join(dir, STATE_FILE));
-    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
-    db.close();
-    await assert.rejects(
-      DeviceStore.open(dir),
-      (error: unknown) =>
-        error instanceof StorageError &&
-        error.message.includes(`written by a newer realer-edge (schema ${SCHEMA_VERSION + 1}; this one knows up to ${SCHEMA_VERSION})`) &&
-        !error.message.includes("\n"),
+    db.exec(
+      `CREATE TABLE future_rows (id INTEGER PRIMARY KEY); INSERT INTO future_rows VALUES (7); PRAGMA user_version = ${SCHEMA_VERSION + 1}`,
     );
+    db.close();
+    const lines: string[] = [];
+    const reopened = await DeviceStore.open(dir, { logger: createLogger({ format: "json", sink: (line) => lines.push(line) }) });
+    assert.deepEqual(reopened.outbox.pending(10).map((row) => row.messageId), ["s1"], "the rows this release knows are there");
+    assert.equal(addToOutbox(reopened, "sensor/topic", 1, JSON.parse(reading("s2")), 2), true, "and it writes");
+    reopened.close();
+    assert.ok(lines.some((line) => line.includes('"storage.newer_schema"')), lines.join("\n"));
+    const after = await openDatabase(join(dir, STATE_FILE));
+    assert.equal(Number(after.prepare("PRAGMA user_version").get()?.user_version), SCHEMA_VERSION + 1, "the newer release's version stays");
+    assert.equal(Number(after.prepare("SELECT id FROM future_rows").get()?.id), 7);
+    assert.equal(Number(after.prepare("SELECT value FROM schema_meta WHERE key = 'oldest_reader'").get()?.value), OLDEST_READER);
+    after.close();
   });
 
   it("bounds the desired-state ledger by age and by count", async () => {

@@ -7,6 +7,21 @@ import { StorageError } from "../platform/index.ts";
 export const SCHEMA_VERSION = 3;
 
 /**
+ * The oldest schema whose code can open what this release writes, recorded in the file
+ * (`schema_meta`), so that a rollback to that release opens it. A release's steps only add
+ * (tables, and columns with defaults) and keep this where it was; a destructive step (a drop, a
+ * rename, a stricter column) raises it to SCHEMA_VERSION and waits for a later release. 3: the
+ * first release that reads the record (0.2.0 and 0.1.0 refuse any newer file).
+ */
+export const OLDEST_READER = 3;
+
+/** The file's record of the oldest reader that can open it: additive, so every schema-3 reader opens it. */
+const SCHEMA_META = `
+CREATE TABLE IF NOT EXISTS schema_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR REPLACE INTO schema_meta (key, value) VALUES ('oldest_reader', ${OLDEST_READER});
+`;
+
+/**
  * Version 2: the fewest pages a commit touches. No AUTOINCREMENT (its sqlite_sequence page was
  * written by every insert), one index per outbox lookup, and the keyed tables WITHOUT ROWID (the
  * key is the row: one B-tree, one page per write instead of two).
@@ -75,20 +90,40 @@ DROP TABLE line_state_v1;
 DROP TABLE route_direction_v1;
 `;
 
-/** What became of the file's schema. */
-export type SchemaOutcome = { readonly created: true } | { readonly migratedFrom: number } | { readonly current: true };
+/** What became of the file's schema: made, brought forward, as it was, or a newer release's file opened as it is. */
+export type SchemaOutcome =
+  | { readonly created: true }
+  | { readonly migratedFrom: number }
+  | { readonly current: true }
+  | { readonly newer: number };
+
+/** The oldest reader a file records, or undefined when it records none. */
+function oldestReaderOf(db: Database): number | undefined {
+  try {
+    const row = db.prepare("SELECT value FROM schema_meta WHERE key = 'oldest_reader'").get();
+    return row === undefined ? undefined : Number(row.value);
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Makes a new file's schema, or brings an older file forward in one transaction (all or
  * nothing: a power cut mid-way leaves the old file as it was). A file from a newer realer-edge
- * is refused: this code cannot know what its tables mean.
+ * is opened as it is when it records this schema or an older one as its oldest reader (the
+ * newer release only added to it: a rollback), and refused otherwise: this code cannot know what
+ * its tables mean.
  */
 export function prepareSchema(db: Database, tables: readonly string[]): SchemaOutcome {
   const version = Number(db.prepare("PRAGMA user_version").get()?.user_version ?? 0);
   if (version > SCHEMA_VERSION) {
+    const oldest = oldestReaderOf(db);
+    if (oldest !== undefined && oldest <= SCHEMA_VERSION) return { newer: version };
     throw new StorageError(
       "other",
-      `Cannot use state file ${db.path}: it was written by a newer realer-edge (schema ${version}; this one knows up to ${SCHEMA_VERSION}); install that version again, or move the file aside to start afresh`,
+      `Cannot use state file ${db.path}: it was written by a newer realer-edge (schema ${version}; this one knows up to ${SCHEMA_VERSION}${
+        oldest === undefined ? "" : `, and the file needs schema ${oldest} or later to open it`
+      }); install that version again, or move the file aside to start afresh`,
       undefined,
     );
   }
@@ -96,11 +131,16 @@ export function prepareSchema(db: Database, tables: readonly string[]): SchemaOu
     db.transaction(() => {
       db.exec(SCHEMA_V2);
       db.exec(V2_TO_V3);
+      db.exec(SCHEMA_META);
       db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     });
     return { created: true };
   }
-  if (version === SCHEMA_VERSION) return { current: true };
+  if (version === SCHEMA_VERSION) {
+    // A file this schema's earlier builds wrote records no oldest reader yet: one small additive write.
+    if (oldestReaderOf(db) === undefined) db.transaction(() => db.exec(SCHEMA_META));
+    return { current: true };
+  }
   db.transaction(() => {
     if (version < 2) {
       // 0.1.0 may lack tables added later in its life (route_direction, write_probe): make them first.
@@ -110,6 +150,7 @@ export function prepareSchema(db: Database, tables: readonly string[]): SchemaOu
       db.exec(V1_TO_V2);
     }
     db.exec(V2_TO_V3);
+    db.exec(SCHEMA_META);
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
   });
   return { migratedFrom: version };

@@ -27,6 +27,9 @@ afterEach(() => {
   dirs = [];
 });
 
+/** The state schema a stand-in release writes, and the oldest reader that opens it. */
+const SCHEMA = { writes: 3, oldest_reader: 3 };
+
 const sha = (data: string | Uint8Array) => createHash("sha256").update(data).digest("hex");
 
 /** A stand-in binary: a script that answers --version as realer-edge does. */
@@ -356,30 +359,35 @@ describe("Updater", () => {
       return path;
     };
     // A board whose package came before the updater: nothing committed, so nothing to fall back to.
-    const bare = new Updater({ root: temp("bare-"), installedVersion: "0.2.0", keys: [], board: { target: "linux-x64", schemaReader: 3, now: 0 } });
-    assert.equal(await bare.stageInstalled(packaged("0.2.0"), "0.2.0", 3), "adopted");
+    const bare = new Updater({
+      root: temp("bare-"),
+      installedVersion: "0.2.0",
+      keys: [],
+      board: { target: "linux-x64", schemaReader: 3, now: 0 },
+    });
+    assert.equal(await bare.stageInstalled(packaged("0.2.0"), "0.2.0", SCHEMA), "adopted");
     assert.equal(bare.state().committed?.version, "0.2.0");
     assert.equal(bare.slots.linked("committed"), "a");
 
     const { root, updater } = await board();
     // The same binary as the committed one (a reinstall): nothing to try.
-    assert.equal(await updater.stageInstalled(join(root, "slots", "a", "realer-edge"), "0.2.0", 3), "unchanged");
+    assert.equal(await updater.stageInstalled(join(root, "slots", "a", "realer-edge"), "0.2.0", SCHEMA), "unchanged");
     assert.equal(updater.state().trial, null);
     // A new one goes on trial in the spare slot; the updater's own binary stays the committed one.
-    assert.equal(await updater.stageInstalled(packaged("0.3.0"), "0.3.0", 3), "trial");
+    assert.equal(await updater.stageInstalled(packaged("0.3.0"), "0.3.0", SCHEMA), "trial");
     assert.deepEqual([updater.slots.current(), updater.slots.linked("committed")], ["b", "a"]);
     assert.equal(updater.state().trial?.version, "0.3.0");
     assert.equal(updater.state().highest_release, 0, "a package raises no release number");
     assert.ok(existsSync(join(root, "trial-open")));
     // A second package while the first is on trial replaces it.
-    assert.equal(await updater.stageInstalled(packaged("0.3.1"), "0.3.1", 3), "trial");
+    assert.equal(await updater.stageInstalled(packaged("0.3.1"), "0.3.1", SCHEMA), "trial");
     assert.equal(readFileSync(join(root, "current", "realer-edge"), "utf8"), script("0.3.1"));
     // A package whose state file the committed release could not open is refused, and the board keeps what it runs.
     updater.rollback("test");
     const before = snapshot(root);
-    await assert.rejects(updater.stageInstalled(packaged("0.4.0"), "0.4.0", 4), (error: Error) => {
+    await assert.rejects(updater.stageInstalled(packaged("0.4.0"), "0.4.0", { writes: 5, oldest_reader: 4 }), (error: Error) => {
       assert.ok(error instanceof UpdateRefusal);
-      assert.match(error.message, /writes state schema 4; the committed 0\.2\.0 reads up to 3/);
+      assert.match(error.message, /only schema 4 or later can open; the committed 0\.2\.0 reads up to 3/);
       return true;
     });
     assert.deepEqual(snapshot(root), before);
@@ -396,7 +404,7 @@ describe("Updater", () => {
     const older = join(temp("pkg-"), "realer-edge");
     writeFileSync(older, script("0.2.5"));
     chmodSync(older, 0o755);
-    await updater.stageInstalled(older, "0.2.5", 3);
+    await updater.stageInstalled(older, "0.2.5", SCHEMA);
     updater.commit();
     assert.equal(updater.state().committed?.version, "0.2.5");
     assert.equal(updater.state().floor_version, "0.3.0");

@@ -172,7 +172,7 @@ export class Updater {
    * (there is nothing to fall back to); the committed binary again is nothing to do. Returns what
    * became of it.
    */
-  async stageInstalled(binary: string, version: string, schemaWrites: number): Promise<"adopted" | "unchanged" | "trial"> {
+  async stageInstalled(binary: string, version: string, schema: Manifest["schema"]): Promise<"adopted" | "unchanged" | "trial"> {
     let state = this.state();
     if (!state.committed) {
       await this.adopt(binary, version);
@@ -190,10 +190,10 @@ export class Updater {
     }
     const committed = state.committed!;
     const reader = committed.schema_reader ?? this.#options.board.schemaReader;
-    if (schemaWrites > reader) {
+    if (schema.oldest_reader > reader) {
       throw new UpdateRefusal(
         "schema",
-        `the package's ${version} writes state schema ${schemaWrites}; the committed ${committed.version} reads up to ${reader}, so it could not roll back: it stays`,
+        `the package's ${version} writes a state file only schema ${schema.oldest_reader} or later can open; the committed ${committed.version} reads up to ${reader}, so it could not roll back: it stays`,
       );
     }
     const spare: Slot = committed.slot === "a" ? "b" : "a";
@@ -211,7 +211,7 @@ export class Updater {
         version,
         started_at: Date.now(),
         attempts: 0,
-        schema_writes: schemaWrites,
+        schema_writes: schema.writes,
         committed_was_connected: this.#readHealth()?.connected === true,
       },
       retry: null,

@@ -94,7 +94,10 @@ describe("Debian package (amd64)", { skip: once }, () => {
       if (timer === "poll") assert.match(timerUnit, /^WantedBy=timers\.target$/m);
       else assert.doesNotMatch(timerUnit, /WantedBy/);
       const service = readFileSync(join(root, `lib/systemd/system/realer-edge-update-${timer}.service`), "utf8");
-      assert.ok(service.includes(`\nExecStart=/var/lib/realer-edge-update/committed/realer-edge ${command} `), `the ${timer} runs the committed release`);
+      assert.ok(
+        service.includes(`\nExecStart=/var/lib/realer-edge-update/committed/realer-edge ${command} `),
+        `the ${timer} runs the committed release`,
+      );
     }
     assert.match(readFileSync(join(root, "DEBIAN/postinst"), "utf8"), /update take-package \/usr\/bin\/realer-edge/);
     const config = parseConfig(readFileSync(join(root, "etc/realer-edge/device.json"), "utf8"), "device.json");
