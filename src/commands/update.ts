@@ -291,11 +291,11 @@ export function systemdProbe(unit: string): ServiceProbe {
     // The updater's restarts are few and deliberate: a start limit meant for a boot loop (a trial's
     // crashes count against it) must not keep the service down after a rollback.
     restart: async () => {
-      await run(["reset-failed", unit]);
+      await run(["reset-failed", unit]).catch(() => undefined);
       await run(["restart", "--no-block", unit]);
     },
     tryRestart: async () => {
-      await run(["reset-failed", unit]);
+      await run(["reset-failed", unit]).catch(() => undefined);
       await run(["try-restart", "--no-block", unit]);
     },
     watchTimer: async (running) => void await run([running ? "start" : "stop", "--no-block", WATCH_TIMER]),

@@ -36,7 +36,8 @@ describe("the runtime's health report (emulator + mosquitto + mock GPIO)", () =>
       },
     });
     const read = () => JSON.parse(readFileSync(path, "utf8")) as HealthReport;
-    const trial = { version: VERSION, startedAt: started, windowMs: 60_000, committedWasConnected: true };
+    // No settling time: its rule has a test of its own (trial-verdict.test.ts).
+    const trial = { version: VERSION, startedAt: started, windowMs: 60_000, committedWasConnected: true, settleMs: 0 };
     const running = { active: true, restarts: 0, watchdogKilled: false };
     try {
       await waitFor("online", () => dev.seen.online.length > 0);

@@ -70,19 +70,32 @@ describe("npm run release → realer-edge update apply", {
       writeFileSync(installed, body("installed"));
       chmodSync(installed, 0o755);
       const lines: string[] = [];
-      const update = (...args: string[]) => updateCommand({ args, updateDir: root, keys: pub, print: (line) => lines.push(line) });
+      // systemd, faked: the watch judges the trial from the runtime's health report and these facts.
+      const asked: string[] = [];
+      const probe = {
+        facts: () => Promise.resolve({ active: true, restarts: 0, watchdogKilled: false }),
+        restart: () => Promise.resolve(void asked.push("restart")),
+        tryRestart: () => Promise.resolve(void asked.push("try-restart")),
+        watchTimer: (running: boolean) => Promise.resolve(void asked.push(running ? "timer on" : "timer off")),
+      };
+      const update = (...args: string[]) => updateCommand({ args, updateDir: root, keys: pub, probe, print: (line) => lines.push(line) });
       assert.equal(await update("adopt", installed), 0, lines.join("\n"));
       assert.equal(await update("apply", folder), 0, lines.join("\n"));
       assert.match(lines.at(-1)!, /^staged: release 1 \(.*\) is on trial/);
       assert.equal(await update("start"), 0);
-      // The watch judges the trial from the runtime's health report and systemd's facts (faked here).
+      assert.deepEqual(asked, ["try-restart", "timer on"], "the service moves onto the trial, and its start brings the watch's timer");
       const health = join(dir.path, "health.json");
-      const probe = {
-        facts: () => Promise.resolve({ active: true, restarts: 0, watchdogKilled: false }),
-        restart: () => Promise.resolve(),
-      };
       const watch = () =>
-        updateCommand({ args: ["watch"], updateDir: root, keys: pub, healthPath: health, probe, print: (line) => lines.push(line) });
+        // No settling time: its rule has a test of its own (trial-verdict.test.ts).
+        updateCommand({
+          args: ["watch"],
+          settleS: "0",
+          updateDir: root,
+          keys: pub,
+          healthPath: health,
+          probe,
+          print: (line) => lines.push(line),
+        });
       assert.equal(await watch(), 0);
       assert.equal(lines.at(-1), `trial: waiting for a health report from version ${VERSION}`);
       const report = healthyReport(VERSION, { acked: 3, desired_received: 1, desired_answered: 0 });
@@ -92,6 +105,7 @@ describe("npm run release → realer-edge update apply", {
       writeFileSync(health, JSON.stringify({ ...report, desired_answered: 1 }));
       assert.equal(await watch(), 0);
       assert.match(lines.at(-1)!, /^committed: release 1 \(.*\) proved itself healthy$/);
+      assert.equal(asked.at(-1), "timer off", "the verdict stops the watch's timer");
       await update("status");
       assert.ok(lines.some((line) => line === `committed: ${VERSION} (release 1, slot b)`), lines.join("\n"));
       // The same release again: the ratchet refuses it, and says so in one line.
