@@ -7,6 +7,7 @@ import { serve, type Server, ShutdownLatch, systemTimeSources } from "../platfor
 import type { Secret } from "../secret.ts";
 import { createNotifier } from "../service/systemd-notify.ts";
 import { BUILD_FAULT } from "../build-fault.ts";
+import { readUpdateView, runningOnTrial } from "../update/board-view.ts";
 import { RealerError } from "../errors.ts";
 import { HealthReporter } from "./health-report.ts";
 
@@ -88,6 +89,7 @@ export async function runCommand(options: RunOptions): Promise<void> {
       clock: systemClock,
       allowedHosts: config.console.allowed_hosts,
       logger: logger.child("console"),
+      update: () => readUpdateView(),
     })
     : undefined;
   if (web) logger.info("console.ready", { url: web.url, token: consoleToken ? "required" : "none (loopback only)" });
@@ -107,7 +109,19 @@ export async function runCommand(options: RunOptions): Promise<void> {
     };
     if (stopSignal) onStop(stopSignal);
   });
-  runtime.events.on("trouble", ({ text }) => notifier.status(text ?? "working"));
+  // A release on trial says so, in the log and in every status line systemd shows.
+  const atStart = readUpdateView();
+  const trial = runningOnTrial(atStart) ? atStart?.trial : undefined;
+  if (trial) {
+    logger.info("update.on_trial", {
+      release: trial.release,
+      version: trial.version,
+      start: trial.attempts,
+      note: "the updater commits it once it has proved itself healthy, or rolls back",
+    });
+  }
+  const status = (text: string) => (trial ? `${text} · on trial (release ${trial.release})` : text);
+  runtime.events.on("trouble", ({ text }) => notifier.status(status(text ?? "working")));
   try {
     // Start-up retries whatever the cloud answers; only a local fault ends it early. Ready comes
     // once connected, or after a bound with the lines claimed, whatever keeps the cloud away:
@@ -122,15 +136,15 @@ export async function runCommand(options: RunOptions): Promise<void> {
     ]);
     const trouble = runtime.status().trouble;
     health?.ready();
-    notifier.ready(
+    notifier.ready(status(
       online
         ? "connected over MQTT"
         : runtime.transport === "https"
         ? "working over the HTTPS runtime"
         : trouble ?? "lines claimed; offline, retrying",
-    );
-    runtime.events.on("online", () => notifier.status("connected over MQTT"));
-    runtime.events.on("offline", () => notifier.status("offline, reconnecting"));
+    ));
+    runtime.events.on("online", () => notifier.status(status("connected over MQTT")));
+    runtime.events.on("offline", () => notifier.status(status("offline, reconnecting")));
     await Promise.race([stopped, failed]);
   } catch (error) {
     // A signal during start-up ends the start; that is a clean stop, not a failure.

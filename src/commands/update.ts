@@ -12,13 +12,13 @@ import { dailyBudget } from "../update/daily-budget.ts";
 import { loadConfig, readCaFile } from "../config/load.ts";
 import { MinisignError, type MinisignKey, parsePublicKey } from "../update/minisign.ts";
 import { UpdateRefusal } from "../update/refusal.ts";
+import { UPDATE_DIR } from "../update/board-view.ts";
 import { type ServiceProbe, Updater } from "../update/updater.ts";
 import { createFetch, spawnProcess } from "../platform/index.ts";
 import { UpdaterStateError } from "../update/updater-state.ts";
 import { VERSION } from "../version.ts";
 
-/** Where the updater keeps its state and slots, and where the package puts the public keys. */
-export const UPDATE_DIR = "/var/lib/realer-edge-update";
+/** Where the package puts the public keys. */
 export const KEYS_DIR = "/usr/share/realer-edge/keys";
 
 /** Where the package installs the binary: what a board adopts first. */

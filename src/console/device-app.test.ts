@@ -64,6 +64,30 @@ describe("device console app", () => {
     assert.ok((await metrics.text()).endsWith("# EOF\n"));
   });
 
+  it("shows the updater on the page and in /metrics: the slot, the trial, the last refusal, escaped", async () => {
+    const runtime = await offlineRuntime([]);
+    const update = {
+      slot: "b" as const,
+      committed: { version: "0.2.0", release: 4 },
+      trial: { slot: "b" as const, version: "0.3.0", release: 5, attempts: 1 },
+      last_refusal: { at: 1_700_000_000_000, text: "https://ch/<x>: refused (hash): realer-edge-linux-arm64 is 3 bytes" },
+    };
+    const monitor = new DeviceMonitor(runtime, systemClock, () => update);
+    const app = deviceConsoleApp({ runtime, monitor, deviceId: 42, clock: systemClock, token: undefined, host: "127.0.0.1" });
+    const page = await (await app.request("/")).text();
+    assert.match(page, /slot b · on trial: release 5 \(0\.3\.0\), start 1 · last: https:\/\/ch\/&lt;x&gt;: refused \(hash\)/);
+    const metrics = await (await app.request("/metrics")).text();
+    assert.match(metrics, /^realer_update_info\{version="[\d.]+",slot="b"\} 1$/m);
+    assert.match(metrics, /^realer_update_trial\{release="5",version="0\.3\.0"\} 1$/m);
+    assert.match(metrics, /^realer_update_last_refusal_timestamp_seconds\{check="hash"\} 1700000000$/m);
+    // Without an updater: no slot, no trial, no refusal.
+    const bare = await (await consoleApp()).request("/metrics");
+    const text = await bare.text();
+    assert.match(text, /^realer_update_info\{version="[\d.]+",slot="none"\} 1$/m);
+    assert.match(text, /^realer_update_trial 0$/m);
+    assert.doesNotMatch(text, /^realer_update_last_refusal_timestamp_seconds\{/m);
+  });
+
   it("takes local changes as JSON only, and says a route is unknown without repeating it", async () => {
     const app = await consoleApp();
     const form = await app.request("/api/routes/local", {

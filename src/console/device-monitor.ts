@@ -3,6 +3,8 @@
 import type { Clock } from "../clock.ts";
 import type { DeviceRuntime, RuntimeEvents } from "../device/runtime.ts";
 import { Counter, CounterReader, Gauge, Histogram, LATENCY_BUCKETS, Registry } from "./metrics.ts";
+import type { UpdateView } from "../update/board-view.ts";
+import { VERSION } from "../version.ts";
 
 /** What the console knows of one route beyond what its line reads. */
 export interface RouteActivity {
@@ -50,6 +52,8 @@ export class DeviceMonitor {
   readonly #answeredAt = new Map<string, number>();
   readonly #observedAt = new Map<string, number>();
   readonly #clock: Clock;
+  /** The updater as the board shows it (undefined without one). */
+  readonly update: () => UpdateView | undefined;
   readonly acks: Counter;
   /** Local actions: an input on the board switched its output. */
   readonly local: Counter;
@@ -62,8 +66,9 @@ export class DeviceMonitor {
   /** Removes this monitor's listeners from the runtime. */
   readonly #off: (() => void)[] = [];
 
-  constructor(runtime: DeviceRuntime, clock: Clock) {
+  constructor(runtime: DeviceRuntime, clock: Clock, update: () => UpdateView | undefined = () => undefined) {
     this.#clock = clock;
+    this.update = update;
     const r = this.registry;
     this.acks = r.add(new Counter("realer_acks", "Application acks received, by status."));
     this.desired = r.add(new Counter("realer_desired_states", "Desired states handled, by outcome."));
@@ -222,6 +227,29 @@ export class DeviceMonitor {
         "realer_output_drifts",
         "Writes an output did not hold (what was read back differed), by output.",
         () => runtime.status().outputs.map((output) => ({ labels: { route: output.route }, value: output.drifts })),
+      ),
+    );
+    r.add(
+      new Gauge("realer_update_info", "1, with this process's version and the updater's slot it runs (none without an updater).", () => [
+        { labels: { version: VERSION, slot: this.update()?.slot ?? "none" }, value: 1 },
+      ]),
+    );
+    r.add(
+      new Gauge("realer_update_trial", "1 while a release is on trial (its release number and version), else 0.", () => {
+        const trial = this.update()?.trial;
+        return trial ? [{ labels: { release: String(trial.release), version: trial.version }, value: 1 }] : 0;
+      }),
+    );
+    r.add(
+      new Gauge(
+        "realer_update_last_refusal_timestamp_seconds",
+        "When the updater last refused a release or rolled one back (its check, or rollback); absent when it never has.",
+        () => {
+          const last = this.update()?.last_refusal;
+          if (!last) return [];
+          const check = /refused \(([a-z-]+)\)/.exec(last.text)?.[1] ?? (last.text.includes("rolled back") ? "rollback" : "other");
+          return [{ labels: { check }, value: last.at / 1000 }];
+        },
       ),
     );
     r.add(new Gauge("process_resident_memory_bytes", "Resident memory of the process.", () => process.memoryUsage().rss));

@@ -1,5 +1,6 @@
 // The device console's page: server-rendered from a snapshot, then kept current by a small
 // script that listens to server-sent events. No build step, nothing fetched from elsewhere.
+import type { UpdateView } from "../update/board-view.ts";
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import { VERSION } from "../version.ts";
@@ -66,6 +67,28 @@ function eventItem(event: ConsoleEvent, names: ReadonlyMap<string, string>): Htm
   }${event.text}</span></li>`;
 }
 
+/** What the updater says, after the version: the slot, a trial, the last refusal (its text is escaped by html``). */
+function updateLine(update: UpdateView | null): Html | string {
+  if (!update) return "";
+  const trial = update.trial
+    ? html`
+      · on trial: release ${update.trial.release} (${update.trial.version}), start ${update.trial.attempts}
+    `
+    : update.committed
+    ? html`
+      · committed release ${update.committed.release}
+    `
+    : "";
+  const last = update.last_refusal
+    ? html`
+      · last: ${update.last_refusal.text.slice(0, 160)}
+    `
+    : "";
+  return html`
+    · slot ${update.slot ?? "none"}${trial}${last}
+  `;
+}
+
 /** The whole page for `snapshot`. */
 export function devicePage(snapshot: Snapshot): Html {
   const { status } = snapshot;
@@ -85,7 +108,7 @@ export function devicePage(snapshot: Snapshot): Html {
         <header>
           <div>
             <h1>realer-edge · device ${status.device_id}</h1>
-            <div class="sub">firmware ${VERSION} · local console</div>
+            <div class="sub">firmware ${VERSION}${updateLine(snapshot.update)} · local console</div>
           </div>
           <span id="connection" class="badge ${status.connected ? "ok" : "bad"}">${status.connected
             ? `connected over ${status.transport}`

@@ -2,6 +2,7 @@
 // runtime's status and the monitor; it holds no secret (no password, token or client secret).
 import type { DeviceRuntime } from "../device/runtime.ts";
 import type { ConsoleEvent, DeviceMonitor, RouteActivity } from "./device-monitor.ts";
+import type { UpdateView } from "../update/board-view.ts";
 
 /** `/api/status`. */
 export interface StatusView {
@@ -72,6 +73,8 @@ export interface Snapshot {
   readonly status: StatusView;
   readonly routes: readonly RouteRow[];
   readonly events: readonly ConsoleEvent[];
+  /** The updater: the slot running, the committed release, the trial, the last refusal; null without one. */
+  readonly update: UpdateView | null;
 }
 
 /** The status as the console shows it. */
@@ -127,5 +130,10 @@ export async function routeRows(runtime: DeviceRuntime, monitor: DeviceMonitor):
 
 /** The whole page's data. */
 export async function snapshot(runtime: DeviceRuntime, monitor: DeviceMonitor, deviceId: string | number, now: number): Promise<Snapshot> {
-  return { status: statusView(runtime, deviceId, now), routes: await routeRows(runtime, monitor), events: monitor.recent() };
+  return {
+    status: statusView(runtime, deviceId, now),
+    routes: await routeRows(runtime, monitor),
+    events: monitor.recent(),
+    update: monitor.update() ?? null,
+  };
 }

@@ -7,6 +7,7 @@ import type { Logger } from "../log.ts";
 import type { Secret } from "../secret.ts";
 import { deviceConsoleApp } from "./device-app.ts";
 import { DeviceMonitor } from "./device-monitor.ts";
+import type { UpdateView } from "../update/board-view.ts";
 
 /** A running console. */
 export interface RunningConsole {
@@ -25,8 +26,10 @@ export function startDeviceConsole(options: {
   readonly clock: Clock;
   readonly allowedHosts?: readonly string[];
   readonly logger?: Logger;
+  /** The updater as the board shows it (see update/board-view.ts). */
+  readonly update?: () => UpdateView | undefined;
 }): RunningConsole {
-  const monitor = new DeviceMonitor(options.runtime, options.clock);
+  const monitor = new DeviceMonitor(options.runtime, options.clock, options.update);
   const app = deviceConsoleApp({
     runtime: options.runtime,
     monitor,
