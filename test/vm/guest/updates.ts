@@ -93,9 +93,10 @@ await check("dpkg -i adopts the installed binary: current and committed are slot
     `[Service]\nExecStart=\nExecStart=${UPDATE}/committed/realer-edge update watch --config ${CONFIG} --settle-s 40\n`,
   );
   mkdirSync("/etc/systemd/system/realer-edge-update-watch.timer.d", { recursive: true });
+  // (One empty assignment: it resets every timer of the unit, OnUnitActiveSec= included.)
   writeFileSync(
     "/etc/systemd/system/realer-edge-update-watch.timer.d/test.conf",
-    "[Timer]\nOnActiveSec=\nOnActiveSec=3s\nOnUnitActiveSec=\nOnUnitActiveSec=5s\n",
+    "[Timer]\nOnActiveSec=\nOnActiveSec=3s\nOnUnitActiveSec=5s\n",
   );
   run("systemctl", "daemon-reload");
   const enabled = run("systemctl", "enable", "--now", "realer-edge.service");
@@ -194,7 +195,7 @@ async function take(offer: Offer): Promise<string | true> {
     }`,
   );
   const problems = [
-    over ? "" : `the trial was still open after 300 s: ${JSON.stringify(state())}`,
+    over ? "" : `the trial was still open after 300 s: ${JSON.stringify(state())}; the watch: ${journal(12, "realer-edge-update-watch")}`,
     back ? "" : `the service is not back and connected: ${show("ActiveState")}/${show("SubState")} ${journal(15)}`,
     answered?.status === "accepted" ? "" : `the desired state sent during the trial was answered ${JSON.stringify(answered)}`,
     low === 0 ? "" : `${low} of ${samples.length} relay samples not on`,
