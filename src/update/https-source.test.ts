@@ -155,6 +155,9 @@ describe("an HTTPS channel (TLS on loopback, a CA of its own)", () => {
     // What was kept is what had been read when the connection broke (up to the cut).
     const kept = statSync(join(updater.slots.root, "slots/b/realer-edge.part")).size;
     assert.ok(kept > 0 && kept <= 100_000, `${kept} bytes kept`);
+    // A start of the service (a power cut's reboot) in between keeps it too.
+    assert.equal(updater.recordStart(), "committed");
+    assert.equal(statSync(join(updater.slots.root, "slots/b/realer-edge.part")).size, kept);
     const staged = await updater.apply(source);
     assert.equal(staged.manifest.release, 1);
     assert.deepEqual(behaviour.ranges, [`bytes=${kept}-`]);

@@ -161,9 +161,13 @@ export class Slots {
     return join(this.dir(slot), "patch.part");
   }
 
-  /** Removes what a staging left behind (a `.part`, a patch), in the slot not running. */
-  clean(slot: Slot): void {
-    this.#drop(this.part(slot));
+  /**
+   * Removes what a staging left behind (a `.part`, a patch), in the slot not running; with
+   * `keepResumable`, a download kept to go on from stays.
+   */
+  clean(slot: Slot, options: { readonly keepResumable?: boolean } = {}): void {
+    // A download cut off (by the link, a budget, a power cut) is kept, tied to its file's sha256, to go on from.
+    if (!options.keepResumable || !existsSync(`${this.part(slot)}.for`)) this.#drop(this.part(slot));
     this.#drop(this.patch(slot));
   }
 }

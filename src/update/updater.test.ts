@@ -433,4 +433,30 @@ describe("Updater", () => {
       process.umask(previous);
     }
   });
+
+  it("gives each start of a trial its whole window: a power cut late in the window does not fail a good release", async () => {
+    const health = join(temp("run-"), "health.json");
+    const { updater } = await board({ healthPath: health });
+    await updater.apply(folderSource(release("0.3.0", 1)));
+    assert.equal(updater.recordStart(), "trial");
+    const first = updater.state().trial!.started_at;
+    const probe = { facts: () => Promise.resolve({ active: true, restarts: 0, watchdogKilled: false }), restart: () => Promise.resolve() };
+    // The board lost power 50 s into a 60 s window and took 30 s to boot: the new start is judged from when it began.
+    const later = first + 80_000;
+    const realNow = Date.now;
+    Date.now = () => later;
+    try {
+      assert.equal(updater.recordStart(), "trial");
+    } finally {
+      Date.now = realNow;
+    }
+    assert.equal(updater.state().trial?.started_at, later);
+    assert.equal(updater.state().trial?.attempts, 2, "the cut cost one start, counted on disk");
+    writeFileSync(health, JSON.stringify(healthyReport("0.3.0", { started_at: later + 5_000 })));
+    assert.deepEqual(await updater.watch(probe, { windowMs: 60_000, settleMs: 40_000 }, later + 20_000), {
+      action: "none",
+      text: "waiting for 25 s more of running healthy",
+    });
+    assert.equal((await updater.watch(probe, { windowMs: 60_000, settleMs: 40_000 }, later + 46_000)).action, "committed");
+  });
 });

@@ -410,7 +410,8 @@ export class Updater {
       this.rollback(`release ${state.trial.release} did not prove itself healthy in ${attempts - 1} starts`);
       return "rolled-back";
     }
-    this.#write({ ...state, trial: { ...state.trial, attempts } });
+    // Each start has the whole window to prove itself: a power cut late in a window must not fail a good release.
+    this.#write({ ...state, trial: { ...state.trial, attempts, started_at: Date.now() } });
     return "trial";
   }
 
@@ -443,7 +444,8 @@ export class Updater {
   /**
    * Brings the link in line with the state after a crash: a trial recorded but not yet switched
    * to is switched to (its slot was complete before the trial was written); with no trial, the
-   * link points at the committed slot. A spare slot's `.part` is removed.
+   * link points at the committed slot. A spare slot's `.part` is removed, but for a download
+   * kept to go on from.
    */
   recover(): void {
     const state = this.state();
@@ -451,7 +453,7 @@ export class Updater {
     const wanted = state.trial?.slot ?? state.committed.slot;
     if (this.slots.current() !== wanted) this.slots.switchTo(wanted);
     if (this.slots.linked("committed") !== state.committed.slot) this.slots.switchTo(state.committed.slot, "committed");
-    this.slots.clean(wanted === "a" ? "b" : "a");
+    this.slots.clean(wanted === "a" ? "b" : "a", { keepResumable: true });
     if (existsSync(this.trialMarker) !== Boolean(state.trial)) this.#write(state);
   }
 
