@@ -30,6 +30,9 @@ import type { Slot } from "./updater-state.ts";
  */
 export type Link = "current" | "committed";
 
+/** How much of a resumable download is written between two fsyncs: 14 for a 109 MiB binary. */
+const RESUME_SYNC_BYTES = 8 * 1024 * 1024;
+
 /** The binary's name in a slot. */
 export const BINARY = "realer-edge";
 
@@ -106,12 +109,18 @@ export class Slots {
     const fd = openSync(part, resumed ? "a" : "w", 0o755);
     fchmodSync(fd, 0o755);
     try {
+      let synced = length;
       for await (const chunk of open(length)) {
         length += chunk.length;
         if (length > limit) throw new StageLimitError(limit);
         hash.update(chunk);
         let written = 0;
         while (written < chunk.length) written += writeSync(fd, chunk, written, chunk.length - written);
+        // A resumable download is synced as it goes, so that a power cut keeps what came (the page cache would not).
+        if (options.resumeKey !== undefined && length - synced >= RESUME_SYNC_BYTES) {
+          fsyncSync(fd);
+          synced = length;
+        }
       }
       this.#step(`fsync ${part}`);
       fsyncSync(fd);

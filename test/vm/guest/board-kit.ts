@@ -46,9 +46,12 @@ export const show = (property: string, unit = "realer-edge.service") => run("sys
 export const journal = (lines = 30, unit = "realer-edge") =>
   run("journalctl", "-u", unit, "-n", String(lines), "--no-pager", "-o", "cat").out;
 
+/** fetch that verifies the host's servers with the emulator's CA. */
+export const caFetch = () => createFetch(readFileSync(join(HERE, "ca.crt"), "utf8"));
+
 /** The emulator's operator API on the host. */
 export function operatorApi(base: string) {
-  const http = createFetch(readFileSync(join(HERE, "ca.crt"), "utf8"));
+  const http = caFetch();
   return async (method: string, path: string, body?: unknown) => {
     const response = await http(`${base}${path}`, {
       method,
