@@ -284,6 +284,7 @@ describe("Updater", () => {
       const running = survivor.slots.current()!;
       const expected = state.trial?.slot ?? state.committed!.slot;
       assert.equal(running, expected, `crash at ${steps[crashAt]}: current is ${running}, the state says ${expected}`);
+      assert.equal(survivor.slots.linked("committed"), state.committed!.slot, `crash at ${steps[crashAt]}: the committed link`);
       const binary = readFileSync(join(root, "slots", running, "realer-edge"), "utf8");
       const version = state.trial?.version ?? state.committed!.version;
       assert.equal(binary, script(version), `crash at ${steps[crashAt]}: slot ${running} holds a complete ${version}`);
