@@ -21,6 +21,8 @@ import { deviceConfig, startEmulator, SWITCH_LINE, tempDir } from "../test/helpe
 import { type DeviceKind, type DeviceProcess, type Memory, sampler, startDevice } from "./bench/device-process.ts";
 import { echoCeilingRate, emulatorAckRate } from "./bench/emulator-throughput.ts";
 import { brokerFloors, fdatasyncSamples } from "./bench/floors.ts";
+import { type FloorCost, floorCost } from "./bench/floor-run.ts";
+import { costPer } from "./bench/process-cost.ts";
 import { memoryFloor } from "./bench/memory-floor.ts";
 import { histogramPage } from "./bench/report.ts";
 import { pressToRelay } from "./bench/local-control.ts";
@@ -38,6 +40,14 @@ const { values } = parseArgs({
   },
 });
 const ROUNDS = Number(values.rounds ?? 300);
+/** How long the device is left idle to measure its CPU at rest. */
+const IDLE_MS = 10_000;
+/**
+ * The SD card a reading's writes are weighed against: 16 GB written 500 times over (a
+ * conservative endurance for a consumer card), with nothing allowed for the card's own write
+ * amplification.
+ */
+const CARD = { label: "16 GB SD card good for 8 TB written", bytes: 16e9 * 500 };
 const WARMUP = 30;
 const BACKLOG = Number(values.backlog ?? 10_000);
 const SOAK_MIN = Number(values.soak ?? 0);
@@ -120,7 +130,7 @@ async function measure(
   emulator: Emulator,
   name: string,
   kind: DeviceKind,
-  floors: { sync: number[]; echo: number[]; oneWay: number[]; controlRtt: number[]; memory: Memory },
+  floors: { sync: number[]; echo: number[]; oneWay: number[]; controlRtt: number[]; memory: Memory; device: FloorCost },
 ): Promise<Measured> {
   const stateDir = tempDir("bench-state");
   const { device, port, proc, connected, dir, spawnedAt } = await launch(emulator, kind, stateDir.path);
@@ -136,10 +146,17 @@ async function measure(
     await sleep(2000);
     const idleMemory = proc.memory();
     const idle = idleMemory.rss;
+    // CPU while nothing happens: timers, keepalives, the health report.
+    const idleFrom = proc.cost();
+    const idleStarted = performance.now();
+    await sleep(IDLE_MS);
+    const idleCpu = (proc.cost().cpuMs - idleFrom.cpuMs) / ((performance.now() - idleStarted) / 1000);
     // 1. Desired published → report at the emulator, and the device's own share.
     const roundTrip: number[] = [];
     const ids: string[] = [];
+    let desiredFrom = proc.cost();
     for (let i = 0; i < WARMUP + ROUNDS; i++) {
+      if (i === WARMUP) desiredFrom = proc.cost();
       const started = performance.now();
       const desired = await emulator.setDesired(device.device_id, relay, i % 2 === 0 ? "1.0" : "0.0");
       const at = await until("the report", () => arrivals.byDesired.get(desired.desiredId));
@@ -149,19 +166,24 @@ async function measure(
       }
     }
     await sleep(200);
+    const perDesired = costPer(desiredFrom, proc.cost(), ROUNDS);
     const wanted = new Set(ids);
     const applied = proc.lines().filter((line) => line.event === "desired.applied" && wanted.has(String(line.desired_id)));
     const share = applied.map((line) => Number(line.took_ms));
     const commit = applied.map((line) => Number(line.commit_ms));
     // 2. Input edge → reading at the emulator (the edge is a pull through the mock's control port).
     const edge: number[] = [];
+    let edgeFrom = proc.cost();
     for (let i = 0; i < WARMUP + ROUNDS; i++) {
+      if (i === WARMUP) edgeFrom = proc.cost();
       const seen = arrivals.readings.length;
       const started = performance.now();
       await fetch(control, { method: "PUT", body: JSON.stringify({ level: i % 2 === 0 ? 1 : 0 }) }).then((answer) => answer.arrayBuffer());
       const at = await until("the reading", () => arrivals.readings[seen]?.at);
       if (i >= WARMUP) edge.push(at - started);
     }
+    await sleep(200);
+    const perEdge = costPer(edgeFrom, proc.cost(), ROUNDS);
     // 3. Memory under 50 desired states a second, for 10 s (or the soak).
     const rss = sampler(() => proc.memory().rss, 100);
     const loadMs = SOAK_MIN > 0 ? SOAK_MIN * 60_000 : 10_000;
@@ -180,7 +202,53 @@ async function measure(
     const echo = summarize(floors.echo);
     const oneWay = summarize(floors.oneWay);
     const rtt = summarize(floors.controlRtt);
+    const floor = floors.device.perEvent;
+    const floorTrip = summarize(floors.device.roundTrip);
     const rows: Row[] = [
+      {
+        figure: "CPU per desired state (its report and ack included)",
+        measured: perDesired.cpuMs,
+        unit: "ms",
+        goal: { value: 1.2 * floor.cpuMs, kind: "max", how: "1.2 × the floor device's" },
+      },
+      { figure: "  the floor device's (same runtime, same run)", measured: floor.cpuMs, unit: "ms" },
+      { figure: "  the device over the floor", measured: perDesired.cpuMs / floor.cpuMs, unit: "×" },
+      {
+        figure: "CPU per input edge (its reading and ack)",
+        measured: perEdge.cpuMs,
+        unit: "ms",
+        goal: { value: floor.cpuMs, kind: "max", how: "1.0 × the floor's per-event cost" },
+      },
+      {
+        figure: "bytes to disk per desired state",
+        measured: perDesired.diskBytes / 1024,
+        unit: "KiB",
+        goal: { value: 8, kind: "max", how: "issue goal" },
+      },
+      { figure: "  through write calls (the page cache included)", measured: perDesired.writtenBytes / 1024, unit: "KiB" },
+      { figure: "  the floor device's", measured: floor.diskBytes / 1024, unit: "KiB" },
+      {
+        figure: "bytes to disk per input edge",
+        measured: perEdge.diskBytes / 1024,
+        unit: "KiB",
+        goal: { value: 4, kind: "max", how: "issue goal" },
+      },
+      ...[1, 10, 100].map((rate): Row => ({
+        figure: `  a ${CARD.label} at ${rate} reading(s) a second lasts`,
+        measured: CARD.bytes / (perEdge.diskBytes * rate * 365.25 * 86_400),
+        unit: "years",
+      })),
+      {
+        figure: "CPU idle",
+        measured: idleCpu,
+        unit: "ms/s",
+        goal: { value: 0.5, kind: "max", how: "issue goal" },
+      },
+      {
+        figure: "the floor device: desired published → report, p50",
+        measured: floorTrip.p50,
+        unit: "ms",
+      },
       {
         figure: "device's share, desired arrival → report out, p50",
         measured: d.p50,
@@ -415,7 +483,9 @@ try {
     probe.dir.remove();
     const floorDir = tempDir("bench-memory-floor");
     const memory = await memoryFloor(emulator, kind, floorDir.path).finally(() => floorDir.remove());
-    const measured = await measure(emulator, name, kind, { sync, echo, oneWay, controlRtt, memory });
+    const floorDeviceDir = tempDir("bench-floor-device");
+    const device = await floorCost(emulator, kind, floorDeviceDir.path, WARMUP, ROUNDS).finally(() => floorDeviceDir.remove());
+    const measured = await measure(emulator, name, kind, { sync, echo, oneWay, controlRtt, memory, device });
     const localState = tempDir("bench-local");
     try {
       measured.rows.push(

@@ -1,5 +1,6 @@
 // The device under test as its own process (the CLI under Bun or Deno, or a compiled binary),
 // with its log lines (read as the HIL runner reads them) and its resident memory sampled from /proc.
+import { type ProcessCost, readCost } from "./process-cost.ts";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { type DeviceLogLine, DeviceUnderTest } from "../../src/hil/device-under-test.ts";
@@ -38,6 +39,8 @@ export function readMemory(pid: number): Memory {
 export interface DeviceProcess {
   /** Resident memory now (NaN once it has ended). */
   memory(): Memory;
+  /** CPU time and bytes written so far (the device's own, not a wrapper's). */
+  cost(): ProcessCost;
   /** Its JSON log lines so far. */
   lines(): readonly DeviceLogLine[];
   /** The last of what it printed, for an error message. */
@@ -95,6 +98,7 @@ export function startDevice(
   const device = DeviceUnderTest.start([...wrap, ...command], configPath, env);
   return {
     memory: () => readMemory(device.pid),
+    cost: () => readCost(wrap.length > 0 ? childrenOf(device.pid)[0] ?? device.pid : device.pid),
     lines: () => device.lines(),
     tail: () => device.tail(),
     stop: async () => {

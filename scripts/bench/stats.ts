@@ -20,7 +20,7 @@ export function summarize(samples: readonly number[]): Summary {
 export interface Row {
   readonly figure: string;
   readonly measured: number;
-  readonly unit: "ms" | "msg/s" | "MiB" | "%";
+  readonly unit: "ms" | "msg/s" | "MiB" | "%" | "KiB" | "ms/s" | "years" | "×";
   /** The goal, and whether the measure must stay at or below it (`max`) or reach it (`min`). */
   readonly goal?: { readonly value: number; readonly kind: "max" | "min"; readonly how: string };
 }
@@ -31,6 +31,14 @@ const show = (
 ) =>
   unit === "ms"
     ? `${value.toFixed(3)} ms`
+    : unit === "KiB"
+    ? `${value.toFixed(1)} KiB`
+    : unit === "ms/s"
+    ? `${value.toFixed(2)} ms/s`
+    : unit === "years"
+    ? `${value < 10 ? value.toFixed(1) : Math.round(value)} years`
+    : unit === "×"
+    ? `${value.toFixed(2)}×`
     : unit === "MiB"
     ? `${value.toFixed(1)} MiB`
     : unit === "%"
