@@ -87,7 +87,7 @@ describe("Debian package (amd64)", { skip: once }, () => {
     assert.doesNotMatch(unit, /secret=|CLIENT_SECRET/i, "no secret in the unit");
     // It runs the release `current` points to, after the committed release's updater counted the start.
     assert.match(unit, /^ExecStart=\/var\/lib\/realer-edge-update\/current\/realer-edge run /m);
-    assert.match(unit, /^ExecStartPre=\+\/bin\/sh -c '.*committed\/realer-edge.*\/usr\/bin\/realer-edge; exec "\$u" update start'$/m);
+    assert.match(unit, /^ExecStartPre=-\+\/bin\/sh -c '.*committed\/realer-edge.*\/usr\/bin\/realer-edge; exec "\$u" update start'$/m);
     for (const [timer, command] of [["watch", "update watch"], ["poll", "update poll"]]) {
       // The poll timer is enabled; the watch's runs only while a trial is open (the updater starts and stops it).
       const timerUnit = readFileSync(join(root, `lib/systemd/system/realer-edge-update-${timer}.timer`), "utf8");
