@@ -5,7 +5,21 @@
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { buildInitramfs, startVm } from "./qemu.ts";
+import { runtimeName } from "../../src/platform/index.ts";
+import { buildInitramfs, startVm, vmUnavailable } from "./qemu.ts";
+
+/**
+ * Whether a suite on the board image can run here: false, or why not (as `describe`'s skip). A
+ * machine without the VM or debootstrap is told so loudly, naming `suite`; Deno leaves the board's
+ * compiled arm64 binaries to the Bun run.
+ */
+export function boardSuiteSkip(suite: string): string | false {
+  const debootstrap = spawnSync("sh", ["-c", "command -v debootstrap || test -x /usr/sbin/debootstrap"]).status === 0;
+  const unavailable = vmUnavailable() || (debootstrap ? false : "debootstrap not installed (scripts/setup.sh installs it on Debian)");
+  if (runtimeName === "deno") return "the board runs compiled arm64 binaries; bun test runs it once";
+  if (unavailable) console.warn(`\n*** ${suite} is SKIPPED: ${unavailable} ***\n`);
+  return unavailable ? `SKIPPED loudly: no board image here: ${unavailable}` : false;
+}
 
 /** Bumped when what goes into the image changes. */
 const IMAGE = "board-1.img";
@@ -73,4 +87,24 @@ export function copyBoardImage(image: string, to: string): string {
   const copied = spawnSync("cp", ["--sparse=always", image, to]);
   if (copied.status !== 0) copyFileSync(image, to);
   return to;
+}
+
+/**
+ * The initramfs that hands the board image over to systemd with a suite's driver (see
+ * guest/handover): `dir` holds the compiled `driver`, `payload.json` and `device.json`; `ca` is
+ * the emulator's; `extra` maps more files into /opt (the packages).
+ */
+export function boardInitramfs(assets: string, dir: string, ca: string, extra: Readonly<Record<string, string>>): string {
+  const guest = new URL("./guest/", import.meta.url).pathname;
+  const out = join(dir, "initrd.gz");
+  buildInitramfs(assets, out, "#!/bin/sh\n", {
+    "opt/handover": join(guest, "handover"),
+    "opt/realer-board-test.service": join(guest, "realer-board-test.service"),
+    "opt/driver": join(dir, "driver"),
+    "opt/payload.json": join(dir, "payload.json"),
+    "opt/device.json": join(dir, "device.json"),
+    "opt/ca.crt": ca,
+    ...extra,
+  });
+  return out;
 }

@@ -4,7 +4,6 @@
 // would (see guest/board.ts), then installs the previous release and upgrades it to this one. Each
 // check the board prints is one test here. Runs once, under Bun.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -13,20 +12,12 @@ import { build } from "../../scripts/build.ts";
 import { buildDeb } from "../../scripts/package.ts";
 import { Emulator } from "../../src/emulator/emulator.ts";
 import { VERSION } from "../../src/version.ts";
-import { runtimeName } from "../../src/platform/index.ts";
-import { boardImage, copyBoardImage } from "./board-image.ts";
+import { boardImage, boardInitramfs, boardSuiteSkip, copyBoardImage } from "./board-image.ts";
 import { buildPreviousReleaseDeb, PREVIOUS_RELEASE } from "./previous-release.ts";
-import { assertGuestVerdict, buildInitramfs, compileArm64, startVm, vmAssets, vmUnavailable } from "./qemu.ts";
+import { PACKAGED_SERVICE, provisionSimDevice } from "./sim-device.ts";
+import { assertGuestVerdict, compileArm64, startVm, vmAssets } from "./qemu.ts";
 
-const GUEST = new URL("./guest/", import.meta.url).pathname;
-const debootstrap = spawnSync("sh", ["-c", "command -v debootstrap || test -x /usr/sbin/debootstrap"]).status === 0;
-const unavailable = vmUnavailable() || (debootstrap ? false : "debootstrap not installed (scripts/setup.sh installs it on Debian)");
-const skip = runtimeName === "deno"
-  ? "the board runs compiled arm64 binaries; bun test runs it once"
-  : unavailable
-  ? `SKIPPED loudly: no board image here: ${unavailable}`
-  : false;
-if (unavailable) console.warn(`\n*** The package on a systemd board is SKIPPED: ${unavailable} ***\n`);
+const skip = boardSuiteSkip("The package on a systemd board");
 
 const CHECKS = [
   "dpkg -i installs the arm64 package",
@@ -60,52 +51,23 @@ describe("the Debian package on a systemd board (arm64 VM, Debian 12)", { skip }
     compileArm64("test/vm/guest/board.ts", join(dir, "driver"));
     emulator = new Emulator({ stateDir: join(dir, "cloud"), publicHost: "10.0.2.2" });
     await emulator.start();
-    const device = emulator.provision([
-      { source_type: "command", kind: "relay", pin_port: "6" },
-      { source_type: "sensor", kind: "switch", pin_port: "5" },
-    ]);
-    writeFileSync(
-      join(dir, "device.json"),
-      JSON.stringify({
-        api_url: emulator.url,
-        device_id: device.device_id,
-        client_id: device.client_id,
-        client_secret: { file: "/run/credentials/realer-edge.service/client-secret" },
-        ca_file: "/etc/realer-edge/ca.crt",
-        state_dir: "/var/lib/realer-edge",
-        log: { level: "info", format: "json" },
-        gpio: { backend: "cdev" },
-        routes: [
-          { pin_port: "6", line: { chip: "realer-sim", offset: 6 }, power_on: "restore" },
-          { pin_port: "5", line: { chip: "realer-sim", offset: 5 }, bias: "pull-down", debounce_ms: 5 },
-        ],
-      }),
-    );
+    const sim = provisionSimDevice(emulator);
+    writeFileSync(join(dir, "device.json"), JSON.stringify(sim.config(PACKAGED_SERVICE)));
     writeFileSync(
       join(dir, "payload.json"),
       JSON.stringify({
-        operator: `${emulator.url}/_emulator`,
-        device_id: device.device_id,
-        relay: device.routes.find((route) => route.source_type === "command")!.source_id,
-        switch: device.routes.find((route) => route.source_type === "sensor")!.source_id,
-        secret: device.client_secret,
+        ...sim.payload(),
         deb: basename(deb),
         previous_deb: basename(previousDeb),
         previous_version: PREVIOUS_RELEASE.version,
       }),
     );
-    buildInitramfs(assets, join(dir, "initrd.gz"), "#!/bin/sh\n", {
-      "opt/handover": join(GUEST, "handover"),
-      "opt/realer-board-test.service": join(GUEST, "realer-board-test.service"),
-      "opt/driver": join(dir, "driver"),
-      "opt/payload.json": join(dir, "payload.json"),
-      "opt/device.json": join(dir, "device.json"),
-      "opt/ca.crt": emulator.caPath,
+    const initrd = boardInitramfs(assets, dir, emulator.caPath, {
       [`opt/${basename(deb)}`]: deb,
       [`opt/${basename(previousDeb)}`]: previousDeb,
     });
     const disk = copyBoardImage(image, join(dir, "board.img"));
-    const vm = startVm(assets, join(dir, "initrd.gz"), {
+    const vm = startVm(assets, initrd, {
       disk,
       network: true,
       onLine: (line) => line.startsWith("BOARD ") && console.log(line),

@@ -2,6 +2,7 @@
 // disk image) loses power at random moments, again and again, while the cloud (the emulator and its
 // broker, on the host) keeps running and sending desired states. After every boot and at the end,
 // what the board kept and what the cloud received are checked against what a power cut may cost.
+import { provisionSimDevice } from "./sim-device.ts";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -90,28 +91,15 @@ export async function runPowerCutCampaign(options: CampaignOptions): Promise<Cam
     const [binary] = build(["linux-arm64"], dir);
     compileArm64("test/vm/guest/power-cut.ts", join(dir, "driver"));
     await emulator.start();
-    const device = emulator.provision([
-      { source_type: "command", kind: "relay", pin_port: "6" },
-      { source_type: "sensor", kind: "switch", pin_port: "5" },
-    ]);
-    const relay = device.routes.find((route) => route.source_type === "command")!.source_id;
-    const switchSource = device.routes.find((route) => route.source_type === "sensor")!.source_id;
+    const { device, relay, switchSource, config } = provisionSimDevice(emulator);
     writeFileSync(
       join(dir, "device.json"),
-      JSON.stringify({
-        api_url: emulator.url,
-        device_id: device.device_id,
-        client_id: device.client_id,
+      JSON.stringify(config({
         client_secret: { env: "REALER_CLIENT_SECRET" },
         ca_file: "/opt/ca.crt",
         state_dir: "/data/state",
         log: { level: "debug", format: "text" }, // debug: each send from the outbox is logged
-        gpio: { backend: "cdev" },
-        routes: [
-          { pin_port: "6", line: { chip: "realer-sim", offset: 6 }, power_on: "restore" },
-          { pin_port: "5", line: { chip: "realer-sim", offset: 5 }, bias: "pull-down", debounce_ms: 5 },
-        ],
-      }),
+      })),
     );
     writeFileSync(join(dir, "secret"), device.client_secret);
     buildInitramfs(assets, join(dir, "initrd.gz"), "#!/bin/sh\n/opt/driver\n", {

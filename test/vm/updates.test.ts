@@ -6,7 +6,6 @@
 // refused. Each check the board prints is one test here. Runs once, under Bun.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -16,23 +15,16 @@ import { buildDeb } from "../../scripts/package.ts";
 import { BUILD_FAULTS, type BuildFault } from "../../src/build-fault.ts";
 import { ensureCertificates } from "../../src/emulator/certs.ts";
 import { Emulator } from "../../src/emulator/emulator.ts";
-import { runtimeName, serve, type Server } from "../../src/platform/index.ts";
+import { serve, type Server } from "../../src/platform/index.ts";
 import { OLDEST_READER, SCHEMA_VERSION } from "../../src/state/schema.ts";
 import { type Manifest, trustedCommentFor } from "../../src/update/manifest.ts";
 import { VERSION } from "../../src/version.ts";
 import { makeKeyPair, signMinisign, type TestKeyPair } from "../helpers/minisign-signer.ts";
-import { boardImage, copyBoardImage } from "./board-image.ts";
-import { assertGuestVerdict, buildInitramfs, compileArm64, startVm, vmAssets, vmUnavailable } from "./qemu.ts";
+import { boardImage, boardInitramfs, boardSuiteSkip, copyBoardImage } from "./board-image.ts";
+import { PACKAGED_SERVICE, provisionSimDevice } from "./sim-device.ts";
+import { assertGuestVerdict, compileArm64, startVm, vmAssets } from "./qemu.ts";
 
-const GUEST = new URL("./guest/", import.meta.url).pathname;
-const debootstrap = spawnSync("sh", ["-c", "command -v debootstrap || test -x /usr/sbin/debootstrap"]).status === 0;
-const unavailable = vmUnavailable() || (debootstrap ? false : "debootstrap not installed (scripts/setup.sh installs it on Debian)");
-const skip = runtimeName === "deno"
-  ? "the board runs compiled arm64 binaries; bun test runs it once"
-  : unavailable
-  ? `SKIPPED loudly: no board image here: ${unavailable}`
-  : false;
-if (unavailable) console.warn(`\n*** Field updates on a systemd board are SKIPPED: ${unavailable} ***\n`);
+const skip = boardSuiteSkip("Field updates on a systemd board");
 
 /** What the board is offered, in order, and what must become of each (see guest/updates.ts). */
 const ALL_OFFERS = [
@@ -175,36 +167,17 @@ describe("field updates on a systemd board (arm64 VM, Debian 12)", { skip }, () 
     // The channel is served with the emulator's certificate: a board verifies it with the cloud's CA, as it does the cloud.
     const certs = await ensureCertificates(join(dir, "cloud", "tls"), ["10.0.2.2"]);
     channel = channelServer(releases, certs.certPem, certs.keyPem);
-    const device = emulator.provision([
-      { source_type: "command", kind: "relay", pin_port: "6" },
-      { source_type: "sensor", kind: "switch", pin_port: "5" },
-    ]);
+    const sim = provisionSimDevice(emulator);
     writeFileSync(
       join(dir, "device.json"),
-      JSON.stringify({
-        api_url: emulator.url,
-        device_id: device.device_id,
-        client_id: device.client_id,
-        client_secret: { file: "/run/credentials/realer-edge.service/client-secret" },
-        ca_file: "/etc/realer-edge/ca.crt",
-        state_dir: "/var/lib/realer-edge",
-        log: { level: "info", format: "json" },
-        gpio: { backend: "cdev" },
-        routes: [
-          { pin_port: "6", line: { chip: "realer-sim", offset: 6 }, power_on: "restore" },
-          { pin_port: "5", line: { chip: "realer-sim", offset: 5 }, bias: "pull-down", debounce_ms: 5 },
-        ],
-        updates: { channel: `https://10.0.2.2:${channel.port}/good/`, trial_window_s: 60 },
-      }),
+      JSON.stringify(
+        sim.config({ ...PACKAGED_SERVICE, updates: { channel: `https://10.0.2.2:${channel.port}/good/`, trial_window_s: 60 } }),
+      ),
     );
     writeFileSync(
       join(dir, "payload.json"),
       JSON.stringify({
-        operator: `${emulator.url}/_emulator`,
-        device_id: device.device_id,
-        relay: device.routes.find((route) => route.source_type === "command")!.source_id,
-        switch: device.routes.find((route) => route.source_type === "sensor")!.source_id,
-        secret: device.client_secret,
+        ...sim.payload(),
         deb: basename(deb),
         crash_deb: `crash/${basename(crashDeb)}`,
         channel: `https://10.0.2.2:${channel.port}/`,
@@ -212,24 +185,18 @@ describe("field updates on a systemd board (arm64 VM, Debian 12)", { skip }, () 
         power_cut: POWER_CUT,
       }),
     );
-    buildInitramfs(assets, join(dir, "initrd.gz"), "#!/bin/sh\n", {
-      "opt/handover": join(GUEST, "handover"),
-      "opt/realer-board-test.service": join(GUEST, "realer-board-test.service"),
-      "opt/driver": join(dir, "driver"),
-      "opt/payload.json": join(dir, "payload.json"),
-      "opt/device.json": join(dir, "device.json"),
-      "opt/ca.crt": emulator.caPath,
+    const initrd = boardInitramfs(assets, dir, emulator.caPath, {
       [`opt/${basename(deb)}`]: deb,
       [`opt/crash/${basename(crashDeb)}`]: crashDeb,
     });
-    console.log(`initramfs: ${(statSync(join(dir, "initrd.gz")).size / 1048576).toFixed(0)} MiB`);
+    console.log(`initramfs: ${(statSync(initrd).size / 1048576).toFixed(0)} MiB`);
     const disk = copyBoardImage(image, join(dir, "board.img"));
     // Boots the board again after each power cut it asks for ("UPDATES cut"): the same disk, with
     // what the guest's page cache held lost, as on a board whose plug is pulled.
     let output = "";
     const deadline = Date.now() + 60 * 60_000;
     for (let boot = 1; boot <= 4; boot++) {
-      const vm = startVm(assets, join(dir, "initrd.gz"), {
+      const vm = startVm(assets, initrd, {
         disk,
         network: true,
         onLine: (line) => {
