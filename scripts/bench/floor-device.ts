@@ -21,13 +21,14 @@ const ackTopic = `${job.topic}/ack`;
 client.on("message", (topic, payload) => {
   const message = JSON.parse(payload.toString("utf8")) as { desired_id?: string; value?: string; message_id?: string };
   if (topic === desiredTopic) {
+    const messageId = `${message.desired_id}-report`;
     const report = JSON.stringify({
-      message_id: `${message.desired_id}-report`,
+      message_id: messageId,
       value: message.value,
       value_received_at: new Date().toISOString(),
       desired_id: message.desired_id,
     });
-    insert.run(`${message.desired_id}-report`, report);
+    insert.run(messageId, report);
     client.publish(reportTopic, report, { qos: 1 });
   } else if (topic === ackTopic) {
     remove.run(String(message.message_id));

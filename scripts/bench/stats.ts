@@ -20,30 +20,27 @@ export function summarize(samples: readonly number[]): Summary {
 export interface Row {
   readonly figure: string;
   readonly measured: number;
-  readonly unit: "ms" | "msg/s" | "MiB" | "%" | "KiB" | "ms/s" | "years" | "×";
+  readonly unit: Unit;
   /** The goal, and whether the measure must stay at or below it (`max`) or reach it (`min`). */
   readonly goal?: { readonly value: number; readonly kind: "max" | "min"; readonly how: string };
 }
 
-const show = (
-  value: number,
-  unit: Row["unit"],
-) =>
-  unit === "ms"
-    ? `${value.toFixed(3)} ms`
-    : unit === "KiB"
-    ? `${value.toFixed(1)} KiB`
-    : unit === "ms/s"
-    ? `${value.toFixed(2)} ms/s`
-    : unit === "years"
-    ? `${value < 10 ? value.toFixed(1) : Math.round(value)} years`
-    : unit === "×"
-    ? `${value.toFixed(2)}×`
-    : unit === "MiB"
-    ? `${value.toFixed(1)} MiB`
-    : unit === "%"
-    ? `${Math.round(value)}%`
-    : `${Math.round(value)} msg/s`;
+/** How each unit's figures are written. */
+const FORMATS = {
+  ms: (value: number) => `${value.toFixed(3)} ms`,
+  "msg/s": (value: number) => `${Math.round(value)} msg/s`,
+  MiB: (value: number) => `${value.toFixed(1)} MiB`,
+  "%": (value: number) => `${Math.round(value)}%`,
+  KiB: (value: number) => `${value.toFixed(1)} KiB`,
+  "ms/s": (value: number) => `${value.toFixed(2)} ms/s`,
+  years: (value: number) => `${value < 10 ? value.toFixed(1) : Math.round(value)} years`,
+  "×": (value: number) => `${value.toFixed(2)}×`,
+} as const;
+
+/** The units a figure is measured in. */
+export type Unit = keyof typeof FORMATS;
+
+const show = (value: number, unit: Unit) => FORMATS[unit](value);
 
 /** The table as text: figure, measured, goal (and how it was derived), verdict. */
 export function renderTable(title: string, rows: readonly Row[]): string {
