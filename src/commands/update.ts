@@ -7,7 +7,7 @@ import { RealerError } from "../errors.ts";
 import { OLDEST_READER, SCHEMA_VERSION } from "../state/schema.ts";
 import { folderSource } from "../update/folder-source.ts";
 import { type Manifest, parseManifest } from "../update/manifest.ts";
-import { httpsSource } from "../update/https-source.ts";
+import { channelShown, httpsSource } from "../update/https-source.ts";
 import { dailyBudget } from "../update/daily-budget.ts";
 import { loadConfig, readCaFile } from "../config/load.ts";
 import { MinisignError, type MinisignKey, parsePublicKey } from "../update/minisign.ts";
@@ -188,7 +188,7 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
         // When the channel last answered, and what it offered: a channel frozen on an old release shows here.
         writeFileSync(
           join(root, "last-poll"),
-          `${new Date(now()).toISOString()} ${config.updates.channel} offered release ${offered ?? "(unreadable)"}\n`,
+          `${new Date(now()).toISOString()} ${channelShown(config.updates.channel)} offered release ${offered ?? "(unreadable)"}\n`,
         );
         if (offered !== undefined && offered <= state.highest_release) {
           print(`up to date: the channel offers release ${offered}; release ${state.highest_release} was the last taken`);

@@ -139,6 +139,17 @@ describe("an HTTPS channel (TLS on loopback, a CA of its own)", () => {
     assert.throws(() => httpsSource("http://127.0.0.1:1/", { fetch }), /not https:\/\//);
   });
 
+  it("never shows a password the channel's URL carries (basic auth) in a refusal or its name", async () => {
+    const source = httpsSource("https://board:hunter2@127.0.0.1:9/realer-edge/linux-x64/", { fetch: createFetch(ca) });
+    assert.equal(source.name, "https://127.0.0.1:9/realer-edge/linux-x64/");
+    await assert.rejects(source.manifest(), (error: Error) => {
+      assert.ok(error instanceof UpdateRefusal);
+      assert.match(error.message, /^refused \(download\): cannot fetch https:\/\/127\.0\.0\.1:9\/realer-edge\/linux-x64\/manifest\.json: /);
+      assert.doesNotMatch(error.message, /hunter2|board@/);
+      return true;
+    });
+  });
+
   it("refuses a manifest over its cap without reading it all", async () => {
     publish("0.3.0", 1);
     writeFileSync(join(serving, "manifest.json"), "x".repeat(70_000));

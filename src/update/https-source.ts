@@ -30,32 +30,48 @@ async function readCapped(response: Response, cap: number, what: string): Promis
   }
 }
 
+/**
+ * The channel's URL as messages show it: a user name or password in it (basic auth) is left out,
+ * since refusals reach `update status`, the log and the device console.
+ */
+export function channelShown(base: string): string {
+  try {
+    const url = new URL(base);
+    url.username = "";
+    url.password = "";
+    return url.href;
+  } catch {
+    return "(not a URL)";
+  }
+}
+
 /** The channel at `base` (an https:// URL of a target's folder). */
 export function httpsSource(base: string, options: { readonly fetch: typeof fetch; readonly budget?: ByteBudget }): ReleaseSource {
   const url = new URL(base.endsWith("/") ? base : `${base}/`);
-  if (url.protocol !== "https:") throw new UpdateRefusal("download", `the channel ${base} is not https://: releases come over TLS only`);
+  const shown = channelShown(url.href);
+  if (url.protocol !== "https:") throw new UpdateRefusal("download", `the channel ${shown} is not https://: releases come over TLS only`);
   const get = async (file: string, headers: Record<string, string> = {}) => {
     try {
       return await options.fetch(new URL(file, url), { headers, redirect: "follow" });
     } catch (error) {
       throw new UpdateRefusal(
         "download",
-        `cannot fetch ${new URL(file, url)}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`,
+        `cannot fetch ${shown}${file}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`,
       );
     }
   };
   return {
-    name: url.href,
+    name: shown,
     resumable: true,
     manifest: async () => {
       const manifest = await get("manifest.json");
-      if (manifest.status !== 200) throw new UpdateRefusal("download", `${url.href}manifest.json answered HTTP ${manifest.status}`);
+      if (manifest.status !== 200) throw new UpdateRefusal("download", `${shown}manifest.json answered HTTP ${manifest.status}`);
       const bytes = await readCapped(manifest, MANIFEST_MAX_BYTES, "the manifest");
       const signature = await get("manifest.json.minisig");
       if (signature.status !== 200) {
         throw new UpdateRefusal(
           "signature",
-          `${url.href}manifest.json.minisig answered HTTP ${signature.status}: the release is not signed`,
+          `${shown}manifest.json.minisig answered HTTP ${signature.status}: the release is not signed`,
         );
       }
       return { bytes, signature: new TextDecoder().decode(await readCapped(signature, 8192, "the signature")) };
