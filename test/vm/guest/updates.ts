@@ -57,16 +57,17 @@ const link = (name: string) => {
     return "none";
   }
 };
-/** The file the service's main process runs, and its commit as `--version` says it. */
+/** The file the service's main process runs ("none" between two runs). */
 const running = () => {
   const pid = show("MainPID");
   try {
-    const exe = readlinkSync(`/proc/${pid}/exe`);
-    return { pid, exe, version: run(exe, "--version").out };
+    return { pid, exe: readlinkSync(`/proc/${pid}/exe`) };
   } catch {
-    return { pid, exe: "none", version: "" };
+    return { pid, exe: "none" };
   }
 };
+/** What a binary says it is (`--version`: its commit names a test build's label). */
+const versionOf = (exe: string) => run(exe, "--version").out;
 const health = (): Record<string, unknown> | undefined => {
   try {
     return JSON.parse(readFileSync("/run/realer-edge/health.json", "utf8")) as Record<string, unknown>;
@@ -139,13 +140,18 @@ async function install(): Promise<void> {
   }
 }
 
-/** Points the config's channel at one release folder and runs the poll service, as its timer would. */
-async function poll(offer: Offer) {
+/** Points the config's channel at one release folder. */
+function pointChannelAt(offer: Offer): void {
   const config = JSON.parse(readFileSync(CONFIG, "utf8")) as Record<string, unknown>;
   writeFileSync(
     CONFIG,
     JSON.stringify({ ...config, updates: { ...config.updates as object, channel: `${payload.channel}${offer.name}/` } }),
   );
+}
+
+/** Points the channel at `offer` and runs the poll service, as its timer would. */
+async function poll(offer: Offer) {
+  pointChannelAt(offer);
   return await runAsync("systemctl", "start", "realer-edge-update-poll.service");
 }
 
@@ -222,9 +228,9 @@ async function take(offer: Offer): Promise<string | true> {
       after.committed?.release === offer.release && link("committed") === `slots/${trial.slot}`
         ? ""
         : `not committed: ${JSON.stringify(after)}`,
-      now.exe === `${UPDATE}/slots/${trial.slot}/realer-edge` && now.version.includes(offer.commit_label ?? "")
+      now.exe === `${UPDATE}/slots/${trial.slot}/realer-edge` && versionOf(now.exe).includes(offer.commit_label ?? "")
         ? ""
-        : `the service runs ${now.exe} (${now.version})`,
+        : `the service runs ${now.exe} (${versionOf(now.exe)})`,
     );
   } else {
     problems.push(
@@ -264,7 +270,7 @@ async function campaign(): Promise<void> {
       const samples = await sampler.stop();
       const low = samples.filter((sample) => sample.value !== 1).length;
       const now = running();
-      say(`measure deb: ${samples.length} relay samples, ${low} not on; the good package runs ${now.exe} (${now.version})`);
+      say(`measure deb: ${samples.length} relay samples, ${low} not on; the good package runs ${now.exe} (${versionOf(now.exe)})`);
       const problems = [
         installed.status === 0 ? "" : `dpkg -i crash: ${installed.out}`,
         onTrial ? "" : "the crashing package was not put on trial",
@@ -317,11 +323,7 @@ async function cutDuringDownload(): Promise<never> {
   const offer = payload.power_cut.download;
   const spare = state().committed?.slot === "a" ? "b" : "a";
   const part = `${UPDATE}/slots/${spare}/realer-edge.part`;
-  const config = JSON.parse(readFileSync(CONFIG, "utf8")) as Record<string, unknown>;
-  writeFileSync(
-    CONFIG,
-    JSON.stringify({ ...config, updates: { ...config.updates as object, channel: `${payload.channel}${offer.name}/` } }),
-  );
+  pointChannelAt(offer);
   run("systemctl", "start", "--no-block", "realer-edge-update-poll.service");
   const size = () => {
     try {
