@@ -15,6 +15,7 @@ import { DesiredHandler } from "../device/desired-handler.ts";
 import { deviceLedger } from "../device/ledger.ts";
 import { HttpsLink } from "./link.ts";
 import { Outbox } from "../outbox/outbox.ts";
+import { SETTLE_WAIT_MS } from "../outbox/settling.ts";
 import { DeviceStore } from "../state/store.ts";
 import { outboxDepth } from "../../test/helpers/state.ts";
 
@@ -82,7 +83,7 @@ describe("HttpsLink", () => {
     await clock.advance(1000);
     await turnsUntil("the next poll", () => clock.sleeping > 0);
     assert.deepEqual(relay.writes, [1], "answered requests are not listed again, nor applied again");
-    await clock.advance(10);
+    await clock.advance(SETTLE_WAIT_MS);
     assert.equal(outboxDepth(store), 0, "the report's row went once the server took it");
     stop.abort();
     assert.equal(await running, undefined);

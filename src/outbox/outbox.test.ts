@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { silentLogger } from "../log.ts";
 import { ManualClock } from "../manual-clock.ts";
 import { Outbox } from "./outbox.ts";
+import { SETTLE_WAIT_MS } from "./settling.ts";
 import type { OutboxLimits } from "./types.ts";
 import { DeviceStore } from "../state/store.ts";
 import { addToOutbox, outboxDepth } from "../../test/helpers/state.ts";
@@ -105,8 +106,23 @@ describe("Outbox", () => {
     box.detach();
     attach();
     assert.deepEqual(sent.map((s) => s.id), ["a", "b", "c", "b", "c"], "an acked message is never sent again, deleted or not");
-    await clock.advance(20);
+    await clock.advance(SETTLE_WAIT_MS);
     assert.deepEqual(store.outbox.pending(10).map((row) => row.messageId), ["b", "c"], "deleted in the batch");
+    box.close();
+  });
+
+  it("deletes acked rows in the next reading's commit, without waiting for a commit of their own", async () => {
+    const { store, box, attach } = await outbox({ maxInflight: 10, maxPublishPerSecond: 1000 });
+    for (const id of ["a", "b"]) box.enqueue("sensor", 1, reading(id));
+    await turn();
+    attach();
+    box.settle({ message_id: "a", status: "accepted", retryable: false, feed_data_topic: "sensor" });
+    await turn();
+    assert.deepEqual(store.outbox.pending(10).map((row) => row.messageId), ["a", "b"], "no commit of its own yet");
+    box.enqueue("sensor", 1, reading("c"));
+    await turn();
+    assert.deepEqual(store.outbox.pending(10).map((row) => row.messageId), ["b", "c"], "gone with the reading's commit");
+    assert.equal(box.depth, 2);
     box.close();
   });
 
@@ -122,7 +138,7 @@ describe("Outbox", () => {
     assert.deepEqual(sent.map((s) => s.id), ["r1", "r1"], "sent again");
     assert.deepEqual(store.outbox.pending(10).map((row) => row.messageId), ["r1"], "kept until this copy's ack");
     box.settle({ message_id: "r1", status: "replayed", retryable: false, feed_data_topic: "relay" });
-    await clock.advance(20);
+    await clock.advance(SETTLE_WAIT_MS);
     assert.equal(outboxDepth(store), 0);
     box.close();
   });
@@ -139,7 +155,7 @@ describe("Outbox", () => {
     box.settle({ message_id: "r1", status: "accepted", retryable: false, feed_data_topic: "relay" });
     assert.deepEqual(sent.map((s) => s.id), ["r1", "r1"], "the repeat goes after the first copy's ack");
     box.settle({ message_id: "r1", status: "replayed", retryable: false, feed_data_topic: "relay" });
-    await clock.advance(20);
+    await clock.advance(SETTLE_WAIT_MS);
     assert.equal(outboxDepth(store), 0);
     box.close();
   });

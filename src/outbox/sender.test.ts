@@ -5,6 +5,7 @@ import { ManualClock } from "../manual-clock.ts";
 import { DeviceStore } from "../state/store.ts";
 import { OutboxQueue } from "./queue.ts";
 import { OutboxSender } from "./sender.ts";
+import { SETTLE_WAIT_MS } from "./settling.ts";
 import { DEFAULT_OUTBOX_LIMITS, emptyOutboxStats } from "./types.ts";
 
 const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -51,7 +52,7 @@ describe("OutboxSender", () => {
     await turn();
     sender.settle({ message_id: null, status: "accepted", retryable: false });
     sender.settle({ message_id: "r1", status: "accepted", retryable: false, feed_data_topic: "sensor" });
-    await clock.advance(10); // the batched delete
+    await clock.advance(SETTLE_WAIT_MS); // the acks' own delete, no event having carried it
     assert.equal(store.outbox.size().messages, 0);
     assert.equal(stats.accepted, 1);
     await clock.advance(60_000);

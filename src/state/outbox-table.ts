@@ -28,6 +28,19 @@ export interface NewOutboxRow {
   readonly clock?: { readonly mono: number; readonly bootId: string } | undefined;
 }
 
+/** A message whose ack was final, to delete. */
+export interface SettledRow {
+  readonly messageId: string;
+  readonly topic: string | undefined;
+}
+
+/** Who keeps the acked messages not deleted yet (see `OutboxTable.carryDeletes`). */
+export interface SettledSource {
+  readonly size: number;
+  rows(): readonly SettledRow[];
+  deleted(rows: readonly SettledRow[]): void;
+}
+
 /** The messages held for the clock that still wait in the outbox (a dropped one leaves its hold behind, ignored). */
 const CLOCK_HELD_ROWS = "FROM clock_held h JOIN outbox o ON o.message_id = h.message_id AND o.topic = h.topic";
 
@@ -118,11 +131,30 @@ export class OutboxTable {
    * Removes messages whose ack was final, in one commit that does not wait for the disk: a power
    * cut may bring some back, and the server answers their resend `replayed`.
    */
-  removeSettled(settled: readonly { readonly messageId: string; readonly topic: string | undefined }[]): number {
+  removeSettled(settled: readonly SettledRow[]): number {
     return this.#file.write(
       () => settled.reduce((removed, { messageId, topic }) => removed + this.#delete(messageId, topic), 0),
       { lazy: true },
     );
+  }
+
+  /**
+   * Has every synced commit carry the deletes of acked messages (see `StateFile.carry`), so an
+   * event's commit also deletes what the last acks settled, instead of a commit of their own.
+   * `settled.rows()` lists them as the commit begins; `settled.deleted` hears which went once it
+   * is committed.
+   */
+  carryDeletes(settled: SettledSource): void {
+    this.#file.carry({
+      get waiting() {
+        return settled.size > 0;
+      },
+      ride: () => {
+        const rows = settled.rows();
+        for (const { messageId, topic } of rows) this.#delete(messageId, topic);
+        return () => settled.deleted(rows);
+      },
+    });
   }
 
   /** Removes a message (one the bounds drop). Returns whether it was there. */

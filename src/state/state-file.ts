@@ -18,6 +18,20 @@ export interface StorageHealth {
   readonly setAside: string | undefined;
 }
 
+/**
+ * Writes that need no commit of their own (acked rows' deletes): each synced commit carries what
+ * waits, so an event costs one commit's pages, not two.
+ */
+export interface Rider {
+  /** Whether writes wait (read before a commit, to open nothing when none do). */
+  readonly waiting: boolean;
+  /**
+   * Makes the waiting writes inside the open transaction, and returns what to do once they are
+   * committed. A throw leaves them waiting: the commit goes without them.
+   */
+  ride(): () => void;
+}
+
 /** The database of the state file, with its write health. */
 export class StateFile {
   /** The database, for the table modules beside this file (and test helpers); nothing else. */
@@ -25,6 +39,9 @@ export class StateFile {
   readonly #logger: Logger;
   readonly #now: () => number;
   #health: StorageHealth;
+  readonly #riders = new Set<Rider>();
+  /** Whether a write is open (a write inside it is part of it, and carries no rider of its own). */
+  #writing = false;
 
   constructor(db: Database, options: { readonly logger?: Logger; readonly now?: () => number }, setAside: string | undefined) {
     this.db = db;
@@ -60,12 +77,48 @@ export class StateFile {
     }
   }
 
+  /** Has every synced commit from now on carry `rider`'s waiting writes. */
+  carry(rider: Rider): void {
+    this.#riders.add(rider);
+  }
+
   /**
    * Runs a write in one transaction (`lazy`: not waiting for the disk, see `Database.transaction`),
    * noting failure episodes (logged once each) and recoveries. A failure throws the store's error.
+   * A synced write carries the riders' waiting writes; should they fail, it is made without them.
    */
   write<T>(fn: () => T, options?: { readonly lazy?: boolean }): T {
+    if (this.#writing || options?.lazy === true) return this.#write(fn, options);
+    const riders = [...this.#riders].filter((rider) => rider.waiting);
+    if (riders.length === 0) return this.#write(fn, options);
+    const committed: (() => void)[] = [];
+    const result = this.#write(() => {
+      for (const rider of riders) this.#ride(rider, committed);
+      return fn();
+    });
+    for (const done of committed) done();
+    return result;
+  }
+
+  /**
+   * One rider's writes, in a savepoint of their own: should they fail, they are undone and the
+   * commit goes on without them (a transaction SQLite ended itself fails the write, as it would).
+   */
+  #ride(rider: Rider, committed: (() => void)[]): void {
+    this.db.prepare("SAVEPOINT ride").run();
+    try {
+      committed.push(rider.ride());
+    } catch (error) {
+      this.db.prepare("ROLLBACK TO ride").run();
+      this.#logger.debug("storage.ride_failed", { file: this.name, error: error instanceof Error ? error.message : String(error) });
+    }
+    this.db.prepare("RELEASE ride").run();
+  }
+
+  #write<T>(fn: () => T, options?: { readonly lazy?: boolean }): T {
     let result: T;
+    const outer = !this.#writing;
+    this.#writing = true;
     try {
       result = this.db.transaction(fn, options);
     } catch (error) {
@@ -87,6 +140,8 @@ export class StateFile {
         });
       }
       throw error;
+    } finally {
+      if (outer) this.#writing = false;
     }
     if (this.#health.failing) {
       this.#logger.info("storage.recovered", {
