@@ -18,13 +18,22 @@ export interface FloorCost {
   readonly perEvent: ProcessCost;
   /** Desired published → report received, ms. */
   readonly roundTrip: number[];
+  /** CPU while nothing happens, ms per second: the runtime and an MQTT.js TLS client at rest. */
+  readonly idleCpuMsPerS: number;
 }
 
 /**
  * `rounds` desired states after `warmup`, one at a time as the device's are, against the floor
  * device on `kind`'s runtime (a compiled binary's is Bun), its database in `dir`.
  */
-export async function floorCost(emulator: Emulator, kind: DeviceKind, dir: string, warmup: number, rounds: number): Promise<FloorCost> {
+export async function floorCost(
+  emulator: Emulator,
+  kind: DeviceKind,
+  dir: string,
+  warmup: number,
+  rounds: number,
+  idleMs: number,
+): Promise<FloorCost> {
   const loop = await emulator.createLoopbackClient(["desired", "report", "ack"]);
   const job = join(dir, "floor.json");
   writeFileSync(
@@ -40,6 +49,11 @@ export async function floorCost(emulator: Emulator, kind: DeviceKind, dir: strin
       child.on("exit", (code) => reject(new Error(`the floor device exited ${code}`)));
     });
     await cloud.subscribeAsync(`${loop.topic}/report`, { qos: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const idleFrom = readCost(child.pid!);
+    const idleStarted = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, idleMs));
+    const idleCpuMsPerS = (readCost(child.pid!).cpuMs - idleFrom.cpuMs) / ((performance.now() - idleStarted) / 1000);
     const roundTrip: number[] = [];
     let before: ProcessCost | undefined;
     for (let i = 0; i < warmup + rounds; i++) {
@@ -56,7 +70,7 @@ export async function floorCost(emulator: Emulator, kind: DeviceKind, dir: strin
     }
     // The last ack's delete, before the reading.
     await new Promise((resolve) => setTimeout(resolve, 200));
-    return { perEvent: costPer(before!, readCost(child.pid!), rounds), roundTrip };
+    return { perEvent: costPer(before!, readCost(child.pid!), rounds), roundTrip, idleCpuMsPerS };
   } finally {
     await cloud.endAsync();
     child.kill("SIGTERM");

@@ -63,7 +63,7 @@ export async function composeDevice(parts: DeviceParts): Promise<ComposedDevice>
   const backend = parts.backend ?? await createBackend(config.gpio.backend, { clock });
   let store: DeviceStore;
   try {
-    store = await DeviceStore.open(config.state_dir, { logger: parts.storeLogger ?? logger });
+    store = await DeviceStore.open(config.state_dir, { logger: parts.storeLogger ?? logger, clock });
   } catch (error) {
     if (!parts.backend) await backend.close();
     throw error;

@@ -3,6 +3,7 @@
 // and a fresh one starts, loudly.
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
+import type { Clock } from "../clock.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { type Database, openDatabase, StorageError } from "../platform/index.ts";
 import { OUR_TABLES, prepareSchema, SCHEMA_VERSION } from "./schema.ts";
@@ -18,6 +19,8 @@ export interface StoreOptions {
   readonly logger?: Logger;
   /** Milliseconds since the epoch, for the name of a file set aside. */
   readonly now?: () => number;
+  /** Timers for the WAL's quiet-moment checkpoints (see checkpoints.ts); without one, SQLite's own every 1,000 pages. */
+  readonly clock?: Clock;
 }
 
 /**

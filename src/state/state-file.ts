@@ -1,8 +1,10 @@
 // The open state file: its transactions and their health. Every table module writes through
 // `write()`, so a failing disk is noticed, logged once per episode and reported the same way
 // whichever table met it.
+import type { Clock } from "../clock.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import type { Database } from "../platform/index.ts";
+import { QuietCheckpoints } from "./checkpoints.ts";
 
 /** Whether the store can write, for the console, /metrics and the desired-state handler. */
 export interface StorageHealth {
@@ -43,10 +45,18 @@ export class StateFile {
   /** Whether a write is open (a write inside it is part of it, and carries no rider of its own). */
   #writing = false;
 
-  constructor(db: Database, options: { readonly logger?: Logger; readonly now?: () => number }, setAside: string | undefined) {
+  /** The quiet-moment checkpoints, with a clock to wait on (without one, SQLite's own rule). */
+  readonly #checkpoints: QuietCheckpoints | undefined;
+
+  constructor(
+    db: Database,
+    options: { readonly logger?: Logger; readonly now?: () => number; readonly clock?: Clock },
+    setAside: string | undefined,
+  ) {
     this.db = db;
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
+    this.#checkpoints = options.clock && db.path !== "" ? new QuietCheckpoints(db, options.clock, this.#logger) : undefined;
     this.#health = { failing: false, error: undefined, since: undefined, failures: 0, episodes: 0, setAside };
   }
 
@@ -143,6 +153,7 @@ export class StateFile {
     } finally {
       if (outer) this.#writing = false;
     }
+    if (outer) this.#checkpoints?.wrote();
     if (this.#health.failing) {
       this.#logger.info("storage.recovered", {
         file: this.name,
@@ -156,6 +167,7 @@ export class StateFile {
 
   /** Closes the database. */
   close(): void {
+    this.#checkpoints?.close();
     this.db.close();
   }
 }
