@@ -247,7 +247,8 @@ export class DesiredHandler {
       });
       return this.#answer(desiredId, sequence, "rejected", physical, { requested, reason: `the line failed: ${describeError(error)}` });
     }
-    logger.info("line.set", {
+    // Debug: desired.applied already says it at info, and a line a second in the journal is flash worn.
+    logger.debug("line.set", {
       route: binding.name,
       requested: this.#line.scale.format(wanted.value),
       observed: this.#line.scale.format(observed),

@@ -113,7 +113,8 @@ export class OutboxSender {
       const fields = { message_id: messageId, status: ack.status, error: ack.error?.type, desired_id: ack.desired_id ?? undefined };
       if (ack.status === "conflict") logger.error("ack.conflict", { ...fields, note: "firmware fault: same message_id, other payload" });
       else if (ack.status === "rejected") logger.error("ack.rejected", fields);
-      else logger.info("ack.received", fields);
+      // One per message: at info it would be the journal's busiest line (and its flash writes).
+      else logger.debug("ack.received", fields);
       if (removed || inflight) {
         const payload = inflight ? parseStoredPayload(inflight.row.payload, `message ${messageId}`) : undefined;
         this.#options.onSettled?.({ messageId, topic: topic ?? "", status: ack.status, errorType: ack.error?.type, payload });
