@@ -10,6 +10,8 @@ const TICKS_PER_SECOND = 100;
 /** A process's cost so far. */
 export interface ProcessCost {
   readonly cpuMs: number;
+  /** Of which the main thread's (JavaScript, SQLite, the sockets): the rest is JIT, GC and runtime threads. */
+  readonly mainCpuMs: number;
   /** Bytes handed to the disk. */
   readonly diskBytes: number;
   /** Bytes passed to write calls (the page cache included). */
@@ -21,17 +23,20 @@ export interface ProcessCost {
  * idle second's fraction of a millisecond shows), summed; stat(5)'s utime + stime (1/100 s,
  * threads that ended included) where schedstat is missing.
  */
-function cpuMs(pid: number): number {
+function cpuMs(pid: number): { all: number; main: number } {
   try {
     let ns = 0;
+    let main = 0;
     for (const task of readdirSync(`/proc/${pid}/task`)) {
       try {
-        ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
+        const taskNs = Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
+        ns += taskNs;
+        if (task === String(pid)) main = taskNs;
       } catch {
         // A thread that ended between the listing and the read.
       }
     }
-    if (ns > 0) return ns / 1e6;
+    if (ns > 0) return { all: ns / 1e6, main: main / 1e6 };
   } catch {
     // No schedstat here: the ticks below.
   }
@@ -39,7 +44,7 @@ function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // utime and stime are fields 14 and 15 of stat(5): 12 and 13 after the name and state.
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+  return { all: ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND, main: Number.NaN };
 }
 
 /** Reads `pid`'s {@linkcode ProcessCost}; NaN where /proc does not say (an ended process). */
@@ -47,9 +52,10 @@ export function readCost(pid: number): ProcessCost {
   try {
     const io = readFileSync(`/proc/${pid}/io`, "utf8");
     const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, "m").exec(io)?.[1] ?? Number.NaN);
-    return { cpuMs: cpuMs(pid), diskBytes: field("write_bytes"), writtenBytes: field("wchar") };
+    const cpu = cpuMs(pid);
+    return { cpuMs: cpu.all, mainCpuMs: cpu.main, diskBytes: field("write_bytes"), writtenBytes: field("wchar") };
   } catch {
-    return { cpuMs: Number.NaN, diskBytes: Number.NaN, writtenBytes: Number.NaN };
+    return { cpuMs: Number.NaN, mainCpuMs: Number.NaN, diskBytes: Number.NaN, writtenBytes: Number.NaN };
   }
 }
 
@@ -57,6 +63,7 @@ export function readCost(pid: number): ProcessCost {
 export function costPer(before: ProcessCost, after: ProcessCost, events: number): ProcessCost {
   return {
     cpuMs: (after.cpuMs - before.cpuMs) / events,
+    mainCpuMs: (after.mainCpuMs - before.mainCpuMs) / events,
     diskBytes: (after.diskBytes - before.diskBytes) / events,
     writtenBytes: (after.writtenBytes - before.writtenBytes) / events,
   };

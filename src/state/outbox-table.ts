@@ -41,6 +41,27 @@ export interface SettledSource {
   deleted(rows: readonly SettledRow[]): void;
 }
 
+const COLUMNS = "seq, topic, message_id, priority, payload, created_at";
+const NOT_HELD = "NOT EXISTS (SELECT 1 FROM clock_held h WHERE h.message_id = outbox.message_id AND h.topic = outbox.topic)";
+/** The first `limit` reports (their partial index) and the first `limit` readings (the table's order), in send order. */
+const pendingQuery = (extra: string) =>
+  `SELECT * FROM (SELECT ${COLUMNS} FROM outbox WHERE priority = 0${extra} ORDER BY seq LIMIT ?)
+   UNION ALL SELECT * FROM (SELECT ${COLUMNS} FROM outbox WHERE priority = 1${extra} ORDER BY seq LIMIT ?)
+   ORDER BY priority, seq LIMIT ?`;
+const PENDING = pendingQuery("");
+const PENDING_NOT_HELD = pendingQuery(` AND ${NOT_HELD}`);
+
+function toRow(row: Record<string, unknown>): OutboxRow {
+  return {
+    seq: Number(row.seq),
+    topic: String(row.topic),
+    messageId: String(row.message_id),
+    priority: Number(row.priority) === 0 ? 0 : 1,
+    payload: String(row.payload),
+    createdAt: Number(row.created_at),
+  };
+}
+
 /** The messages held for the clock that still wait in the outbox (a dropped one leaves its hold behind, ignored). */
 const CLOCK_HELD_ROWS = "FROM clock_held h JOIN outbox o ON o.message_id = h.message_id AND o.topic = h.topic";
 
@@ -169,28 +190,19 @@ export class OutboxTable {
       : db.prepare("DELETE FROM outbox WHERE message_id = ? AND topic = ?").run(messageId, topic);
   }
 
-  /** Waiting messages: command reports first, then oldest first; without those held for the clock when asked. */
+  /**
+   * Waiting messages: command reports first, then oldest first; without those held for the clock
+   * when asked. The reports come through their own index, the readings in the table's order.
+   */
   pending(limit: number, skipClockHeld = false): OutboxRow[] {
-    return skipClockHeld
-      ? this.#rows(
-        "WHERE NOT EXISTS (SELECT 1 FROM clock_held h WHERE h.message_id = outbox.message_id AND h.topic = outbox.topic) ORDER BY priority, seq LIMIT ?",
-        limit,
-      )
-      : this.#rows("ORDER BY priority, seq LIMIT ?", limit);
+    return this.#file.db
+      .prepare(skipClockHeld ? PENDING_NOT_HELD : PENDING)
+      .all(limit, limit, limit)
+      .map(toRow);
   }
 
   #rows(clause: string, limit: number): OutboxRow[] {
-    return this.#file.db
-      .prepare(`SELECT seq, topic, message_id, priority, payload, created_at FROM outbox ${clause}`)
-      .all(limit)
-      .map((row) => ({
-        seq: Number(row.seq),
-        topic: String(row.topic),
-        messageId: String(row.message_id),
-        priority: Number(row.priority) === 0 ? 0 : 1,
-        payload: String(row.payload),
-        createdAt: Number(row.created_at),
-      }));
+    return this.#file.db.prepare(`SELECT ${COLUMNS} FROM outbox ${clause}`).all(limit).map(toRow);
   }
 
   /** How many messages wait, and their payload bytes. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -73,6 +73,45 @@ describe("the state file's schema", () => {
     assert.ok(lines.some((line) => line.includes("storage.migrated") && line.includes('"from_schema":2')), lines.join("\n"));
     assert.deepEqual(store.outbox.pending(10).map((row) => row.messageId), ["s1"]);
     assert.equal(store.outbox.clockHeldCount(), 0);
+    store.close();
+  });
+
+  it("brings a schema 3 file forward: the reports get their own index, every row keeps its place in the order", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "realer-schema-"));
+    const first = await DeviceStore.open(dir);
+    addToOutbox(first, "sensor/topic", 1, JSON.parse(reading("s1")), 1);
+    addToOutbox(first, "relay/topic", 0, JSON.parse(reading("c1")), 2);
+    addToOutbox(first, "sensor/topic", 1, JSON.parse(reading("s2")), 3);
+    first.close();
+    // What schema 3 had: the order index over every row, and no index of the reports.
+    const db = await openDatabase(join(dir, STATE_FILE));
+    db.exec("DROP INDEX outbox_reports; CREATE INDEX outbox_order ON outbox (priority, seq); PRAGMA user_version = 3");
+    db.close();
+    const lines: string[] = [];
+    const store = await DeviceStore.open(dir, { logger: createLogger({ format: "json", sink: (line) => lines.push(line) }) });
+    assert.ok(lines.some((line) => line.includes("storage.migrated") && line.includes('"from_schema":3')), lines.join("\n"));
+    assert.deepEqual(store.outbox.pending(10).map((row) => row.messageId), ["c1", "s1", "s2"]);
+    assert.deepEqual(store.outbox.pending(2).map((row) => row.messageId), ["c1", "s1"], "the limit holds across both");
+    store.close();
+    const after = await openDatabase(join(dir, STATE_FILE));
+    const indexes = after.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox' ORDER BY name").all();
+    assert.deepEqual(indexes.map((row) => String(row.name)), ["outbox_message", "outbox_reports"]);
+    assert.equal(Number(after.prepare("SELECT value FROM schema_meta WHERE key = 'oldest_reader'").get()?.value), OLDEST_READER);
+    after.close();
+  });
+
+  it("writes a reading in two pages (the row and its id's index), a report in three", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "realer-schema-"));
+    const store = await DeviceStore.open(dir);
+    for (let index = 0; index < 5; index++) addToOutbox(store, "sensor/topic", 1, JSON.parse(reading(`w${index}`)), index);
+    const wal = join(dir, `${STATE_FILE}-wal`);
+    const frames = () => Math.floor((statSync(wal).size - 32) / (24 + 1024));
+    let before = frames();
+    addToOutbox(store, "sensor/topic", 1, JSON.parse(reading("s9")), 9);
+    assert.equal(frames() - before, 2);
+    before = frames();
+    addToOutbox(store, "relay/topic", 0, JSON.parse(reading("c9")), 10);
+    assert.equal(frames() - before, 3);
     store.close();
   });
 

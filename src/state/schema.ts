@@ -4,7 +4,7 @@ import type { Database } from "../platform/index.ts";
 import { StorageError } from "../platform/index.ts";
 
 /** The version this code writes and reads. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * The oldest schema whose code can open what this release writes, recorded in the file
@@ -62,6 +62,17 @@ CREATE TABLE clock_held (
   boot_id TEXT NOT NULL,
   PRIMARY KEY (message_id, topic)
 ) WITHOUT ROWID;
+`;
+
+/**
+ * Version 4: a reading's insert and delete touch two B-trees, not three. The order index over
+ * every row (priority, seq) gives way to one over the command reports alone: readings go in seq
+ * order, which is the table's own. Only an index changes, so a schema-3 release still opens the
+ * file (its queries sort what the index gave it: the outbox is small) and OLDEST_READER stays.
+ */
+const V3_TO_V4 = `
+DROP INDEX IF EXISTS outbox_order;
+CREATE INDEX IF NOT EXISTS outbox_reports ON outbox (seq) WHERE priority = 0;
 `;
 
 /** The tables of every version, to tell a realer-edge file from another program's. */
@@ -131,6 +142,7 @@ export function prepareSchema(db: Database, tables: readonly string[]): SchemaOu
     db.transaction(() => {
       db.exec(SCHEMA_V2);
       db.exec(V2_TO_V3);
+      db.exec(V3_TO_V4);
       db.exec(SCHEMA_META);
       db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     });
@@ -149,7 +161,8 @@ export function prepareSchema(db: Database, tables: readonly string[]): SchemaOu
         CREATE TABLE IF NOT EXISTS route_sequence (route TEXT PRIMARY KEY, highest INTEGER NOT NULL);`);
       db.exec(V1_TO_V2);
     }
-    db.exec(V2_TO_V3);
+    if (version < 3) db.exec(V2_TO_V3);
+    db.exec(V3_TO_V4);
     db.exec(SCHEMA_META);
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
   });
