@@ -10,6 +10,7 @@ import { VERSION } from "../src/version.ts";
 export const TARGETS = ["linux-arm64", "linux-x64"] as const;
 
 const BUN = "node_modules/.bin/bun";
+const POLL_WORKER = "src/platform/poll-worker.ts";
 const ENTRY = "src/main.ts";
 
 function run(args: string[]): string {
@@ -52,7 +53,20 @@ export function build(targets: readonly string[] = TARGETS, outDir = "dist", var
   const sums: string[] = [];
   for (const target of targets) {
     const out = `${outDir}/realer-edge-${target}`;
-    run(["build", "--compile", "--minify", "--bytecode", "--format=esm", `--target=bun-${target}`, ...define, ENTRY, "--outfile", out]);
+    // The poll thread's worker is an entrypoint of its own (Bun bundles workers only so): see src/platform/poll-thread.ts.
+    run([
+      "build",
+      "--compile",
+      "--minify",
+      "--bytecode",
+      "--format=esm",
+      `--target=bun-${target}`,
+      ...define,
+      ENTRY,
+      POLL_WORKER,
+      "--outfile",
+      out,
+    ]);
     const bytes = readFileSync(out);
     sums.push(`${createHash("sha256").update(bytes).digest("hex")}  realer-edge-${target}`);
     console.log(`${out}: ${mib(bytes.byteLength)} (version ${VERSION}, commit ${stamp})`);

@@ -20,6 +20,7 @@ function closedLibc(errno: number): LibC {
     fcntl: fail,
     poll: fail,
     pollAsync: undefined,
+    pipe2: fail,
     socket: fail,
     bind: fail,
     sendto: fail,

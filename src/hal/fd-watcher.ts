@@ -1,12 +1,15 @@
 // Waits for file descriptors (cdev line requests, sysfs value files) without blocking the event
-// loop. Deno runs poll(2) on a worker thread through a non-blocking FFI call; Bun has no such
-// call, so it asks poll(2) with a zero timeout on a short timer. One poll covers every fd.
-import type { LibC } from "../platform/libc.ts";
+// loop: poll(2) runs off the loop (Deno's non-blocking FFI, a worker thread under Bun) and sleeps
+// until an fd is ready, so an idle board does not wake to ask. A pipe of its own wakes that poll
+// when the set of fds changes. Where no off-loop poll is, a zero-timeout poll runs on a short timer.
+import { type LibC, O_CLOEXEC, O_NONBLOCK, POLLIN } from "../platform/libc.ts";
 
 const POLLFD_SIZE = 8;
-/** How long one off-thread poll waits before the set of fds is read again (Deno). */
-const ASYNC_WAIT_MS = 100;
-/** How often the zero-timeout poll runs (Bun). */
+/** How long one off-loop poll waits at most: changes to the set wake it through the pipe before that. */
+const ASYNC_WAIT_MS = 30_000;
+/** The same without a wake pipe (pipe2 failed): a change to the set is seen within this. */
+const ASYNC_WAIT_UNWOKEN_MS = 100;
+/** How often the zero-timeout poll runs where no off-loop poll is. */
 const TICK_MS = 5;
 
 interface Watch {
@@ -20,6 +23,10 @@ export class FdWatcher {
   readonly #watches = new Map<number, Watch>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #looping = false;
+  /** The pipe that wakes a poll in flight: its read end is polled with the watched fds. */
+  #wake: { readonly read: number; readonly write: number } | undefined;
+  /** Set once the off-loop poll failed: the timer's polls from then on. */
+  #offLoopFailed = false;
 
   constructor(libc: LibC) {
     this.#libc = libc;
@@ -30,9 +37,11 @@ export class FdWatcher {
     const entry: Watch = { events, onReady };
     this.#watches.set(fd, entry);
     this.#start();
+    this.#nudge();
     return () => {
       if (this.#watches.get(fd) === entry) this.#watches.delete(fd);
       if (this.#watches.size === 0) this.#stopTimer();
+      this.#nudge();
     };
   }
 
@@ -40,50 +49,93 @@ export class FdWatcher {
   close(): void {
     this.#watches.clear();
     this.#stopTimer();
+    this.#nudge();
   }
 
-  #encode(): { fds: Uint8Array; order: number[] } {
+  #encode(wake: number | undefined): { fds: Uint8Array; order: number[] } {
     const order = [...this.#watches.keys()];
-    const fds = new Uint8Array(order.length * POLLFD_SIZE);
+    const first = wake === undefined ? 0 : 1;
+    const fds = new Uint8Array((order.length + first) * POLLFD_SIZE);
     const data = new DataView(fds.buffer);
+    if (wake !== undefined) {
+      data.setInt32(0, wake, true);
+      data.setInt16(4, POLLIN, true);
+    }
     order.forEach((fd, index) => {
-      data.setInt32(index * POLLFD_SIZE, fd, true);
-      data.setInt16(index * POLLFD_SIZE + 4, this.#watches.get(fd)!.events, true);
+      data.setInt32((index + first) * POLLFD_SIZE, fd, true);
+      data.setInt16((index + first) * POLLFD_SIZE + 4, this.#watches.get(fd)!.events, true);
     });
     return { fds, order };
   }
 
-  #dispatch(fds: Uint8Array, order: readonly number[]): void {
+  #dispatch(fds: Uint8Array, order: readonly number[], first: number): void {
     const data = new DataView(fds.buffer);
     order.forEach((fd, index) => {
-      const revents = data.getInt16(index * POLLFD_SIZE + 6, true);
+      const revents = data.getInt16((index + first) * POLLFD_SIZE + 6, true);
       // The fd may have been released (and its number reused) while the poll ran.
       if (revents !== 0) this.#watches.get(fd)?.onReady(revents);
     });
   }
 
   #start(): void {
-    if (this.#libc.pollAsync) {
+    if (this.#libc.pollAsync && !this.#offLoopFailed) {
       if (!this.#looping) void this.#loop(this.#libc.pollAsync);
       return;
     }
     this.#timer ??= setInterval(() => {
       if (this.#watches.size === 0) return;
-      const { fds, order } = this.#encode();
-      if (this.#libc.poll(fds, order.length, 0) > 0) this.#dispatch(fds, order);
+      const { fds, order } = this.#encode(undefined);
+      if (this.#libc.poll(fds, order.length, 0) > 0) this.#dispatch(fds, order, 0);
     }, TICK_MS);
   }
 
   async #loop(pollAsync: NonNullable<LibC["pollAsync"]>): Promise<void> {
     this.#looping = true;
+    const wake = this.#openWake();
     try {
       while (this.#watches.size > 0) {
-        const { fds, order } = this.#encode();
-        const ready = await pollAsync(fds, order.length, ASYNC_WAIT_MS);
-        if (ready > 0) this.#dispatch(fds, order);
+        const { fds, order } = this.#encode(wake?.read);
+        const first = wake === undefined ? 0 : 1;
+        const ready = await pollAsync(fds, order.length + first, wake === undefined ? ASYNC_WAIT_UNWOKEN_MS : ASYNC_WAIT_MS);
+        if (ready <= 0) continue;
+        if (wake && new DataView(fds.buffer).getInt16(6, true) !== 0) this.#drain(wake.read);
+        this.#dispatch(fds, order, first);
       }
+    } catch {
+      // The off-loop poll failed (its thread would not start): the timer's polls keep the lines served.
+      this.#offLoopFailed = true;
     } finally {
       this.#looping = false;
+      this.#closeWake();
+      // Watched again as the last wait ended, or the timer's turn: served on.
+      if (this.#watches.size > 0) this.#start();
+    }
+  }
+
+  #openWake(): { read: number; write: number } | undefined {
+    const pair = new Uint8Array(8);
+    if (this.#libc.pipe2(pair, O_NONBLOCK | O_CLOEXEC) !== 0) return undefined;
+    const data = new DataView(pair.buffer);
+    this.#wake = { read: data.getInt32(0, true), write: data.getInt32(4, true) };
+    return this.#wake;
+  }
+
+  #closeWake(): void {
+    if (!this.#wake) return;
+    this.#libc.close(this.#wake.read);
+    this.#libc.close(this.#wake.write);
+    this.#wake = undefined;
+  }
+
+  /** Wakes a poll in flight, so it takes the changed set (a full pipe is awake already). */
+  #nudge(): void {
+    if (this.#wake) this.#libc.write(this.#wake.write, new Uint8Array([1]));
+  }
+
+  #drain(fd: number): void {
+    const buffer = new Uint8Array(64);
+    while (this.#libc.read(fd, buffer) > 0) {
+      // Emptied: each byte was one nudge.
     }
   }
 

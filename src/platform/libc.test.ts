@@ -1,7 +1,7 @@
 // The FFI seam, exercised for real on this machine's libc under whichever runtime runs the tests.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { loadLibc, O_CLOEXEC, O_RDONLY } from "./libc.ts";
+import { loadLibc, O_CLOEXEC, O_NONBLOCK, O_RDONLY } from "./libc.ts";
 
 const ENOENT = 2;
 const ENOTTY = 25;
@@ -51,6 +51,35 @@ describe("loadLibc()", () => {
       if (libc.pollAsync) assert.equal(await libc.pollAsync(fds, 1, 0), 1);
     } finally {
       libc.close(fd);
+    }
+  });
+
+  it("waits in poll off the event loop: timers run meanwhile, and a write from them ends the wait", async () => {
+    const libc = await loadLibc();
+    assert.ok(libc.pollAsync, "both runtimes poll off the loop");
+    const pair = new Uint8Array(8);
+    assert.equal(libc.pipe2(pair, O_NONBLOCK | O_CLOEXEC), 0);
+    const ends = new DataView(pair.buffer);
+    const [readEnd, writeEnd] = [ends.getInt32(0, true), ends.getInt32(4, true)];
+    try {
+      const fds = new Uint8Array(8);
+      const view = new DataView(fds.buffer);
+      view.setInt32(0, readEnd, true);
+      view.setInt16(4, POLLIN, true);
+      const order: string[] = [];
+      const waited = libc.pollAsync(fds, 1, 20_000).then((ready) => (order.push("poll ended"), ready));
+      // A 20 s wait that blocked the loop would run this timer only after it, and end with 0.
+      setTimeout(() => {
+        order.push("timer ran");
+        libc.write(writeEnd, new Uint8Array([7]));
+      }, 20);
+      assert.equal(await waited, 1, "woken by the write, not by the timeout");
+      assert.deepEqual(order, ["timer ran", "poll ended"]);
+      assert.equal(view.getInt16(6, true) & POLLIN, POLLIN, "the revents came back");
+      assert.equal(await libc.pollAsync(fds, 1, 0), 1, "and the thread takes the next wait");
+    } finally {
+      libc.close(readEnd);
+      libc.close(writeEnd);
     }
   });
 });

@@ -1,4 +1,5 @@
 import { bunGlobal, denoGlobal } from "./globals.ts";
+import { pollThread } from "./poll-thread.ts";
 
 /** The libc calls the GPIO backends use, bound through `bun:ffi` or `Deno.dlopen` (no native addon). */
 export interface LibC {
@@ -12,8 +13,13 @@ export interface LibC {
   fcntl(fd: number, command: number, argument: number): number;
   /** poll(2) on the calling thread: it blocks the event loop for up to `timeoutMs`. */
   poll(fds: Uint8Array, count: number, timeoutMs: number): number;
-  /** poll(2) off the event loop where the runtime can (Deno's non-blocking FFI); undefined on Bun. */
+  /**
+   * poll(2) off the event loop: Deno's non-blocking FFI, a worker thread under Bun
+   * (poll-thread.ts); undefined where neither is (a test's stand-in).
+   */
   readonly pollAsync: ((fds: Uint8Array, count: number, timeoutMs: number) => Promise<number>) | undefined;
+  /** pipe2(2): two fds (read end, write end) written into `fds` (8 bytes). */
+  pipe2(fds: Uint8Array, flags: number): number;
   socket(domain: number, type: number, protocol: number): number;
   bind(fd: number, address: Uint8Array): number;
   sendto(fd: number, message: Uint8Array, flags: number, address: Uint8Array): number;
@@ -111,6 +117,7 @@ export async function loadLibc(path = "libc.so.6"): Promise<LibC> {
       write: { args: ["i32", "ptr", "u64"], returns: "i64" },
       fcntl: { args: ["i32", "i32", "i64"], returns: "i32" },
       poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
+      pipe2: { args: ["ptr", "i32"], returns: "i32" },
       socket: { args: ["i32", "i32", "i32"], returns: "i32" },
       bind: { args: ["i32", "ptr", "u32"], returns: "i32" },
       sendto: { args: ["i32", "ptr", "u64", "i32", "ptr", "u32"], returns: "i64" },
@@ -128,7 +135,8 @@ export async function loadLibc(path = "libc.so.6"): Promise<LibC> {
       write: (fd, buffer) => Number(call.write!(fd, buffer, buffer.byteLength)),
       fcntl: (fd, command, argument) => Number(call.fcntl!(fd, command, argument)),
       poll: (fds, count, timeoutMs) => Number(call.poll!(fds, count, timeoutMs)),
-      pollAsync: undefined,
+      pollAsync: pollThread(path),
+      pipe2: (fds, flags) => Number(call.pipe2!(fds, flags)),
       socket: (domain, type, protocol) => Number(call.socket!(domain, type, protocol)),
       bind: (fd, address) => Number(call.bind!(fd, address, address.byteLength)),
       sendto: (fd, message, flags, address) => Number(call.sendto!(fd, message, message.byteLength, flags, address, address.byteLength)),
@@ -148,6 +156,7 @@ export async function loadLibc(path = "libc.so.6"): Promise<LibC> {
     fcntl: { parameters: ["i32", "i32", "i64"], result: "i32" },
     poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
     poll_async: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+    pipe2: { parameters: ["buffer", "i32"], result: "i32" },
     socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
     bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
     sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
@@ -166,6 +175,7 @@ export async function loadLibc(path = "libc.so.6"): Promise<LibC> {
     fcntl: (fd, command, argument) => Number(call.fcntl!(fd, command, BigInt(argument))),
     poll: (fds, count, timeoutMs) => Number(call.poll!(fds, BigInt(count), timeoutMs)),
     pollAsync: (fds, count, timeoutMs) => (call.poll_async!(fds, BigInt(count), timeoutMs) as Promise<number>).then(Number),
+    pipe2: (fds, flags) => Number(call.pipe2!(fds, flags)),
     socket: (domain, type, protocol) => Number(call.socket!(domain, type, protocol)),
     bind: (fd, address) => Number(call.bind!(fd, address, address.byteLength)),
     sendto: (fd, message, flags, address) =>
