@@ -23,6 +23,7 @@ import { echoCeilingRate, emulatorAckRate } from "./bench/emulator-throughput.ts
 import { brokerFloors, fdatasyncSamples } from "./bench/floors.ts";
 import { type FloorCost, floorCost } from "./bench/floor-run.ts";
 import { costPer } from "./bench/process-cost.ts";
+import { storeWrites } from "./bench/store-writes.ts";
 import { memoryFloor } from "./bench/memory-floor.ts";
 import { histogramPage } from "./bench/report.ts";
 import { pressToRelay } from "./bench/local-control.ts";
@@ -517,6 +518,25 @@ try {
     measured.samples.controlRtt = controlRtt;
     results.push(measured);
     console.log(`\n${renderTable(`${name}: ${ROUNDS} rounds after ${WARMUP} warm-up`, measured.rows)}`);
+  }
+  // The state file alone, in this process (Bun or Deno, whichever runs the bench): bytes per event
+  // at a field pace, the same run to run.
+  const storeDir = tempDir("bench-store-writes");
+  try {
+    const reading = await storeWrites(storeDir.path, "reading", 1_000, 2_000);
+    const rows: Row[] = [
+      { figure: "a desired state's answer, ledger of 1,000", measured: await storeWrites(storeDir.path, "desired", 1_000, 2_000), unit: "KiB" },
+      { figure: "the same, ledger full (10,000)", measured: await storeWrites(storeDir.path, "desired", 10_000, 2_000), unit: "KiB" },
+      { figure: "a reading", measured: reading, unit: "KiB" },
+      ...[1, 10, 100].map((rate): Row => ({
+        figure: `  a ${CARD.label} at ${rate} reading(s) a second lasts`,
+        measured: CARD.bytes / (reading * 1024 * rate * 365.25 * 86_400),
+        unit: "years",
+      })),
+    ];
+    console.log(`\n${renderTable("the state file alone, a second between events: bytes to disk per event", rows)}`);
+  } finally {
+    storeDir.remove();
   }
   const samples = {
     floors: { fdatasync: sync, fdatasyncTight: tight, echo, oneWay },
