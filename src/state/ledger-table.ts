@@ -59,17 +59,19 @@ export class LedgerTable {
     lineState?: LineStateWrite,
   ): void {
     const { db } = this.#file;
+    // The same text in the ledger and the outbox: the answer resent later is the report sent now.
+    const text = JSON.stringify(payload);
     this.#file.write(() => {
       if (lineState) this.#lines.upsertValue(lineState.route, lineState.value, now, lineState.onLevel);
       db.prepare("INSERT OR IGNORE INTO desired_ledger (desired_id, route, topic, payload, answered_at) VALUES (?, ?, ?, ?, ?)")
-        .run(payload.desired_id ?? "", route, topic, JSON.stringify(payload), now);
+        .run(payload.desired_id ?? "", route, topic, text, now);
       this.#answers++;
       if (advanceSequence && payload.sequence_number !== undefined) {
         db.prepare(
           "INSERT INTO route_sequence (route, highest) VALUES (?, ?) ON CONFLICT (route) DO UPDATE SET highest = MAX(highest, excluded.highest)",
         ).run(route, payload.sequence_number);
       }
-      this.#outbox.insert(topic, 0, payload, now);
+      this.#outbox.insert(topic, 0, payload, now, text);
     });
     if (this.#answers % PRUNE_EVERY === 0) {
       try {

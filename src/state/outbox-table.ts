@@ -97,11 +97,11 @@ export class OutboxTable {
     );
   }
 
-  /** Inserts one message inside the caller's transaction; false when it was there already. */
-  insert(topic: string, priority: Priority, payload: FeedPayload, now: number): boolean {
+  /** Inserts one message inside the caller's transaction (`text`: the payload as JSON, when the caller has it); false when it was there already. */
+  insert(topic: string, priority: Priority, payload: FeedPayload, now: number, text = JSON.stringify(payload)): boolean {
     return this.#file.db
       .prepare("INSERT OR IGNORE INTO outbox (topic, message_id, priority, payload, created_at) VALUES (?, ?, ?, ?, ?)")
-      .run(topic, payload.message_id, priority, JSON.stringify(payload), now) > 0;
+      .run(topic, payload.message_id, priority, text, now) > 0;
   }
 
   /** How many messages wait for the clock. */
