@@ -2,6 +2,7 @@
 // watching GPIO lines sleeps until an edge comes instead of waking every few milliseconds to ask.
 // One wait at a time, as FdWatcher asks; the worker starts with the first and never holds the
 // process open.
+import { existsSync } from "node:fs";
 
 /** What the worker is asked: the libc to bind (once) and one poll(2) on `fds` (a pollfd array). */
 export interface PollRequest {
@@ -18,22 +19,29 @@ export interface PollAnswer {
   readonly fds: Uint8Array;
 }
 
+/** The worker entry's path from the root of a compiled binary's embedded files: the runtime's, a test binary's. */
+const EMBEDDED = ["platform/poll-worker.js", "src/platform/poll-worker.js"];
+
 /**
- * The worker's URL: beside this file in the source; in a compiled binary every module's
- * import.meta.url is the binary's own (in Bun's embedded file system, rooted at src/), so the
- * worker is found by its path from there.
+ * Where the worker is: beside this file in the source. In a compiled binary every module's
+ * import.meta.url is the binary's own, in Bun's embedded file system, and the worker is there
+ * (as .js) under the build's root when the build named it as an entrypoint (scripts/build.ts
+ * does); undefined when it did not, and the caller polls on the event loop instead.
  */
-function workerUrl(): URL {
+function workerPath(): string | undefined {
   const here = import.meta.url;
-  return here.startsWith("file:///$bunfs/") ? new URL("./platform/poll-worker.ts", here) : new URL("./poll-worker.ts", here);
+  if (!here.startsWith("file:///$bunfs/")) return new URL("./poll-worker.ts", here).href;
+  return EMBEDDED.map((path) => `/$bunfs/root/${path}`).find((path) => existsSync(path));
 }
 
-/** A pollAsync for libc at `path`, its waits made on a worker thread. */
-export function pollThread(path: string): (fds: Uint8Array, count: number, timeoutMs: number) => Promise<number> {
+/** A pollAsync for libc at `path`, its waits made on a worker thread; undefined when the worker is not there. */
+export function pollThread(path: string): ((fds: Uint8Array, count: number, timeoutMs: number) => Promise<number>) | undefined {
+  const entry = workerPath();
+  if (entry === undefined) return undefined;
   let worker: Worker | undefined;
   let waiting: { readonly fds: Uint8Array; resolve(ready: number): void; reject(error: unknown): void } | undefined;
   const start = () => {
-    const started = new Worker(workerUrl().href);
+    const started = new Worker(entry);
     (started as Worker & { unref?(): void }).unref?.();
     started.onmessage = (event: MessageEvent<PollAnswer>) => {
       const wait = waiting;

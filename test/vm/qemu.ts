@@ -35,6 +35,8 @@ export function compileArm64(entry: string, out: string): void {
     "--format=esm",
     "--target=bun-linux-arm64",
     entry,
+    // The poll thread's worker, as the runtime's build carries it (src/platform/poll-thread.ts).
+    "src/platform/poll-worker.ts",
     "--outfile",
     out,
   ], { encoding: "utf8", cwd: ROOT });
