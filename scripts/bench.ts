@@ -525,7 +525,11 @@ try {
   try {
     const reading = await storeWrites(storeDir.path, "reading", 1_000, 2_000);
     const rows: Row[] = [
-      { figure: "a desired state's answer, ledger of 1,000", measured: await storeWrites(storeDir.path, "desired", 1_000, 2_000), unit: "KiB" },
+      {
+        figure: "a desired state's answer, ledger of 1,000",
+        measured: await storeWrites(storeDir.path, "desired", 1_000, 2_000),
+        unit: "KiB",
+      },
       { figure: "the same, ledger full (10,000)", measured: await storeWrites(storeDir.path, "desired", 10_000, 2_000), unit: "KiB" },
       { figure: "a reading", measured: reading, unit: "KiB" },
       ...[1, 10, 100].map((rate): Row => ({
