@@ -1,14 +1,12 @@
 // The watcher on this machine's libc, with pipes standing in for line fds (poll(2) treats them alike).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type LibC, loadLibc, O_CLOEXEC, O_NONBLOCK, POLLIN } from "../platform/libc.ts";
+import { type LibC, loadLibc, openPipe, POLLIN } from "../platform/libc.ts";
 import { FdWatcher } from "./fd-watcher.ts";
 
 function pipe(libc: LibC): { read: number; write: number; close(): void } {
-  const pair = new Uint8Array(8);
-  assert.equal(libc.pipe2(pair, O_NONBLOCK | O_CLOEXEC), 0);
-  const view = new DataView(pair.buffer);
-  const ends = { read: view.getInt32(0, true), write: view.getInt32(4, true) };
+  const ends = openPipe(libc);
+  assert.ok(ends, "pipe2 failed");
   return { ...ends, close: () => (libc.close(ends.read), libc.close(ends.write)) };
 }
 

@@ -2,7 +2,7 @@
 // loop: poll(2) runs off the loop (Deno's non-blocking FFI, a worker thread under Bun) and sleeps
 // until an fd is ready, so an idle board does not wake to ask. A pipe of its own wakes that poll
 // when the set of fds changes. Where no off-loop poll is, a zero-timeout poll runs on a short timer.
-import { type LibC, O_CLOEXEC, O_NONBLOCK, POLLIN } from "../platform/libc.ts";
+import { type LibC, openPipe, POLLIN } from "../platform/libc.ts";
 
 const POLLFD_SIZE = 8;
 /** How long one off-loop poll waits at most: changes to the set wake it through the pipe before that. */
@@ -112,11 +112,8 @@ export class FdWatcher {
     }
   }
 
-  #openWake(): { read: number; write: number } | undefined {
-    const pair = new Uint8Array(8);
-    if (this.#libc.pipe2(pair, O_NONBLOCK | O_CLOEXEC) !== 0) return undefined;
-    const data = new DataView(pair.buffer);
-    this.#wake = { read: data.getInt32(0, true), write: data.getInt32(4, true) };
+  #openWake(): { readonly read: number; readonly write: number } | undefined {
+    this.#wake = openPipe(this.#libc);
     return this.#wake;
   }
 

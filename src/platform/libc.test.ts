@@ -1,7 +1,7 @@
 // The FFI seam, exercised for real on this machine's libc under whichever runtime runs the tests.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { loadLibc, O_CLOEXEC, O_NONBLOCK, O_RDONLY } from "./libc.ts";
+import { loadLibc, O_CLOEXEC, O_RDONLY, openPipe } from "./libc.ts";
 
 const ENOENT = 2;
 const ENOTTY = 25;
@@ -57,10 +57,9 @@ describe("loadLibc()", () => {
   it("waits in poll off the event loop: timers run meanwhile, and a write from them ends the wait", async () => {
     const libc = await loadLibc();
     assert.ok(libc.pollAsync, "both runtimes poll off the loop");
-    const pair = new Uint8Array(8);
-    assert.equal(libc.pipe2(pair, O_NONBLOCK | O_CLOEXEC), 0);
-    const ends = new DataView(pair.buffer);
-    const [readEnd, writeEnd] = [ends.getInt32(0, true), ends.getInt32(4, true)];
+    const ends = openPipe(libc);
+    assert.ok(ends, "pipe2 failed");
+    const { read: readEnd, write: writeEnd } = ends;
     try {
       const fds = new Uint8Array(8);
       const view = new DataView(fds.buffer);

@@ -104,6 +104,14 @@ interface DenoFfi {
   UnsafePointerView: new (pointer: unknown) => { getInt32(offset: number): number };
 }
 
+/** A pipe through `libc`, both ends non-blocking and closed on exec; undefined when pipe2(2) fails. */
+export function openPipe(libc: LibC): { readonly read: number; readonly write: number } | undefined {
+  const pair = new Uint8Array(8);
+  if (libc.pipe2(pair, O_NONBLOCK | O_CLOEXEC) !== 0) return undefined;
+  const ends = new DataView(pair.buffer);
+  return { read: ends.getInt32(0, true), write: ends.getInt32(4, true) };
+}
+
 /** Binds libc (`libc.so.6` unless told otherwise). */
 export async function loadLibc(path = "libc.so.6"): Promise<LibC> {
   if (bunGlobal) {
