@@ -4,6 +4,7 @@
 // the device has been quiet for a moment: a page that many events rewrote is written back once,
 // and no event waits behind it. SQLite's own rule stays as a backstop for a device never quiet.
 import type { Clock, Timer } from "../clock.ts";
+import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Database } from "../platform/index.ts";
 
@@ -62,7 +63,7 @@ export class QuietCheckpoints {
       if (!this.#failing) {
         this.#logger.warn("storage.checkpoint_failed", {
           file: this.#db.path,
-          error: error instanceof Error ? error.message : String(error),
+          error: describeError(error),
           note: "the WAL keeps growing until a checkpoint succeeds; nothing committed is lost",
         });
       }

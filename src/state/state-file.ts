@@ -2,6 +2,7 @@
 // `write()`, so a failing disk is noticed, logged once per episode and reported the same way
 // whichever table met it.
 import type { Clock } from "../clock.ts";
+import { describeError } from "../errors.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import type { Database } from "../platform/index.ts";
 import { QuietCheckpoints } from "./checkpoints.ts";
@@ -120,7 +121,7 @@ export class StateFile {
       committed.push(rider.ride());
     } catch (error) {
       this.db.prepare("ROLLBACK TO ride").run();
-      this.#logger.debug("storage.ride_failed", { file: this.name, error: error instanceof Error ? error.message : String(error) });
+      this.#logger.debug("storage.ride_failed", { file: this.name, error: describeError(error) });
     }
     this.db.prepare("RELEASE ride").run();
   }
